@@ -1,0 +1,486 @@
+"""The HDF5 run-file schema: the one module that writes and reads run files.
+
+Layout (schema ``labapp-run``, version :data:`SCHEMA_VERSION`; documented in
+``docs/file-format.md``)::
+
+    /                         attrs: schema, schema_version
+    /runs/<run_id>/           attrs: protocol, status, reason, traceback, start_utc, end_utc,
+                                     software_version, git_commit, g0_S, device_id, sample,
+                                     operator, notes, instrument_idn, complete
+        parameters/           attrs: one JSON-encoded {"value": v, "unit": u} per parameter
+        instrument/           attrs: settings snapshot (JSON-encoded values)
+        safety/               attrs: safety profile (JSON-encoded values)
+        data/<stream>/<col>   1-D chunked, resizable datasets, attrs: units
+        waveforms/<name>      2-D (pulse, sample) chunked datasets, attrs: units
+
+Streams are named tables of equal-length columns, e.g. ``samples`` (one row per
+measured point: ``time_s, voltage_V, current_A, conductance_G0`` and, where present,
+``v_program_V, cycle, segment, compliance, pulse_index``). Every row has a timestamp.
+
+Why this module lives in ``analysis``: analysis must read run files without importing
+pyvisa, and the schema must have one owner, so the writer sits beside the reader in
+the lowest layer; the protocol layer writes through :class:`RunWriter`.
+
+Crash safety: the writer opens the file with ``libver="latest"``, creates every
+dataset, then switches to SWMR mode and flushes at least every ``flush_interval``
+seconds, so another process can read while it runs and a killed writer leaves a file
+that opens with everything up to the last flush. The final status is written after
+SWMR mode ends; a run whose ``complete`` attribute is still false was cut off and
+is reported as incomplete by :func:`list_runs`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from analysis.constants import G0
+
+SCHEMA_NAME = "labapp-run"
+SCHEMA_VERSION = 1
+
+#: Run status values. ``running`` in a closed file means the writer died.
+STATUSES = ("running", "completed", "stopped", "aborted", "failed", "incomplete")
+
+#: Units of the standard columns; other columns declare theirs when the stream is made.
+STANDARD_UNITS: dict[str, str] = {
+    "time_s": "s",
+    "voltage_V": "V",
+    "current_A": "A",
+    "conductance_G0": "G0",
+    "v_program_V": "V",
+    "cycle": "",
+    "segment": "",
+    "compliance": "",
+    "pulse_index": "",
+    "n_true": "",
+    "partial_true": "",
+    "g_true_G0": "G0",
+}
+
+
+class RunFileError(Exception):
+    """A run file cannot be read: names the file and what is wrong with it."""
+
+
+def utc_now() -> str:
+    """Current UTC time in ISO 8601 with a ``Z`` suffix."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json_attr(value: Any) -> str:
+    return json.dumps(value, default=_json_default)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a run file attribute")
+
+
+@dataclass
+class StreamSpec:
+    """Columns of one stream: name -> (numpy dtype, units)."""
+
+    columns: dict[str, tuple[str, str]]
+
+    @classmethod
+    def of(cls, columns: Mapping[str, str | tuple[str, str]]) -> StreamSpec:
+        """Build from ``{name: dtype}`` (standard units) or ``{name: (dtype, units)}``."""
+        out: dict[str, tuple[str, str]] = {}
+        for name, spec in columns.items():
+            if isinstance(spec, tuple):
+                out[name] = (spec[0], spec[1])
+            else:
+                out[name] = (spec, STANDARD_UNITS.get(name, ""))
+        return cls(out)
+
+
+class RunWriter:
+    """Streams one run into an HDF5 file (created, or appended to as a new run).
+
+    Parameters
+    ----------
+    path : run file; created if missing, otherwise the run is added beside earlier runs.
+    protocol : protocol name, e.g. ``"dc-sweep"``.
+    parameters : ``{name: (value, unit)}``; stored with units so a run is self-describing.
+    streams : ``{stream: {column: dtype | (dtype, units)}}``, declared up front because
+        SWMR mode cannot create datasets later.
+    waveforms : ``{name: (samples_per_pulse, units)}`` for per-pulse captures.
+    metadata : device_id, sample, operator, notes, instrument_idn, software_version,
+        git_commit and any other string attributes.
+    instrument_settings, safety_profile : snapshots stored as JSON attributes.
+    flush_interval : seconds between flushes (the crash-loss bound).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        protocol: str,
+        parameters: Mapping[str, tuple[Any, str]],
+        streams: Mapping[str, Mapping[str, str | tuple[str, str]]],
+        *,
+        waveforms: Mapping[str, tuple[int, str]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        instrument_settings: Mapping[str, Any] | None = None,
+        safety_profile: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        flush_interval: float = 1.0,
+        chunk_rows: int = 8192,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.flush_interval = flush_interval
+        self.run_id = run_id or (
+            datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        )
+        self._specs = {k: StreamSpec.of(v) for k, v in streams.items()}
+        self._rows = dict.fromkeys(self._specs, 0)
+        self._wave_rows: dict[str, int] = {}
+        self._closed = False
+        mode = "a" if self.path.exists() else "w"
+        try:
+            self._f = h5py.File(self.path, mode, libver="latest")
+        except OSError as exc:
+            raise RunFileError(f"{self.path}: cannot open for writing ({exc})") from exc
+        f = self._f
+        if "schema" not in f.attrs:
+            f.attrs["schema"] = SCHEMA_NAME
+            f.attrs["schema_version"] = SCHEMA_VERSION
+        else:
+            _check_schema(f, self.path)
+        runs = f.require_group("runs")
+        if self.run_id in runs:
+            raise RunFileError(f"{self.path}: run {self.run_id!r} already exists")
+        g = runs.create_group(self.run_id)
+        self._group = g
+        g.attrs["protocol"] = protocol
+        g.attrs["status"] = "running"
+        g.attrs["reason"] = ""
+        g.attrs["traceback"] = ""
+        g.attrs["start_utc"] = utc_now()
+        g.attrs["end_utc"] = ""
+        g.attrs["complete"] = False
+        g.attrs["g0_S"] = G0
+        g.attrs["schema_version"] = SCHEMA_VERSION
+        for key in ("device_id", "sample", "operator", "notes", "instrument_idn",
+                    "software_version", "git_commit"):
+            g.attrs[key] = ""
+        for key, value in (metadata or {}).items():
+            g.attrs[key] = value if isinstance(value, str | int | float | bool) else _json_attr(
+                value
+            )
+        pg = g.create_group("parameters")
+        for name, (value, unit) in parameters.items():
+            pg.attrs[name] = _json_attr({"value": value, "unit": unit})
+        ig = g.create_group("instrument")
+        for name, value in (instrument_settings or {}).items():
+            ig.attrs[name] = _json_attr(value)
+        sg = g.create_group("safety")
+        for name, value in (safety_profile or {}).items():
+            sg.attrs[name] = _json_attr(value)
+        dg = g.create_group("data")
+        for stream, spec in self._specs.items():
+            sgrp = dg.create_group(stream)
+            for col, (dtype, units) in spec.columns.items():
+                ds = sgrp.create_dataset(
+                    col, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk_rows,)
+                )
+                ds.attrs["units"] = units
+        wg = g.create_group("waveforms")
+        for name, (n_samples, units) in (waveforms or {}).items():
+            ds = wg.create_dataset(
+                name,
+                shape=(0, n_samples),
+                maxshape=(None, n_samples),
+                dtype="f8",
+                chunks=(max(1, min(64, 65536 // max(n_samples, 1))), n_samples),
+            )
+            ds.attrs["units"] = units
+            self._wave_rows[name] = 0
+        f.flush()
+        f.swmr_mode = True
+        self._last_flush = time.monotonic()
+
+    # -- streaming -------------------------------------------------------------------
+    def append(self, stream: str, columns: Mapping[str, Any]) -> None:
+        """Append equal-length rows to ``stream``; missing columns are an error."""
+        spec = self._specs.get(stream)
+        if spec is None:
+            raise KeyError(f"stream {stream!r} not declared; declared: {sorted(self._specs)}")
+        missing = set(spec.columns) - set(columns)
+        extra = set(columns) - set(spec.columns)
+        if missing or extra:
+            raise KeyError(
+                f"stream {stream!r}: missing columns {sorted(missing)}, unknown {sorted(extra)}"
+            )
+        arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in columns.items()}
+        lengths = {a.shape[0] for a in arrays.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"stream {stream!r}: columns have different lengths {lengths}")
+        n = lengths.pop()
+        if n == 0:
+            return
+        start = self._rows[stream]
+        grp = self._group["data"][stream]
+        for col, arr in arrays.items():
+            ds = grp[col]
+            ds.resize((start + n,))
+            ds[start:] = arr
+        self._rows[stream] = start + n
+        self._maybe_flush()
+
+    def append_waveforms(self, name: str, block: Any) -> None:
+        """Append one or more pulses (rows) of a per-pulse waveform capture."""
+        arr = np.atleast_2d(np.asarray(block, dtype=float))
+        ds = self._group["waveforms"][name]
+        if arr.shape[1] != ds.shape[1]:
+            raise ValueError(
+                f"waveform {name!r}: {arr.shape[1]} samples per pulse, file expects {ds.shape[1]}"
+            )
+        start = self._wave_rows[name]
+        ds.resize((start + arr.shape[0], ds.shape[1]))
+        ds[start:] = arr
+        self._wave_rows[name] = start + arr.shape[0]
+        self._maybe_flush()
+
+    def rows(self, stream: str) -> int:
+        """Rows written so far to ``stream``."""
+        return self._rows[stream]
+
+    def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Make everything appended so far durable and visible to SWMR readers."""
+        self._f.flush()
+        self._last_flush = time.monotonic()
+
+    # -- closing -----------------------------------------------------------------------
+    def close(self, status: str = "completed", reason: str = "", traceback: str = "",
+              extra: Mapping[str, Any] | None = None) -> None:
+        """Flush, leave SWMR mode and record the final status (idempotent)."""
+        if self._closed:
+            return
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        self._closed = True
+        self._f.flush()
+        self._f.close()
+        with h5py.File(self.path, "r+", libver="latest") as f:
+            g = f["runs"][self.run_id]
+            g.attrs["status"] = status
+            g.attrs["reason"] = reason
+            g.attrs["traceback"] = traceback
+            g.attrs["end_utc"] = utc_now()
+            g.attrs["complete"] = True
+            for key, value in (extra or {}).items():
+                g.attrs[key] = _json_attr(value)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close("completed")
+        else:
+            import traceback as tbmod
+
+            self.close(
+                "failed",
+                reason=f"{exc_type.__name__}: {exc}",
+                traceback="".join(tbmod.format_exception(exc_type, exc, tb)),
+            )
+
+
+# ----------------------------------------------------------------------------------------
+# reading
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunInfo:
+    """Summary of one run for listings (``labapp info``, the GUI browser)."""
+
+    run_id: str
+    protocol: str
+    status: str
+    complete: bool
+    start_utc: str
+    end_utc: str
+    rows: dict[str, int]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_status(self) -> str:
+        """``incomplete`` for a run whose writer never closed it."""
+        return self.status if self.complete else "incomplete"
+
+
+@dataclass
+class RunData:
+    """Everything stored for one run, loaded into memory."""
+
+    path: Path
+    run_id: str
+    protocol: str
+    status: str
+    attrs: dict[str, Any]
+    parameters: dict[str, dict[str, Any]]
+    instrument: dict[str, Any]
+    safety: dict[str, Any]
+    streams: dict[str, dict[str, np.ndarray]]
+    units: dict[str, dict[str, str]]
+    waveforms: dict[str, np.ndarray]
+
+    def param(self, name: str) -> Any:
+        """Value of a protocol parameter (without its unit)."""
+        return self.parameters[name]["value"]
+
+    @property
+    def samples(self) -> dict[str, np.ndarray]:
+        """The ``samples`` stream (the main table of most protocols)."""
+        return self.streams["samples"]
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _check_schema(f: h5py.File, path: Path) -> None:
+    if f.attrs.get("schema") != SCHEMA_NAME:
+        raise RunFileError(f"{path}: not a labapp run file (no '{SCHEMA_NAME}' schema attribute)")
+    version = int(f.attrs.get("schema_version", -1))
+    if version > SCHEMA_VERSION:
+        raise RunFileError(
+            f"{path}: schema version {version} is newer than this labapp reads "
+            f"(<= {SCHEMA_VERSION}); upgrade labapp"
+        )
+
+
+def _open(path: str | Path) -> h5py.File:
+    p = Path(path)
+    if not p.exists():
+        raise RunFileError(f"{p}: no such file")
+    try:
+        f = h5py.File(p, "r", libver="latest", swmr=True)
+    except OSError as exc:
+        raise RunFileError(f"{p}: not a readable HDF5 file ({exc})") from exc
+    try:
+        _check_schema(f, p)
+    except RunFileError:
+        f.close()
+        raise
+    return f
+
+
+def list_runs(path: str | Path) -> list[RunInfo]:
+    """All runs in a file, oldest first."""
+    with _open(path) as f:
+        out = []
+        for run_id, g in f.get("runs", {}).items():
+            attrs = {k: _decode(v) for k, v in g.attrs.items()}
+            rows = {s: int(next(iter(grp.values())).shape[0]) if len(grp) else 0
+                    for s, grp in g["data"].items()}
+            out.append(
+                RunInfo(
+                    run_id=run_id,
+                    protocol=str(attrs.get("protocol", "")),
+                    status=str(attrs.get("status", "")),
+                    complete=bool(attrs.get("complete", False)),
+                    start_utc=str(attrs.get("start_utc", "")),
+                    end_utc=str(attrs.get("end_utc", "")),
+                    rows=rows,
+                    attrs=attrs,
+                )
+            )
+    out.sort(key=lambda r: r.start_utc)
+    return out
+
+
+def read_run(path: str | Path, run_id: str | None = None) -> RunData:
+    """Load one run (the last one when ``run_id`` is None).
+
+    A run cut off by a crash loads with equal-length columns trimmed to the shortest
+    column, so that a partially flushed row never misaligns the table.
+    """
+    p = Path(path)
+    with _open(p) as f:
+        runs = f.get("runs")
+        if runs is None or len(runs) == 0:
+            raise RunFileError(f"{p}: file holds no runs")
+        if run_id is None:
+            run_id = max(runs, key=lambda r: str(_decode(runs[r].attrs.get("start_utc", ""))))
+        if run_id not in runs:
+            raise RunFileError(f"{p}: no run {run_id!r}; runs: {sorted(runs)}")
+        g = runs[run_id]
+        attrs = {k: _decode(v) for k, v in g.attrs.items()}
+        streams: dict[str, dict[str, np.ndarray]] = {}
+        units: dict[str, dict[str, str]] = {}
+        for s, grp in g["data"].items():
+            cols = {c: ds[()] for c, ds in grp.items()}
+            n = min((len(a) for a in cols.values()), default=0)
+            streams[s] = {c: a[:n] for c, a in cols.items()}
+            units[s] = {c: str(_decode(ds.attrs.get("units", ""))) for c, ds in grp.items()}
+        waveforms = {w: ds[()] for w, ds in g.get("waveforms", {}).items()}
+        status = str(attrs.get("status", ""))
+        if not attrs.get("complete", False):
+            status = "incomplete"
+        return RunData(
+            path=p,
+            run_id=run_id,
+            protocol=str(attrs.get("protocol", "")),
+            status=status,
+            attrs=attrs,
+            parameters={k: _decode(v) for k, v in g["parameters"].attrs.items()},
+            instrument={k: _decode(v) for k, v in g["instrument"].attrs.items()},
+            safety={k: _decode(v) for k, v in g["safety"].attrs.items()},
+            streams=streams,
+            units=units,
+            waveforms=waveforms,
+        )
+
+
+def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> list[str]:
+    """Repair: mark runs cut off by a crash as closed with status ``incomplete``.
+
+    Their data up to the last flush stays as it is; afterwards the file is an ordinary
+    closed run file that analysis reads without special cases. Returns the repaired ids.
+    """
+    repaired = []
+    with h5py.File(path, "r+", libver="latest") as f:
+        _check_schema(f, Path(path))
+        for rid, g in f.get("runs", {}).items():
+            if run_ids is not None and rid not in run_ids:
+                continue
+            if not bool(g.attrs.get("complete", False)):
+                g.attrs["status"] = "incomplete"
+                g.attrs["reason"] = "writer stopped without closing the run (repaired)"
+                g.attrs["complete"] = True
+                if not g.attrs.get("end_utc"):
+                    g.attrs["end_utc"] = utc_now()
+                repaired.append(rid)
+    return repaired
