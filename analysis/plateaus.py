@@ -1,0 +1,409 @@
+"""Steps and plateaus in G/G0 traces: change points, merging, n/2 labels, jump reports.
+
+Method (our own, vectorised; no extra dependency)
+-------------------------------------------------
+1. **Noise**: sigma = MAD(diff(g)) / (0.6745 sqrt 2). Differences remove the levels, the
+   median ignores the few samples that contain a step, so sigma is the white noise on a
+   plateau even for a staircase.
+2. **Change points**: binary segmentation with the l2 cost (the cost PELT minimises).
+   For a segment the gain of a split after sample k is
+   ``S_k^2/k + (S - S_k)^2/(n - k) - S^2/n`` (S_k the cumulative sum of the centred
+   segment), computed for every k at once from one ``cumsum``. A split is kept when its
+   gain exceeds ``penalty * sigma^2 * ln(N)`` (a BIC-like threshold; the maximum gain of
+   pure noise grows like ``2 sigma^2 ln n``). For a noiseless staircase the best l2
+   split always sits on a true change point, so binary segmentation finds exact edges;
+   segments are processed from a stack, each with a handful of numpy calls.
+   Gaps (masked samples, e.g. around 0 V) and caller-given ``breaks`` (sweep segment,
+   cycle or pulse-train boundaries) are forced change points.
+3. **Merging**: adjacent segments whose means differ by less than ``merge_g0``
+   (default 1/4 G0, half the spacing of the n/2 ladder) are merged left to right; this
+   removes splits caused by drift, RTN or a transition sample.
+4. **Plateaus**: merged segments with at least ``min_length`` samples whose level does
+   not drift by more than ``max_drift_g0`` from first to last third (a slow ramp is a
+   transition, not a plateau).
+5. **Labels**: the nearest n/2 and the residual; ``on_half_integer`` when
+   ``|residual| <= label_tol_g0``, otherwise the plateau is a "step, not at n/2"
+   (a step-like change of a few-atom contact that is not quantized, paper 004).
+   Levels below 1/4 G0 are "off", levels above ``g_range_max`` (25 G0, paper 000
+   restricts its analysis to 25 G0) are "above range".
+6. **Jumps**: between consecutive plateaus, at the sample with the largest |dG|,
+   reported as the paper does: "3 G0 -> 7 G0 at 1.5 V; plateau at 8.5 G0".
+
+Works on sweeps (x = voltage), pulse trains (x = pulse number) and time traces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+KIND_QUANTIZED = "quantized"
+KIND_NOT_HALF = "step, not at n/2"
+KIND_OFF = "off"
+KIND_ABOVE = "above range"
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """One plateau; indices refer to the caller's samples (inclusive at both ends)."""
+
+    start_index: int
+    end_index: int
+    n_samples: int
+    level_g0: float
+    std_g0: float
+    label_g0: float
+    residual_g0: float
+    on_half_integer: bool
+    kind: str
+    x_start: float
+    x_end: float
+
+    def as_dict(self) -> dict:
+        """JSON-ready dictionary."""
+        return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Jump:
+    """A conductance change between two consecutive plateaus."""
+
+    index: int
+    x: float
+    g_before_g0: float
+    g_after_g0: float
+    plateau_before: int
+    plateau_after: int
+
+    def as_dict(self) -> dict:
+        """JSON-ready dictionary."""
+        return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class PlateauResult:
+    """Plateaus, jumps and the parameters that produced them."""
+
+    plateaus: list[Plateau]
+    jumps: list[Jump]
+    noise_g0: float
+    change_points: NDArray[np.int64]
+    params: dict = field(default_factory=dict)
+
+    def levels(self) -> NDArray[np.float64]:
+        """Plateau levels in G0 (the input of a state histogram)."""
+        return np.array([p.level_g0 for p in self.plateaus], dtype=float)
+
+    def report(self, x_unit: str = "V") -> list[str]:
+        """Sentences in the paper's style, one per jump (and lone plateaus)."""
+        return jump_report(self, x_unit)
+
+
+def estimate_noise(g: ArrayLike) -> float:
+    """White-noise sigma of a piecewise-constant signal from the MAD of its differences."""
+    y = np.asarray(g, dtype=float)
+    y = y[np.isfinite(y)]
+    if y.size < 3:
+        return 0.0
+    d = np.diff(y)
+    return float(np.median(np.abs(d - np.median(d))) / (0.6744897501960817 * np.sqrt(2.0)))
+
+
+def binary_segmentation(
+    y: ArrayLike, threshold: float, *, min_size: int = 2, blocks: ArrayLike | None = None
+) -> NDArray[np.int64]:
+    """Change points of a finite 1-D signal by l2 binary segmentation.
+
+    All segments of one recursion level are split at once: one pass over the samples
+    of the still-active segments computes every candidate gain, a segment-wise maximum
+    (``np.maximum.reduceat``) picks each segment's best split. The Python loop runs
+    once per level (about log2 of the number of segments), not once per segment.
+
+    Parameters
+    ----------
+    y : finite samples.
+    threshold : minimum cost reduction (sum of squares) for a split.
+    min_size : minimum samples on each side of a split (>= 1).
+    blocks : forced boundaries (indices where a new segment must start).
+
+    Returns
+    -------
+    Sorted segment start indices, beginning with 0 (ends are the next start or len(y)).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n_all = y.size
+    if min_size < 1:
+        raise ValueError(f"min_size must be >= 1, got {min_size}")
+    starts = {0}
+    if blocks is not None:
+        starts.update(int(b) for b in np.asarray(blocks).ravel() if 0 < b < n_all)
+    bounds = np.array(sorted(starts) + [n_all], dtype=np.int64)
+    found = [bounds[:-1]]
+    a, b = bounds[:-1], bounds[1:]
+    cs = np.concatenate(([0.0], np.cumsum(y - y.mean())))
+    while a.size:
+        n = b - a
+        keep = n >= 2 * min_size
+        a, b, n = a[keep], b[keep], n[keep]
+        if not a.size:
+            break
+        # candidate split after k samples, k = min_size .. n - min_size, per segment
+        m = n - 2 * min_size + 1
+        offs = np.concatenate(([0], np.cumsum(m)[:-1]))
+        seg = np.repeat(np.arange(a.size), m)
+        k = np.arange(int(m.sum()), dtype=np.int64) - offs[seg] + min_size
+        aa, nn = a[seg], n[seg]
+        tot = cs[b] - cs[a]
+        s = cs[aa + k] - cs[aa] - k * (tot[seg] / nn)
+        gain = s * s * (nn / (k * (nn - k)))
+        best = np.maximum.reduceat(gain, offs)
+        hit = np.flatnonzero(gain == best[seg])
+        first = np.concatenate(([True], seg[hit][1:] != seg[hit][:-1]))
+        pos = hit[first]
+        split = best > threshold
+        cut = (a + k[pos])[split]
+        found.append(cut)
+        a = np.concatenate((a[split], cut))
+        b = np.concatenate((cut, b[split]))
+    return np.unique(np.concatenate(found))
+
+
+def detect_plateaus(
+    g_g0: ArrayLike,
+    x: ArrayLike | None = None,
+    *,
+    breaks: ArrayLike | None = None,
+    min_length: int = 5,
+    merge_g0: float = 0.25,
+    label_tol_g0: float = 0.1,
+    max_drift_g0: float = 0.2,
+    penalty: float = 4.0,
+    noise_g0: float | None = None,
+    g_range_max: float = 25.0,
+) -> PlateauResult:
+    """Find plateaus in a conductance trace and label them with the nearest n/2.
+
+    Parameters
+    ----------
+    g_g0 : conductance in G0 units; NaN samples (masked |V|) are skipped and split plateaus.
+    x : the axis to report positions in (voltage, pulse number, time); default index.
+    breaks : indices where a new segment must start (e.g. where ``segment`` or ``cycle``
+        changes); see :func:`breaks_from_labels`.
+    min_length : minimum samples of a plateau (>= 2).
+    merge_g0 : adjacent segments closer than this (G0) are one plateau.
+    label_tol_g0 : maximum |level - n/2| (G0) for a quantized label.
+    max_drift_g0 : maximum change of the level between the first and last third.
+    penalty : split threshold in units of sigma^2 ln(N).
+    noise_g0 : noise sigma if known; estimated from the data otherwise.
+    g_range_max : plateaus above this level (G0) are reported as "above range".
+
+    Returns
+    -------
+    PlateauResult with plateaus in sample order and jumps between consecutive plateaus.
+    """
+    g = np.asarray(g_g0, dtype=np.float64).ravel()
+    if min_length < 2:
+        raise ValueError(f"min_length must be >= 2 samples, got {min_length}")
+    for name, val in (("merge_g0", merge_g0), ("label_tol_g0", label_tol_g0),
+                      ("max_drift_g0", max_drift_g0), ("penalty", penalty)):
+        if not np.isfinite(val) or val <= 0:
+            raise ValueError(f"{name} must be > 0, got {val!r}")
+    if label_tol_g0 > 0.25:
+        raise ValueError(
+            f"label_tol_g0 must be <= 0.25 G0 (half the n/2 spacing), got {label_tol_g0}"
+        )
+    xa = np.arange(g.size, dtype=float) if x is None else np.asarray(x, dtype=float).ravel()
+    if xa.shape != g.shape:
+        raise ValueError(f"x has {xa.size} samples, g has {g.size}")
+    params = dict(min_length=min_length, merge_g0=merge_g0, label_tol_g0=label_tol_g0,
+                  max_drift_g0=max_drift_g0, penalty=penalty, g_range_max=g_range_max)
+    idx = np.flatnonzero(np.isfinite(g))
+    y = g[idx]
+    sigma = float(noise_g0) if noise_g0 is not None else estimate_noise(y)
+    params["noise_g0"] = sigma
+    if y.size < min_length:
+        return PlateauResult([], [], sigma, np.zeros(0, np.int64), params)
+    # forced boundaries: gaps in the finite samples and caller breaks (never merged over)
+    forced = set((np.flatnonzero(np.diff(idx) > 1) + 1).tolist())
+    if breaks is not None:
+        br = np.asarray(breaks, dtype=np.int64)
+        forced.update(np.searchsorted(idx, br).tolist())
+    # floor the noise at a small fraction of G0 so a noiseless trace is not split on
+    # rounding error, and a quiet one still gets a finite threshold
+    sig_eff = max(sigma, 1e-3)
+    threshold = penalty * sig_eff**2 * np.log(max(y.size, 3))
+    seeds = window_candidates(y, max(2, min_length // 2), threshold)
+    cps = binary_segmentation(y, threshold, min_size=1, blocks=sorted(forced | set(seeds)))
+    ends = np.append(cps[1:], y.size)
+    csum = np.concatenate(([0.0], np.cumsum(y)))
+    hard = np.zeros(y.size + 1, dtype=bool)
+    hard[sorted(forced | {0})] = True
+    ms, me = _merge(cps, ends, csum, hard, merge_g0)
+    plateaus = _plateaus(y, idx, ms, me, csum, xa, min_length, max_drift_g0, label_tol_g0,
+                         g_range_max)
+    jumps = _jumps(plateaus, g, xa)
+    return PlateauResult(plateaus, jumps, sigma, idx[cps], params)
+
+
+def window_candidates(y: NDArray[np.float64], w: int, threshold: float) -> NDArray[np.int64]:
+    """Likely change points: local maxima of the two-window l2 statistic above threshold/2.
+
+    ``D_i = (mean(y[i:i+w]) - mean(y[i-w:i]))^2 w/2`` is the gain of a split at i seen
+    through two windows of w samples. Its peaks seed the binary segmentation, which then
+    needs only a few levels instead of log2(N / plateau length). A false seed is
+    harmless: the two halves of a plateau have equal means and are merged again.
+    """
+    n = y.size
+    if n < 2 * w + 1:
+        return np.zeros(0, dtype=np.int64)
+    c = np.concatenate(([0.0], np.cumsum(y - y.mean())))
+    i = np.arange(w, n - w + 1)
+    d = (c[i + w] - 2.0 * c[i] + c[i - w]) / w
+    stat = d * d * (w / 2.0)
+    peak = np.zeros(stat.size, dtype=bool)
+    peak[1:-1] = (stat[1:-1] >= stat[:-2]) & (stat[1:-1] > stat[2:])
+    peak &= stat > 0.5 * threshold
+    return i[peak]
+
+
+def _merge(starts: NDArray, ends: NDArray, csum: NDArray, hard: NDArray,
+           merge_g0: float) -> tuple[list[int], list[int]]:
+    """Left-to-right merge of adjacent segments closer than merge_g0 (not across hard)."""
+    ms: list[int] = []
+    me: list[int] = []
+    sums = (csum[ends] - csum[starts]).tolist()
+    hard_at = hard[starts].tolist()
+    run_sum = 0.0
+    run_n = 0
+    for a, b, sm, h in zip(starts.tolist(), ends.tolist(), sums, hard_at, strict=True):
+        n = b - a
+        if ms and not h and abs(run_sum / run_n - sm / n) < merge_g0:
+            me[-1] = b
+            run_sum += sm
+            run_n += n
+            continue
+        ms.append(a)
+        me.append(b)
+        run_sum, run_n = sm, n
+    return ms, me
+
+
+def _plateaus(y: NDArray, idx: NDArray, ms: list[int], me: list[int], csum: NDArray,
+              xa: NDArray, min_length: int, max_drift: float, tol: float,
+              g_max: float) -> list[Plateau]:
+    """Vectorised statistics of the merged segments, then the labelled plateaus."""
+    a = np.asarray(ms, dtype=np.int64)
+    b = np.asarray(me, dtype=np.int64)
+    n = b - a
+    ok = n >= min_length
+    a, b, n = a[ok], b[ok], n[ok]
+    if not a.size:
+        return []
+    c2 = np.concatenate(([0.0], np.cumsum(y * y)))
+    level = (csum[b] - csum[a]) / n
+    var = np.maximum((c2[b] - c2[a]) / n - level**2, 0.0)
+    t = np.maximum(1, n // 3)
+    drift = np.abs((csum[b] - csum[b - t]) - (csum[a + t] - csum[a])) / t
+    flat = drift <= max_drift
+    a, b, n, level, var = a[flat], b[flat], n[flat], level[flat], var[flat]
+    label = np.round(2.0 * level) / 2.0
+    resid = level - label
+    on = (np.abs(resid) <= tol) & (level >= 0.25) & (level <= g_max)
+    kind = np.where(level < 0.25, KIND_OFF, np.where(level > g_max, KIND_ABOVE,
+                    np.where(on, KIND_QUANTIZED, KIND_NOT_HALF)))
+    i0 = idx[a]
+    i1 = idx[b - 1]
+    rows = zip(i0.tolist(), i1.tolist(), n.tolist(), level.tolist(), np.sqrt(var).tolist(),
+               label.tolist(), resid.tolist(), on.tolist(), kind.tolist(),
+               xa[i0].tolist(), xa[i1].tolist(), strict=True)
+    return [Plateau(*r) for r in rows]
+
+
+def _jumps(plateaus: list[Plateau], g: NDArray, xa: NDArray) -> list[Jump]:
+    """Jump between consecutive plateaus at the largest single-sample |dG| between them."""
+    if len(plateaus) < 2:
+        return []
+    lo = np.array([p.end_index for p in plateaus[:-1]], dtype=np.int64)
+    hi = np.array([p.start_index for p in plateaus[1:]], dtype=np.int64)
+    d = np.abs(np.diff(g))
+    d[~np.isfinite(d)] = -1.0
+    # diff index j is the change from sample j to j+1; region j in [lo, hi)
+    m = np.maximum(hi - lo, 1)
+    offs = np.concatenate(([0], np.cumsum(m)[:-1]))
+    seg = np.repeat(np.arange(lo.size), m)
+    j = np.minimum(np.arange(int(m.sum())) - offs[seg] + lo[seg], d.size - 1)
+    dv = d[j]
+    best = np.maximum.reduceat(dv, offs)
+    hit = np.flatnonzero(dv == best[seg])
+    first = np.concatenate(([True], seg[hit][1:] != seg[hit][:-1]))
+    at = j[hit[first]] + 1
+    lv = [p.level_g0 for p in plateaus]
+    return [Jump(int(at[k]), float(xa[at[k]]), lv[k], lv[k + 1], k, k + 1)
+            for k in range(lo.size)]
+
+
+def breaks_from_labels(*labels: ArrayLike | None) -> NDArray[np.int64]:
+    """Indices where any of the given per-sample labels (segment, cycle, ...) changes."""
+    out: set[int] = set()
+    for lab in labels:
+        if lab is None:
+            continue
+        a = np.asarray(lab)
+        if a.size > 1:
+            out.update((np.flatnonzero(a[1:] != a[:-1]) + 1).tolist())
+    return np.array(sorted(out), dtype=np.int64)
+
+
+def _fmt_level(level: float, label: float, on: bool) -> str:
+    return f"{label:g} G0" if on else f"{level:.2f} G0"
+
+
+def jump_report(result: PlateauResult, x_unit: str = "V") -> list[str]:
+    """Paper-style sentences: "3 G0 → 7 G0 at 1.5 V; plateau at 8.5 G0 (1.50–1.60 V)".
+
+    Each jump is described by the plateau levels before and after (as n/2 labels when
+    quantized, otherwise with two decimals and a "step, not at n/2" note) and the
+    position of the largest single-sample change between them.
+    """
+    ps = result.plateaus
+    lines = []
+    for jmp in result.jumps:
+        p, q = ps[jmp.plateau_before], ps[jmp.plateau_after]
+        before = _fmt_level(p.level_g0, p.label_g0, p.on_half_integer)
+        after = _fmt_level(q.level_g0, q.label_g0, q.on_half_integer)
+        note = "" if q.on_half_integer else f" ({q.kind})"
+        lines.append(
+            f"{before} → {after} at {jmp.x:.4g} {x_unit}; plateau at {after}{note} "
+            f"({q.x_start:.4g}–{q.x_end:.4g} {x_unit})"
+        )
+    if not result.jumps and len(ps) == 1:
+        p = ps[0]
+        lines.append(
+            f"plateau at {_fmt_level(p.level_g0, p.label_g0, p.on_half_integer)} "
+            f"({p.x_start:.4g}–{p.x_end:.4g} {x_unit})"
+        )
+    return lines
+
+
+def match_plateaus(
+    detected: list[tuple[int, int]], truth: list[tuple[int, int]], min_overlap: float = 0.5
+) -> list[tuple[int, int]]:
+    """Pairs (i_detected, i_truth) overlapping by at least ``min_overlap`` of the true one.
+
+    Used to score a detector against ground truth (precision = matched/detected,
+    recall = matched/true); each true plateau is matched at most once.
+    """
+    pairs = []
+    used: set[int] = set()
+    for i, (a, b) in enumerate(detected):
+        for j, (c, d) in enumerate(truth):
+            if j in used:
+                continue
+            ov = min(b, d) - max(a, c) + 1
+            if ov >= min_overlap * (d - c + 1) and ov >= min_overlap * (b - a + 1):
+                pairs.append((i, j))
+                used.add(j)
+                break
+    return pairs
