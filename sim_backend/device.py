@@ -166,3 +166,8 @@ class SimpleStepDevice:
         if duration < 0:
             raise ValueError(f"duration must be >= 0 s, got {duration!r}")
         self.time += duration
+
+
+def default_device(seed: int = 0) -> DeviceModel:
+    """The device the simulated instrument wires behind SMU1 / PMU channel 1."""
+    return SimpleStepDevice(seed=seed)

@@ -1,0 +1,62 @@
+"""Argument checks shared by the driver and the protocol layer.
+
+Every check raises :class:`ParameterError` naming the parameter, the value and the allowed
+range *before* anything is sent: the instrument never sees an invalid value and nothing is
+silently clipped.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class ParameterError(ValueError):
+    """An argument outside what the instrument or the safety profile allows."""
+
+    def __init__(self, name: str, value: object, allowed: str) -> None:
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{name}={value!r} is out of range: allowed {allowed}")
+
+
+def check_finite(name: str, value: float) -> float:
+    """Reject NaN, inf and non-numbers."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(name, value, "a finite number") from None
+    if not math.isfinite(v):
+        raise ParameterError(name, value, "a finite number")
+    return v
+
+
+def check_range(name: str, value: float, lo: float, hi: float, unit: str = "",
+                *, lo_open: bool = False) -> float:
+    """``lo <= value <= hi`` (or ``lo < value`` with ``lo_open``), else ParameterError."""
+    v = check_finite(name, value)
+    low_ok = v > lo if lo_open else v >= lo
+    if not (low_ok and v <= hi):
+        bracket = "(" if lo_open else "["
+        raise ParameterError(name, value, f"{bracket}{lo:g}, {hi:g}] {unit}".rstrip())
+    return v
+
+
+def check_int(name: str, value: int, lo: int, hi: int) -> int:
+    """Integer in ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise ParameterError(name, value, f"an integer in [{lo}, {hi}]")
+    v = int(value)
+    if not lo <= v <= hi:
+        raise ParameterError(name, value, f"an integer in [{lo}, {hi}]")
+    return v
+
+
+def fmt_number(value: float) -> str:
+    """Format a number for KXCI: at most 12 characters, at most 2 exponent digits [M 5-6]."""
+    v = check_finite("value", value)
+    for digits in range(7, 0, -1):
+        text = f"{v:.{digits}g}"
+        if len(text) <= 12:
+            return text
+    raise ParameterError("value", value, "a number that fits KXCI's 12 characters")

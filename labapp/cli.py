@@ -1,0 +1,70 @@
+"""``labapp`` command line: one module per subcommand under :mod:`labapp.commands`.
+
+Every error a user can cause (bad parameter, unreachable instrument, unreadable file)
+ends as one line on stderr naming what is wrong, and a non-zero exit code; a traceback
+appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from drivers.validation import ParameterError
+
+#: subcommand modules, in the order ``--help`` lists them
+COMMANDS = ("run", "presets", "analyze", "info", "export", "sim_server", "gui", "demo")
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labapp",
+        description="Instrument control and analysis for quantized-conductance memristors "
+        "(Keithley 4200A-SCS, simulated or real).",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log engine messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"labapp.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"labapp.commands.{name}":
+                continue  # a command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("labapp: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for users, traceback with --debug
+        if args.debug:
+            raise
+        print(f"labapp {args.command}: error: {describe(exc)}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ParameterError) else EXIT_FAILED
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming what failed."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, KeyError) and text.startswith(("'", '"')):
+        text = text[1:-1]
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``labapp`` CLI; each module exposes ``register(subparsers)``."""

@@ -1,0 +1,40 @@
+"""``labapp info FILE``: list the runs in a run file, their status and metadata."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from analysis.runfile import list_runs, mark_incomplete
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="list runs, status and metadata of a run file",
+                       description="List the runs in a run file. A run whose writer died "
+                       "shows as 'incomplete'; --repair closes such runs so analysis can "
+                       "use the data they hold.")
+    p.add_argument("file", type=Path, help="run file (.h5)")
+    p.add_argument("--repair", action="store_true",
+                   help="mark runs cut off by a crash as closed with status 'incomplete'")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.repair:
+        repaired = mark_incomplete(args.file)
+        for rid in repaired:
+            print(f"repaired run {rid}: marked incomplete")
+        if not repaired:
+            print("nothing to repair")
+    runs = list_runs(args.file)
+    print(f"{args.file}: {len(runs)} run(s)")
+    for r in runs:
+        rows = ", ".join(f"{k}={v}" for k, v in r.rows.items())
+        print(f"  {r.run_id}  {r.protocol:<13} {r.effective_status:<10} {r.start_utc} "
+              f"-> {r.end_utc or '?'}  rows: {rows}")
+        meta = {k: r.attrs.get(k) for k in ("device_id", "sample", "operator") if r.attrs.get(k)}
+        if meta:
+            print("    " + ", ".join(f"{k}={v}" for k, v in meta.items()))
+        if r.attrs.get("reason"):
+            print(f"    reason: {r.attrs['reason']}")
+    return 0

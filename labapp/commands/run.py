@@ -1,0 +1,93 @@
+"""``labapp run PROTOCOL``: run a protocol on the simulator or a real 4200A."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from protocols import PROTOCOLS, RunEngine, SafetyProfile, connect, get_protocol
+from protocols.parameters import parse_assignments
+
+
+def add_connection_args(p: argparse.ArgumentParser) -> None:
+    """--sim / --resource / --seed / --sim-speed, shared by commands that connect."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--sim", action="store_true",
+                   help="use the simulated 4200A in this process (the default)")
+    g.add_argument("--resource", metavar="RES",
+                   help="VISA resource of a 4200A, e.g. TCPIP::192.168.0.10::1225::SOCKET")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed (reproducible runs)")
+    p.add_argument("--sim-speed", type=float, default=None, metavar="X",
+                   help="pace the simulator at X times real time (default: as fast as possible)")
+
+
+def open_instrument(args: argparse.Namespace):
+    if args.resource:
+        return connect(args.resource)
+    return connect(sim=True, seed=args.seed, speed=args.sim_speed)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a protocol and write a run file",
+                       description="Run a protocol; prints the file and run id it wrote.")
+    p.add_argument("protocol", choices=sorted(PROTOCOLS), help="protocol name")
+    add_connection_args(p)
+    p.add_argument("--set", dest="assignments", action="append", default=[],
+                   metavar="NAME=VALUE", help="set a parameter (SI units; 5mA accepted)")
+    p.add_argument("-o", "--output", required=True, type=Path, help="run file (.h5)")
+    p.add_argument("--device-id", default="", help="device under test")
+    p.add_argument("--sample", default="", help="sample name")
+    p.add_argument("--operator", default="", help="who ran it")
+    p.add_argument("--notes", default="", help="free text stored with the run")
+    p.add_argument("--max-voltage", type=float, default=SafetyProfile.max_voltage,
+                   help="safety profile: largest |V| allowed on this device (V)")
+    p.add_argument("--max-compliance", type=float, default=SafetyProfile.max_compliance,
+                   help="safety profile: largest compliance allowed on this device (A)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+class Progress:
+    """Progress bar with ETA on stderr, fed from the run's documents."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.t0 = time.monotonic()
+
+    def __call__(self, kind: str, payload) -> None:
+        if not self.enabled or kind != "progress":
+            return
+        frac = max(1e-9, float(payload))
+        elapsed = time.monotonic() - self.t0
+        eta = elapsed * (1 - frac) / frac
+        bar = "#" * int(30 * frac)
+        print(f"\r[{bar:<30}] {100 * frac:5.1f} %  ETA {eta:6.1f} s", end="", file=sys.stderr)
+        if frac >= 1:
+            print(file=sys.stderr)
+
+
+def main(args: argparse.Namespace) -> int:
+    cls = get_protocol(args.protocol)
+    values = parse_assignments(cls.params, args.assignments)
+    protocol = cls(**values)
+    safety = SafetyProfile(args.max_voltage, args.max_compliance)
+    protocol.check_safety(safety)  # before the instrument is touched
+    instrument = open_instrument(args)
+    engine = RunEngine(instrument, safety, {"device_id": args.device_id, "sample": args.sample,
+                                            "operator": args.operator, "notes": args.notes})
+
+    def on_signal(signum, _frame):
+        engine.abort(f"interrupted by signal {signal.Signals(signum).name}")
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = engine.run(protocol, args.output, consumers=[Progress(not args.quiet)])
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    print(f"{result.path} run {result.run_id} status {result.status}"
+          + (f" ({result.reason})" if result.reason else ""))
+    return 0 if result.status in ("completed", "stopped") else 1

@@ -1,0 +1,137 @@
+"""The contract of a protocol: typed parameters in, a stream of records out.
+
+A protocol is a small class with a ``name``, its :class:`~protocols.parameters.Param`
+declarations, the streams it writes, and :meth:`Protocol.plan`: a generator that talks to
+the instrument through the :class:`RunContext` and yields :class:`Record` objects (data
+rows) and :data:`STEP` markers (a point where *stop* may end the run cleanly). The run
+engine owns everything else: validation order, the run file, stop/abort, safe state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from drivers.keithley4200 import Keithley4200A
+from drivers.validation import ParameterError
+from protocols.parameters import Param, resolve
+
+
+@dataclass(frozen=True)
+class SafetyProfile:
+    """Per-device limits the user sets; every protocol is checked against them."""
+
+    max_voltage: float = 5.0
+    max_compliance: float = 0.02
+
+    def check_voltage(self, name: str, value: float) -> None:
+        if abs(value) > self.max_voltage:
+            raise ParameterError(name, value, f"|V| <= {self.max_voltage:g} V (safety profile)")
+
+    def check_compliance(self, name: str, value: float) -> None:
+        if value > self.max_compliance:
+            raise ParameterError(
+                name, value, f"<= {self.max_compliance:g} A (safety profile)")
+
+    def as_dict(self) -> dict[str, float]:
+        return {"max_voltage_V": self.max_voltage, "max_compliance_A": self.max_compliance}
+
+
+@dataclass
+class Record:
+    """Rows for one stream of the run file (equal-length columns)."""
+
+    stream: str
+    data: Mapping[str, Any]
+
+
+class Step:
+    """Marker yielded between steps: *stop* ends the run here."""
+
+    def __init__(self, done: float | None = None) -> None:
+        self.done = done  # fraction of the run completed, for progress/ETA
+
+
+STEP = Step()
+
+
+class Aborted(Exception):
+    """Raised inside a plan when the user aborts."""
+
+
+@dataclass
+class RunContext:
+    """What a plan may use: the instrument, an interruptible clock, the abort flag."""
+
+    instrument: Keithley4200A
+    should_abort: Callable[[], bool] = lambda: False
+    log: Callable[[str], None] = lambda msg: None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> float:
+        """Instrument time in s (virtual on the simulator, wall clock on hardware)."""
+        if self.instrument.simulated:
+            return self.instrument.sim_time()
+        return time.monotonic()
+
+    def sleep(self, seconds: float, poll: float = 0.05) -> None:
+        """Wait in instrument time; interruptible by abort, bounded by ``seconds``."""
+        if seconds <= 0:
+            return
+        if self.instrument.simulated:
+            self.check_abort()
+            self.instrument.sim_advance(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.check_abort()
+            time.sleep(min(poll, left))
+
+    def check_abort(self) -> None:
+        if self.should_abort():
+            raise Aborted("aborted by user")
+
+
+class Protocol:
+    """Base class of every protocol (see module docstring)."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    #: streams and their columns: {stream: {column: dtype}}
+    streams: ClassVar[dict[str, dict[str, str]]] = {}
+
+    def __init__(self, **values: Any) -> None:
+        self.values = resolve(self.params, values)
+        self.check()
+
+    def check(self) -> None:
+        """Cross-parameter checks (override); single-parameter limits are declarative."""
+
+    def check_safety(self, safety: SafetyProfile) -> None:
+        """Check against the device's safety profile (override per protocol)."""
+
+    def waveforms(self) -> dict[str, tuple[int, str]]:
+        """Per-pulse waveform datasets this run stores (override)."""
+        return {}
+
+    def estimated_duration(self) -> float | None:
+        """Expected instrument time in s, for progress and ETA."""
+        return None
+
+    def parameter_units(self) -> dict[str, tuple[Any, str]]:
+        return {p.name: (self.values[p.name], p.unit) for p in self.params}
+
+    def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
+        raise NotImplementedError
+
+
+def as_columns(**cols: Any) -> dict[str, np.ndarray]:
+    """Columns as 1-D numpy arrays (scalars broadcast to the longest column)."""
+    arrays = {k: np.atleast_1d(np.asarray(v)) for k, v in cols.items()}
+    n = max(a.shape[0] for a in arrays.values())
+    return {k: (np.broadcast_to(a, (n,)) if a.shape[0] == 1 else a) for k, a in arrays.items()}

@@ -1,0 +1,26 @@
+"""Opening the instrument: the simulator in-process, the simulator over loopback, or hardware."""
+
+from __future__ import annotations
+
+from drivers.keithley4200 import Keithley4200A
+
+
+def connect(resource: str | None = None, *, sim: bool = False, seed: int = 0,
+            speed: float | None = None, timeout_ms: int = 10000) -> Keithley4200A:
+    """Return a connected driver.
+
+    ``sim=True`` builds a simulated 4200A in this process (same command strings, no
+    socket); otherwise ``resource`` is a VISA resource such as
+    ``TCPIP::192.168.0.10::1225::SOCKET`` or ``GPIB0::17::INSTR``.
+    """
+    if sim:
+        from sim_backend.adapter import SimAdapter
+        from sim_backend.kxci import KXCIEngine
+
+        return Keithley4200A(SimAdapter(KXCIEngine(seed=seed, speed=speed)))
+    if not resource:
+        raise ValueError("resource: give a VISA resource string or use the simulator (--sim)")
+    try:
+        return Keithley4200A(resource, timeout=timeout_ms)
+    except Exception as exc:  # pyvisa raises several types for an unreachable resource
+        raise ConnectionError(f"cannot reach 4200A at {resource!r}: {exc}") from exc

@@ -1,0 +1,128 @@
+"""Parameters of the quantized-conductance device and their device-to-device spread.
+
+Nominal values are *model* defaults chosen so that the simulated device reproduces the
+calibration targets of paper 000 (see ``docs/simulator-physics.md``); they are not literature
+values for BiFeO3. Every device draws its own parameter set once, from lognormal
+distributions around the nominal values (``sigma_ln`` about 0.03–0.10, the 5–10 %
+device-to-device spread the paper reports), so an ensemble of seeds is an ensemble of
+devices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class QCParams:
+    """All parameters of one device (energies in eV, voltages in V, times in s).
+
+    Conduction
+    ----------
+    alpha, beta : QPC barrier shape (1/eV) and source-side voltage fraction.
+    r_series : series resistance of electrodes and bulk filament in Ohm.
+    n_ballistic : channels above which transport turns diffusive (no quantization).
+    n_sat : number of channel sites the constriction can hold (growth saturates there).
+    tau_sigma : per-channel transmission deficit spread (ballistic channels).
+    diffusive_tau : (low, high) uniform transmission range of channels above ``n_ballistic``.
+    p_half : probability that a channel opens/closes through the half-open state.
+    phi_half_sigma : spread of the half channel's barrier around 0 eV (T ~ 1/2).
+    phi_gap : (low, high) uniform range of the closed channel's barrier (HRS tunnel gap).
+
+    Ion dynamics (Arrhenius, field-lowered; rate = nu0 exp(-(E - gamma x) / kT))
+    ----------------------------------------------------------------------------
+    nu0 : attempt frequency in 1/s.
+    e_create, eps_create : creation barrier at size 0 and its increase per channel.
+    gamma_create : field lowering of the creation barrier in eV/V (positive bias).
+    e_remove, eps_remove : removal barrier at size 0 and its decrease per channel.
+    gamma_remove : field lowering of the removal barrier in eV/V (negative bias).
+    r_thermal : thermal resistance of the filament in K/W (Joule heating).
+    t_ambient : ambient temperature in K.
+
+    Read disturb (metastable filament tip, MSS-like logistic in bias)
+    ----------------------------------------------------------------
+    nu_disturb : saturated opening rate of the tip in 1/s.
+    v_disturb, v_disturb_width : logistic centre and width of the opening rate in V.
+    nu_tip_relax : relaxation rate of an open tip in 1/s.
+    p_tip_fix : probability that a relaxing tip is incorporated into the filament.
+    tip_t : transmission an open tip adds (positive bias) or removes (negative bias).
+
+    RESET oscillations
+    ------------------
+    p_oscillation : probability that a RESET removal leaves a flickering contact.
+    i_oscillation : minimum current for the flicker window in A.
+    nu_oscillation, nu_oscillation_end : flicker and settle rates in 1/s.
+
+    Random telegraph noise
+    ----------------------
+    rtn_traps : number of two-level traps.
+    rtn_tau_range : (low, high) log-uniform range of trap time constants in s.
+    rtn_dphi : barrier modulation of the partial channel / gap by one trap in eV.
+    rtn_dg : conductance modulation of an open channel by one trap in G0.
+    """
+
+    alpha: float = 4.0
+    beta: float = 0.5
+    r_series: float = 30.0
+    n_ballistic: int = 25
+    n_sat: int = 34
+    tau_sigma: float = 0.02
+    diffusive_tau: tuple[float, float] = (0.3, 0.9)
+    p_half: float = 0.45
+    phi_half_sigma: float = 0.03
+    phi_gap: tuple[float, float] = (0.8, 1.1)
+
+    nu0: float = 1e13
+    e_create: float = 1.32
+    eps_create: float = 0.012
+    gamma_create: float = 0.5
+    e_remove: float = 1.36
+    eps_remove: float = 0.011
+    gamma_remove: float = 0.28
+    r_thermal: float = 1.0e4
+    t_ambient: float = 300.0
+
+    nu_disturb: float = 12.0
+    v_disturb: float = 0.16
+    v_disturb_width: float = 0.0065
+    nu_tip_relax: float = 5.0
+    p_tip_fix: float = 0.05
+    tip_t: float = 0.5
+
+    p_oscillation: float = 0.08
+    i_oscillation: float = 3e-4
+    nu_oscillation: float = 400.0
+    nu_oscillation_end: float = 40.0
+
+    rtn_traps: int = 2
+    rtn_tau_range: tuple[float, float] = (2e-3, 0.2)
+    rtn_dphi: float = 0.06
+    rtn_dg: float = 0.05
+
+
+#: Lognormal sigma of the device-to-device spread, per parameter (absent = fixed).
+D2D_SIGMA: dict[str, float] = {
+    "alpha": 0.05,
+    "r_series": 0.10,
+    "e_create": 0.01,
+    "gamma_create": 0.02,
+    "e_remove": 0.01,
+    "gamma_remove": 0.02,
+    "r_thermal": 0.10,
+    "nu_disturb": 0.10,
+    "rtn_dphi": 0.20,
+    "rtn_dg": 0.20,
+}
+
+
+def draw_device_params(rng: np.random.Generator, nominal: QCParams | None = None) -> QCParams:
+    """One device's parameters: each spread parameter times ``exp(N(0, sigma))``."""
+    nominal = nominal or QCParams()
+    changes = {}
+    for f in fields(nominal):
+        sigma = D2D_SIGMA.get(f.name)
+        if sigma:
+            changes[f.name] = getattr(nominal, f.name) * float(np.exp(rng.normal(0.0, sigma)))
+    return replace(nominal, **changes)
