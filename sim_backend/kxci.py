@@ -289,7 +289,12 @@ class KXCIEngine:
         if not np.isfinite(seconds) or seconds < 0:
             raise KXCIError(-993, f"advance {arg!r}")
         self._settle()
-        self.device.rest(seconds)
+        smu1 = self.state.smus.get(1)
+        if smu1 is not None and smu1.output_on and smu1.output_v != 0.0 and seconds > 0:
+            # the output stays on while the host waits: the device is biased, not resting
+            self.last_truth = self.device.drive([seconds], [smu1.output_v], [smu1.output_comp])
+        else:
+            self.device.rest(seconds)
         self._wait_paced(seconds)
         self._settle()
 
