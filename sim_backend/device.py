@@ -35,6 +35,9 @@ class DriveResult:
     compliance : True where the source clamp limited the current.
     n_channels : true number of fully open conduction channels.
     partial : true transmission (0..1) of the partially open channel.
+    open_transmission : optional, true summed transmission of the open channels (``n`` less
+        the per-channel deficits; random once transport is diffusive). ``None`` if unknown.
+    temperature : optional, filament temperature in K at the end of each step.
     """
 
     t: NDArray[np.float64]
@@ -43,6 +46,8 @@ class DriveResult:
     compliance: NDArray[np.bool_]
     n_channels: NDArray[np.int64]
     partial: NDArray[np.float64]
+    open_transmission: NDArray[np.float64] | None = None
+    temperature: NDArray[np.float64] | None = None
 
     @property
     def g_true_g0(self) -> NDArray[np.float64]:

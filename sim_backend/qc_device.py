@@ -236,11 +236,15 @@ class QCDevice:
             barrier = np.maximum(p.e_create + p.eps_create * m - p.gamma_create * x, 0.0)
             rates[_CREATE] = p.nu0 * site * np.exp(-barrier * inv_kt)
         if m > 0:
-            barrier = np.maximum(p.e_remove - p.eps_remove * m + p.gamma_remove * x, 0.0)
+            # the bulk of a diffusive filament is no less stable than its ballistic neck
+            m_eff = min(m, p.n_ballistic)
+            barrier = np.maximum(p.e_remove - p.eps_remove * m_eff + p.gamma_remove * x, 0.0)
             rates[_REMOVE] = p.nu0 * np.exp(-barrier * inv_kt)
         if self.tip == 0:
-            drive = np.abs(x) if self.n > 0 else np.maximum(x, 0.0)
-            rates[_TIP_OPEN] = p.nu_disturb * _logistic((drive - p.v_disturb) / p.v_disturb_width)
+            if self.n > 0:  # the tip belongs to an existing filament
+                rates[_TIP_OPEN] = p.nu_disturb * _logistic(
+                    (np.abs(x) - p.v_disturb) / p.v_disturb_width
+                )
         else:
             rates[_TIP_RELAX] = p.nu_tip_relax
         if self.osc_phase:
@@ -298,7 +302,7 @@ class QCDevice:
         if not np.all(np.isfinite(v)):
             raise ValueError("v_source must be finite")
         if np.any(~np.isfinite(dts)) or np.any(dts < 0):
-            raise ValueError(f"dt must be finite and >= 0 s, got min {dts.min() if dts.size else 0!r}")
+            raise ValueError(f"dt must be finite and >= 0 s, got {dts[~(dts >= 0)][:3]!r}")
         if np.any(np.isnan(ilim)) or np.any(ilim <= 0):
             raise ValueError("i_limit must be > 0 A (np.inf for no limit)")
         if not (np.isfinite(r_source) and r_source >= 0):

@@ -67,7 +67,7 @@ class QCParams:
     beta: float = 0.5
     r_series: float = 30.0
     n_ballistic: int = 25
-    n_sat: int = 34
+    n_sat: int = 60
     tau_sigma: float = 0.02
     diffusive_tau: tuple[float, float] = (0.3, 0.9)
     p_half: float = 0.45
@@ -75,13 +75,13 @@ class QCParams:
     phi_gap: tuple[float, float] = (0.8, 1.1)
 
     nu0: float = 1e13
-    e_create: float = 1.32
-    eps_create: float = 0.012
+    e_create: float = 1.265
+    eps_create: float = 0.011
     gamma_create: float = 0.5
-    e_remove: float = 1.36
+    e_remove: float = 1.40
     eps_remove: float = 0.011
-    gamma_remove: float = 0.28
-    r_thermal: float = 1.0e4
+    gamma_remove: float = 0.40
+    r_thermal: float = 3.0e3
     t_ambient: float = 300.0
 
     nu_disturb: float = 12.0

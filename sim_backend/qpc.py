@@ -5,9 +5,10 @@ the first transverse sub-band, with transmission ``T(E) = 1 / (1 + exp(-alpha (E
 (energies in eV). Integrating the Landauer formula between the two quasi-Fermi levels
 ``mu_S = beta V`` and ``mu_D = -(1 - beta) V`` gives, per channel,
 
-    I(V) = G0 { V + (1/alpha) ln[(1 + e^{alpha (phi - beta V)}) / (1 + e^{alpha (phi + (1-beta) V)})] }
+    I(V) = G0 { V + (1/alpha) ln[(1 + e^{a (phi - beta V)}) / (1 + e^{a (phi + (1-beta) V)})] }
 
-with V in volts, phi in eV and alpha in 1/eV (the factor 2e/h times an energy e*V is G0*V).
+with ``a = alpha``, V in volts, phi in eV and alpha in 1/eV (2e/h times an energy eV is
+G0 V).
 Limits that make it the right building block for a quantized-conductance device:
 
 * ``phi -> -inf``: ``I -> G0 V`` (an open channel, the integer plateau);
