@@ -1,0 +1,180 @@
+"""Switching voltages, on/off ratio and top level of DC sweeps, per cycle.
+
+Sweep layout (``protocols/dc_sweep``): segment 1 is 0 -> +V (SET), 2 is +V -> 0,
+3 is 0 -> -V (RESET), 4 is -V -> 0. Without a ``segment`` column the branches are
+inferred from the voltage: rising positive = 1, falling positive = 2, falling negative
+= 3, rising negative = 4.
+
+Two definitions of V_SET / V_RESET, because the papers use both:
+
+* **first jump** (paper 000: "the first current jump during the SET and RESET
+  process"): the first sample on the branch where G = I/V changes by at least
+  ``jump_g0`` *and* by at least ``jump_rel`` of its previous value (up on SET, down on
+  RESET); samples with ``|V| < v_min`` are ignored because G is noise there;
+* **dI/dV extremum** (paper 001): the voltage of the maximum of dI/dV on the SET branch
+  and of the minimum on the RESET branch.
+
+On/off ratio: R = V/I at the sample nearest ``v_read`` on the rising SET sweep (the
+state left by the previous RESET, HRS) and on the falling SET sweep (LRS after SET).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from analysis.conductance import conductance_g0
+
+
+def infer_segments(voltage: ArrayLike) -> NDArray[np.int64]:
+    """Segment ids 1-4 of a bipolar sweep from the voltage alone."""
+    v = np.asarray(voltage, dtype=float)
+    dv = np.gradient(v) if v.size > 1 else np.zeros_like(v)
+    seg = np.where(v >= 0, np.where(dv >= 0, 1, 2), np.where(dv <= 0, 3, 4))
+    return seg.astype(np.int64)
+
+
+@dataclass
+class SwitchingResult:
+    """Per-cycle switching voltages (NaN where not found) and resistances."""
+
+    cycle: NDArray[np.int64]
+    v_set_jump: NDArray[np.float64]
+    v_reset_jump: NDArray[np.float64]
+    v_set_didv: NDArray[np.float64]
+    v_reset_didv: NDArray[np.float64]
+    r_hrs_ohm: NDArray[np.float64]
+    r_lrs_ohm: NDArray[np.float64]
+    top_g0: NDArray[np.float64]
+    params: dict = field(default_factory=dict)
+
+    @property
+    def on_off(self) -> NDArray[np.float64]:
+        """R_HRS / R_LRS per cycle."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.r_hrs_ohm / self.r_lrs_ohm
+
+    def as_dict(self) -> dict:
+        """JSON-ready dictionary (NaN as None)."""
+        def clean(a: NDArray) -> list:
+            return [None if not np.isfinite(x) else float(x) for x in np.asarray(a, float)]
+
+        return {
+            "cycle": self.cycle.tolist(),
+            "v_set_jump_V": clean(self.v_set_jump),
+            "v_reset_jump_V": clean(self.v_reset_jump),
+            "v_set_didv_V": clean(self.v_set_didv),
+            "v_reset_didv_V": clean(self.v_reset_didv),
+            "r_hrs_ohm": clean(self.r_hrs_ohm),
+            "r_lrs_ohm": clean(self.r_lrs_ohm),
+            "on_off": clean(self.on_off),
+            "top_g0": clean(self.top_g0),
+            "params": self.params,
+        }
+
+
+def first_jump(v: NDArray, g: NDArray, direction: int, jump_g0: float,
+               jump_rel: float) -> float:
+    """Voltage of the first G change of at least jump_g0 and jump_rel in ``direction``."""
+    ok = np.isfinite(g)
+    v, g = v[ok], g[ok]
+    if g.size < 2:
+        return float("nan")
+    d = np.diff(g) * direction
+    prev = np.abs(g[:-1])
+    hit = np.flatnonzero((d >= jump_g0) & (d >= jump_rel * prev))
+    return float(v[hit[0] + 1]) if hit.size else float("nan")
+
+
+def didv_extremum(v: NDArray, i: NDArray, direction: int) -> float:
+    """Voltage (midpoint) of max (direction +1) or min (-1) of dI/dV on a branch."""
+    dv = np.diff(v)
+    di = np.diff(i)
+    ok = dv != 0
+    if not ok.any():
+        return float("nan")
+    s = np.where(ok, di / np.where(ok, dv, 1.0), np.nan) * direction
+    if not np.isfinite(s).any():
+        return float("nan")
+    j = int(np.nanargmax(s))
+    return float(0.5 * (v[j] + v[j + 1]))
+
+
+def _r_at(v: NDArray, i: NDArray, v_read: float) -> float:
+    if v.size == 0:
+        return float("nan")
+    j = int(np.argmin(np.abs(np.abs(v) - v_read)))
+    return float(v[j] / i[j]) if i[j] != 0 else float("inf")
+
+
+def switching_analysis(
+    voltage: ArrayLike,
+    current: ArrayLike,
+    *,
+    segment: ArrayLike | None = None,
+    cycle: ArrayLike | None = None,
+    jump_g0: float = 0.5,
+    jump_rel: float = 0.1,
+    v_min: float = 0.05,
+    v_read: float = 0.1,
+) -> SwitchingResult:
+    """V_SET, V_RESET (both definitions), R_HRS, R_LRS and top level per cycle.
+
+    Parameters
+    ----------
+    voltage, current : the samples of one or more sweep cycles.
+    segment : segment ids 1-4 (see module doc); inferred from V when missing.
+    cycle : cycle number per sample; one cycle when missing.
+    jump_g0, jump_rel : minimum G change (G0) and relative change for a "jump".
+    v_min : |V| below which G is not used for jump detection (V).
+    v_read : read voltage for R_HRS / R_LRS (V).
+    """
+    v = np.asarray(voltage, dtype=float)
+    i = np.asarray(current, dtype=float)
+    seg = infer_segments(v) if segment is None else np.asarray(segment).astype(np.int64)
+    cyc = np.zeros(v.size, np.int64) if cycle is None else np.asarray(cycle).astype(np.int64)
+    g = conductance_g0(v, i, v_min)
+    ids = np.unique(cyc)
+    out = {k: np.full(ids.size, np.nan) for k in
+           ("vsj", "vrj", "vsd", "vrd", "rh", "rl", "top")}
+    for n, c in enumerate(ids):
+        m = cyc == c
+        vv, ii, gg, ss = v[m], i[m], g[m], seg[m]
+        s1, s2, s3 = ss == 1, ss == 2, ss == 3
+        out["vsj"][n] = first_jump(vv[s1], gg[s1], +1, jump_g0, jump_rel)
+        out["vrj"][n] = first_jump(vv[s3], np.abs(gg[s3]), -1, jump_g0, jump_rel)
+        out["vsd"][n] = didv_extremum(vv[s1], ii[s1], +1)
+        out["vrd"][n] = didv_extremum(vv[s3], ii[s3], -1)
+        out["rh"][n] = _r_at(vv[s1], ii[s1], v_read)
+        out["rl"][n] = _r_at(vv[s2], ii[s2], v_read)
+        setg = np.abs(gg[s1 | s2])
+        setg = setg[np.isfinite(setg)]
+        out["top"][n] = float(setg.max()) if setg.size else np.nan
+    params = dict(jump_g0=jump_g0, jump_rel=jump_rel, v_min=v_min, v_read=v_read)
+    return SwitchingResult(ids, out["vsj"], out["vrj"], out["vsd"], out["vrd"], out["rh"],
+                           out["rl"], out["top"], params)
+
+
+def ecdf(values: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Empirical cumulative distribution: sorted finite values and P(X <= x)."""
+    x = np.sort(np.asarray(values, dtype=float)[np.isfinite(values)])
+    return x, np.arange(1, x.size + 1) / max(x.size, 1)
+
+
+def top_level_vs_compliance(compliance_a: ArrayLike, top_g0: ArrayLike) -> dict:
+    """Linear fit of the top conductance level against the compliance current.
+
+    The compliance model of the simulator gives n_final ~ I_cc / (G0 V_crit), a line
+    through the origin; the fit reports slope (G0 per A), intercept and the points.
+    """
+    cc = np.asarray(compliance_a, dtype=float)
+    top = np.asarray(top_g0, dtype=float)
+    ok = np.isfinite(cc) & np.isfinite(top)
+    cc, top = cc[ok], top[ok]
+    res: dict = {"compliance_A": cc.tolist(), "top_g0": top.tolist()}
+    if np.unique(cc).size >= 2:
+        slope, icpt = np.polyfit(cc, top, 1)
+        res.update(slope_g0_per_A=float(slope), intercept_g0=float(icpt))
+    return res
