@@ -9,7 +9,9 @@
    are censored (their true length is unknown) and left out. For an exponential dwell
    the maximum-likelihood time constant is the mean dwell, reported per level with the
    number of dwells (tau of the upper level = emission/capture time depending on the
-   trap, which the electrical data alone cannot tell).
+   trap, which the electrical data alone cannot tell). Dwells shorter than the glitch
+   filter are missed and merge their neighbours, which biases tau upwards by about
+   the fraction of missed dwells; sample at least ~50x faster than the shortest tau.
 4. **Amplitude**: level spacing Delta and Delta / level.
 """
 
