@@ -375,16 +375,24 @@ def jump_report(result: PlateauResult, x_unit: str = "V") -> list[str]:
         after = _fmt_level(q.level_g0, q.label_g0, q.on_half_integer)
         note = "" if q.on_half_integer else f" ({q.kind})"
         lines.append(
-            f"{before} → {after} at {jmp.x:.4g} {x_unit}; plateau at {after}{note} "
-            f"({q.x_start:.4g}–{q.x_end:.4g} {x_unit})"
+            f"{before} → {after} at {_at(jmp.x, x_unit)}; plateau at {after}{note} "
+            f"({_span(q.x_start, q.x_end, x_unit)})"
         )
     if not result.jumps and len(ps) == 1:
         p = ps[0]
         lines.append(
             f"plateau at {_fmt_level(p.level_g0, p.label_g0, p.on_half_integer)} "
-            f"({p.x_start:.4g}–{p.x_end:.4g} {x_unit})"
+            f"({_span(p.x_start, p.x_end, x_unit)})"
         )
     return lines
+
+
+def _at(x: float, unit: str) -> str:
+    return f"pulse {x:.0f}" if unit == "pulse" else f"{x:.4g} {unit}"
+
+
+def _span(a: float, b: float, unit: str) -> str:
+    return f"pulses {a:.0f}–{b:.0f}" if unit == "pulse" else f"{a:.4g}–{b:.4g} {unit}"
 
 
 def match_plateaus(

@@ -48,8 +48,8 @@ def fit_drift(time_s: ArrayLike, g: ArrayLike, *, t_program: float | None = None
     ----------
     time_s : read times (s).
     g : conductance (any unit; G0 in labapp) at those times.
-    t_program : time the state was written (s); default: one read interval before the
-        first read, so the first point has t > 0.
+    t_program : time the state was written (s); default: one read interval (the first
+        one, so log-spaced reads work) before the first read.
     t_ref_s : reference time of g_init (s).
     """
     t = np.asarray(time_s, dtype=float)
@@ -57,8 +57,9 @@ def fit_drift(time_s: ArrayLike, g: ArrayLike, *, t_program: float | None = None
     if t.shape != y.shape:
         raise ValueError(f"time ({t.size}) and g ({y.size}) differ in length")
     if t_program is None:
-        dt = float(np.median(np.diff(t))) if t.size > 1 else 1.0
-        t_program = float(t.min()) - (dt if dt > 0 else 1.0)
+        ts = np.sort(t[np.isfinite(t)])
+        dt = float(ts[1] - ts[0]) if ts.size > 1 else 1.0
+        t_program = float(ts[0]) - (dt if dt > 0 else 1.0) if ts.size else 0.0
     tr = t - t_program
     ok = np.isfinite(tr) & np.isfinite(y) & (tr > 0) & (y > 0)
     if ok.sum() < 3:

@@ -132,3 +132,103 @@ def reset_train_waveforms(rng: np.random.Generator, n_pulses: int = 100, *,
     i[:, edge] *= 1.5  # transient spike at the start of the flat top
     i *= 1 + rng.normal(0, noise_rel, i.shape)
     return v, i, g_true
+
+
+def sweep_samples(rng: np.random.Generator, cycles: int = 2, *, step: float = 0.01,
+                  v_max: float = 2.0, noise_g0: float = 0.05) -> dict[str, NDArray]:
+    """A bipolar DC sweep with QC staircases (samples stream columns, dc-sweep layout).
+
+    SET (segment 1): HRS 0.05 G0 until V_SET, then n/2 steps upward every ~0.1 V;
+    RESET (segment 3): steps downward from the top level from -V_RESET on.
+    """
+    cols: dict[str, list] = {k: [] for k in ("time_s", "voltage_V", "current_A",
+                                             "cycle", "segment")}
+    up = np.arange(0, v_max + step / 2, step)
+    parts = [(1, up), (2, up[::-1][1:]), (3, -up[1:]), (4, -up[::-1][1:])]
+    t0 = 0.0
+    for c in range(cycles):
+        v_set = rng.uniform(0.8, 1.2)
+        v_reset = rng.uniform(0.6, 1.0)
+        top = 0.0
+        for seg, v in parts:
+            if seg == 1:
+                n_up = np.clip(np.floor((v - v_set) / 0.1) + 1, 0, None)
+                g = np.where(v < v_set, 0.05, 2.5 + 1.5 * n_up)
+                top = float(g[-1])
+            elif seg == 2:
+                g = np.full(v.size, top)
+            elif seg == 3:
+                n_dn = np.clip(np.floor((-v - v_reset) / 0.1) + 1, 0, None)
+                g = np.maximum(top - 1.5 * n_dn, 0.05)
+            else:
+                g = np.full(v.size, 0.05)
+            g_meas = g + rng.normal(0, noise_g0, v.size) * (g > 0.1)
+            cols["time_s"].append(t0 + np.arange(v.size) * 0.01)
+            t0 += v.size * 0.01
+            cols["voltage_V"].append(v)
+            cols["current_A"].append(v * g_meas * G0)
+            cols["cycle"].append(np.full(v.size, c))
+            cols["segment"].append(np.full(v.size, seg))
+    return {k: np.concatenate(v) for k, v in cols.items()}
+
+
+def write_synthetic_run(path: str, kind: str, rng: np.random.Generator, **kw) -> str:
+    """Write a synthetic run file of ``kind`` in the labapp schema; returns the run id.
+
+    Kinds: ``dc-sweep`` (samples with segments), ``reset-train`` (pulse waveforms),
+    ``ltp-ltd`` (reads with polarity), ``retention`` (drifting reads),
+    ``read-noise`` (telegraph samples). Used by tests, benchmarks and the docs.
+    """
+    from analysis.runfile import RunWriter
+
+    base = {"time_s": "f8", "voltage_V": "f8", "current_A": "f8", "conductance_G0": "f8"}
+    if kind == "dc-sweep":
+        s = sweep_samples(rng, **kw)
+        s["conductance_G0"] = s["current_A"] / np.where(s["voltage_V"] == 0, np.nan,
+                                                        s["voltage_V"]) / G0
+        spec = {"samples": {**base, "cycle": "i4", "segment": "i1"}}
+        params = {"v_set": (2.0, "V"), "compliance_set": (5e-3, "A")}
+        with RunWriter(path, kind, params, spec) as w:
+            w.append("samples", s)
+            return w.run_id
+    if kind == "reset-train":
+        n = kw.get("n_pulses", 100)
+        v, i, _ = reset_train_waveforms(rng, n, samples=kw.get("samples", 50))
+        spec = {"samples": {**base, "pulse_index": "i4"}}
+        with RunWriter(path, kind, {"n_pulses": (n, ""), "v_pulse": (-1.5, "V")}, spec,
+                       waveforms={"voltage_V": (v.shape[1], "V"),
+                                  "current_A": (i.shape[1], "A")}) as w:
+            w.append_waveforms("voltage_V", v)
+            w.append_waveforms("current_A", i)
+            tt = np.arange(v.size) * 1e-4
+            w.append("samples", {"time_s": tt, "voltage_V": v.ravel(), "current_A": i.ravel(),
+                                 "conductance_G0": i.ravel() / v.ravel() / G0,
+                                 "pulse_index": np.repeat(np.arange(1, n + 1), v.shape[1])})
+            return w.run_id
+    if kind == "ltp-ltd":
+        g, pol = ltp_ltd_train(rng, **kw)
+        v_read = np.where(pol > 0, 0.2, -0.2)
+        cur = g * G0 * v_read
+        spec = {"reads": {**base, "pulse_index": "i4", "polarity": ("i1", "")}}
+        with RunWriter(path, kind, {"n_potentiation": (30, ""), "v_read": (0.2, "V")},
+                       spec) as w:
+            w.append("reads", {"time_s": np.arange(g.size) * 0.01, "voltage_V": v_read,
+                               "current_A": cur, "conductance_G0": g,
+                               "pulse_index": np.arange(g.size), "polarity": pol})
+            return w.run_id
+    if kind == "retention":
+        t = np.logspace(0, 3.8, 80)
+        g = 8.0 * t ** -0.01 * (1 + rng.normal(0, 0.002, t.size))
+        spec = {"samples": base}
+        with RunWriter(path, kind, {"v_read": (0.1, "V")}, spec) as w:
+            w.append("samples", {"time_s": t, "voltage_V": np.full(t.size, 0.1),
+                                 "current_A": 0.1 * g * G0, "conductance_G0": g})
+            return w.run_id
+    if kind == "read-noise":
+        t, x, _ = telegraph(rng, kw.get("n", 20_000), low=2.0, high=2.5)
+        spec = {"samples": base}
+        with RunWriter(path, kind, {"v_read": (0.1, "V")}, spec) as w:
+            w.append("samples", {"time_s": t, "voltage_V": np.full(t.size, 0.1),
+                                 "current_A": 0.1 * x * G0, "conductance_G0": x})
+            return w.run_id
+    raise ValueError(f"unknown synthetic run kind {kind!r}")

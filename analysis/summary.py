@@ -1,0 +1,377 @@
+"""One run, analysed: the lazy :class:`RunAnalysis` and its JSON summary.
+
+``RunAnalysis`` computes each result once, on first use (conductance trace, plateaus,
+histogram and mixture fit, per-pulse levels, nonlinearity, switching, retention,
+endurance, RTN), so the CLI's ``--json``, every figure and the batch workers share the
+work. Which results apply follows from the protocol name *and* the data present, so a
+CSV export without a protocol still gets every analysis its columns allow.
+
+The JSON keys are documented in ``docs/analysis.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis.conductance import conductance_g0
+from analysis.endurance import EnduranceResult, endurance_from_reads
+from analysis.histograms import (
+    DEFAULT_BIN_G0,
+    Histogram,
+    MixtureFit,
+    conductance_histogram,
+    fit_mixture,
+    state_histogram,
+)
+from analysis.inputs import main_stream
+from analysis.nonlinearity import NonlinearityFit, fit_update, split_ltp_ltd
+from analysis.plateaus import PlateauResult, breaks_from_labels, detect_plateaus
+from analysis.pulses import (
+    PulseLevels,
+    TopPortion,
+    levels_from_reads,
+    levels_from_samples,
+    levels_from_waveforms,
+)
+from analysis.retention import DriftFit, fit_drift
+from analysis.rtn import RTNResult, analyze_rtn
+from analysis.runfile import RunData
+from analysis.switching import SwitchingResult, switching_analysis
+from analysis.timelag import below_unity_fraction, variability_per_level
+
+SWEEP_PROTOCOLS = ("dc-sweep",)
+PULSE_PROTOCOLS = ("pulse-train", "reset-train", "ltp-ltd", "write-verify", "endurance")
+
+
+@dataclass
+class AnalysisOptions:
+    """Every knob of the analysis; stored in the summary so results are reproducible."""
+
+    v_min: float = 0.02
+    series_resistance_ohm: float | None = None
+    bin_width_g0: float = DEFAULT_BIN_G0
+    g_range_max: float = 25.0
+    min_length: int = 5
+    merge_g0: float = 0.25
+    label_tol_g0: float = 0.1
+    mixture_mode: str = "free"
+    portion: TopPortion = field(default_factory=TopPortion)
+
+    def __post_init__(self) -> None:
+        if not (self.v_min >= 0):
+            raise ValueError(f"v_min must be >= 0 V, got {self.v_min!r}")
+        if not (0 < self.bin_width_g0 <= 1.0):
+            raise ValueError(f"bin_width_g0 must be in (0, 1] G0, got {self.bin_width_g0!r}")
+        if not (self.g_range_max > 0):
+            raise ValueError(f"g_range_max must be > 0 G0, got {self.g_range_max!r}")
+
+
+class RunAnalysis:
+    """Lazily computed analyses of one run (see module docstring)."""
+
+    def __init__(self, run: RunData, options: AnalysisOptions | None = None) -> None:
+        self.run = run
+        self.options = options or AnalysisOptions()
+
+    # -- data ------------------------------------------------------------------------
+    @cached_property
+    def samples(self) -> dict[str, NDArray]:
+        """The main stream (``samples`` or the first stream with I and V)."""
+        return main_stream(self.run)
+
+    @cached_property
+    def g(self) -> NDArray[np.float64]:
+        """G/G0 of every sample (masked below v_min, series-R corrected if asked)."""
+        s = self.samples
+        return conductance_g0(s["voltage_V"], s["current_A"], self.options.v_min,
+                              series_resistance_ohm=self.options.series_resistance_ohm)
+
+    @property
+    def protocol(self) -> str:
+        """Protocol name ("" for a CSV without one)."""
+        return self.run.protocol
+
+    @cached_property
+    def is_sweep(self) -> bool:
+        """A DC sweep: protocol says so, or a ``segment`` column without pulses."""
+        return self.protocol in SWEEP_PROTOCOLS or (
+            not self.protocol and "segment" in self.samples and not self.has_pulses)
+
+    @cached_property
+    def has_pulses(self) -> bool:
+        """Per-pulse data exists (waveforms, a reads stream or a pulse_index column)."""
+        if "current_A" in self.run.waveforms:
+            return True
+        reads = self.run.streams.get("reads", {})
+        if reads and len(reads.get("current_A", ())) > 0:
+            return True
+        for cols in self.run.streams.values():
+            if "pulse_index" in cols and np.any(np.asarray(cols["pulse_index"]) >= 0):
+                return True
+        return False
+
+    # -- per-pulse levels ----------------------------------------------------------------
+    @cached_property
+    def pulses(self) -> PulseLevels | None:
+        """Per-pulse levels: waveforms (top portion) > reads stream > samples pulse_index."""
+        if not self.has_pulses:
+            return None
+        wf = self.run.waveforms
+        if "current_A" in wf and wf["current_A"].size:
+            return levels_from_waveforms(wf["current_A"], wf.get("voltage_V"),
+                                         portion=self.options.portion)
+        reads = self.run.streams.get("reads", {})
+        if reads and len(reads.get("current_A", ())) > 0:
+            return levels_from_reads(reads)
+        for cols in self.run.streams.values():
+            if "pulse_index" in cols and "current_A" in cols:
+                return levels_from_samples(cols["voltage_V"], cols["current_A"],
+                                           cols["pulse_index"], portion=self.options.portion)
+        return None
+
+    @cached_property
+    def read_levels(self) -> PulseLevels | None:
+        """Per-pulse levels from the reads stream only (the state *after* each pulse)."""
+        reads = self.run.streams.get("reads", {})
+        if reads and len(reads.get("current_A", ())) > 0:
+            return levels_from_reads(reads)
+        return self.pulses
+
+    # -- plateaus ----------------------------------------------------------------------
+    @cached_property
+    def level_trace(self) -> tuple[NDArray, NDArray, str]:
+        """(G/G0, x, x unit) the plateaus are searched in.
+
+        Pulse runs: G_i per pulse vs pulse number; sweeps: G vs V; otherwise G vs time.
+        """
+        if self.has_pulses and not self.is_sweep and self.pulses is not None:
+            p = self.read_levels or self.pulses
+            g = p.g_g0
+            if self.options.series_resistance_ohm:
+                from analysis.conductance import series_correct
+
+                g = series_correct(g, self.options.series_resistance_ohm)
+            return np.abs(g), p.pulse_index.astype(float), "pulse"
+        s = self.samples
+        if self.is_sweep:
+            return np.abs(self.g), np.asarray(s["voltage_V"], float), "V"
+        return np.abs(self.g), np.asarray(s["time_s"], float), "s"
+
+    @cached_property
+    def plateaus(self) -> PlateauResult:
+        """Plateaus of the level trace (breaks at segment and cycle changes of sweeps)."""
+        g, x, _ = self.level_trace
+        o = self.options
+        breaks = None
+        if self.is_sweep:
+            breaks = breaks_from_labels(self.samples.get("segment"), self.samples.get("cycle"))
+        min_len = o.min_length if x.size > 50 * o.min_length else max(2, min(o.min_length, 3))
+        return detect_plateaus(g, x, breaks=breaks, min_length=min_len, merge_g0=o.merge_g0,
+                               label_tol_g0=o.label_tol_g0, g_range_max=o.g_range_max)
+
+    # -- histograms --------------------------------------------------------------------
+    @cached_property
+    def histogram(self) -> Histogram:
+        """Trace histogram of |G|/G0 of every sample on fixed bins (0 .. g_range_max)."""
+        return conductance_histogram(np.abs(self.g), bin_width=self.options.bin_width_g0,
+                                     g_range=(0.0, self.options.g_range_max))
+
+    @cached_property
+    def mixture(self) -> MixtureFit:
+        """Gaussian-mixture fit of the trace histogram (of per-pulse G for pulse runs)."""
+        h = self.histogram
+        if self.has_pulses and not self.is_sweep:
+            g, _, _ = self.level_trace
+            h = conductance_histogram(g, bin_width=max(self.options.bin_width_g0, 0.05),
+                                      g_range=(0.0, self.options.g_range_max))
+        return fit_mixture(h, mode=self.options.mixture_mode)
+
+    @cached_property
+    def state_histogram(self) -> Histogram:
+        """One count per plateau level (0.1 G0 bins)."""
+        return state_histogram(self.plateaus.levels(),
+                               g_range=(0.0, self.options.g_range_max))
+
+    # -- protocol-specific ---------------------------------------------------------------
+    @cached_property
+    def is_ltp_ltd(self) -> bool:
+        """A potentiation/depression run."""
+        return self.protocol == "ltp-ltd" or (
+            not self.protocol and self.read_levels is not None
+            and "polarity" in self.run.streams.get("reads", {}))
+
+    @cached_property
+    def nonlinearity(self) -> dict[str, NonlinearityFit] | None:
+        """Potentiation and depression fits of an ltp-ltd run."""
+        if not self.is_ltp_ltd or self.read_levels is None:
+            return None
+        lv = self.read_levels
+        g = np.abs(lv.g_g0)
+        reads = self.run.streams.get("reads", {})
+        pol = None
+        for name in ("polarity", "v_pulse_V", "v_program_V"):
+            if name in reads and len(reads[name]) == g.size:
+                pol = np.sign(np.asarray(reads[name], float))
+                break
+        n_pot = None
+        if pol is None or not np.any(pol < 0):
+            pol = None
+            for name in ("n_potentiation", "n_pulses_potentiation", "n_ltp", "n_pulses"):
+                if name in self.run.parameters:
+                    n_pot = int(self.run.param(name))
+                    break
+        up, down = split_ltp_ltd(g, polarity=pol, n_potentiation=n_pot)
+        out = {}
+        if up.size >= 4:
+            out["potentiation"] = fit_update(up, "potentiation")
+        if down.size >= 4:
+            out["depression"] = fit_update(down, "depression")
+        return out or None
+
+    @cached_property
+    def switching(self) -> SwitchingResult | None:
+        """V_SET/V_RESET, R_HRS/R_LRS, top level per cycle of a sweep."""
+        if not self.is_sweep:
+            return None
+        s = self.samples
+        return switching_analysis(s["voltage_V"], s["current_A"], segment=s.get("segment"),
+                                  cycle=s.get("cycle"), v_min=max(self.options.v_min, 0.05))
+
+    @cached_property
+    def retention(self) -> DriftFit | None:
+        """Power-law drift fit of a retention run."""
+        if self.protocol != "retention":
+            return None
+        src = self.run.streams.get("reads") or self.samples
+        g = conductance_g0(src["voltage_V"], src["current_A"], self.options.v_min)
+        try:
+            return fit_drift(src["time_s"], np.abs(g))
+        except ValueError:
+            return None
+
+    @cached_property
+    def endurance(self) -> EnduranceResult | None:
+        """LRS/HRS per cycle of an endurance run."""
+        if self.protocol != "endurance":
+            return None
+        src = self.run.streams.get("reads") or self.samples
+        if "cycle" not in src:
+            return None
+        g = conductance_g0(src["voltage_V"], src["current_A"], self.options.v_min)
+        return endurance_from_reads(src["cycle"], g)
+
+    @cached_property
+    def rtn(self) -> RTNResult | None:
+        """Levels and dwell times of a read-noise run."""
+        if self.protocol != "read-noise":
+            return None
+        s = self.samples
+        g = np.abs(self.g)
+        try:
+            return analyze_rtn(s["time_s"], g)
+        except ValueError:
+            return None
+
+    # -- summary -------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable summary (``labapp analyze FILE --json``)."""
+        run = self.run
+        pl = self.plateaus
+        _, _, x_unit = self.level_trace
+        out: dict[str, Any] = {
+            "file": str(run.path),
+            "run_id": run.run_id,
+            "protocol": run.protocol,
+            "status": run.status,
+            "n_samples": int(self.g.size),
+            "options": {**asdict(self.options), "portion": asdict(self.options.portion)},
+            "plateau_axis": x_unit,
+            "plateaus": [
+                {"level_g0": p.level_g0, "label_g0": p.label_g0,
+                 "on_half_integer": p.on_half_integer, "start_index": p.start_index,
+                 "end_index": p.end_index, "residual_g0": p.residual_g0, "kind": p.kind,
+                 "n_samples": p.n_samples, "x_start": p.x_start, "x_end": p.x_end}
+                for p in pl.plateaus
+            ],
+            "jumps": [j.as_dict() for j in pl.jumps],
+            "jump_report": pl.report(x_unit),
+            "noise_g0": pl.noise_g0,
+            "histogram_peaks": [p.as_dict() for p in self.mixture.peaks],
+            "histogram": {"bin_width_g0": self.histogram.bin_width,
+                          "samples": self.histogram.total, "mode": self.mixture.mode,
+                          "series_resistance_ohm": self.mixture.series_resistance_ohm},
+        }
+        p = self.pulses
+        if p is not None:
+            ratio = p.i_over_i1
+            out["pulses"] = {
+                "source": p.window.get("source"),
+                "window": p.window,
+                "pulse_index": p.pulse_index.tolist(),
+                "current_A": p.current_A.tolist(),
+                "voltage_V": p.voltage_V.tolist(),
+                "g_g0": p.g_g0.tolist(),
+                "i_over_i1": ratio.tolist(),
+                "below_unity_fraction": below_unity_fraction(p.current_A),
+                "variability": variability_per_level(p.current_A, np.abs(p.g_g0),
+                                                     min_length=3),
+            }
+        nl = self.nonlinearity
+        if nl:
+            first = nl.get("potentiation") or next(iter(nl.values()))
+            out["nonlinearity"] = {
+                "A": first.A, "B": first.B, "g_min": first.g_min, "g_max": first.g_max,
+                "p_max": first.p_max, "label": first.label, "direction": first.direction,
+                **{k: v.as_dict() for k, v in nl.items()},
+            }
+        sw = self.switching
+        if sw is not None:
+            d = sw.as_dict()
+            d["median"] = {k: _nanmedian(getattr(sw, k)) for k in
+                           ("v_set_jump", "v_reset_jump", "v_set_didv", "v_reset_didv")}
+            d["median"]["on_off"] = _nanmedian(sw.on_off)
+            d["median"]["top_g0"] = _nanmedian(sw.top_g0)
+            for name in ("compliance_set", "compliance"):
+                if name in run.parameters:
+                    d["compliance_A"] = run.param(name)
+                    break
+            out["switching"] = d
+        if self.retention is not None:
+            out["retention"] = self.retention.as_dict()
+        if self.endurance is not None:
+            out["endurance"] = self.endurance.as_dict()
+        if self.rtn is not None:
+            out["rtn"] = self.rtn.as_dict()
+        return jsonable(out)
+
+
+def _nanmedian(a: NDArray) -> float | None:
+    a = np.asarray(a, float)
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else None
+
+
+def jsonable(obj: Any) -> Any:
+    """Recursively turn numpy scalars/arrays into Python and NaN/inf into None."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def summarize(run: RunData, options: AnalysisOptions | None = None) -> dict[str, Any]:
+    """Shortcut: ``RunAnalysis(run, options).summary()``."""
+    return RunAnalysis(run, options).summary()
