@@ -49,6 +49,13 @@ class Record:
     data: Mapping[str, Any]
 
 
+@dataclass
+class Waveform:
+    """Captured waveforms of one or more pulses: ``{name: samples or (pulse, sample)}``."""
+
+    data: Mapping[str, Any]
+
+
 class Step:
     """Marker yielded between steps: *stop* ends the run here."""
 
@@ -71,6 +78,12 @@ class RunContext:
     should_abort: Callable[[], bool] = lambda: False
     log: Callable[[str], None] = lambda msg: None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the device's safety profile (e.g. the limit a "none" compliance falls back to)
+    safety: SafetyProfile = field(default_factory=SafetyProfile)
+    #: protocol result stored with the run (e.g. write-verify: converged, reason)
+    outcome: dict[str, Any] = field(default_factory=dict)
+    #: longest single simulator clock advance in s, so paced waits stay interruptible
+    max_sim_step: float = 5.0
 
     def now(self) -> float:
         """Instrument time in s (virtual on the simulator, wall clock on hardware)."""
@@ -83,8 +96,12 @@ class RunContext:
         if seconds <= 0:
             return
         if self.instrument.simulated:
-            self.check_abort()
-            self.instrument.sim_advance(seconds)
+            # split long waits so that a paced simulator (--sim-speed) still notices an
+            # abort; at most 100 pieces, so a 6e3 s wait costs few commands
+            pieces = min(100, max(1, int(np.ceil(seconds / self.max_sim_step))))
+            for _ in range(pieces):
+                self.check_abort()
+                self.instrument.sim_advance(seconds / pieces)
             return
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
@@ -125,6 +142,14 @@ class Protocol:
 
     def parameter_units(self) -> dict[str, tuple[Any, str]]:
         return {p.name: (self.values[p.name], p.unit) for p in self.params}
+
+    def instrument_settings(self) -> dict[str, Any]:
+        """Instrument-side settings this run uses, stored in the settings snapshot."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
+        return f"{type(self).__name__}({args})"
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         raise NotImplementedError

@@ -1,5 +1,15 @@
 """DC double sweep 0 -> +v_set -> 0 -> -v_reset -> 0 with current compliance.
 
+Compliance is set per half (SET: segments 1-2, RESET: 3-4); ``0`` means "none", which
+on an SMU (it always limits) is the largest compliance the device's safety profile
+allows, recorded per cycle. ``compliance_ladder`` repeats the loop ``cycles`` times at
+each SET compliance of the list (the "thickness knob" series of paper 000 Fig. 2).
+``sweep = set-only`` runs segments 1-2 only (forming: one slow sweep at low compliance,
+see the ``forming`` preset). The ``cycles`` stream holds per cycle the compliance used and
+the V_SET / V_RESET candidates: the first current jump by at least ``jump_ratio`` (or
+the first point in compliance) on the way out of segments 1 and 3 (paper 000's "first
+current jump during the SET and RESET process").
+
 The SET half (0 -> +v_set -> 0) and the RESET half (0 -> -v_reset -> 0) run as separate
 instrument tests because one KXCI list sweep carries one compliance [M 5-16]; each half is
 further split into consecutive tests of at most 4096 points, so the paper's 1 mV steps over
@@ -54,11 +64,19 @@ class DCSweep(Protocol):
               "RESET sweep magnitude: the sweep goes to -v_reset", lo_open=True),
         Param("step", 0.01, "V", 0.0, 1.0, "voltage step between points", lo_open=True),
         Param("dwell", 0.0, "s", 0.0, 6.553, "delay at each point before measuring (DT)"),
-        Param("compliance_set", 5e-3, "A", 0.0, SMU_I_MAX, "current compliance, SET half",
+        Param("compliance_set", 5e-3, "A", 0.0, SMU_I_MAX,
+              "current compliance, SET half (0: none, i.e. the safety-profile limit)"),
+        Param("compliance_reset", 0.02, "A", 0.0, SMU_I_MAX,
+              "current compliance, RESET half (0: none, i.e. the safety-profile limit)"),
+        Param("cycles", 1, "", 1, 10000, "number of loops (per ladder step)", kind="int"),
+        Param("compliance_ladder", [], "A", 0.0, SMU_I_MAX,
+              "SET compliances run one after the other, cycles loops each (empty: off)",
+              kind="floats", lo_open=True),
+        Param("sweep", "bipolar", "", doc="bipolar: segments 1-4; set-only: 1-2 (forming)",
+              kind="str", choices=("bipolar", "set-only")),
+        Param("jump_ratio", 3.0, "", 1.0, 1e9,
+              "current ratio between neighbouring points that marks V_SET / V_RESET",
               lo_open=True),
-        Param("compliance_reset", 0.02, "A", 0.0, SMU_I_MAX, "current compliance, RESET half",
-              lo_open=True),
-        Param("cycles", 1, "", 1, 10000, "number of loops", kind="int"),
         Param("integration", "normal", "", doc="A/D integration: short 0.1 PLC, normal 1 PLC, "
               "long 10 PLC", kind="str", choices=("short", "normal", "long")),
         Param("smu", 1, "", 1, 8, "SMU wired to the top electrode", kind="int"),
@@ -67,12 +85,28 @@ class DCSweep(Protocol):
         "samples": {
             "time_s": "f8", "v_program_V": "f8", "voltage_V": "f8", "current_A": "f8",
             "conductance_G0": "f8", "cycle": "i4", "segment": "i1", "compliance": "?",
-        }
+        },
+        "cycles": {
+            "time_s": "f8", "cycle": "i4", "compliance_set_A": ("f8", "A"),
+            "compliance_reset_A": ("f8", "A"), "v_set_V": ("f8", "V"),
+            "v_reset_V": ("f8", "V"),
+        },
     }
+
+    def segments(self) -> list[tuple[int, np.ndarray]]:
+        v = self.values
+        segs = segments(v["v_set"], v["v_reset"], v["step"])
+        return segs[:2] if v["sweep"] == "set-only" else segs
+
+    def set_compliances(self) -> list[float]:
+        """SET compliance of every cycle (the ladder, or compliance_set)."""
+        v = self.values
+        ladder = list(v["compliance_ladder"]) or [v["compliance_set"]]
+        return [c for c in ladder for _ in range(v["cycles"])]
 
     def check(self) -> None:
         v = self.values
-        n = sum(s.size for _, s in segments(v["v_set"], v["v_reset"], v["step"]))
+        n = sum(s.size for _, s in self.segments())
         if n < 4:
             raise ParameterError("step", v["step"], f"< v_set and v_reset ({n} points per loop)")
         if n > 10_000_000:
@@ -86,27 +120,39 @@ class DCSweep(Protocol):
         safety.check_voltage("v_reset", -v["v_reset"])
         safety.check_compliance("compliance_set", v["compliance_set"])
         safety.check_compliance("compliance_reset", v["compliance_reset"])
+        for c in v["compliance_ladder"]:
+            safety.check_compliance("compliance_ladder", c)
+
+    def instrument_settings(self) -> dict:
+        v = self.values
+        return {"smu": v["smu"], "integration": v["integration"], "delay_s": v["dwell"]}
 
     def points_per_cycle(self) -> int:
-        v = self.values
-        return sum(s.size for _, s in segments(v["v_set"], v["v_reset"], v["step"]))
+        return sum(s.size for _, s in self.segments())
 
     def estimated_duration(self) -> float:
         from drivers.keithley4200 import INTEGRATION_PLC
 
         v = self.values
         per_point = v["dwell"] + INTEGRATION_PLC[v["integration"]] / 60.0
-        return self.points_per_cycle() * per_point * v["cycles"]
+        return self.points_per_cycle() * per_point * len(self.set_compliances())
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
-        segs = segments(v["v_set"], v["v_reset"], v["step"])
-        total = v["cycles"] * len(segs)
+        segs = self.segments()
+        none = min(SMU_I_MAX, ctx.safety.max_compliance)  # "no compliance" on an SMU
+        comp_reset = v["compliance_reset"] or none
+        halves = [(1, 2), (3, 4)][: (len(segs) + 1) // 2]
+        cycles = self.set_compliances()
+        total = len(cycles) * len(halves)
         done = 0
-        for cycle in range(v["cycles"]):
-            for half, comp in (((1, 2), v["compliance_set"]), ((3, 4), v["compliance_reset"])):
+        for cycle, comp_set in enumerate(cycles):
+            comp_set = comp_set or none
+            found = {}
+            for half, comp in zip(halves, (comp_set, comp_reset), strict=False):
                 program = np.concatenate([s for k, s in segs if k in half])
                 seg_id = np.concatenate([np.full(s.size, k, np.int8) for k, s in segs if k in half])
+                parts = []
                 for sl in chunks(program.size):
                     ctx.check_abort()
                     t0 = ctx.now()
@@ -117,11 +163,42 @@ class DCSweep(Protocol):
                     n = data.current.size
                     volts = data.voltage
                     g = conductance_g0(volts, data.current)
-                    yield Record("samples", as_columns(
+                    rec = as_columns(
                         time_s=t0 + data.time, v_program_V=program[sl][:n], voltage_V=volts,
                         current_A=data.current, conductance_G0=g, cycle=cycle,
                         segment=seg_id[sl][:n], compliance=data.compliance,
-                    ))
-                done += 2
+                    )
+                    parts.append(rec)
+                    yield Record("samples", rec)
+                cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+                found[half[0]] = switching_voltage(cols, half[0], v["jump_ratio"])
+                done += 1
                 yield Step(done / total)
+            yield Record("cycles", as_columns(
+                time_s=ctx.now(), cycle=cycle, compliance_set_A=comp_set,
+                compliance_reset_A=comp_reset if len(halves) > 1 else np.nan,
+                v_set_V=found.get(1, np.nan), v_reset_V=found.get(3, np.nan)))
         yield STEP
+
+
+def switching_voltage(cols: dict[str, np.ndarray], segment: int, ratio: float) -> float:
+    """Programmed voltage of the first current jump by ``ratio`` in ``segment``.
+
+    SET (segment 1): the first point whose |I| is ``ratio`` times the previous one's, or
+    the first point in compliance, whichever comes first. RESET (segment 3): the first
+    point whose |I| fell to 1/``ratio`` of the previous one's. NaN when there is none.
+    Points below 10 mV are ignored (the current there is noise).
+    """
+    m = (cols["segment"] == segment) & (np.abs(cols["v_program_V"]) >= 0.01)
+    i = np.abs(cols["current_A"][m])
+    vp = cols["v_program_V"][m]
+    if i.size < 2:
+        return float("nan")
+    floor = max(1e-12, 1e-6 * float(np.max(i)))
+    prev, cur = np.maximum(i[:-1], floor), np.maximum(i[1:], floor)
+    hit = cur / prev >= ratio if segment == 1 else prev / cur >= ratio
+    if segment == 1:
+        comp = cols["compliance"][m][1:]
+        hit = hit | comp
+    idx = np.flatnonzero(hit)
+    return float(vp[idx[0] + 1]) if idx.size else float("nan")

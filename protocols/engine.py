@@ -14,17 +14,28 @@ consumers of one record stream.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analysis.runfile import RunWriter
 from drivers.keithley4200 import Keithley4200A
-from protocols.base import Aborted, Protocol, Record, RunContext, SafetyProfile, Step
+from drivers.validation import ParameterError
+from protocols.base import (
+    Aborted,
+    Protocol,
+    Record,
+    RunContext,
+    SafetyProfile,
+    Step,
+    Waveform,
+)
 from protocols.versioning import software_version
 
 log = logging.getLogger("labapp.engine")
@@ -42,6 +53,14 @@ class RunResult:
     reason: str = ""
     rows: dict[str, int] = field(default_factory=dict)
     safe_state_problems: list[str] = field(default_factory=list)
+    #: protocol result (e.g. write-verify: converged, reason, final_g0)
+    outcome: dict[str, Any] = field(default_factory=dict)
+    traceback: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Ended as asked (completed or stopped) with the instrument confirmed safe."""
+        return self.status in ("completed", "stopped") and not self.safe_state_problems
 
 
 class RunEngine:
@@ -80,8 +99,35 @@ class RunEngine:
 
     # -- running ----------------------------------------------------------------------
     def validate(self, protocol: Protocol) -> None:
-        """Safety-profile checks (instrument limits are checked by the protocol itself)."""
+        """Safety profile and this instrument's fitted cards, before anything is sent.
+
+        Single-parameter instrument limits were checked when the protocol was built.
+        """
         protocol.check_safety(self.safety)
+        smu = protocol.values.get("smu")
+        if smu is not None and smu not in self.instrument.smus:
+            raise ParameterError("smu", smu,
+                                 f"one of {sorted(self.instrument.smus)} (cards from *OPT?)")
+
+    @contextlib.contextmanager
+    def abort_on_signals(self) -> Iterator[None]:
+        """While inside, SIGINT (Ctrl-C) and SIGTERM abort the run safely.
+
+        Only the main thread may install handlers; elsewhere this does nothing.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, _frame):
+            self.abort(f"interrupted by signal {signal.Signals(signum).name}")
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
 
     def run(
         self,
@@ -104,11 +150,15 @@ class RunEngine:
             protocol.streams,
             waveforms=protocol.waveforms(),
             metadata=meta,
-            instrument_settings={"idn": self.instrument.idn, "cards": self.instrument.cards},
+            instrument_settings={"idn": self.instrument.idn, "cards": self.instrument.cards,
+                                 "simulated": self.instrument.simulated,
+                                 "ack": self.instrument.ack,
+                                 **protocol.instrument_settings()},
             safety_profile=self.safety.as_dict(),
             run_id=run_id,
         )
-        ctx = RunContext(self.instrument, should_abort=self._abort.is_set, log=log.info)
+        ctx = RunContext(self.instrument, should_abort=self._abort.is_set, log=log.info,
+                         safety=self.safety)
         status, reason, tb = "completed", "", ""
         self._emit(consumers, "start", {"protocol": protocol, "run_id": writer.run_id,
                                         "path": Path(path)})
@@ -117,6 +167,10 @@ class RunEngine:
                 if isinstance(item, Record):
                     writer.append(item.stream, item.data)
                     self._emit(consumers, "record", item)
+                elif isinstance(item, Waveform):
+                    for name, block in item.data.items():
+                        writer.append_waveforms(name, block)
+                    self._emit(consumers, "waveform", item)
                 elif isinstance(item, Step):
                     if item.done is not None:
                         self._emit(consumers, "progress", item.done)
@@ -134,15 +188,26 @@ class RunEngine:
             tb = traceback.format_exc()
             log.error("run failed: %s", reason)
         finally:
-            problems = self.instrument.safe_off()
-            if problems:
-                log.error("safe state not confirmed: %s", "; ".join(problems))
+            problems = self._safe_off()
+            if status == "completed" and ctx.outcome.get("converged") is False:
+                reason = str(ctx.outcome.get("reason", ""))
             rows = {s: writer.rows(s) for s in protocol.streams}
             writer.close(status, reason=reason, traceback=tb,
-                         extra={"safe_state_problems": problems})
-        result = RunResult(Path(path), writer.run_id, status, reason, rows, problems)
+                         extra={"safe_state_problems": problems, "outcome": ctx.outcome})
+        result = RunResult(Path(path), writer.run_id, status, reason, rows, problems,
+                           dict(ctx.outcome), tb)
         self._emit(consumers, "stop", result)
         return result
+
+    def _safe_off(self) -> list[str]:
+        """Put the instrument safe; problems are logged and returned, never raised."""
+        try:
+            problems = list(self.instrument.safe_off())
+        except BaseException as exc:  # noqa: BLE001 - the exit path must finish
+            problems = [f"safe_off raised {type(exc).__name__}: {exc}"]
+        if problems:
+            log.error("safe state not confirmed: %s", "; ".join(problems))
+        return problems
 
     @staticmethod
     def _emit(consumers: list[Consumer], kind: str, payload: Any) -> None:
@@ -151,3 +216,41 @@ class RunEngine:
                 consumer(kind, payload)
             except Exception:  # noqa: BLE001 - a broken view must not stop acquisition
                 log.exception("consumer %r failed on %s", consumer, kind)
+
+
+class RunQueue:
+    """Protocols run one after the other on one engine, stopping at the first error.
+
+    A run that ends ``failed`` or ``aborted`` (or whose safe state was not confirmed)
+    ends the queue when ``stop_on_error`` is set; a *stop* request ends the queue after
+    the current run. Results of the runs that ran are returned in order.
+    """
+
+    def __init__(self, engine: RunEngine, stop_on_error: bool = True) -> None:
+        self.engine = engine
+        self.stop_on_error = stop_on_error
+        self.items: list[tuple[Protocol, Path]] = []
+
+    def add(self, protocol: Protocol, path: str | Path) -> RunQueue:
+        self.items.append((protocol, Path(path)))
+        return self
+
+    def validate(self) -> None:
+        """Check every queued protocol before the first one starts."""
+        for protocol, _ in self.items:
+            self.engine.validate(protocol)
+
+    def run(self, consumers: Iterable[Consumer] = ()) -> list[RunResult]:
+        self.validate()
+        consumers = list(consumers)
+        results: list[RunResult] = []
+        for protocol, path in self.items:
+            result = self.engine.run(protocol, path, consumers)
+            results.append(result)
+            if self.engine.stop_requested or result.status == "stopped":
+                break
+            if self.stop_on_error and not result.ok:
+                log.error("queue stopped after %s: %s %s", protocol.name, result.status,
+                          result.reason)
+                break
+        return results

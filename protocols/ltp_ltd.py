@@ -1,0 +1,75 @@
+"""Potentiation / depression (paper 000 Fig. 7b): ``count`` positive pulses with positive
+reads, then ``count`` negative pulses with negative reads, repeated ``cycles`` times.
+
+Defaults are the paper's: 30 x +1.5 V / 5 ms with +0.2 V reads, then 30 x -1.5 V with
+-0.2 V reads. ``phase`` is +1 during potentiation and -1 during depression;
+``pulse_index`` counts pulses from 1 within each cycle (1..2*count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from drivers.keithley4200 import SMU_V_MAX
+from protocols import pulsing
+from protocols.base import STEP, Record, RunContext, SafetyProfile, Step
+from protocols.parameters import Param
+from protocols.pulse_base import (
+    READ_COMPLIANCE_PARAM,
+    SMU_PARAM,
+    PulseProtocol,
+    amplitude_param,
+    compliance_param,
+    period_param,
+    read_width_param,
+    width_param,
+)
+
+
+class LTPLTD(PulseProtocol):
+    """Potentiation then depression pulse trains with reads, N cycles."""
+
+    name = "ltp-ltd"
+    title = "Potentiation / depression"
+    params = (
+        amplitude_param(default=1.5, doc="pulse magnitude: +amplitude potentiates, "
+                        "-amplitude depresses"),
+        width_param(5e-3),
+        Param("count", 30, "", 1, 100_000, "pulses per phase", kind="int"),
+        Param("v_read", 0.2, "V", 0.0, SMU_V_MAX,
+              "read magnitude: +v_read after potentiation, -v_read after depression",
+              lo_open=True),
+        Param("cycles", 1, "", 1, 100_000, "potentiation/depression cycles", kind="int"),
+        period_param(0.02),
+        read_width_param(5e-3),
+        compliance_param(default=5e-3),
+        READ_COMPLIANCE_PARAM,
+        SMU_PARAM,
+    )
+
+    def check_safety(self, safety: SafetyProfile) -> None:
+        v = self.values
+        safety.check_voltage("amplitude", v["amplitude"])
+        safety.check_voltage("v_read", v["v_read"])
+        safety.check_compliance("compliance", v["compliance"])
+        safety.check_compliance("read_compliance", v["read_compliance"])
+
+    def estimated_duration(self) -> float:
+        v = self.values
+        return 2 * v["count"] * v["cycles"] * max(v["period"], v["width"] + v["read_width"])
+
+    def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
+        v = self.values
+        total = 2 * v["count"] * v["cycles"]
+        done = 0
+        for cycle in range(v["cycles"]):
+            if cycle == 0:
+                yield from self.initial_read(ctx, v["v_read"], cycle)
+            for phase in (pulsing.SET, pulsing.RESET):
+                for k in range(v["count"]):
+                    index = k + 1 + (v["count"] if phase == pulsing.RESET else 0)
+                    yield from self.write_read(ctx, index, cycle, phase, phase * v["amplitude"],
+                                               phase * v["v_read"], v["compliance"])
+                    done += 1
+                    yield Step(done / total)
+        yield STEP

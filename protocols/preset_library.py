@@ -1,0 +1,96 @@
+"""Named parameter sets shipped as JSON files in ``protocols/presets/``.
+
+One preset per file, named by the file's stem::
+
+    {"protocol": "pulse-train", "title": "...", "source": "paper 000 Fig. 5a",
+     "values": {"amplitude": 1.5, "compliance": "1mA", ...}}
+
+Files are parsed as data (``json``), never evaluated. Values are numbers, strings with an
+optional unit suffix (parsed by the parameter's own declaration, e.g. ``"5mA"``) or
+lists; every preset is validated against its protocol when it is used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.validation import ParameterError
+from protocols.base import Protocol
+from protocols.parameters import resolve
+from protocols.registry import get_protocol
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+
+
+class PresetError(ValueError):
+    """A preset that cannot be used; names the preset and the problem."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    protocol: str
+    values: dict[str, Any]
+    title: str = ""
+    source: str = ""
+    path: Path | None = None
+
+    def resolved(self) -> dict[str, Any]:
+        """Values parsed and validated by the protocol's declarations."""
+        return parse_values(get_protocol(self.protocol), self.values)
+
+
+def parse_values(cls: type[Protocol], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Strings go through ``Param.parse`` (units accepted), other values through validate."""
+    known = {p.name: p for p in cls.params}
+    out = {}
+    for name, value in values.items():
+        p = known.get(name)
+        if p is None:
+            raise ParameterError(name, value, f"a parameter of {cls.name}: {sorted(known)}")
+        out[name] = p.parse(value) if isinstance(value, str) and p.kind != "str" else value
+    return resolve(cls.params, out)
+
+
+def read_preset(path: str | Path) -> Preset:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PresetError(f"{p}: not a readable JSON preset ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("protocol"), str):
+        raise PresetError(f"{p}: a preset is an object with a 'protocol' name")
+    values = data.get("values", {})
+    if not isinstance(values, dict):
+        raise PresetError(f"{p}: 'values' must be an object of parameter values")
+    return Preset(p.stem, data["protocol"], values, str(data.get("title", "")),
+                  str(data.get("source", "")), p)
+
+
+def load_presets(directory: str | Path = PRESET_DIR) -> dict[str, Preset]:
+    """All presets in ``directory`` by name, sorted."""
+    return {p.stem: read_preset(p) for p in sorted(Path(directory).glob("*.json"))}
+
+
+def get_preset(name: str) -> Preset:
+    presets = load_presets()
+    if name not in presets:
+        raise PresetError(f"unknown preset {name!r}; known: {', '.join(presets)}")
+    return presets[name]
+
+
+def build(protocol: str, preset: str | None = None,
+          values: Mapping[str, Any] | None = None) -> Protocol:
+    """A protocol from an optional preset overlaid with ``values``."""
+    cls = get_protocol(protocol)
+    base: dict[str, Any] = {}
+    if preset:
+        pre = get_preset(preset)
+        if pre.protocol != cls.name:
+            raise PresetError(f"preset {preset!r} is for {pre.protocol}, not {cls.name}")
+        base = {k: v for k, v in pre.resolved().items() if k in pre.values}
+    return cls(**{**base, **dict(values or {})})

@@ -1,0 +1,140 @@
+"""SMU pulses and reads shared by the pulse protocols, and the columns they record.
+
+Why the SMU: a compliance-limited write must be limited by the source itself (true
+compliance), which only the SMU offers; the 4225-PMU has no true compliance (its current
+limit is a measurement range, not a clamp). So every write pulse here is an SMU test.
+
+How a pulse is made: one system-mode list sweep (``VL`` with the pulse level, ``DT`` =
+width less one short integration) [M 5-16, 5-10]: the source holds the level for the
+width and measures at its end, with the sweep's compliance. A captured waveform is the
+same list sweep with ``n`` equal points, so V(t) and I(t) are sampled every
+``width / n`` (at least one short integration, 0.1 PLC). Reads are list sweeps of one
+point at the read voltage, measured with the longest integration that fits the read
+width. The wait between pulses is host-timed (:meth:`RunContext.sleep`), so ``period`` is
+the pulse-to-pulse time on the simulator and a lower bound on hardware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.conductance import conductance_g0
+from drivers.keithley4200 import INTEGRATION_PLC
+from drivers.validation import ParameterError
+from protocols.base import Record, RunContext, as_columns
+
+#: line frequency the PLC integration times refer to (Hz)
+LINE_HZ = 60.0
+#: shortest time one SMU list point can take: one short (0.1 PLC) integration
+T_POINT_MIN = INTEGRATION_PLC["short"] / LINE_HZ
+
+#: per-pulse table of every pulse protocol (the level measured at the end of the pulse)
+PULSE_COLUMNS = {
+    "time_s": "f8", "pulse_index": "i8", "cycle": "i4", "phase": "i1",
+    "v_program_V": "f8", "voltage_V": "f8", "current_A": "f8", "compliance": "?",
+    "width_s": ("f8", "s"), "compliance_A": ("f8", "A"),
+}
+#: read table of every pulse protocol (one read after each pulse; the main table)
+READ_COLUMNS = {
+    "time_s": "f8", "pulse_index": "i8", "cycle": "i4", "phase": "i1",
+    "v_program_V": "f8", "voltage_V": "f8", "current_A": "f8", "conductance_G0": "f8",
+    "compliance": "?",
+}
+PULSE_STREAMS = {"samples": READ_COLUMNS, "pulses": PULSE_COLUMNS}
+
+#: phase codes: +1 SET / potentiation, -1 RESET / depression, 0 a read without a pulse
+SET, RESET, NONE = 1, -1, 0
+
+
+@dataclass
+class Shot:
+    """Points measured by one SMU list test, in absolute instrument time."""
+
+    time: np.ndarray
+    v_program: np.ndarray
+    voltage: np.ndarray
+    current: np.ndarray
+    compliance: np.ndarray
+
+    @property
+    def conductance_g0(self) -> np.ndarray:
+        return conductance_g0(self.voltage, self.current)
+
+
+def integration_for(point_time: float) -> str:
+    """Longest A/D integration that fits in ``point_time`` (better reads, same timing)."""
+    for name in ("long", "normal", "short"):
+        if INTEGRATION_PLC[name] / LINE_HZ <= point_time + 1e-12:
+            return name
+    return "short"
+
+
+def check_point_time(name: str, value: float, n: int = 1) -> None:
+    """An SMU pulse/read of ``n`` points needs ``value / n`` >= one short integration."""
+    if value / n < T_POINT_MIN - 1e-12:
+        raise ParameterError(
+            name, value,
+            f">= {n * T_POINT_MIN:.4g} s ({n} SMU point(s) of >= 0.1 PLC; shorter pulses "
+            "need the PMU)")
+
+
+def smu_levels(ctx: RunContext, smu: int, levels: np.ndarray, compliance: float,
+               point_time: float, integration: str | None = None) -> Shot:
+    """Source ``levels`` one after the other, each for ``point_time``, measuring at its end."""
+    integration = integration or integration_for(point_time)
+    t_int = INTEGRATION_PLC[integration] / LINE_HZ
+    levels = np.atleast_1d(np.asarray(levels, dtype=float))
+    ctx.check_abort()
+    t0 = ctx.now()
+    data = ctx.instrument.list_sweep(
+        smu, levels, compliance, delay=max(0.0, point_time - t_int), integration=integration,
+        should_stop=ctx.should_abort,
+    )
+    n = data.current.size
+    return Shot(t0 + data.time, levels[:n], data.voltage, data.current, data.compliance)
+
+
+def pulse(ctx: RunContext, smu: int, amplitude: float, width: float,
+          compliance: float) -> Shot:
+    """One write pulse with true compliance, measured at its end."""
+    return smu_levels(ctx, smu, np.array([amplitude]), compliance, width, "short")
+
+
+def capture(ctx: RunContext, smu: int, amplitude: float, width: float, compliance: float,
+            samples: int) -> Shot:
+    """One pulse sampled ``samples`` times (V(t), I(t) waveform)."""
+    return smu_levels(ctx, smu, np.full(samples, amplitude), compliance, width / samples,
+                      "short")
+
+
+def read(ctx: RunContext, smu: int, v_read: float, width: float, compliance: float) -> Shot:
+    """One low-voltage read, integrated as long as ``width`` allows."""
+    return smu_levels(ctx, smu, np.array([v_read]), compliance, width)
+
+
+def pulse_record(shot: Shot, pulse_index: int, cycle: int, phase: int, width: float,
+                 compliance: float) -> Record:
+    """The ``pulses`` row of one pulse (its last point)."""
+    return Record("pulses", as_columns(
+        time_s=shot.time[-1:], pulse_index=pulse_index, cycle=cycle, phase=phase,
+        v_program_V=shot.v_program[-1:], voltage_V=shot.voltage[-1:],
+        current_A=shot.current[-1:], compliance=shot.compliance[-1:], width_s=width,
+        compliance_A=compliance,
+    ))
+
+
+def read_record(shot: Shot, pulse_index: int, cycle: int, phase: int) -> Record:
+    """The ``samples`` row of one read."""
+    return Record("samples", as_columns(
+        time_s=shot.time, pulse_index=pulse_index, cycle=cycle, phase=phase,
+        v_program_V=shot.v_program, voltage_V=shot.voltage, current_A=shot.current,
+        conductance_G0=shot.conductance_g0, compliance=shot.compliance,
+    ))
+
+
+def wait_rest(ctx: RunContext, period: float, used: float) -> None:
+    """Wait out the rest of a pulse period (nothing to do when the period is used up)."""
+    if period > used:
+        ctx.sleep(period - used)

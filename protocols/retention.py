@@ -1,0 +1,120 @@
+"""Retention: an optional program pulse, then reads at linear or log-spaced times.
+
+Paper 000 reports retention "exceeding 6x10^3 seconds" (Fig. S5) without the read
+condition; the default reads at 0.1 V up to 6e3 s. ``spacing = log`` puts
+``points_per_decade`` reads per decade between ``interval`` and ``duration`` (plus one
+read right after programming), the natural grid for drift; ``linear`` reads every
+``interval``. Between reads the output is off (the device rests at 0 V). On the
+simulator the waits run in instrument time, so a 6e3 s run takes well under a second.
+``elapsed_s`` is the time since the program pulse (or since the run started).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX
+from drivers.validation import ParameterError
+from protocols import pulsing
+from protocols.base import STEP, Protocol, Record, RunContext, SafetyProfile, Step, as_columns
+from protocols.parameters import Param
+from protocols.pulse_base import READ_COMPLIANCE_PARAM, SMU_PARAM, read_width_param, width_param
+
+
+class Retention(Protocol):
+    """Reads of one programmed state over time."""
+
+    name = "retention"
+    title = "Retention"
+    params = (
+        Param("duration", 6e3, "s", 0.0, 1e7, "last read time after programming",
+              lo_open=True),
+        Param("interval", 10.0, "s", 0.0, 1e7,
+              "linear: time between reads; log: time of the first read after t = 0",
+              lo_open=True),
+        Param("spacing", "log", "", doc="read times: linear or log-spaced", kind="str",
+              choices=("linear", "log")),
+        Param("points_per_decade", 10, "", 1, 1000, "reads per decade (log spacing)",
+              kind="int"),
+        Param("v_read", 0.1, "V", -SMU_V_MAX, SMU_V_MAX, "read voltage"),
+        read_width_param(0.02),
+        READ_COMPLIANCE_PARAM,
+        Param("program_amplitude", 0.0, "V", -SMU_V_MAX, SMU_V_MAX,
+              "program pulse before the reads, sign included (0: no program step)"),
+        width_param(0.02, "program_width", "program pulse width"),
+        Param("program_compliance", 5e-3, "A", 0.0, SMU_I_MAX, "program pulse compliance",
+              lo_open=True),
+        SMU_PARAM,
+    )
+    streams = {
+        "samples": {
+            "time_s": "f8", "elapsed_s": ("f8", "s"), "pulse_index": "i8",
+            "v_program_V": "f8", "voltage_V": "f8", "current_A": "f8",
+            "conductance_G0": "f8", "compliance": "?",
+        },
+        "pulses": pulsing.PULSE_COLUMNS,
+    }
+
+    def read_times(self) -> np.ndarray:
+        """Read times after programming, starting with 0."""
+        v = self.values
+        if v["spacing"] == "linear":
+            t = np.arange(1, int(np.floor(v["duration"] / v["interval"] + 1e-9)) + 1)
+            t = t * v["interval"]
+        else:
+            decades = np.log10(v["duration"] / v["interval"])
+            n = int(np.ceil(decades * v["points_per_decade"] - 1e-9)) + 1
+            t = np.logspace(np.log10(v["interval"]), np.log10(v["duration"]), max(n, 1))
+        return np.concatenate([[0.0], t])
+
+    def check(self) -> None:
+        v = self.values
+        if v["interval"] > v["duration"]:
+            raise ParameterError("interval", v["interval"], f"<= duration = {v['duration']:g} s")
+        n = self.read_times().size
+        if n > 1_000_000:
+            raise ParameterError("interval", v["interval"], "a value giving <= 1e6 reads")
+        pulsing.check_point_time("read_width", v["read_width"])
+        if v["program_amplitude"]:
+            pulsing.check_point_time("program_width", v["program_width"])
+        gaps = np.diff(self.read_times())
+        if gaps.size and gaps.min() < v["read_width"] - 1e-12:
+            raise ParameterError("read_width", v["read_width"],
+                                 f"<= the shortest time between reads ({gaps.min():g} s)")
+
+    def check_safety(self, safety: SafetyProfile) -> None:
+        v = self.values
+        safety.check_voltage("v_read", v["v_read"])
+        safety.check_voltage("program_amplitude", v["program_amplitude"])
+        safety.check_compliance("read_compliance", v["read_compliance"])
+        if v["program_amplitude"]:
+            safety.check_compliance("program_compliance", v["program_compliance"])
+
+    def instrument_settings(self) -> dict:
+        v = self.values
+        return {"smu": v["smu"], "read_integration": pulsing.integration_for(v["read_width"])}
+
+    def estimated_duration(self) -> float:
+        return float(self.read_times()[-1])
+
+    def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
+        v = self.values
+        if v["program_amplitude"]:
+            shot = pulsing.pulse(ctx, v["smu"], v["program_amplitude"], v["program_width"],
+                                 v["program_compliance"])
+            yield pulsing.pulse_record(shot, 1, 0, int(np.sign(v["program_amplitude"])),
+                                       v["program_width"], v["program_compliance"])
+        t_ref = ctx.now()
+        times = self.read_times()
+        for k, t in enumerate(times):
+            ctx.sleep(t - (ctx.now() - t_ref))
+            rd = pulsing.read(ctx, v["smu"], v["v_read"], v["read_width"], v["read_compliance"])
+            yield Record("samples", as_columns(
+                time_s=rd.time, elapsed_s=rd.time - t_ref, pulse_index=k,
+                v_program_V=rd.v_program, voltage_V=rd.voltage, current_A=rd.current,
+                conductance_G0=rd.conductance_g0, compliance=rd.compliance,
+            ))
+            yield Step((k + 1) / times.size)
+        yield STEP

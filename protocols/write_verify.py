@@ -1,0 +1,139 @@
+"""Write-verify: program the conductance to a target in G0 units, closed loop.
+
+After an initial read, each iteration compares the read conductance G with the target:
+within tolerance ends the run (converged); below the target applies a SET pulse
+(positive), above it a RESET pulse (negative). Pulses of one polarity grow by ``v_step``
+from ``v_start`` up to ``v_max`` (incremental step pulse programming); a change of
+polarity starts that polarity's ramp again at ``v_start`` and counts as a reversal.
+
+It fails, with the reason stored as the run's outcome, after ``max_reversals`` polarity
+reversals (the target sits between two reachable levels), after ``limit_pulses``
+pulses at ``v_max`` without converging (the target is not reachable with the allowed
+amplitude), or after ``max_pulses`` pulses. The tolerance is relative (fraction of the
+target, default 5 % as in the literature's write-verify) or absolute (in G0).
+Every pulse and read is recorded (``pulses``, ``samples``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from drivers.keithley4200 import SMU_V_MAX
+from drivers.validation import ParameterError
+from protocols import pulsing
+from protocols.base import STEP, Record, RunContext, SafetyProfile, Step
+from protocols.parameters import Param
+from protocols.pulse_base import (
+    READ_COMPLIANCE_PARAM,
+    SMU_PARAM,
+    PulseProtocol,
+    compliance_param,
+    period_param,
+    read_width_param,
+    width_param,
+)
+
+
+class WriteVerify(PulseProtocol):
+    """Closed-loop programming to ``target_g0``."""
+
+    name = "write-verify"
+    title = "Write-verify to a target conductance"
+    params = (
+        Param("target_g0", 5.5, "G0", 0.0, 1000.0, "target conductance in units of G0",
+              lo_open=True),
+        Param("tolerance", 0.05, "", 0.0, 1000.0,
+              "allowed |G - target|: fraction of the target (relative) or G0 (absolute)",
+              lo_open=True),
+        Param("tolerance_mode", "relative", "", doc="how tolerance is read", kind="str",
+              choices=("relative", "absolute")),
+        Param("v_start", 0.8, "V", 0.0, SMU_V_MAX, "first pulse amplitude of a ramp",
+              lo_open=True),
+        Param("v_step", 0.05, "V", 0.0, SMU_V_MAX, "amplitude increment per pulse"),
+        Param("v_max", 2.5, "V", 0.0, SMU_V_MAX, "largest pulse amplitude", lo_open=True),
+        width_param(5e-3),
+        Param("max_pulses", 300, "", 1, 1_000_000, "give up after this many pulses",
+              kind="int"),
+        Param("max_reversals", 8, "", 0, 100_000,
+              "give up after this many SET/RESET polarity reversals", kind="int"),
+        Param("limit_pulses", 10, "", 1, 100_000,
+              "give up after this many pulses at v_max in a row", kind="int"),
+        Param("v_read", 0.1, "V", 0.0, SMU_V_MAX, "read voltage", lo_open=True),
+        read_width_param(5e-3),
+        period_param(0.01),
+        compliance_param("compliance_set", 2e-3, "SET pulse compliance"),
+        compliance_param("compliance_reset", 0.02, "RESET pulse compliance"),
+        READ_COMPLIANCE_PARAM,
+        SMU_PARAM,
+    )
+
+    def check(self) -> None:
+        super().check()
+        v = self.values
+        if v["v_start"] > v["v_max"]:
+            raise ParameterError("v_start", v["v_start"], f"<= v_max = {v['v_max']:g} V")
+
+    def tolerance_g0(self) -> float:
+        v = self.values
+        if v["tolerance_mode"] == "relative":
+            return v["tolerance"] * v["target_g0"]
+        return v["tolerance"]
+
+    def check_safety(self, safety: SafetyProfile) -> None:
+        v = self.values
+        safety.check_voltage("v_max", v["v_max"])
+        safety.check_voltage("v_read", v["v_read"])
+        safety.check_compliance("compliance_set", v["compliance_set"])
+        safety.check_compliance("compliance_reset", v["compliance_reset"])
+        safety.check_compliance("read_compliance", v["read_compliance"])
+
+    def estimated_duration(self) -> float:
+        v = self.values
+        return v["max_pulses"] * max(v["period"], v["width"] + v["read_width"])
+
+    def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
+        v = self.values
+        target, tol = v["target_g0"], self.tolerance_g0()
+        g = yield from self.initial_read(ctx, v["v_read"])
+        amp = {pulsing.SET: v["v_start"], pulsing.RESET: v["v_start"]}
+        last, reversals, pulses, at_limit = 0, 0, 0, 0
+        reason = ""
+        while True:
+            if abs(g - target) <= tol:
+                break
+            direction = pulsing.SET if g < target else pulsing.RESET
+            if last and direction != last:
+                reversals += 1
+                amp[direction] = v["v_start"]
+                at_limit = 0
+                if reversals > v["max_reversals"]:
+                    reason = (f"{reversals} polarity reversals (max_reversals="
+                              f"{v['max_reversals']}) without reaching {target:g} G0")
+                    break
+            if pulses >= v["max_pulses"]:
+                reason = f"max_pulses={v['max_pulses']} reached"
+                break
+            a = min(amp[direction], v["v_max"])
+            if a >= v["v_max"] - 1e-12:
+                at_limit += 1
+                if at_limit > v["limit_pulses"]:
+                    kind = "SET" if direction > 0 else "RESET"
+                    reason = (f"amplitude limit: {v['limit_pulses']} {kind} pulses at "
+                              f"v_max={v['v_max']:g} V did not reach {target:g} G0")
+                    break
+            comp = v["compliance_set"] if direction > 0 else v["compliance_reset"]
+            pulses += 1
+            g = yield from self.write_read(ctx, pulses, 0, direction, direction * a,
+                                           v["v_read"], comp)
+            amp[direction] = a + v["v_step"]
+            last = direction
+            yield Step(min(0.99, pulses / v["max_pulses"]))
+        converged = not reason
+        ctx.outcome.update({
+            "converged": converged, "reason": reason or "within tolerance",
+            "target_g0": target, "tolerance_g0": tol, "final_g0": g, "pulses": pulses,
+            "reversals": reversals,
+        })
+        if not converged:
+            ctx.log(f"write-verify did not converge: {reason} (G = {g:.3g} G0)")
+        yield STEP
