@@ -1,9 +1,17 @@
-"""``labapp gui``: the probe-station window."""
+"""``labapp gui``: the probe-station window.
+
+``--screenshot FILE.png --after SECONDS`` renders the window (offscreen works) after the
+given time and exits: with ``--run`` it shows a live run in progress, with ``--open``
+and ``--tab browser --view NAME`` the data browser; README screenshots are made this way.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+TABS = ("live", "browser")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,28 +20,73 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--sim", action="store_true", help="use the simulated 4200A (default)")
     g.add_argument("--resource", metavar="RES", help="VISA resource of a real 4200A")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed")
+    p.add_argument("--sim-speed", type=float, default=None, metavar="X",
+                   help="pace the simulator at X times real time (default: as fast as possible)")
+    p.add_argument("-o", "--output", type=Path, default=Path("runs/gui.h5"),
+                   help="run file the window writes runs into (default runs/gui.h5)")
+    p.add_argument("--protocol", metavar="NAME", help="protocol selected on opening")
+    p.add_argument("--set", dest="assignments", action="append", default=[],
+                   metavar="NAME=VALUE", help="set a parameter of --protocol in the form")
+    p.add_argument("--preset", type=Path, metavar="FILE.json", help="load a preset on opening")
+    p.add_argument("--run", action="store_true",
+                   help="connect and start the protocol in the form on opening")
+    p.add_argument("--open", type=Path, metavar="FILE.h5", help="open a run file in the browser")
+    p.add_argument("--tab", choices=TABS, default=None,
+                   help="tab to show (default: browser with --open, else live)")
+    p.add_argument("--view", metavar="NAME",
+                   help="analysis view in the browser, e.g. 'Histogram + fit'")
+    p.add_argument("--size", default="1500x950", metavar="WxH", help="window size")
     p.add_argument("--screenshot", type=Path, metavar="FILE.png",
                    help="render the window to FILE.png after --after seconds and exit")
     p.add_argument("--after", type=float, default=1.0, metavar="SECONDS")
-    p.add_argument("--run", action="store_true", help="start a DC sweep on opening")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from PyQt6 import QtCore, QtWidgets
 
+    from labapp.gui.analysis_views import VIEWS
     from labapp.gui.main_window import MainWindow
+    from protocols.parameters import parse_assignments
+    from protocols.registry import get_protocol
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    window = MainWindow(resource=args.resource)
+    if args.view is not None and args.view not in VIEWS:
+        print(f"labapp gui: --view {args.view!r}: one of {', '.join(VIEWS)}", file=sys.stderr)
+        return 2
+    try:
+        width, height = (int(x) for x in args.size.lower().split("x"))
+    except ValueError:
+        print(f"labapp gui: --size {args.size!r}: WIDTHxHEIGHT, e.g. 1500x950", file=sys.stderr)
+        return 2
+    values = {}
+    if args.protocol:
+        values = parse_assignments(get_protocol(args.protocol).params, args.assignments)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    window = MainWindow(resource=args.resource, output=args.output, seed=args.seed,
+                        sim_speed=args.sim_speed)
+    window.resize(width, height)
+    if args.preset:
+        window.protocols.load_file(args.preset)
+    if args.protocol:
+        window.protocols.select(args.protocol).set_values(values)
     window.show()
+    if args.open:
+        window.show_browser(args.open, args.view)
+    elif args.view:
+        window.browser.set_view(args.view)
+    if args.tab:
+        window.tabs.setCurrentIndex(TABS.index(args.tab))
     if args.run:
-        window.start_run()
+        window.tabs.setCurrentIndex(TABS.index(args.tab or "live"))
+        window.connect_instrument(then_run=True)
     if args.screenshot:
         def shoot() -> None:
+            window.tick()
             args.screenshot.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.screenshot))
             print(args.screenshot)
+            window.close()  # aborts a run in progress (status aborted, reason recorded)
             app.quit()
 
         QtCore.QTimer.singleShot(int(args.after * 1000), shoot)

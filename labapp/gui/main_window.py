@@ -1,94 +1,283 @@
-"""Main window: connect, run a DC sweep in a worker thread, watch G/G0 arrive live."""
+"""Main window: instrument, device, protocol and run panels; live plots; data browser; log.
+
+Wiring only. Acquisition runs in the :class:`~labapp.gui.run_controller.RunController`
+worker thread; one GUI timer (``REFRESH_HZ`` <= 30 Hz) drains the documents the engine
+produced since the last tick, routes records to the live plots, updates the status bar
+and redraws what changed. Closing the window during a run aborts it (the run file
+records status ``aborted`` with the reason) and waits, bounded, for the safe state.
+"""
 
 from __future__ import annotations
 
-import queue
-import threading
+import logging
+import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
-from PyQt6 import QtCore, QtWidgets
+from PyQt6 import QtCore, QtGui, QtWidgets
 
-from analysis.conductance import conductance_g0
-from protocols import DCSweep, RunEngine, connect
+from drivers.validation import ParameterError
+from labapp.gui.connection_panel import ConnectionPanel
+from labapp.gui.data_browser import DataBrowser
+from labapp.gui.device_panel import DevicePanel
+from labapp.gui.live_plots import LivePlots
+from labapp.gui.log_dock import LogDock
+from labapp.gui.protocol_panel import ProtocolPanel
+from labapp.gui.run_controller import EtaEstimator, Job, QueueItem, RunController
+from labapp.gui.run_queue import RunPanel
+from labapp.gui.status_panel import RunStatus
+
+log = logging.getLogger("labapp.gui")
+
+REFRESH_HZ = 25
+#: how long closing the window waits for an aborted run to reach the safe state
+CLOSE_WAIT_S = 15.0
+CLOSE_REASON = "window closed during the run"
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """A first window: one protocol, one live plot; the GUI issue grows it."""
+    """The probe-station window."""
 
-    def __init__(self, resource: str | None = None, output: Path = Path("runs/gui.h5")):
+    def __init__(self, resource: str | None = None, output: Path = Path("runs/gui.h5"),
+                 *, seed: int = 0, sim_speed: float | None = None) -> None:
         super().__init__()
-        self.setWindowTitle("labapp — 4200A-SCS QC memristor")
-        self.resource = resource
-        self.output = output
-        self.engine: RunEngine | None = None
-        self._queue: queue.Queue = queue.Queue()
-        self._v: list[np.ndarray] = []
-        self._g: list[np.ndarray] = []
-        central = QtWidgets.QWidget()
-        layout = QtWidgets.QVBoxLayout(central)
-        bar = QtWidgets.QHBoxLayout()
-        self.run_button = QtWidgets.QPushButton("Run DC sweep")
-        self.abort_button = QtWidgets.QPushButton("Abort")
-        self.abort_button.setEnabled(False)
-        self.status = QtWidgets.QLabel("simulated 4200A" if resource is None else resource)
-        bar.addWidget(self.run_button)
-        bar.addWidget(self.abort_button)
-        bar.addWidget(self.status, 1)
-        layout.addLayout(bar)
-        self.plot = pg.PlotWidget(labels={"left": "G/G0", "bottom": "Voltage (V)"})
-        self.plot.setClipToView(True)
-        self.plot.setDownsampling(auto=True, mode="peak")
-        for k in range(1, 51):
-            line = pg.InfiniteLine(pos=k / 2, angle=0,
-                                   pen=pg.mkPen((150, 150, 150), style=QtCore.Qt.PenStyle.DashLine))
-            self.plot.addItem(line)
-        self.curve = self.plot.plot([], [], pen=None, symbol="o", symbolSize=3)
-        layout.addWidget(self.plot)
-        self.setCentralWidget(central)
-        self.resize(900, 600)
-        self.run_button.clicked.connect(self.start_run)
-        self.abort_button.clicked.connect(self.abort_run)
+        self.setWindowTitle("labapp — 4200A-SCS quantized-conductance probe station")
+        self.controller = RunController()
+        self.eta = EtaEstimator()
+        self.results: list[Any] = []
+        self._run_when_connected = False
+
+        self.connection = ConnectionPanel()
+        if resource:
+            self.connection.use_resource(resource)
+        else:
+            self.connection.use_sim(seed, sim_speed)
+        self.device = DevicePanel()
+        self.protocols = ProtocolPanel()
+        self.run_panel = RunPanel()
+        self.run_panel.output.setText(str(output))
+        side = QtWidgets.QWidget()
+        sl = QtWidgets.QVBoxLayout(side)
+        for w in (self.connection, self.device, self.protocols, self.run_panel):
+            sl.addWidget(w)
+        sl.setStretchFactor(self.protocols, 1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(side)
+        scroll.setMinimumWidth(440)
+        controls = QtWidgets.QDockWidget("Controls", self)
+        controls.setObjectName("controls_dock")
+        controls.setWidget(scroll)
+        controls.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, controls)
+
+        self.plots = LivePlots()
+        self.browser = DataBrowser()
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(self.plots, "Live")
+        self.tabs.addTab(self.browser, "Data browser")
+        self.setCentralWidget(self.tabs)
+        self.log_dock = LogDock(self)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.status = RunStatus(self.statusBar())
+        self.resize(1500, 950)
+        self.resizeDocks([self.log_dock], [130], QtCore.Qt.Orientation.Vertical)
+
+        self.connection.connected.connect(self._connected)
+        self.connection.disconnected.connect(self._update_buttons)
+        self.protocols.validity_changed.connect(lambda _: self._update_buttons())
+        self.device.max_voltage.valueChanged.connect(self._safety_changed)
+        self.device.max_compliance.valueChanged.connect(self._safety_changed)
+        rp = self.run_panel
+        rp.run_button.clicked.connect(self.start_run)
+        rp.stop_button.clicked.connect(self.stop_run)
+        rp.abort_button.clicked.connect(lambda: self.abort_run())
+        rp.add_button.clicked.connect(self.add_to_queue)
+        rp.run_queue_button.clicked.connect(self.run_queue)
+        rp.list.model().rowsInserted.connect(lambda *_: self._update_buttons())
+        rp.list.model().rowsRemoved.connect(lambda *_: self._update_buttons())
+        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+."), self, activated=self.abort_run)
+
         self.timer = QtCore.QTimer(self)
-        self.timer.setInterval(50)  # <= 20 Hz refresh
-        self.timer.timeout.connect(self.refresh)
+        self.timer.setInterval(int(1000 / REFRESH_HZ))
+        self.timer.timeout.connect(self.tick)
         self.timer.start()
+        self._update_buttons()
 
-    def start_run(self) -> None:
-        instrument = connect(self.resource) if self.resource else connect(sim=True, seed=1)
-        self.engine = RunEngine(instrument)
-        protocol = DCSweep(step=0.005)
-        self._v.clear()
-        self._g.clear()
-        self.run_button.setEnabled(False)
-        self.abort_button.setEnabled(True)
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def instrument(self) -> Any:
+        return self.connection.instrument
 
-        def consumer(kind, payload):
-            self._queue.put((kind, payload))
+    @property
+    def running(self) -> bool:
+        return self.controller.running
 
-        threading.Thread(target=self.engine.run, args=(protocol, self.output, [consumer]),
-                         daemon=True).start()
+    def _update_buttons(self) -> None:
+        running = self.running
+        self.run_panel.set_running(running, self.instrument is not None, self.protocols.valid)
+        self.connection.set_locked(running)
 
-    def abort_run(self) -> None:
-        if self.engine is not None:
-            self.engine.abort("aborted from the GUI")
+    def _safety_changed(self) -> None:
+        self.protocols.set_safety(self.device.safety())
 
-    def refresh(self) -> None:
-        changed = False
-        while True:
-            try:
-                kind, payload = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if kind == "record" and payload.stream == "samples":
-                d = payload.data
-                self._v.append(np.asarray(d["voltage_V"]))
-                self._g.append(conductance_g0(d["voltage_V"], d["current_A"]))
-                changed = True
-            elif kind == "stop":
-                self.status.setText(f"run {payload.run_id}: {payload.status}")
-                self.run_button.setEnabled(True)
-                self.abort_button.setEnabled(False)
-        if changed:
-            self.curve.setData(np.concatenate(self._v), np.abs(np.concatenate(self._g)))
+    def _connected(self, instrument: Any) -> None:
+        self.status.set_message(f"connected: {instrument.idn}")
+        self._update_buttons()
+        if self._run_when_connected:
+            self._run_when_connected = False
+            self.start_run()
+
+    def connect_instrument(self, then_run: bool = False) -> None:
+        """Open the instrument chosen in the connection panel (non-blocking)."""
+        self._run_when_connected = then_run
+        self.connection.start_connect()
+
+    # -- runs -----------------------------------------------------------------------------
+    def _job(self, items: list[QueueItem]) -> Job:
+        return Job(items, Path(self.run_panel.output.text().strip() or "runs/gui.h5"),
+                   self.device.safety(), self.device.metadata(),
+                   stop_on_error=self.run_panel.stop_on_error.isChecked())
+
+    def _current_item(self) -> QueueItem | None:
+        try:
+            values = self.protocols.current_values()
+            self.protocols.build()
+        except (ParameterError, ValueError) as exc:
+            self._error(f"cannot run: {exc}")
+            return None
+        name = self.protocols.protocol_name
+        return QueueItem(name, values, label=name)
+
+    def start_run(self) -> bool:
+        """Run the protocol in the form now."""
+        item = self._current_item()
+        return item is not None and self._start([item])
+
+    def add_to_queue(self) -> None:
+        item = self._current_item()
+        if item is not None:
+            changed = {k: v for k, v in item.values.items()
+                       if v != self.protocols.form.editors[k].param.default}
+            item.label = item.protocol + (" " + ", ".join(f"{k}={v}" for k, v in changed.items())
+                                          if changed else "")
+            self.run_panel.add(item)
+            self._update_buttons()
+
+    def run_queue(self) -> bool:
+        """Run every queued item in order (stop-on-error as set)."""
+        self.run_panel.reset_statuses()
+        return self._start(self.run_panel.items)
+
+    def _start(self, items: list[QueueItem]) -> bool:
+        if self.instrument is None:
+            self._error("not connected: press Connect / test first")
+            return False
+        job = self._job(items)
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.controller.start(self.instrument, job)
+        except (ValueError, RuntimeError) as exc:
+            self._error(str(exc))
+            return False
+        self.status.set_message(f"running {len(items)} run(s) into {job.path}")
+        self._update_buttons()
+        return True
+
+    def stop_run(self) -> None:
+        if self.running:
+            self.status.set_message("stopping at the end of the current step…")
+            self.controller.stop()
+
+    def abort_run(self, reason: str = "aborted by user") -> None:
+        if self.running:
+            self.status.set_message(f"aborting: {reason}")
+            self.controller.abort(reason)
+
+    # -- the timer: documents in, plots out ----------------------------------------------
+    def tick(self) -> None:
+        for kind, payload in self.controller.drain():
+            self._handle(kind, payload)
+        self.plots.refresh()
+        if self.running:
+            self.status.set_eta(self.eta.remaining())
+            self.status.set_compliance(self.plots.last_compliance)
+
+    def _handle(self, kind: str, payload: Any) -> None:
+        if kind in ("record", "waveform"):
+            self.plots.feed(getattr(payload, "stream", "waveform"), payload.data)
+        elif kind == "progress":
+            self.eta.update(payload)
+            self.status.set_progress(float(payload))
+        elif kind == "start":
+            self.plots.clear()
+            protocol = payload["protocol"]
+            est = protocol.estimated_duration()
+            speed = self.connection.speed.value() if self.connection.sim_radio.isChecked() \
+                else 1.0
+            self.eta.reset(est / speed if est is not None and speed else None)
+            self.status.set_progress(0.0)
+            self.status.set_compliance(False)
+            self.status.set_message(f"run {payload['run_id']}: {protocol.name} → "
+                                    f"{payload['path']}")
+        elif kind == "stop":
+            self.results.append(payload)
+            text = f"run {payload.run_id}: {payload.status}"
+            if payload.reason:
+                text += f" ({payload.reason})"
+            if payload.safe_state_problems:
+                text += " — SAFE STATE NOT CONFIRMED: " + "; ".join(payload.safe_state_problems)
+            self.status.set_message(text)
+            log.info(text)
+            if payload.status == "completed":
+                self.status.set_progress(1.0)
+            self.status.set_eta(0.0)
+            self.run_panel.refresh()
+        elif kind == "item":
+            self.run_panel.refresh()
+        elif kind == "error":
+            self._error(str(payload))
+        elif kind == "queue-done":
+            self.run_panel.refresh()
+            self._update_buttons()
+            if self.browser.path is not None and self.browser.path == payload.path:
+                self.browser.reload()
+
+    def _error(self, text: str) -> None:
+        self.status.set_message(text)
+        log.error(text)
+
+    # -- helpers for scripts, tests and --screenshot ---------------------------------------
+    def wait_idle(self, timeout: float) -> bool:
+        """Process events until no run is active (bounded); True when idle."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            QtCore.QCoreApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents,
+                                                  20)
+            if not self.running and not self.controller.inbox:
+                self.tick()
+                return True
+            time.sleep(0.005)
+        return False
+
+    def show_browser(self, path: str | Path | None = None, view: str | None = None) -> None:
+        self.tabs.setCurrentWidget(self.browser)
+        if path is not None:
+            self.browser.open_file(path)
+        if view is not None:
+            self.browser.set_view(view)
+
+    # -- closing --------------------------------------------------------------------------
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        """Abort a run in progress, wait (bounded) for its safe state, then close."""
+        if self.running:
+            log.warning("window closed during a run: aborting")
+            self.controller.abort(CLOSE_REASON)
+            if not self.controller.wait(CLOSE_WAIT_S):
+                log.error("the run did not end within %g s of the abort", CLOSE_WAIT_S)
+        for kind, payload in self.controller.drain():
+            self._handle(kind, payload)
+        self.timer.stop()
+        self.connection.disconnect()
+        self.log_dock.detach()
+        super().closeEvent(event)
