@@ -1,0 +1,80 @@
+"""Shared look of the publication figures: sizes, fonts, n/2 guide lines, labels.
+
+Figures are sized for a journal column (3.4 in single, 7.0 in double), 8-pt text,
+saved at 300 dpi; every axis label carries its unit in parentheses, "(–)" for
+dimensionless quantities, so a figure can be read without its caption.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+SINGLE = 3.4
+DOUBLE = 7.0
+DPI = 300
+
+RC = {
+    "font.size": 8,
+    "axes.labelsize": 8,
+    "axes.titlesize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.linewidth": 0.7,
+    "lines.linewidth": 1.0,
+    "xtick.direction": "in",
+    "ytick.direction": "in",
+    "savefig.dpi": DPI,
+}
+
+G_LABEL = "Conductance G (G$_0$)"
+AXIS_LABELS = {
+    "V": "Voltage V (V)",
+    "pulse": "Pulse number i (–)",
+    "s": "Time t (s)",
+}
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = SINGLE,
+               height: float | None = None, **kw) -> tuple[Figure, np.ndarray | Axes]:
+    """A constrained-layout figure (nrows x ncols axes) in the house style.
+
+    The style is set in matplotlib's rcParams (fonts and ticks are read when text is
+    drawn, after this returns); analysis figures are the only plots made by the
+    processes that import this module.
+    """
+    matplotlib.rcParams.update(RC)
+    fig, ax = plt.subplots(nrows, ncols, figsize=(width, height or 0.78 * width),
+                           layout="constrained", **kw)
+    return fig, ax
+
+
+def half_integer_lines(ax: Axes, top: float, *, horizontal: bool = True, bottom: float = 0.0,
+                       label: bool = False) -> None:
+    """Dashed guide lines at every n/2 G0 (integers darker), optionally labelled."""
+    for k in range(max(1, int(np.ceil(2 * bottom))), int(np.floor(2 * top)) + 1):
+        style = {"color": "0.35" if k % 2 == 0 else "0.7", "lw": 0.4, "ls": "--", "zorder": 0}
+        (ax.axhline if horizontal else ax.axvline)(k / 2, **style)
+        if label and top - bottom <= 12 and k % 2 == 0:
+            if horizontal:
+                ax.annotate(f"{k // 2}", (1.0, k / 2), xycoords=("axes fraction", "data"),
+                            fontsize=6, color="0.35", va="center", ha="left")
+
+
+def title(ax: Axes, run, extra: str = "") -> None:
+    """Small title naming protocol and run, so a figure file identifies its source."""
+    proto = run.protocol or "csv"
+    ax.set_title(f"{proto} · {run.run_id}" + (f" · {extra}" if extra else ""), fontsize=7)
+
+
+def styled(fig: Figure) -> Figure:
+    """Apply tick and font styling to every axes of a finished figure."""
+    for ax in fig.axes:
+        ax.tick_params(labelsize=7, direction="in")
+    return fig
