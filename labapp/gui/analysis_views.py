@@ -1,10 +1,11 @@
 """Analysis views of a stored run, drawn with pyqtgraph in the data browser.
 
-Each view takes a loaded :class:`~analysis.runfile.RunData`, computes with the
-``analysis`` package (no physics here) and draws into a ``PlotItem``. It returns a
-:class:`ViewResult`: the columns it drew (for CSV export) and a short text summary.
-A view that does not apply to a run (a polar plot of a DC sweep) raises
-:class:`NotApplicable` with the reason, which the browser shows instead of a plot.
+Every number comes from :class:`analysis.summary.RunAnalysis` (the same lazily computed
+results the CLI's ``analyze`` prints), so the browser and the CLI never disagree; this
+module only draws. Each view takes the run's ``RunAnalysis`` and a ``PlotItem`` and
+returns a :class:`ViewResult`: the columns it drew (for CSV export) and a text summary.
+A view that does not apply (a polar plot of a DC sweep) raises :class:`NotApplicable`
+with the reason, which the browser shows instead of a plot.
 """
 
 from __future__ import annotations
@@ -16,23 +17,13 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore
 
-from analysis.conductance import conductance_g0
-from analysis.histograms import conductance_histogram, fit_mixture
-from analysis.nonlinearity import fit_update, split_ltp_ltd
-from analysis.plateaus import breaks_from_labels, detect_plateaus
+from analysis.histograms import conductance_histogram
 from analysis.polar import RULE_LABELS, polar_coordinates, ring_radii
-from analysis.pulses import (
-    PulseLevels,
-    levels_from_reads,
-    levels_from_waveforms,
-    normalise_to_first,
-)
-from analysis.runfile import RunData
+from analysis.pulses import PulseLevels, normalise_to_first
+from analysis.summary import RunAnalysis
 from analysis.timelag import below_unity_fraction, lag_density
 from labapp.gui.live_plots import add_half_integer_guides
 
-#: |V| below this is not used for conductance (G = I/V is noise near 0 V)
-V_MIN = 0.02
 BLUE, RED, GREEN, GREY = (31, 119, 180), (214, 39, 40), (44, 160, 44), (120, 120, 120)
 
 
@@ -46,205 +37,172 @@ class ViewResult:
     text: str = ""
 
 
-def main_table(run: RunData) -> dict[str, np.ndarray]:
-    """The stream holding voltage and current (``samples`` first)."""
-    for name in ("samples", *sorted(run.streams)):
-        cols = run.streams.get(name, {})
-        if "voltage_V" in cols and "current_A" in cols and len(cols["current_A"]):
-            return cols
-    raise NotApplicable(f"run {run.run_id} has no stream with voltage and current data")
+def _pulses(ra: RunAnalysis) -> PulseLevels:
+    p = ra.read_levels if ra.has_pulses else None
+    if p is None or p.current_A.size == 0:
+        raise NotApplicable(f"run {ra.run.run_id} ({ra.protocol or 'no protocol'}) has no "
+                            "per-pulse data (needs a pulse-train run)")
+    return p
 
 
-def conductance(cols: dict[str, np.ndarray]) -> np.ndarray:
-    """G/G0 per row: the stored column, else I/V; NaN where |V| < V_MIN."""
-    v = np.asarray(cols["voltage_V"], float)
-    g = (np.asarray(cols["conductance_G0"], float) if "conductance_G0" in cols
-         else conductance_g0(v, cols["current_A"]))
-    return np.where(np.abs(v) >= V_MIN, g, np.nan)
+def _x_label(unit: str) -> str | tuple[str, str]:
+    return {"pulse": "pulse number", "V": ("V", "V"), "s": ("time", "s")}.get(unit, unit)
 
 
-def is_pulse_run(cols: dict[str, np.ndarray]) -> bool:
-    return "pulse_index" in cols and np.any(np.asarray(cols["pulse_index"]) >= 0)
-
-
-def pulse_levels(run: RunData) -> PulseLevels:
-    """One level per pulse: the read after each pulse, or the captured waveforms."""
-    cols = run.streams.get("samples", {})
-    if "pulse_index" in cols and len(cols.get("current_A", ())):
-        keep = np.asarray(cols["pulse_index"]) >= 0
-        return levels_from_reads({k: np.asarray(v)[keep] for k, v in cols.items()})
-    if "current_A" in run.waveforms:
-        return levels_from_waveforms(run.waveforms["current_A"], run.waveforms.get("voltage_V"))
-    raise NotApplicable(f"run {run.run_id} ({run.protocol}) has no per-pulse data "
-                        "(needs a pulse-train run)")
-
-
-def _guides(plot: pg.PlotItem) -> None:
-    add_half_integer_guides(plot)
+def _g_range(plot: pg.PlotItem, g: np.ndarray) -> None:
+    top = float(np.nanmax(g)) if np.isfinite(g).any() else 5.0
+    plot.setYRange(0, max(1.0, min(top * 1.1, 25.0)))
 
 
 # -- views ----------------------------------------------------------------------------------
-def view_iv(run: RunData, plot: pg.PlotItem) -> ViewResult:
-    cols = main_table(run)
-    v, i = np.asarray(cols["voltage_V"], float), np.asarray(cols["current_A"], float)
+def view_trace(ra: RunAnalysis, plot: pg.PlotItem) -> ViewResult:
+    g, x, unit = ra.level_trace
+    pen = pg.mkPen(RED, width=1)
+    if unit == "pulse":
+        plot.plot(x, g, pen=pen, symbol="o", symbolSize=4, symbolBrush=RED)
+    else:
+        plot.plot(x, g, pen=pen, connect="finite")
+    add_half_integer_guides(plot)
+    plot.setLabels(left="G/G0", bottom=_x_label(unit))
+    plot.setTitle(f"G/G0 — {ra.protocol} {ra.run.run_id}")
+    _g_range(plot, g)
+    return ViewResult({"x": x, "conductance_G0": g}, f"{g.size} points vs {unit}")
+
+
+def view_iv(ra: RunAnalysis, plot: pg.PlotItem) -> ViewResult:
+    s = ra.samples
+    v, i = np.asarray(s["voltage_V"], float), np.asarray(s["current_A"], float)
     plot.setLogMode(y=True)
     plot.plot(v, np.abs(i), pen=pg.mkPen(BLUE, width=1), connect="finite")
     plot.setLabels(left=("|I|", "A"), bottom=("V", "V"))
-    plot.setTitle(f"I–V — {run.protocol} {run.run_id}")
+    plot.setTitle(f"I–V — {ra.protocol} {ra.run.run_id}")
     return ViewResult({"voltage_V": v, "current_A": i}, f"{v.size} points")
 
 
-def view_trace(run: RunData, plot: pg.PlotItem) -> ViewResult:
-    cols = main_table(run)
-    g = conductance(cols)
-    if is_pulse_run(cols):
-        x, label = np.asarray(cols["pulse_index"], float), "pulse number"
+def view_histogram(ra: RunAnalysis, plot: pg.PlotItem) -> ViewResult:
+    fit = ra.mixture
+    bw = float(fit.params.get("bin_width_g0", ra.options.bin_width_g0))
+    if ra.has_pulses and not ra.is_sweep:
+        g = ra.level_trace[0]
+        hist = conductance_histogram(g, bin_width=bw, g_range=(0.0, ra.options.g_range_max))
     else:
-        x, label = np.asarray(cols["voltage_V"], float), ("V", "V")
-    plot.plot(x, g, pen=pg.mkPen(RED, width=1), connect="finite")
-    _guides(plot)
-    plot.setLabels(left="G/G0", bottom=label)
-    plot.setTitle("G/G0 with n/2 guides")
-    top = np.nanmax(g) if np.isfinite(g).any() else 5.0
-    plot.setYRange(0, max(1.0, min(top * 1.1, 25.0)))
-    return ViewResult({"x": x, "conductance_G0": g}, f"{g.size} points")
-
-
-def view_histogram(run: RunData, plot: pg.PlotItem) -> ViewResult:
-    cols = main_table(run)
-    g = conductance(cols)
-    hist = conductance_histogram(g[np.isfinite(g)])
+        hist = ra.histogram
     if hist.total == 0:
-        raise NotApplicable("no conductance values with |V| >= "
-                            f"{V_MIN:g} V in range 0-25 G0")
-    fit = fit_mixture(hist)
+        raise NotApplicable(f"no conductance values with |V| >= {ra.options.v_min:g} V "
+                            f"in 0-{ra.options.g_range_max:g} G0")
     plot.plot(hist.edges, hist.counts, stepMode="center", fillLevel=0,
               brush=(31, 119, 180, 90), pen=pg.mkPen(BLUE, width=1))
-    model = fit.model(hist.centers, hist.bin_width)
-    lines = [f"{hist.total} values, bin {hist.bin_width:g} G0; fit: {fit.message or 'ok'}"]
+    model = fit.model(hist.centers, hist.bin_width) if fit.peaks else np.zeros(hist.centers.size)
+    lines = [f"{hist.total} values, bin {hist.bin_width:g} G0, {len(fit.peaks)} fitted peaks"
+             + ("" if fit.success else f" ({fit.message})")]
     if fit.peaks:
-        plot.plot(hist.centers, model, pen=pg.mkPen(RED, width=2), name="mixture fit")
+        plot.plot(hist.centers, model, pen=pg.mkPen(RED, width=2))
+        top = float(hist.counts.max())
         for p in fit.peaks:
-            line = pg.InfiniteLine(p.center_g0, angle=90,
-                                   pen=pg.mkPen(RED, style=QtCore.Qt.PenStyle.DotLine))
-            plot.addItem(line)
-            t = pg.TextItem(f"{p.center_g0:.2f}", color=RED, anchor=(0.5, 1))
-            t.setPos(p.center_g0, float(hist.counts.max()))
-            plot.addItem(t)
+            plot.addItem(pg.InfiniteLine(p.center_g0, angle=90, pen=pg.mkPen(
+                RED, style=QtCore.Qt.PenStyle.DotLine)))
+            label = pg.TextItem(f"{p.center_g0:.2f}", color=RED, anchor=(0.5, 1))
+            label.setPos(p.center_g0, top)
+            plot.addItem(label)
             lines.append(f"peak {p.center_g0:.3f} G0 (n/2 = {p.label_g0:g}), "
-                         f"sigma {p.width_g0:.3f}, weight {p.weight:.2f}")
-    top = max((p.center_g0 + 4 * p.width_g0 for p in fit.peaks), default=0.0)
-    data_top = float(np.nanpercentile(g, 99.5)) if np.isfinite(g).any() else 5.0
-    plot.setXRange(0, min(25.0, max(2.0, top, data_top * 1.1)))
+                         f"sigma {p.width_g0:.3f} G0, weight {p.weight:.2f}")
+    nz = np.flatnonzero(hist.counts)
+    right = max(hist.edges[nz[-1] + 1] if nz.size else 2.0,
+                max((p.center_g0 + 4 * p.width_g0 for p in fit.peaks), default=0.0))
+    plot.setXRange(0, min(ra.options.g_range_max, max(2.0, 1.05 * right)))
     plot.setLabels(left="counts", bottom="G/G0")
-    plot.setTitle("Conductance histogram with fitted peaks")
+    plot.setTitle("Conductance histogram with fitted peaks (red)")
     return ViewResult({"g_center_G0": hist.centers, "counts": hist.counts.astype(float),
                        "fit_counts": model}, "\n".join(lines))
 
 
-def view_plateaus(run: RunData, plot: pg.PlotItem) -> ViewResult:
-    cols = main_table(run)
-    g = conductance(cols)
-    pulses = is_pulse_run(cols)
-    x = np.asarray(cols["pulse_index"] if pulses else np.arange(g.size), float)
-    res = detect_plateaus(g, x, breaks=breaks_from_labels(cols.get("segment"),
-                                                          cols.get("cycle")))
+def view_plateaus(ra: RunAnalysis, plot: pg.PlotItem) -> ViewResult:
+    g, x, unit = ra.level_trace
+    res = ra.plateaus
     plot.plot(x, g, pen=pg.mkPen(GREY, width=1), connect="finite")
-    _guides(plot)
+    add_half_integer_guides(plot)
     level = np.full(g.size, np.nan)
     for p in res.plateaus:
         level[p.start_index:p.end_index + 1] = p.level_g0
-        color = GREEN if p.on_half_integer else RED
-        plot.plot([x[p.start_index], x[p.end_index]], [p.level_g0, p.level_g0],
-                  pen=pg.mkPen(color, width=3))
-    plot.setLabels(left="G/G0", bottom="pulse number" if pulses else "sample")
-    plot.setTitle(f"Plateaus ({len(res.plateaus)}; green = at n/2)")
-    top = np.nanmax(g) if np.isfinite(g).any() else 5.0
-    plot.setYRange(0, max(1.0, min(top * 1.1, 25.0)))
-    report = res.report("pulse" if pulses else "V")
+        plot.plot([p.x_start, p.x_end], [p.level_g0, p.level_g0],
+                  pen=pg.mkPen(GREEN if p.on_half_integer else RED, width=3))
+    plot.setLabels(left="G/G0", bottom=_x_label(unit))
+    plot.setTitle(f"Plateaus: {len(res.plateaus)} (green: at n/2, red: not at n/2)")
+    _g_range(plot, g)
+    report = res.report(unit)
     return ViewResult({"x": x, "conductance_G0": g, "plateau_level_G0": level},
-                      "\n".join(report[:30]) or "no plateaus found")
+                      "\n".join(report[:40]) or "no plateaus found")
 
 
-def view_timelag(run: RunData, plot: pg.PlotItem) -> ViewResult:
+def view_timelag(ra: RunAnalysis, plot: pg.PlotItem) -> ViewResult:
     try:
-        lv = pulse_levels(run)
-        series, what = np.abs(lv.current_A), "|I_i| (A)"
+        series, what = np.abs(_pulses(ra).current_A), "|I|"
     except NotApplicable:
-        g = conductance(main_table(run))
-        series, what = g[np.isfinite(g)], "G_i/G0 (samples)"
+        g = ra.level_trace[0]
+        series, what = g[np.isfinite(g)], "G/G0"
+    series = series[np.isfinite(series)]
     if series.size < 3:
-        raise NotApplicable("time-lag map needs at least 3 values")
+        raise NotApplicable("a time-lag map needs at least 3 values")
     dens = lag_density(series, bins=120)
     img = pg.ImageItem(np.log1p(dens.counts.T.astype(float)))
     lo, hi = float(dens.edges[0]), float(dens.edges[-1])
     img.setRect(QtCore.QRectF(lo, lo, hi - lo, hi - lo))
     img.setColorMap(pg.colormap.get("viridis"))
     plot.addItem(img)
-    plot.plot([lo, hi], [lo, hi], pen=pg.mkPen("w", width=1, style=QtCore.Qt.PenStyle.DashLine))
-    plot.setLabels(left=what.replace("_i", "_{i+1}"), bottom=what)
-    plot.setTitle("Time-lag map (x_{i+1} vs x_i), dashed: unity")
+    plot.plot([lo, hi], [lo, hi], pen=pg.mkPen(RED, width=1, style=QtCore.Qt.PenStyle.DashLine))
+    plot.setLabels(left=f"{what} (i+1)", bottom=f"{what} (i)")
+    plot.setTitle("Time-lag map: x(i+1) vs x(i); dashed: unity")
     plot.setAspectLocked(True)
     frac = below_unity_fraction(series)
-    a, b = series[:-1], series[1:]
-    return ViewResult({"x_i": a, "x_i1": b},
-                      f"{a.size} pairs; below unity: {100 * frac:.1f} %")
+    return ViewResult({"x_i": series[:-1], "x_next": series[1:]},
+                      f"{series.size - 1} pairs of {what}; below unity: {100 * frac:.1f} %")
 
 
-def view_polar(run: RunData, plot: pg.PlotItem, rule: str = "paper") -> ViewResult:
-    lv = pulse_levels(run)
-    r = normalise_to_first(lv.current_A)
-    theta, r = polar_coordinates(r, rule=rule)
+def view_polar(ra: RunAnalysis, plot: pg.PlotItem, rule: str = "paper") -> ViewResult:
+    lv = _pulses(ra)
+    theta, r = polar_coordinates(normalise_to_first(lv.current_A), rule=rule)
     ok = np.isfinite(r)
     if not ok.any():
         raise NotApplicable("I_1 is zero or missing: I_i/I_1 is undefined")
-    x, y = r * np.cos(theta), r * np.sin(theta)
-    g = lv.g_g0
-    r_max = float(np.nanmax(np.abs(r[ok])))
-    radii, levels = ring_radii(float(g[0]) if g.size and np.isfinite(g[0]) else np.nan, r_max)
+    g1 = float(np.abs(lv.g_g0[0])) if lv.g_g0.size else float("nan")
+    radii, levels = ring_radii(g1, float(np.nanmax(np.abs(r))))
     phi = np.linspace(0, 2 * np.pi, 181)
     for rad in radii:
         plot.plot(rad * np.cos(phi), rad * np.sin(phi),
                   pen=pg.mkPen(GREY, style=QtCore.Qt.PenStyle.DashLine))
-    plot.plot(x[ok], y[ok], pen=None, symbol="o", symbolSize=5, symbolBrush=BLUE)
+    plot.plot((r * np.cos(theta))[ok], (r * np.sin(theta))[ok], pen=None, symbol="o",
+              symbolSize=5, symbolBrush=BLUE)
     plot.setAspectLocked(True)
-    plot.setLabels(left="I/I1 · sin θ", bottom="I/I1 · cos θ")
-    plot.setTitle(f"Polar plot: {RULE_LABELS[rule]}")
+    plot.setLabels(left="(I/I1) sin θ", bottom="(I/I1) cos θ")
+    plot.setTitle(f"Polar plot — {RULE_LABELS[rule]}")
     return ViewResult({"pulse": lv.pulse_index.astype(float), "theta_rad": theta, "r": r},
-                      f"{int(ok.sum())} pulses; rings at n/2 G0 = "
+                      f"{int(ok.sum())} pulses; dashed rings at n/2 G0 = "
                       + ", ".join(f"{v:g}" for v in levels[:12]))
 
 
-def view_ltp_ltd(run: RunData, plot: pg.PlotItem) -> ViewResult:
-    lv = pulse_levels(run)
-    g = lv.g_g0
-    cols = run.streams.get("samples", {})
-    polarity = None
-    if "v_program_V" in cols and "pulse_index" in cols:
-        keep = np.asarray(cols["pulse_index"]) >= 0
-        vp = np.asarray(cols["v_program_V"], float)[keep]
-        polarity = vp if vp.size == g.size else None
-    up, down = split_ltp_ltd(g, polarity=polarity)
-    k_up = np.arange(up.size, dtype=float)
-    k_down = np.arange(down.size, dtype=float) + up.size - 1
-    plot.plot(k_up, up, pen=None, symbol="o", symbolSize=5, symbolBrush=GREEN, name="LTP")
-    plot.plot(k_down, down, pen=None, symbol="s", symbolSize=5, symbolBrush=RED, name="LTD")
+def view_ltp_ltd(ra: RunAnalysis, plot: pg.PlotItem) -> ViewResult:
+    fits = ra.nonlinearity
+    if not fits:
+        raise NotApplicable(f"run {ra.run.run_id} ({ra.protocol}) is not a potentiation/"
+                            "depression run with enough pulses to fit")
+    g = np.abs(_pulses(ra).g_g0)
+    k = np.arange(g.size, dtype=float)
+    plot.plot(k, g, pen=None, symbol="o", symbolSize=5, symbolBrush=BLUE)
     lines = []
-    for name, y, k in (("potentiation", up, k_up), ("depression", down, k_down)):
-        if y.size < 4:
-            lines.append(f"{name}: {y.size} points, too few to fit")
-            continue
-        fit = fit_update(y, name)
+    n_up = int(fits["potentiation"].n_points) if "potentiation" in fits else 0
+    for name, fit in fits.items():
         p = np.linspace(0, fit.p_max, 200)
-        curve = fit.curve(p)
-        kk = k[0] + (p if name == "potentiation" else fit.p_max - p)
-        plot.plot(kk, curve, pen=pg.mkPen(GREEN if name == "potentiation" else RED, width=2))
+        if name == "potentiation":
+            kk = p
+        else:  # depression is fitted in pulse position P = P_max - k from its first pulse
+            kk = max(n_up - 1, 0) + (fit.p_max - p)
+        plot.plot(kk, fit.curve(p), pen=pg.mkPen(GREEN if name == "potentiation" else RED,
+                                                 width=2))
         lines.append(f"{name}: A = {fit.A:.3g} pulses, NL label {fit.label:.2f}, "
                      f"G {fit.g_min:.3g}..{fit.g_max:.3g} G0, rms {fit.rms_residual:.3g}")
     plot.setLabels(left="G/G0", bottom="pulse number")
-    plot.setTitle("Potentiation / depression with nonlinearity fit")
-    return ViewResult({"pulse": np.arange(g.size, dtype=float), "conductance_G0": g},
-                      "\n".join(lines))
+    plot.setTitle("Potentiation (green) / depression (red) nonlinearity fit")
+    return ViewResult({"pulse": k, "conductance_G0": g}, "\n".join(lines))
 
 
 ViewFn = Callable[..., ViewResult]

@@ -18,6 +18,7 @@ from PyQt6 import QtCore, QtWidgets
 
 from analysis.csv_io import write_csv
 from analysis.runfile import RunData, RunFileError, RunInfo, list_runs, read_run
+from analysis.summary import RunAnalysis
 from labapp.gui.analysis_views import VIEWS, NotApplicable, ViewResult
 
 log = logging.getLogger("labapp.gui.browser")
@@ -81,6 +82,7 @@ class DataBrowser(QtWidgets.QWidget):
         self.path: Path | None = None
         self.runs: list[RunInfo] = []
         self.run: RunData | None = None
+        self.analysis: RunAnalysis | None = None
         self.result: ViewResult | None = None
         self.open_button = QtWidgets.QPushButton("Open run file…")
         self.reload_button = QtWidgets.QPushButton("Reload")
@@ -191,6 +193,7 @@ class DataBrowser(QtWidgets.QWidget):
     def reload(self) -> None:
         if self.path is not None:
             current = self.run.run_id if self.run else None
+            self.run = None  # force a fresh read (the run may have grown)
             self.open_file(self.path, current)
 
     def select_run(self, row: int) -> None:
@@ -209,6 +212,7 @@ class DataBrowser(QtWidgets.QWidget):
         except (RunFileError, OSError) as exc:
             self._say(str(exc), error=True)
             return
+        self.analysis = RunAnalysis(self.run)
         self.meta.setPlainText(self._metadata_text(self.run))
         self.stream_box.blockSignals(True)
         self.stream_box.clear()
@@ -255,16 +259,16 @@ class DataBrowser(QtWidgets.QWidget):
         plot.enableAutoRange()
         plot.showGrid(x=True, y=True, alpha=0.2)
         self.result = None
-        if self.run is None:
+        if self.analysis is None:
             return None
         name = self.view_box.currentText()
         fn = VIEWS[name]
         try:
             if name == "Polar plot":
-                self.result = fn(self.run, plot, rule=self.polar_rule.currentText())
+                self.result = fn(self.analysis, plot, rule=self.polar_rule.currentText())
             else:
-                self.result = fn(self.run, plot)
-        except NotApplicable as exc:
+                self.result = fn(self.analysis, plot)
+        except (NotApplicable, RunFileError) as exc:
             plot.setTitle(f"{name}: not applicable")
             self.summary.setPlainText(str(exc))
             return None

@@ -12,9 +12,10 @@ from typing import Any
 from PyQt6 import QtCore, QtWidgets
 
 from drivers.validation import ParameterError
-from labapp.gui.presets import Preset, PresetError, load_preset, save_preset, shipped_presets
+from labapp.gui.presets import save_preset
 from labapp.gui.protocol_form import ProtocolForm
 from protocols import PROTOCOLS, Protocol, SafetyProfile
+from protocols.preset_library import Preset, PresetError, load_presets, read_preset
 
 log = logging.getLogger("labapp.gui.protocols")
 
@@ -74,11 +75,17 @@ class ProtocolPanel(QtWidgets.QGroupBox):
             if i >= 0:
                 self.chooser.setCurrentIndex(i)
         self.chooser.blockSignals(False)
-        self._presets = shipped_presets()
+        try:
+            self._presets = list(load_presets().values())
+        except PresetError as exc:
+            self._presets = []
+            log.error("shipped presets: %s", exc)
         self.preset_box.clear()
         self.preset_box.addItem("(choose a preset)", None)
         for i, pr in enumerate(self._presets):
-            self.preset_box.addItem(f"{pr.title} [{pr.protocol}]", i)
+            self.preset_box.addItem(f"{pr.name}: {pr.title}", i)
+            self.preset_box.setItemData(i + 1, f"{pr.protocol}; {pr.source}",
+                                        QtCore.Qt.ItemDataRole.ToolTipRole)
 
     @property
     def protocol_name(self) -> str:
@@ -132,28 +139,29 @@ class ProtocolPanel(QtWidgets.QGroupBox):
     def apply_preset(self, preset: Preset) -> None:
         """Switch to the preset's protocol and fill its values (errors shown, not raised)."""
         if preset.protocol not in PROTOCOLS:
-            self._say(f"preset {preset.title!r}: protocol {preset.protocol!r} is not available "
+            self._say(f"preset {preset.name!r}: protocol {preset.protocol!r} is not available "
                       f"(known: {', '.join(sorted(PROTOCOLS))})", error=True)
             return
         form = self.select(preset.protocol)
         form.reset()
         try:
-            form.set_values(preset.values)
-        except ParameterError as exc:
-            self._say(f"preset {preset.title!r}: {exc}", error=True)
+            preset.resolved()  # the protocol layer's own check of the preset
+            form.set_values(dict(preset.values))
+        except (ParameterError, PresetError) as exc:
+            self._say(f"preset {preset.name!r}: {exc}", error=True)
             return
-        self._say(f"preset loaded: {preset.title}")
+        self._say(f"preset loaded: {preset.name} — {preset.title}")
 
     def load_file(self, path: str | Path) -> None:
         try:
-            self.apply_preset(load_preset(path))
+            self.apply_preset(read_preset(path))
         except PresetError as exc:
             self._say(str(exc), error=True)
 
     def save_file(self, path: str | Path, title: str = "") -> Path:
         """Write the current form (must be valid) as a preset."""
         values = self.form.values()
-        out = save_preset(Preset(self.protocol_name, values, title or Path(path).stem), path)
+        out = save_preset(path, self.protocol_name, values, title)
         self._say(f"preset saved: {out}")
         return out
 

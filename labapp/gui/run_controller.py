@@ -5,7 +5,13 @@ appends ``(kind, payload)`` to a deque (thread-safe, never blocks), so a slow or
 GUI cannot slow acquisition; the window drains the deque from a timer in the GUI
 thread. Stop/abort go straight to the thread-safe engine methods. A queue runs its
 items one after another in the same thread; a user stop or abort ends the queue,
-and a failed run ends it when *stop on error* is set.
+and a run that did not end as asked (failed, or safe state not confirmed) ends it when
+*stop on error* is set.
+
+Why not :class:`protocols.RunQueue`: the window needs a per-item status while the queue
+runs, and a user *abort* must end the whole queue even with stop-on-error off (an
+abort is "stop everything now", not an error of one item). The validation and the
+runs themselves are the engine's.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class RunController:
         self.engine: RunEngine | None = None
         self.thread: threading.Thread | None = None
         self.job: Job | None = None
+        self._pending: tuple[str, str] | None = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
 
@@ -83,15 +90,17 @@ class RunController:
         if not job.items:
             raise ValueError("nothing to run: the queue is empty")
         protocols = []
+        checker = engine_factory(instrument, job.safety, dict(job.metadata))
         for n, item in enumerate(job.items, 1):
             try:
                 p = item.build()
-                p.check_safety(job.safety)
+                checker.validate(p)
             except ValueError as exc:
                 raise ValueError(f"queue item {n} ({item.protocol}): {exc}") from exc
             protocols.append(p)
         self.job = job
         self._cancel.clear()
+        self._pending: tuple[str, str] | None = None
         self.inbox.clear()
 
         def work() -> None:
@@ -117,7 +126,9 @@ class RunController:
                 job.results.append(result)
                 if result.status in ("stopped", "aborted"):
                     self._cancel.set()
-                elif result.status == "failed" and job.stop_on_error:
+                elif not result.ok and job.stop_on_error:
+                    log.error("queue stopped after %s: %s %s", item.protocol, result.status,
+                              result.reason)
                     self._cancel.set()
             with self._lock:
                 self.engine = None
@@ -127,12 +138,24 @@ class RunController:
         self.thread.start()
 
     def _consume(self, kind: str, payload: Any) -> None:
+        if kind == "start":
+            # a request that arrived while the engine was starting (it clears its flags
+            # at the start of a run) is applied again now, so it cannot be lost
+            with self._lock:
+                pending, engine = self._pending, self.engine
+            if pending is not None and engine is not None:
+                if pending[0] == "abort":
+                    engine.abort(pending[1])
+                else:
+                    engine.stop()
         self.inbox.append((kind, payload))
 
     def stop(self) -> None:
         """End the current run at its next step; the rest of the queue is cancelled."""
         self._cancel.set()
         with self._lock:
+            if self._pending is None:
+                self._pending = ("stop", "")
             if self.engine is not None:
                 self.engine.stop()
 
@@ -140,6 +163,7 @@ class RunController:
         """End the current run now (safe state, status ``aborted``); cancel the queue."""
         self._cancel.set()
         with self._lock:
+            self._pending = ("abort", reason)
             if self.engine is not None:
                 self.engine.abort(reason)
 
