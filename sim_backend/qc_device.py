@@ -29,10 +29,12 @@ pulse given as one step) because the remaining part of a step is carried over.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analysis.constants import E_CHARGE, G0, K_BOLTZMANN
+from analysis.constants import E_CHARGE, K_BOLTZMANN
 from sim_backend.device import DriveResult
 from sim_backend.qc_circuit import CircuitSolution, solve_operating_point
 from sim_backend.qc_params import QCParams, draw_device_params
@@ -44,12 +46,26 @@ _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 _CREATE, _REMOVE, _TIP_OPEN, _TIP_RELAX, _REFORM, _REBREAK, _SETTLE = range(7)
 _N_EVENTS = 7
 
-_W0 = 128  # first window after an event (steps); grows x4 while nothing happens
+_W0 = 128  # first window after an event (steps); doubles while nothing happens
+_W_MAX = 8192
 _OSC_WINDOW_V = 0.5  # flicker only while the constriction sees more than this reverse bias
+_TIP_MAX_V = 0.5  # the read-disturb tip opens only at read-like biases
 
 
 def _logistic(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@dataclass
+class _Fluctuations:
+    """Per-step conduction offsets of a drive (RTN traps, neck rearrangements)."""
+
+    dphi: NDArray[np.float64]  # barrier offset of a closed partial channel / gap, eV
+    dphi_half: NDArray[np.float64]  # barrier offset of a half-open channel, eV
+    dg: NDArray[np.float64]  # transmission offset of the open channels
+
+    def __getitem__(self, sl: slice) -> _Fluctuations:
+        return _Fluctuations(self.dphi[sl], self.dphi_half[sl], self.dg[sl])
 
 
 class QCDevice:
@@ -103,6 +119,8 @@ class QCDevice:
         self.rtn_state = self.rng.random(k) < self.rtn_p_occupied
         self.rtn_dphi = p.rtn_dphi * np.exp(self.rng.normal(0.0, 0.3, k))
         self.rtn_dg = p.rtn_dg * np.exp(self.rng.normal(0.0, 0.3, k))
+        self.neck_dtau = 0.0  # neck rearrangement: transmission offset of the outer channel
+        self.neck_dphi = 0.0  # and barrier offset of the half channel (eV)
         self._budget = float(self.rng.exponential())
         self.events = 0
 
@@ -211,79 +229,128 @@ class QCDevice:
         v: NDArray[np.float64],
         ilim: NDArray[np.float64],
         r_source: float,
-        dphi: NDArray[np.float64],
-        dg: NDArray[np.float64],
+        fl: _Fluctuations,
     ) -> CircuitSolution:
         p = self.params
         tip = p.tip_t * self.tip if (self.n > 0 or self.tip > 0) else 0.0
-        g_open = G0 * np.maximum(self.tau_sum + tip + (dg if self.n > 0 else 0.0), 0.0)
-        g_open = np.broadcast_to(g_open, v.shape)
-        phi = self.phi_partial + dphi
+        if self.n > 0:
+            g_open = np.maximum(self.tau_sum + tip + fl.dg, 0.0)
+        else:
+            g_open = np.full(v.shape, max(tip, 0.0))
+        phi = self.phi_partial + (fl.dphi_half if self.half else fl.dphi)
         return solve_operating_point(
             v, ilim, p.r_series + r_source, g_open, phi, p.alpha, p.beta, p.r_series
         )
 
-    def _rates(self, sol: CircuitSolution) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Rate matrix (events x steps) in 1/s, and the filament temperature per step."""
+    def _rates(
+        self, sol: CircuitSolution, span: float
+    ) -> tuple[list[tuple[int, NDArray[np.float64] | float]], NDArray[np.float64]]:
+        """Active processes ``(kind, rate per step in 1/s)`` and the temperature per step.
+
+        A process is left out when a rigorous upper bound of its rate over the window
+        (extreme voltage, hottest step) times the window's duration ``span`` is below
+        1e-12, i.e. when it could not fire with more than that probability: read and
+        rest windows then cost almost nothing.
+        """
         p = self.params
         x = sol.v_constriction
         temp = p.t_ambient + p.r_thermal * np.abs(sol.i * x)
-        inv_kt = 1.0 / (_KB_EV * temp)
+        x_max, x_min, t_max = float(x.max()), float(x.min()), float(temp.max())
+        kt_max = _KB_EV * t_max
+        negligible = 1e-12 / max(span, 1e-300)
+        procs: list[tuple[int, NDArray[np.float64] | float]] = []
+        inv_kt = None
         m = self.n + 0.5 * self.half
-        rates = np.zeros((_N_EVENTS, x.size))
         site = max(0.0, 1.0 - m / p.n_sat)
-        if site > 0.0:
-            barrier = np.maximum(p.e_create + p.eps_create * m - p.gamma_create * x, 0.0)
-            rates[_CREATE] = p.nu0 * site * np.exp(-barrier * inv_kt)
-        if m > 0:
-            # the bulk of a diffusive filament is no less stable than its ballistic neck
-            m_eff = min(m, p.n_ballistic)
-            barrier = np.maximum(p.e_remove - p.eps_remove * m_eff + p.gamma_remove * x, 0.0)
-            rates[_REMOVE] = p.nu0 * np.exp(-barrier * inv_kt)
-        if self.tip == 0:
-            if self.n > 0:  # the tip belongs to an existing filament
-                rates[_TIP_OPEN] = p.nu_disturb * _logistic(
-                    (np.abs(x) - p.v_disturb) / p.v_disturb_width
-                )
-        else:
-            rates[_TIP_RELAX] = p.nu_tip_relax
+        e_c = p.e_create + p.eps_create * m
+        if site > 0.0 and p.nu0 * site * np.exp(-max(e_c - p.gamma_create * x_max, 0.0)
+                                                 / kt_max) > negligible:
+            inv_kt = 1.0 / (_KB_EV * temp)
+            barrier = np.maximum(e_c - p.gamma_create * x, 0.0)
+            procs.append((_CREATE, p.nu0 * site * np.exp(-barrier * inv_kt)))
+        # the bulk of a diffusive filament is no less stable than its ballistic neck
+        e_r = p.e_remove - p.eps_remove * min(m, p.n_ballistic)
+        if m > 0 and p.nu0 * np.exp(-max(e_r + p.gamma_remove * x_min, 0.0)
+                                    / kt_max) > negligible:
+            if inv_kt is None:
+                inv_kt = 1.0 / (_KB_EV * temp)
+            barrier = np.maximum(e_r + p.gamma_remove * x, 0.0)
+            procs.append((_REMOVE, p.nu0 * np.exp(-barrier * inv_kt)))
+        if self.tip != 0:
+            procs.append((_TIP_RELAX, p.nu_tip_relax))
+        elif self.n > 0:  # the tip belongs to an existing filament
+            ax_max = max(abs(x_max), abs(x_min))
+            ax_min = 0.0 if x_min <= 0.0 <= x_max else min(abs(x_max), abs(x_min))
+            bound = p.nu_disturb * min(
+                float(_logistic((ax_max - p.v_disturb) / p.v_disturb_width)),
+                float(_logistic((_TIP_MAX_V - ax_min) / 0.05)),
+            )
+            if bound > negligible:
+                # a read-bias effect: above ~0.5 V the tip is part of the main dynamics
+                ax = np.abs(x)
+                procs.append((_TIP_OPEN, p.nu_disturb
+                              * _logistic((ax - p.v_disturb) / p.v_disturb_width)
+                              * _logistic((_TIP_MAX_V - ax) / 0.05)))
         if self.osc_phase:
             window = x < -_OSC_WINDOW_V
             if self.osc_phase == 1:
-                rates[_REFORM] = np.where(window, p.nu_oscillation, 0.0)
+                procs.append((_REFORM, np.where(window, p.nu_oscillation, 0.0)))
             elif self.n > 0:
-                rates[_REBREAK] = np.where(window, p.nu_oscillation, 0.0)
-            rates[_SETTLE] = np.where(window, p.nu_oscillation_end, 1e6)
-        return rates, temp
+                procs.append((_REBREAK, np.where(window, p.nu_oscillation, 0.0)))
+            procs.append((_SETTLE, np.where(window, p.nu_oscillation_end, 1e6)))
+        return procs, temp
 
-    def _rtn_paths(
-        self, dts: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Barrier and conductance modulation by the RTN traps at the end of every step.
+    def _fluctuations(
+        self, v: NDArray[np.float64], dts: NDArray[np.float64]
+    ) -> _Fluctuations:
+        """RTN and neck rearrangements at the end of every step, as conduction offsets.
 
-        A two-state Markov chain uniformized at rate ``lambda = 1/tau_c + 1/tau_e`` resets to
-        its stationary distribution at every Poisson tick, so the state at the end of a step
-        is a fresh stationary draw taken at the last tick so far, or the initial state if no
-        tick has happened: exact for any step length, and fully vectorised.
+        Both are two-valued or redrawn jump processes that do not change the channel
+        count, so they are precomputed for the whole drive instead of splitting it into
+        events. A process uniformized at rate ``lambda`` takes a fresh draw from its
+        target distribution at every Poisson tick (for a two-state trap the stationary
+        distribution when ``lambda = 1/tau_c + 1/tau_e``, which is exact), so the value at
+        the end of a step is the draw of the last tick so far, or the value carried in
+        from the previous drive: exact for any step length, and fully vectorised.
+
+        Rearrangements tick at ``nu_rearrange`` once the programmed bias exceeds
+        ``v_rearrange`` (either polarity): atoms at the neck move under strong bias, which
+        redraws the outermost open channel's transmission deficit and the half channel's
+        barrier offset (the 5-10 % cycle-to-cycle scatter of a level).
         """
-        k, n = self.rtn_rate.size, dts.size
-        if k == 0 or n == 0:
-            z = np.zeros(n)
-            return z, z
-        p_tick = -np.expm1(-self.rtn_rate[:, None] * dts[None, :])
-        ticks = self.rng.random((k, n)) < p_tick
-        draws = self.rng.random((k, n)) < self.rtn_p_occupied[:, None]
-        last = np.where(ticks, np.arange(n)[None, :], -1)
-        last = np.maximum.accumulate(last, axis=1)
-        states = np.where(
-            last >= 0,
-            np.take_along_axis(draws, np.maximum(last, 0), axis=1),
-            self.rtn_state[:, None],
-        )
-        self.rtn_state = states[:, -1].copy()
-        dphi = self.rtn_dphi @ states
-        dg = self.rtn_dg @ states
-        return dphi, dg
+        p = self.params
+        n = dts.size
+        idx = np.arange(n)
+        k = self.rtn_rate.size
+        dphi = np.zeros(n)
+        dg = np.zeros(n)
+        if k and n:
+            ticks = self.rng.random((k, n)) < -np.expm1(-self.rtn_rate[:, None] * dts[None, :])
+            draws = self.rng.random((k, n)) < self.rtn_p_occupied[:, None]
+            last = np.maximum.accumulate(np.where(ticks, idx[None, :], -1), axis=1)
+            states = np.where(
+                last >= 0,
+                np.take_along_axis(draws, np.maximum(last, 0), axis=1),
+                self.rtn_state[:, None],
+            )
+            self.rtn_state = states[:, -1].copy()
+            dphi = self.rtn_dphi @ states
+            dg = self.rtn_dg @ states
+        rate = p.nu_rearrange * _logistic((np.abs(v) - p.v_rearrange) / 0.05)
+        ticks = self.rng.random(n) < -np.expm1(-rate * dts)
+        if ticks.any():
+            last = np.maximum.accumulate(np.where(ticks, idx, -1))
+            j = np.maximum(last, 0)
+            new_tau = -np.abs(self.rng.normal(0.0, p.rearrange_tau_sigma, n))
+            new_phi = self.rng.normal(0.0, p.rearrange_phi_sigma, n)
+            re_tau = np.where(last >= 0, new_tau[j], self.neck_dtau)
+            re_phi = np.where(last >= 0, new_phi[j], self.neck_dphi)
+            self.neck_dtau = float(re_tau[-1])
+            self.neck_dphi = float(re_phi[-1])
+        else:
+            re_tau = np.full(n, self.neck_dtau)
+            re_phi = np.full(n, self.neck_dphi)
+        return _Fluctuations(dphi=dphi, dphi_half=dphi + re_phi, dg=dg + re_tau)
 
     # ----------------------------------------------------------------- contract
     def drive(
@@ -316,20 +383,26 @@ class QCDevice:
         out_g = np.empty(size)
         out_t = np.empty(size)
         t_end = self.time + np.cumsum(dts)
-        dphi, dg = self._rtn_paths(dts)
+        fluct = self._fluctuations(v, dts)
 
         k = 0
         window = _W0
         while k < size:
             e = min(size, k + window)
-            sol = self._operating_point(v[k:e], ilim[k:e], r_source, dphi[k:e], dg[k:e])
-            rates, temp = self._rates(sol)
-            total = rates.sum(axis=0)
-            hazard = np.cumsum(total * dts[k:e])
-            if hazard[-1] < self._budget:
-                j = e - k  # no event in this window: commit it whole
-            else:
-                j = int(np.searchsorted(hazard, self._budget))
+            dt_w = dts[k:e]
+            sol = self._operating_point(v[k:e], ilim[k:e], r_source, fluct[k:e])
+            procs, temp = self._rates(sol, float(dt_w.sum()))
+            j = e - k  # no event in this window: commit it whole
+            if procs:
+                total = procs[0][1]
+                for _, r in procs[1:]:
+                    total = total + r
+                total = np.broadcast_to(total, dt_w.shape)
+                hazard = np.cumsum(total * dt_w)
+                if hazard[-1] >= self._budget:
+                    j = int(np.searchsorted(hazard, self._budget))
+                else:
+                    self._budget -= float(hazard[-1])
             if j:
                 sl = slice(k, k + j)
                 out_v[sl] = sol.v_terminal[:j]
@@ -340,17 +413,18 @@ class QCDevice:
                 out_g[sl] = self.tau_sum
                 out_t[sl] = temp[:j]
             if j == e - k:
-                self._budget -= float(hazard[-1])
                 k = e
-                window *= 4
+                window = min(2 * window, _W_MAX)
                 continue
             # an event inside step k + j: spend that part of the step, then jump
             before = float(hazard[j - 1]) if j else 0.0
             frac = (self._budget - before) / (total[j] * dts[k + j])
             dts[k + j] *= max(0.0, 1.0 - frac)
-            cum = np.cumsum(rates[:, j])
-            kind = int(np.searchsorted(cum, self.rng.random() * cum[-1], side="right"))
-            self._apply(min(kind, _N_EVENTS - 1), float(sol.i[j]), float(sol.v_constriction[j]))
+            at_j = np.array([r if np.isscalar(r) else r[j] for _, r in procs], dtype=float)
+            pick = int(np.searchsorted(np.cumsum(at_j), self.rng.random() * at_j.sum(),
+                                       side="right"))
+            kind = procs[min(pick, len(procs) - 1)][0]
+            self._apply(kind, float(sol.i[j]), float(sol.v_constriction[j]))
             self._budget = float(self.rng.exponential())
             k += j
             window = _W0

@@ -49,6 +49,13 @@ class QCParams:
     p_tip_fix : probability that a relaxing tip is incorporated into the filament.
     tip_t : transmission an open tip adds (positive bias) or removes (negative bias).
 
+    Rearrangement under strong bias (cycle-to-cycle variation of a level)
+    ---------------------------------------------------------------------
+    nu_rearrange : rate in 1/s once the constriction voltage exceeds ``v_rearrange``.
+    v_rearrange : bias (V, either polarity) above which atoms at the neck rearrange.
+    rearrange_phi_sigma : spread of the half channel's barrier redrawn at a rearrangement.
+    rearrange_tau_sigma : spread of the outermost open channel's transmission deficit.
+
     RESET oscillations
     ------------------
     p_oscillation : probability that a RESET removal leaves a flickering contact.
@@ -75,21 +82,26 @@ class QCParams:
     phi_gap: tuple[float, float] = (0.8, 1.1)
 
     nu0: float = 1e13
-    e_create: float = 1.265
+    e_create: float = 1.321
     eps_create: float = 0.011
     gamma_create: float = 0.5
-    e_remove: float = 1.40
-    eps_remove: float = 0.011
+    e_remove: float = 1.354
+    eps_remove: float = 0.0147
     gamma_remove: float = 0.40
     r_thermal: float = 3.0e3
     t_ambient: float = 300.0
 
-    nu_disturb: float = 12.0
-    v_disturb: float = 0.16
-    v_disturb_width: float = 0.0065
+    nu_disturb: float = 40.0
+    v_disturb: float = 0.15
+    v_disturb_width: float = 0.005
     nu_tip_relax: float = 5.0
     p_tip_fix: float = 0.05
     tip_t: float = 0.5
+
+    nu_rearrange: float = 30.0
+    v_rearrange: float = 1.0
+    rearrange_phi_sigma: float = 0.15
+    rearrange_tau_sigma: float = 0.2
 
     p_oscillation: float = 0.08
     i_oscillation: float = 3e-4
@@ -98,7 +110,7 @@ class QCParams:
 
     rtn_traps: int = 2
     rtn_tau_range: tuple[float, float] = (2e-3, 0.2)
-    rtn_dphi: float = 0.06
+    rtn_dphi: float = 0.04
     rtn_dg: float = 0.05
 
 
