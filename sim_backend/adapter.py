@@ -1,9 +1,15 @@
 """In-process pymeasure adapter that routes messages to a :class:`KXCIEngine`.
 
-Used for fast tests and the default ``--sim`` mode: no socket, same command strings.
+Used for fast tests and the default ``--sim`` mode: no socket, same command strings, LAN
+framing (every command gets a reply, ``ACK`` when there is no data). The engine's
+:class:`~sim_backend.faults.FaultPlan` applies here too: a delay sleeps before the reply
+is queued, a garbled reply is queued garbled, and a dropped connection raises
+:class:`ConnectionResetError` on that write (like a peer that closed the socket).
 """
 
 from __future__ import annotations
+
+import time
 
 from pymeasure.adapters import Adapter
 
@@ -19,7 +25,17 @@ class SimAdapter(Adapter):
         self._replies: list[str] = []
 
     def _write(self, command: str, **kwargs) -> None:
-        self._replies.append(self.engine.handle(command))
+        faults = self.engine.faults
+        if faults.active and faults.drop(self.engine.message_count + 1):
+            self._replies.clear()
+            raise ConnectionResetError("simulated 4200A: connection dropped (fault injection)")
+        k, reply = self.engine.process(command)
+        if faults.active:
+            pause = faults.delay_for(k)
+            if pause:
+                time.sleep(pause)
+            reply = faults.garble(k, reply)
+        self._replies.append(reply)
 
     def _read(self, **kwargs) -> str:
         if not self._replies:

@@ -3,6 +3,8 @@
 KXCI over Ethernet is a raw socket (default port 1225); every command ends with NUL and
 every command gets a reply ending with NUL, ``ACK`` when there is no data [M 2-5, 2-10].
 The server binds 127.0.0.1 unless told otherwise, so the simulator is not exposed.
+Faults of the engine's :class:`~sim_backend.faults.FaultPlan` (reply delay, dropped
+connection, garbled reply) are applied here, per message.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable
 
 from sim_backend.kxci import KXCIEngine
@@ -23,6 +26,8 @@ class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        engine = self.server.engine
+        faults = engine.faults
         buf = b""
         while True:
             try:
@@ -35,7 +40,15 @@ class _Handler(socketserver.BaseRequestHandler):
             while b"\0" in buf:
                 raw, buf = buf.split(b"\0", 1)
                 message = raw.decode(errors="replace").strip("\r\n")
-                reply = self.server.engine.handle(message)
+                if faults.active and faults.drop(engine.message_count + 1):
+                    sock.close()  # the peer sees the connection closed, no reply
+                    return
+                k, reply = engine.process(message)
+                if faults.active:
+                    pause = faults.delay_for(k)
+                    if pause:
+                        time.sleep(pause)
+                    reply = faults.garble(k, reply)
                 try:
                     sock.sendall(reply.encode() + b"\0")
                 except OSError:

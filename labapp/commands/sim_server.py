@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from sim_backend.kxci import KXCIEngine
+from sim_backend.faults import FaultPlan
+from sim_backend.kxci import DEFAULT_OPTIONS, KXCIEngine
 from sim_backend.server import DEFAULT_PORT, serve
+
+FAULT_HELP = ("inject a fault (repeatable): delay=S (every reply S s late), delay-at=K "
+              "(only reply K), drop-after=N (close the connection instead of answering "
+              "message N+1, once), garble-at=K (corrupt reply K), error-at=K[:CODE] "
+              "(message K fails with KXCI error CODE, default -992). Messages count from 1.")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sim-server", help="serve the simulated 4200A over TCP (KXCI LAN)",
                        description="Serve the simulated 4200A-SCS on a TCP socket with KXCI "
                        "LAN framing (NUL terminators, ACK replies). Connect with "
-                       "TCPIP::127.0.0.1::PORT::SOCKET.")
+                       "TCPIP::127.0.0.1::PORT::SOCKET. See docs/driver.md.")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (0 = any free)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default loopback only; the simulator has no "
@@ -20,12 +26,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="device seed")
     p.add_argument("--sim-speed", type=float, default=None, metavar="X",
                    help="pace instrument time at X times real time")
+    p.add_argument("--options", default=",".join(DEFAULT_OPTIONS), metavar="SLOTS",
+                   help="the *OPT? slot list, e.g. 'SMU1,SMUPA2,,,PMU1RPM1-2,,,' "
+                   "(default: %(default)s)")
+    p.add_argument("--series-ohms", type=float, default=0.0, metavar="R",
+                   help="resistor in series with the device on the PMU path (default 0)")
+    p.add_argument("--fault", action="append", default=[], metavar="NAME=VALUE",
+                   help=FAULT_HELP)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    def ready(server) -> None:
-        print(f"simulated 4200A listening on {server.resource}", flush=True)
+    try:
+        faults = FaultPlan.parse(args.fault)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    options = tuple(s.strip() for s in args.options.split(","))
 
-    serve(lambda: KXCIEngine(seed=args.seed, speed=args.sim_speed), args.host, args.port, ready)
+    def ready(server) -> None:
+        extra = f" with faults {args.fault}" if args.fault else ""
+        print(f"simulated 4200A listening on {server.resource}{extra}", flush=True)
+
+    serve(lambda: KXCIEngine(seed=args.seed, speed=args.sim_speed, options=options,
+                             faults=faults, series_ohms=args.series_ohms),
+          args.host, args.port, ready)
     return 0

@@ -1,0 +1,112 @@
+"""Fault injection for reliability tests of the driver and the protocols.
+
+One :class:`FaultPlan` is shared by the engine (KXCI errors) and the front ends (the TCP
+server and the in-process adapter: delays, dropped connections, garbled replies).
+Messages are counted from 1 in arrival order over the engine's lifetime.
+
+``labapp sim-server --fault SPEC`` (repeatable) accepts:
+
+==================  ===================================================================
+``delay=S``         delay every reply by S seconds (or only the ``delay-at`` ones)
+``delay-at=K``      apply the delay to message K only (repeatable; needs ``delay=S``,
+                    default 2 s)
+``drop-after=N``    answer N messages, then close the connection without replying to
+                    message N+1 (once; the next connection works again)
+``garble-at=K``     corrupt the reply to message K (a NAK byte and half the reply)
+``error-at=K[:C]``  message K fails with KXCI error C (default -992) instead of running;
+                    readable with ``:ERROR:LAST:GET`` like any instrument error
+==================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+GARBLE_PREFIX = "\x15"
+
+
+@dataclass
+class FaultPlan:
+    """Which faults to inject; see the module docstring for the meanings."""
+
+    delay: float = 0.0
+    delay_at: set[int] = field(default_factory=set)
+    drop_after: int | None = None
+    garble_at: set[int] = field(default_factory=set)
+    error_at: dict[int, int] = field(default_factory=dict)
+    dropped: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.delay or self.drop_after is not None or self.garble_at
+                    or self.error_at)
+
+    def add(self, spec: str) -> FaultPlan:
+        """Add one ``name=value`` fault (see the module docstring)."""
+        name, sep, value = spec.partition("=")
+        name = name.strip().lower()
+        if not sep or not value.strip():
+            raise ValueError(f"fault {spec!r}: expected name=value")
+        try:
+            if name == "delay":
+                self.delay = float(value)
+                if self.delay < 0:
+                    raise ValueError
+            elif name == "delay-at":
+                self.delay_at.add(_positive(value))
+                self.delay = self.delay or 2.0
+            elif name == "drop-after":
+                self.drop_after = int(value)
+                if self.drop_after < 0:
+                    raise ValueError
+            elif name == "garble-at":
+                self.garble_at.add(_positive(value))
+            elif name == "error-at":
+                k, _, code = value.partition(":")
+                self.error_at[_positive(k)] = int(code) if code else -992
+            else:
+                raise KeyError(name)
+        except KeyError:
+            raise ValueError(f"fault {spec!r}: unknown fault {name!r} (delay, delay-at, "
+                             "drop-after, garble-at, error-at)") from None
+        except ValueError:
+            raise ValueError(f"fault {spec!r}: bad value {value!r}") from None
+        return self
+
+    @classmethod
+    def parse(cls, specs) -> FaultPlan:
+        plan = cls()
+        for spec in specs or ():
+            plan.add(spec)
+        return plan
+
+    # ------------------------------------------------------------------ per message
+    def error_for(self, k: int) -> int | None:
+        return self.error_at.get(k)
+
+    def delay_for(self, k: int) -> float:
+        if not self.delay:
+            return 0.0
+        return self.delay if (not self.delay_at or k in self.delay_at) else 0.0
+
+    def drop(self, k: int) -> bool:
+        """True (once) when message k should find the connection closed."""
+        with self._lock:
+            if self.drop_after is not None and not self.dropped and k > self.drop_after:
+                self.dropped = True
+                return True
+            return False
+
+    def garble(self, k: int, reply: str) -> str:
+        if k in self.garble_at:
+            return GARBLE_PREFIX + reply[len(reply) // 2:]
+        return reply
+
+
+def _positive(text: str) -> int:
+    k = int(text)
+    if k < 1:
+        raise ValueError
+    return k

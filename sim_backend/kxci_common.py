@@ -1,0 +1,98 @@
+"""Shared pieces of the simulated 4200A: KXCI error codes, argument parsing, formats.
+
+Error codes and texts are the manual's [M 2-12, 2-13] (reference note §1.7).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+#: KXCI error codes and messages [M 2-12, 2-13].
+ERRORS: dict[int, str] = {
+    -992: "KXCI command error.",
+    -993: "Invalid command argument.",
+    -991: "Illegal setup.",
+    -989: "Command not valid on this page.",
+    -988: "Instrument not mapped.",
+    -986: "Unsupported command.",
+    -980: "Command not valid during test execution.",
+    -979: "SMU not present.",
+    -975: "Command not valid in User Mode.",
+    -974: "Command not valid in System Mode.",
+    -969: "Invalid PMU argument.",
+    -968: "PMU thermal limit.",
+    -967: "Invalid pulse configuration.",
+    -966: "PMU test aborted.",
+    -965: "Command not valid in present pulse mode.",
+    -964: "Maximum source voltage exceeded for the load.",
+    -963: "Maximum number of samples per channel exceeded.",
+    -962: "Invalid segment.",
+    -961: "Unknown sequence.",
+    -960: "Maximum number of sequences exceeded.",
+    -959: "Segment Arb slew rate violation.",
+    -958: "At least 3 segments per sequence are required.",
+    -957: "Sequence too short to measure.",
+    -956: "Segment start voltage differs from the previous stop voltage.",
+    -955: "SSR cannot be opened with RPM current ranges.",
+    -954: "Too many segments.",
+}
+
+# Status byte bits [M 3-3]
+SB_DATA_READY = 1
+SB_SYNTAX_ERROR = 2
+SB_BUSY = 16
+SB_RQS = 64
+
+
+class KXCIError(Exception):
+    """A command the instrument rejects; carries the KXCI error code."""
+
+    def __init__(self, code: int, detail: str = "") -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{ERRORS.get(code, 'Error.')} ({code}) {detail}".strip())
+
+
+def fmt_value(value: float) -> str:
+    """A reading as the instrument prints it: sign, 5 significant digits, 2-digit exponent.
+
+    ``+1.2345E-03`` is 11 characters, inside KXCI's 12-character limit [M 5-6].
+    """
+    return f"{value:+.4E}"
+
+
+def split_args(text: str) -> list[str]:
+    """Comma-separated arguments, whitespace stripped [M 5-6]."""
+    return [a.strip() for a in text.split(",")] if text.strip() else []
+
+
+def parse_float(text: str, code: int = -993) -> float:
+    """A KXCI number: <= 12 characters [M 5-6], finite."""
+    text = text.strip()
+    if len(text) > 12:
+        raise KXCIError(code, f"number longer than 12 characters: {text!r}")
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise KXCIError(code, f"not a number: {text!r}") from exc
+    if not np.isfinite(value):
+        raise KXCIError(code, f"not a number: {text!r}")
+    return value
+
+
+def parse_int(text: str, lo: int, hi: int, code: int = -993) -> int:
+    """An integer argument in [lo, hi] (``1``, ``1.0`` and ``1E3`` accepted)."""
+    value = parse_float(text, code)
+    if value != int(value) or not lo <= value <= hi:
+        raise KXCIError(code, f"{text!r} not an integer in [{lo}, {hi}]")
+    return int(value)
+
+
+def parse_name(text: str) -> str:
+    """A quoted function name of at most 6 characters: ``'V1'`` [M 5-7]."""
+    m = re.fullmatch(r"'([^']{0,6})'", text.strip())
+    if not m:
+        raise KXCIError(-993, f"name {text!r}")
+    return m.group(1)
