@@ -5,12 +5,14 @@ compliance), which only the SMU offers; the 4225-PMU has no true compliance (its
 limit is a measurement range, not a clamp). So every write pulse here is an SMU test.
 
 How a pulse is made: one system-mode list sweep (``VL`` with the pulse level, ``DT`` =
-width less one short integration) [M 5-16, 5-10]: the source holds the level for the
-width and measures at its end, with the sweep's compliance. A captured waveform is the
-same list sweep with ``n`` equal points, so V(t) and I(t) are sampled every
-``width / n`` (at least one short integration, 0.1 PLC). Reads are list sweeps of one
-point at the read voltage, measured with the longest integration that fits the read
-width. The wait between pulses is host-timed (:meth:`RunContext.sleep`), so ``period`` is
+width less one integration) [M 5-16, 5-10, 5-40]: the source holds the level for the
+width and measures at its end, with the sweep's compliance. (The driver's
+``smu_pulse_train`` holds every level ``DT + t_int``; here the integration is taken out
+of ``DT`` so that ``width`` is the time at the level.) A captured waveform is the same list
+sweep with ``n`` equal points, so V(t) and I(t) are sampled every ``width / n`` (at
+least one fastest integration, ``IT4`` with 0.01 PLC = 0.167 ms). Reads are list sweeps of
+one point at the read voltage, measured with the longest integration that fits the
+read width. The wait between pulses is host-timed (:meth:`RunContext.sleep`), so ``period`` is
 the pulse-to-pulse time on the simulator and a lower bound on hardware.
 """
 
@@ -27,8 +29,10 @@ from protocols.base import Record, RunContext, as_columns
 
 #: line frequency the PLC integration times refer to (Hz)
 LINE_HZ = 60.0
-#: shortest time one SMU list point can take: one short (0.1 PLC) integration
-T_POINT_MIN = INTEGRATION_PLC["short"] / LINE_HZ
+#: fastest custom A/D integration (``IT4``) in PLC [M 5-40]
+PLC_MIN = 0.01
+#: shortest time one SMU list point can take: one fastest integration
+T_POINT_MIN = PLC_MIN / LINE_HZ
 
 #: per-pulse table of every pulse protocol (the level measured at the end of the pulse)
 PULSE_COLUMNS = {
@@ -63,28 +67,35 @@ class Shot:
         return conductance_g0(self.voltage, self.current)
 
 
-def integration_for(point_time: float) -> str:
-    """Longest A/D integration that fits in ``point_time`` (better reads, same timing)."""
+def integration_for(point_time: float) -> str | float:
+    """Longest A/D integration that fits in ``point_time`` (better reads, same timing):
+    a named mode (0.1, 1, 10 PLC) when one fits, else a custom PLC number."""
     for name in ("long", "normal", "short"):
         if INTEGRATION_PLC[name] / LINE_HZ <= point_time + 1e-12:
             return name
-    return "short"
+    return float(max(PLC_MIN, round(point_time * LINE_HZ, 4)))
+
+
+def integration_time(integration: str | float) -> float:
+    """Seconds of one A/D integration."""
+    plc = INTEGRATION_PLC[integration] if isinstance(integration, str) else integration
+    return plc / LINE_HZ
 
 
 def check_point_time(name: str, value: float, n: int = 1) -> None:
-    """An SMU pulse/read of ``n`` points needs ``value / n`` >= one short integration."""
+    """An SMU pulse/read of ``n`` points needs ``value / n`` >= one fastest integration."""
     if value / n < T_POINT_MIN - 1e-12:
         raise ParameterError(
             name, value,
-            f">= {n * T_POINT_MIN:.4g} s ({n} SMU point(s) of >= 0.1 PLC; shorter pulses "
-            "need the PMU)")
+            f">= {n * T_POINT_MIN:.4g} s ({n} SMU point(s) of >= {PLC_MIN} PLC; shorter "
+            "pulses need the PMU)")
 
 
 def smu_levels(ctx: RunContext, smu: int, levels: np.ndarray, compliance: float,
-               point_time: float, integration: str | None = None) -> Shot:
+               point_time: float, integration: str | float | None = None) -> Shot:
     """Source ``levels`` one after the other, each for ``point_time``, measuring at its end."""
     integration = integration or integration_for(point_time)
-    t_int = INTEGRATION_PLC[integration] / LINE_HZ
+    t_int = integration_time(integration)
     levels = np.atleast_1d(np.asarray(levels, dtype=float))
     ctx.check_abort()
     t0 = ctx.now()
@@ -98,15 +109,16 @@ def smu_levels(ctx: RunContext, smu: int, levels: np.ndarray, compliance: float,
 
 def pulse(ctx: RunContext, smu: int, amplitude: float, width: float,
           compliance: float) -> Shot:
-    """One write pulse with true compliance, measured at its end."""
-    return smu_levels(ctx, smu, np.array([amplitude]), compliance, width, "short")
+    """One write pulse with true compliance, measured at its end (0.1 PLC or faster)."""
+    return smu_levels(ctx, smu, np.array([amplitude]), compliance, width,
+                      "short" if width >= integration_time("short") else PLC_MIN)
 
 
 def capture(ctx: RunContext, smu: int, amplitude: float, width: float, compliance: float,
             samples: int) -> Shot:
-    """One pulse sampled ``samples`` times (V(t), I(t) waveform)."""
+    """One pulse sampled ``samples`` times (V(t), I(t) waveform), fastest integration."""
     return smu_levels(ctx, smu, np.full(samples, amplitude), compliance, width / samples,
-                      "short")
+                      PLC_MIN)
 
 
 def read(ctx: RunContext, smu: int, v_read: float, width: float, compliance: float) -> Shot:

@@ -3,7 +3,7 @@
 Default 500 pulses of -1.5 V, 5 ms (the paper gives "P_A = 1.5 V" without a sign; RESET
 is at negative bias in this device, so the default is negative and the sign is a
 parameter). Every pulse is captured as V(t), I(t) on the SMU: one list test of
-``samples`` equal points, each a short (0.1 PLC) integration or longer, so the capture
+``samples`` equal points, each a 0.01 PLC integration or longer, so the capture
 has true compliance; ``samples = 0`` takes as many as the width allows. Pulses shorter
 than one SMU point need the PMU (which has no true compliance).
 
@@ -48,7 +48,8 @@ class ResetTrain(Protocol):
         Param("count", 500, "", 1, 1_000_000, "number of pulses", kind="int"),
         period_param(0.02),
         Param("samples", 0, "", 0, 4096,
-              "samples per pulse (0: as many as the width allows on the SMU)", kind="int"),
+              "samples per pulse (0: as many as the width allows on the SMU, at most 32)",
+              kind="int"),
         Param("compliance", 0.02, "A", 0.0, SMU_I_MAX, "current compliance (SMU)",
               lo_open=True),
         SMU_PARAM,
@@ -63,7 +64,8 @@ class ResetTrain(Protocol):
 
     def n_samples(self) -> int:
         v = self.values
-        return v["samples"] or max(1, int(np.floor(v["width"] / pulsing.T_POINT_MIN + 1e-9)))
+        fit = int(np.floor(v["width"] / pulsing.T_POINT_MIN + 1e-9))
+        return v["samples"] or max(1, min(32, fit))
 
     def check(self) -> None:
         v = self.values
@@ -82,7 +84,7 @@ class ResetTrain(Protocol):
         return {"time_s": (n, "s"), "voltage_V": (n, "V"), "current_A": (n, "A")}
 
     def instrument_settings(self) -> dict:
-        return {"smu": self.values["smu"], "capture": "SMU list sweep, 0.1 PLC points",
+        return {"smu": self.values["smu"], "capture": "SMU list sweep, 0.01 PLC points",
                 "samples_per_pulse": self.n_samples()}
 
     def estimated_duration(self) -> float:

@@ -8,9 +8,10 @@ polarity starts that polarity's ramp again at ``v_start`` and counts as a revers
 
 It fails, with the reason stored as the run's outcome, after ``max_reversals`` polarity
 reversals (the target sits between two reachable levels), after ``limit_pulses``
-pulses at ``v_max`` without converging (the target is not reachable with the allowed
-amplitude), or after ``max_pulses`` pulses. The tolerance is relative (fraction of the
-target, default 5 % as in the literature's write-verify) or absolute (in G0).
+pulses in a row at ``v_max`` that bring G no closer to the target (not reachable with
+the allowed amplitude and compliance), or after ``max_pulses`` pulses. The tolerance is
+relative (fraction of the target, default 5 % as in the literature's write-verify) or
+absolute (in G0).
 Every pulse and read is recorded (``pulses``, ``samples``).
 """
 
@@ -56,8 +57,9 @@ class WriteVerify(PulseProtocol):
               kind="int"),
         Param("max_reversals", 8, "", 0, 100_000,
               "give up after this many SET/RESET polarity reversals", kind="int"),
-        Param("limit_pulses", 10, "", 1, 100_000,
-              "give up after this many pulses at v_max in a row", kind="int"),
+        Param("limit_pulses", 25, "", 1, 100_000,
+              "give up after this many pulses at v_max in a row that bring G no closer "
+              "to the target", kind="int"),
         Param("v_read", 0.1, "V", 0.0, SMU_V_MAX, "read voltage", lo_open=True),
         read_width_param(5e-3),
         period_param(0.01),
@@ -96,7 +98,7 @@ class WriteVerify(PulseProtocol):
         target, tol = v["target_g0"], self.tolerance_g0()
         g = yield from self.initial_read(ctx, v["v_read"])
         amp = {pulsing.SET: v["v_start"], pulsing.RESET: v["v_start"]}
-        last, reversals, pulses, at_limit = 0, 0, 0, 0
+        last, reversals, pulses, at_limit, best = 0, 0, 0, 0, float("inf")
         reason = ""
         while True:
             if abs(g - target) <= tol:
@@ -105,7 +107,7 @@ class WriteVerify(PulseProtocol):
             if last and direction != last:
                 reversals += 1
                 amp[direction] = v["v_start"]
-                at_limit = 0
+                at_limit, best = 0, float("inf")
                 if reversals > v["max_reversals"]:
                     reason = (f"{reversals} polarity reversals (max_reversals="
                               f"{v['max_reversals']}) without reaching {target:g} G0")
@@ -114,8 +116,10 @@ class WriteVerify(PulseProtocol):
                 reason = f"max_pulses={v['max_pulses']} reached"
                 break
             a = min(amp[direction], v["v_max"])
+            err = abs(g - target)
             if a >= v["v_max"] - 1e-12:
-                at_limit += 1
+                at_limit = at_limit + 1 if err >= best - 1e-9 else 1
+                best = min(best, err)
                 if at_limit > v["limit_pulses"]:
                     kind = "SET" if direction > 0 else "RESET"
                     reason = (f"amplitude limit: {v['limit_pulses']} {kind} pulses at "

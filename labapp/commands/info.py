@@ -37,4 +37,11 @@ def main(args: argparse.Namespace) -> int:
             print("    " + ", ".join(f"{k}={v}" for k, v in meta.items()))
         if r.attrs.get("reason"):
             print(f"    reason: {r.attrs['reason']}")
+        if r.attrs.get("outcome"):
+            print(f"    outcome: {r.attrs['outcome']}")
+        if r.attrs.get("safe_state_problems"):
+            print(f"    WARNING safe state not confirmed: {r.attrs['safe_state_problems']}")
+    if any(not r.complete for r in runs) and not args.repair:
+        print("incomplete runs were cut off (writer stopped); 'labapp info --repair' closes "
+              "them so analysis reads the data they hold")
     return 0

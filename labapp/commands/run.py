@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
 
-from protocols import PROTOCOLS, RunEngine, SafetyProfile, connect, get_protocol
+from protocols import PROTOCOLS, RunEngine, SafetyProfile, build, connect, get_protocol
 from protocols.parameters import parse_assignments
 
 
@@ -33,8 +32,10 @@ def open_instrument(args: argparse.Namespace):
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a protocol and write a run file",
                        description="Run a protocol; prints the file and run id it wrote.")
-    p.add_argument("protocol", choices=sorted(PROTOCOLS), help="protocol name")
+    p.add_argument("protocol", choices=list(PROTOCOLS), help="protocol name")
     add_connection_args(p)
+    p.add_argument("--preset", metavar="NAME",
+                   help="start from a named preset (see 'labapp presets'); --set overrides")
     p.add_argument("--set", dest="assignments", action="append", default=[],
                    metavar="NAME=VALUE", help="set a parameter (SI units; 5mA accepted)")
     p.add_argument("-o", "--output", required=True, type=Path, help="run file (.h5)")
@@ -51,43 +52,62 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 class Progress:
-    """Progress bar with ETA on stderr, fed from the run's documents."""
+    """Progress bar with ETA on stderr, fed from the run's documents.
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+    On a terminal the bar redraws in place; otherwise (logs, pipes) a line is printed at
+    most every ``every`` seconds, so long unattended runs still show where they are.
+    """
+
+    def __init__(self, enabled: bool, stream=None, every: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = self.stream.isatty()
+        self.every = every
         self.t0 = time.monotonic()
+        self._last = -1e9
+        self._open = False
 
-    def __call__(self, kind: str, payload) -> None:
-        if not self.enabled or kind != "progress":
-            return
-        frac = max(1e-9, float(payload))
+    def line(self, frac: float) -> str:
+        frac = min(1.0, max(1e-9, float(frac)))
         elapsed = time.monotonic() - self.t0
         eta = elapsed * (1 - frac) / frac
         bar = "#" * int(30 * frac)
-        print(f"\r[{bar:<30}] {100 * frac:5.1f} %  ETA {eta:6.1f} s", end="", file=sys.stderr)
-        if frac >= 1:
-            print(file=sys.stderr)
+        return f"[{bar:<30}] {100 * frac:5.1f} %  elapsed {elapsed:6.1f} s  ETA {eta:6.1f} s"
+
+    def __call__(self, kind: str, payload) -> None:
+        if not self.enabled:
+            return
+        if kind == "start":
+            self.t0 = time.monotonic()
+        elif kind == "progress":
+            now = time.monotonic()
+            if self.tty:
+                print("\r" + self.line(payload), end="", file=self.stream, flush=True)
+                self._open = True
+            elif now - self._last >= self.every:
+                print(self.line(payload), file=self.stream, flush=True)
+                self._last = now
+        elif kind == "stop" and self._open:
+            print(file=self.stream)
+            self._open = False
 
 
 def main(args: argparse.Namespace) -> int:
     cls = get_protocol(args.protocol)
     values = parse_assignments(cls.params, args.assignments)
-    protocol = cls(**values)
+    protocol = build(cls.name, args.preset, values)
     safety = SafetyProfile(args.max_voltage, args.max_compliance)
     protocol.check_safety(safety)  # before the instrument is touched
     instrument = open_instrument(args)
     engine = RunEngine(instrument, safety, {"device_id": args.device_id, "sample": args.sample,
-                                            "operator": args.operator, "notes": args.notes})
-
-    def on_signal(signum, _frame):
-        engine.abort(f"interrupted by signal {signal.Signals(signum).name}")
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+                                            "operator": args.operator, "notes": args.notes,
+                                            "preset": args.preset or ""})
+    with engine.abort_on_signals():  # Ctrl-C / SIGTERM: abort, instrument safe, file closed
         result = engine.run(protocol, args.output, consumers=[Progress(not args.quiet)])
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
     print(f"{result.path} run {result.run_id} status {result.status}"
           + (f" ({result.reason})" if result.reason else ""))
-    return 0 if result.status in ("completed", "stopped") else 1
+    for problem in result.safe_state_problems:
+        print(f"labapp run: WARNING: safe state not confirmed: {problem}", file=sys.stderr)
+    if result.status == "failed" and getattr(args, "debug", False):
+        print(result.traceback, file=sys.stderr)
+    return 0 if result.ok else 1

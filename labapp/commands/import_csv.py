@@ -1,0 +1,69 @@
+"""``labapp import-csv IN.csv -o FILE.h5``: legacy CSV (labapp export or Clarius) to a run.
+
+The CSV is read by :func:`analysis.csv_io.read_csv_run` (labapp export columns and the
+common Clarius names such as ``AV``/``AI``, ``Time``, units in brackets), and written as
+a new run (protocol from the file's ``# protocol:`` line, else ``imported``) through the
+run-file schema module, so legacy data reads like any run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from analysis.conductance import conductance_g0
+from analysis.csv_io import read_csv_run
+from analysis.runfile import STANDARD_UNITS, RunWriter
+from protocols.versioning import software_version
+
+_DTYPES = {"pulse_index": "i8", "segment": "i1", "cycle": "i4", "compliance": "?",
+           "n_true": "i8"}
+
+
+def import_csv(csv_path: str | Path, h5_path: str | Path, *, protocol: str | None = None,
+               metadata: dict | None = None) -> str:
+    """Write the CSV as a new run in ``h5_path``; returns the run id."""
+    run = read_csv_run(csv_path)
+    cols = dict(run.samples)
+    if "conductance_G0" not in cols:
+        cols["conductance_G0"] = conductance_g0(cols["voltage_V"], cols["current_A"])
+    spec = {c: (_DTYPES.get(c, "f8"), STANDARD_UNITS.get(c, "")) for c in cols}
+    params = {k: (v.get("value"), v.get("unit", "")) for k, v in run.parameters.items()}
+    meta = {**software_version(), "source_file": str(Path(csv_path).resolve()),
+            "notes": "imported from CSV",
+            **{k: run.attrs[k] for k in ("device_id", "sample") if run.attrs.get(k)},
+            **(metadata or {})}
+    writer = RunWriter(h5_path, protocol or run.protocol or "imported", params,
+                       {"samples": spec}, metadata=meta)
+    try:
+        writer.append("samples", {c: np.asarray(a).astype(spec[c][0]) for c, a in cols.items()})
+    except BaseException as exc:
+        writer.close("failed", reason=f"{type(exc).__name__}: {exc}")
+        raise
+    writer.close("completed")
+    return writer.run_id
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import-csv", help="import a CSV (labapp export or Clarius) as a run",
+                       description="Read a CSV with time_s, voltage_V, current_A[, "
+                       "conductance_G0, pulse_index, segment, compliance] or common Clarius "
+                       "column names (Time, AV, AI, ...) and add it as a run to a run file.")
+    p.add_argument("csv", type=Path, nargs="+", help="CSV file(s); one run each")
+    p.add_argument("-o", "--output", type=Path, required=True, help="run file (.h5)")
+    p.add_argument("--protocol", help="protocol name to record (default: from the file)")
+    p.add_argument("--device-id", default="", help="device the data belongs to")
+    p.add_argument("--sample", default="", help="sample name")
+    p.add_argument("--operator", default="", help="who measured it")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    meta = {k: v for k, v in (("device_id", args.device_id), ("sample", args.sample),
+                              ("operator", args.operator)) if v}
+    for path in args.csv:
+        rid = import_csv(path, args.output, protocol=args.protocol, metadata=meta)
+        print(f"{args.output} run {rid} (from {path})")
+    return 0
