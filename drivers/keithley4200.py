@@ -262,6 +262,12 @@ class Keithley4200A(Instrument):
         self._smu(smu)
         self.command(f"CH{smu}")
 
+    def _begin_test(self) -> None:
+        """``BC`` (and ``DR1`` when waiting for SRQ on GPIB) before a system-mode test."""
+        self.clear_buffer()
+        if self.srq and not self.ack:
+            self.data_ready_srq(True)
+
     def _define_sweep_channels(self, smu: int, function: str, ground: Sequence[int]) -> None:
         """DE page: this SMU as ``function``, ``ground`` SMUs common, the rest disabled
         (the manual recommends disabling the 4145-like defaults first [M 5-5, 5-8])."""
@@ -341,7 +347,7 @@ class Keithley4200A(Instrument):
         self._check_integration(integration)
         for n in ground:
             self._smu(n)
-        self.clear_buffer()
+        self._begin_test()
         self._define_sweep_channels(smu, "VAR1", ground)
         self.page("SS")
         self.command(f"VL{smu}, 1, {fmt_number(abs(compliance))}, "
@@ -388,7 +394,7 @@ class Keithley4200A(Instrument):
         s.check_compliance(compliance)
         self._check_timing(delay, hold)
         self._check_integration(integration)
-        self.clear_buffer()
+        self._begin_test()
         self._define_sweep_channels(smu, "VAR1", ground)
         self.page("SS")
         self.command(f"VR1, {fmt_number(start)}, {fmt_number(stop)}, {fmt_number(step)}, "
@@ -430,7 +436,7 @@ class Keithley4200A(Instrument):
         self._check_integration(integration)
         if timeout is None:
             timeout = wait + count * interval + 60.0
-        self.clear_buffer()
+        self._begin_test()
         self._define_sweep_channels(smu, "CONST", ground)
         self.page("SS")
         self.command(f"VC{smu}, {fmt_number(volts)}, {fmt_number(abs(compliance))}")
