@@ -24,6 +24,12 @@ def sweep_file(tmp_path):
     return path
 
 
+def show(browser: DataBrowser, view: str):
+    """Choose a view and wait (bounded) for its analysis and drawing."""
+    browser.set_view(view)
+    return browser.wait_view(timeout=30)
+
+
 @pytest.fixture
 def browser(qtbot):
     b = DataBrowser()
@@ -47,8 +53,7 @@ def test_open_lists_runs_with_status_and_metadata(browser, sweep_file):
 
 def test_histogram_view_shows_fitted_peaks_at_half_integers(browser, sweep_file):
     browser.open_file(sweep_file)
-    browser.set_view("Histogram + fit")
-    res = browser.result
+    res = show(browser, "Histogram + fit")
     assert res is not None, browser.summary.toPlainText()
     assert res.columns["counts"].sum() > 100
     assert "fitted peaks" in res.text
@@ -73,23 +78,23 @@ def test_every_view_draws_or_explains(browser, sweep_file, tmp_path):
                               strict=True):
         browser.select_run(ids.index(run_id))
         for view in wanted:
-            browser.set_view(view)
+            show(browser, view)
             assert browser.result is not None, (view, browser.summary.toPlainText())
-    browser.set_view("LTP/LTD fit")
-    browser.select_run(ids.index(ids[0]))
-    browser.show_view()
+    browser.select_run(0)
+    show(browser, "LTP/LTD fit")
     assert "NL label" in browser.result.text
     # a sweep has no pulses: the polar view says why instead of drawing nonsense
     browser.open_file(sweep_file)
-    browser.set_view("Polar plot")
+    show(browser, "Polar plot")
     assert browser.result is None and "per-pulse" in browser.summary.toPlainText()
     for view in VIEWS:
-        browser.set_view(view)  # none raises
+        show(browser, view)  # none raises
+        assert not browser.busy
 
 
 def test_export_png_and_csv(browser, sweep_file, tmp_path):
     browser.open_file(sweep_file)
-    browser.set_view("Histogram + fit")
+    show(browser, "Histogram + fit")
     png = browser.export_png(tmp_path / "out" / "hist.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     csv = browser.export_csv(tmp_path / "out" / "hist.csv")

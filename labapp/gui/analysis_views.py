@@ -207,6 +207,18 @@ def view_ltp_ltd(ra: RunAnalysis, plot: pg.PlotItem) -> ViewResult:
 
 ViewFn = Callable[..., ViewResult]
 
+#: the RunAnalysis results each view uses; the browser computes them in a worker thread
+#: first (a mixture fit can take seconds) and then draws from the cache in the GUI thread
+VIEW_NEEDS: dict[str, tuple[str, ...]] = {
+    "G/G0 trace": ("level_trace",),
+    "I–V": ("samples",),
+    "Histogram + fit": ("level_trace", "histogram", "mixture"),
+    "Plateaus": ("level_trace", "plateaus"),
+    "Time-lag map": ("read_levels", "level_trace"),
+    "Polar plot": ("read_levels",),
+    "LTP/LTD fit": ("read_levels", "nonlinearity"),
+}
+
 #: browser views by name, in menu order
 VIEWS: dict[str, ViewFn] = {
     "G/G0 trace": view_trace,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from PyQt6 import QtCore, QtWidgets
 from analysis.csv_io import write_csv
 from analysis.runfile import RunData, RunFileError, RunInfo, list_runs, read_run
 from analysis.summary import RunAnalysis
-from labapp.gui.analysis_views import VIEWS, NotApplicable, ViewResult
+from labapp.gui.analysis_views import VIEW_NEEDS, VIEWS, NotApplicable, ViewResult
 
 log = logging.getLogger("labapp.gui.browser")
 
@@ -162,6 +164,11 @@ class DataBrowser(QtWidgets.QWidget):
         self.polar_rule.currentTextChanged.connect(lambda _: self.show_view())
         self.export_png_button.clicked.connect(self._export_png_dialog)
         self.export_csv_button.clicked.connect(self._export_csv_dialog)
+        self._job: tuple[int, threading.Thread, str, bool] | None = None
+        self._token = 0
+        self._poll = QtCore.QTimer(self)
+        self._poll.setInterval(40)
+        self._poll.timeout.connect(self._check_job)
 
     # -- files and runs -------------------------------------------------------------------
     def open_file(self, path: str | Path, run_id: str | None = None) -> bool:
@@ -249,8 +256,73 @@ class DataBrowser(QtWidgets.QWidget):
         else:
             self.view_box.setCurrentText(name)
 
-    def show_view(self) -> ViewResult | None:
-        """Draw the chosen analysis view of the selected run."""
+    @property
+    def busy(self) -> bool:
+        """An analysis is being computed for the chosen view."""
+        return self._job is not None
+
+    def show_view(self) -> None:
+        """Compute (worker thread) and then draw the chosen view of the selected run.
+
+        The window stays responsive while a slow analysis (a mixture fit with many
+        peaks) runs; the plot shows "computing…" until the result is drawn.
+        """
+        self._token += 1
+        self.result = None
+        plot = self._reset_plot()
+        if self.analysis is None:
+            return
+        name = self.view_box.currentText()
+        plot.setTitle(f"{name}: computing…")
+        if self._job is not None:
+            # one analysis thread at a time: the running one finishes (its results are
+            # cached), then _check_job starts the latest request
+            self._job = (self._job[0], self._job[1], self._job[2], True)
+            self._poll.start()
+            return
+        self._start_job(name)
+
+    def _start_job(self, name: str) -> None:
+        ra = self.analysis
+
+        def work() -> None:
+            for attr in VIEW_NEEDS.get(name, ()):
+                try:
+                    getattr(ra, attr)
+                except Exception:  # noqa: BLE001 - raised again (and shown) when drawing
+                    return
+
+        thread = threading.Thread(target=work, name="labapp-analysis", daemon=True)
+        self._job = (self._token, thread, name, False)
+        thread.start()
+        self._poll.start()
+
+    def wait_view(self, timeout: float = 30.0) -> ViewResult | None:
+        """Block (processing events) until the view is drawn; for scripts and tests."""
+        deadline = time.monotonic() + timeout
+        while self._job is not None and time.monotonic() < deadline:
+            QtCore.QCoreApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents,
+                                                  20)
+            self._check_job()
+            time.sleep(0.002)
+        return self.result
+
+    def _check_job(self) -> None:
+        job = self._job
+        if job is None:
+            self._poll.stop()
+            return
+        token, thread, name, superseded = job
+        if thread.is_alive():
+            return
+        self._job = None
+        self._poll.stop()
+        if token == self._token and not superseded:
+            self._draw(name)
+        elif self.analysis is not None:
+            self._start_job(self.view_box.currentText())
+
+    def _reset_plot(self) -> pg.PlotItem:
         self.plot_widget.clear()
         plot = self.plot_widget.getPlotItem()
         plot.setLogMode(False, False)
@@ -258,10 +330,10 @@ class DataBrowser(QtWidgets.QWidget):
         plot.setTitle("")
         plot.enableAutoRange()
         plot.showGrid(x=True, y=True, alpha=0.2)
-        self.result = None
-        if self.analysis is None:
-            return None
-        name = self.view_box.currentText()
+        return plot
+
+    def _draw(self, name: str) -> None:
+        plot = self._reset_plot()
         fn = VIEWS[name]
         try:
             if name == "Polar plot":
@@ -271,14 +343,13 @@ class DataBrowser(QtWidgets.QWidget):
         except (NotApplicable, RunFileError) as exc:
             plot.setTitle(f"{name}: not applicable")
             self.summary.setPlainText(str(exc))
-            return None
+            return
         except Exception as exc:  # noqa: BLE001 - an analysis error must not close the GUI
             log.exception("view %s failed", name)
             plot.setTitle(f"{name}: failed")
             self.summary.setPlainText(f"{type(exc).__name__}: {exc}")
-            return None
+            return
         self.summary.setPlainText(self.result.text)
-        return self.result
 
     # -- export ---------------------------------------------------------------------------
     def export_png(self, path: str | Path) -> Path:
