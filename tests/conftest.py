@@ -38,3 +38,53 @@ def lan_instrument(sim_server):
     k = Keithley4200A(sim_server.resource)
     yield k
     k.adapter.close()
+
+
+class OhmicDevice:
+    """A plain resistor obeying the device contract (tests of the simulated instrument's
+    source, load and range behaviour, where the memristor physics would only add noise)."""
+
+    def __init__(self, ohms: float = 1e4) -> None:
+        self.ohms = ohms
+        self.time = 0.0
+        self.drives: list[int] = []  # steps per drive call
+
+    def drive(self, dt, v_source, i_limit, r_source: float = 0.0):
+        import numpy as np
+
+        from sim_backend.device import DriveResult
+
+        v_src = np.asarray(v_source, dtype=float)
+        dts = np.broadcast_to(np.asarray(dt, dtype=float), v_src.shape)
+        ilim = np.broadcast_to(np.asarray(i_limit, dtype=float), v_src.shape)
+        i = v_src / (self.ohms + r_source)
+        comp = np.abs(i) > ilim
+        i = np.where(comp, np.sign(i) * np.where(comp, ilim, 0.0), i)
+        t = self.time + np.cumsum(dts)
+        self.time = float(t[-1]) if t.size else self.time
+        self.drives.append(int(v_src.size))
+        n = v_src.size
+        return DriveResult(t=t, v=i * self.ohms, i=i, compliance=comp,
+                           n_channels=np.zeros(n, dtype=np.int64), partial=np.zeros(n))
+
+    def rest(self, duration: float) -> None:
+        self.time += duration
+
+
+@pytest.fixture
+def make_ohmic_engine():
+    """Factory: a simulated 4200A with a resistor (default 10 kOhm) as the device."""
+    from sim_backend.kxci import KXCIEngine
+
+    def make(options=("SMU1", "SMUPA2", "", "", "PMU1", "PMU2RPM1-2", "", ""),
+             ohms: float = 1e4, **kwargs):
+        return KXCIEngine(device=OhmicDevice(ohms), options=options, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def ohmic_engine(make_ohmic_engine):
+    """A simulated 4200A (SMU1, SMUPA2, PMU1, PMU2 with RPMs on both channels) with a
+    10 kOhm resistor in place of the memristor."""
+    return make_ohmic_engine()
