@@ -243,7 +243,8 @@ def fit_mixture(
         return np.hstack(cols) * wts[:, None]
 
     p0 = np.clip(p0, lb, ub)
-    res = least_squares(resid, p0, jac=jac, bounds=(lb, ub), x_scale="jac", max_nfev=200)
+    res = least_squares(resid, p0, jac=jac, bounds=(lb, ub), x_scale="jac", max_nfev=200,
+                        tr_solver="lsmr")
     bg, a, c, s, r = unpack(res.x)
     area = a * s * np.sqrt(2 * np.pi) / bw  # counts under each Gaussian
     tot = area.sum()
