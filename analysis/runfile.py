@@ -32,6 +32,7 @@ is reported as incomplete by :func:`list_runs`.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -213,11 +214,30 @@ class RunWriter:
             self._wave_rows[name] = 0
         f.flush()
         f.swmr_mode = True
+        self._datasets = {s: {c: dg[s][c] for c in spec.columns}
+                          for s, spec in self._specs.items()}
+        self._wave_ds = {w: wg[w] for w in self._wave_rows}
+        self._wave_width = {w: int(ds.shape[1]) for w, ds in self._wave_ds.items()}
+        self._pending: dict[str, list[dict[str, np.ndarray]]] = {s: [] for s in self._specs}
+        self._pending_rows = dict.fromkeys(self._specs, 0)
+        self._wave_pending: dict[str, list[np.ndarray]] = {w: [] for w in self._wave_rows}
+        self._wave_pending_rows = dict.fromkeys(self._wave_rows, 0)
+        self._block_rows = max(chunk_rows, 65536)
+        self._lock = threading.RLock()
         self._last_flush = time.monotonic()
+        self._stop_flusher = threading.Event()
+        self._flush_thread = threading.Thread(target=self._flusher, daemon=True,
+                                              name=f"runfile-flush-{self.run_id}")
+        self._flush_thread.start()
 
     # -- streaming -------------------------------------------------------------------
     def append(self, stream: str, columns: Mapping[str, Any]) -> None:
-        """Append equal-length rows to ``stream``; missing columns are an error."""
+        """Append equal-length rows to ``stream``; missing columns are an error.
+
+        Rows are buffered in memory and written in blocks (HDF5 costs per call, not per
+        row), at the latest when the flush interval has passed: the background flusher
+        makes that hold even when no further row arrives.
+        """
         spec = self._specs.get(stream)
         if spec is None:
             raise KeyError(f"stream {stream!r} not declared; declared: {sorted(self._specs)}")
@@ -234,53 +254,114 @@ class RunWriter:
         n = lengths.pop()
         if n == 0:
             return
-        start = self._rows[stream]
-        grp = self._group["data"][stream]
-        for col, arr in arrays.items():
-            ds = grp[col]
-            ds.resize((start + n,))
-            ds[start:] = arr
-        self._rows[stream] = start + n
-        self._maybe_flush()
+        with self._lock:
+            self._check_open()
+            self._pending[stream].append(arrays)
+            self._pending_rows[stream] += n
+            if self._pending_rows[stream] >= self._block_rows:
+                self._write_stream(stream)
+            self._maybe_flush()
 
     def append_waveforms(self, name: str, block: Any) -> None:
         """Append one or more pulses (rows) of a per-pulse waveform capture."""
         arr = np.atleast_2d(np.asarray(block, dtype=float))
-        ds = self._group["waveforms"][name]
-        if arr.shape[1] != ds.shape[1]:
+        if name not in self._wave_rows:
+            raise KeyError(f"waveform {name!r} not declared; declared: {sorted(self._wave_rows)}")
+        width = self._wave_width[name]
+        if arr.shape[1] != width:
             raise ValueError(
-                f"waveform {name!r}: {arr.shape[1]} samples per pulse, file expects {ds.shape[1]}"
+                f"waveform {name!r}: {arr.shape[1]} samples per pulse, file expects {width}"
             )
+        with self._lock:
+            self._check_open()
+            self._wave_pending[name].append(arr)
+            self._wave_pending_rows[name] += arr.shape[0]
+            if self._wave_pending_rows[name] * width >= self._block_rows:
+                self._write_waveform(name)
+            self._maybe_flush()
+
+    def rows(self, stream: str) -> int:
+        """Rows appended so far to ``stream`` (written or waiting for the next block)."""
+        return self._rows[stream] + self._pending_rows[stream]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RunFileError(f"{self.path}: run {self.run_id} is closed")
+
+    def _write_stream(self, stream: str) -> None:
+        blocks = self._pending[stream]
+        if not blocks:
+            return
+        n = self._pending_rows[stream]
+        start = self._rows[stream]
+        for col, ds in self._datasets[stream].items():
+            arr = blocks[0][col] if len(blocks) == 1 else np.concatenate([b[col] for b in blocks])
+            ds.resize((start + n,))
+            ds[start:start + n] = arr
+        self._rows[stream] = start + n
+        self._pending[stream] = []
+        self._pending_rows[stream] = 0
+
+    def _write_waveform(self, name: str) -> None:
+        blocks = self._wave_pending[name]
+        if not blocks:
+            return
+        arr = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        ds = self._wave_ds[name]
         start = self._wave_rows[name]
         ds.resize((start + arr.shape[0], ds.shape[1]))
         ds[start:] = arr
         self._wave_rows[name] = start + arr.shape[0]
-        self._maybe_flush()
-
-    def rows(self, stream: str) -> int:
-        """Rows written so far to ``stream``."""
-        return self._rows[stream]
+        self._wave_pending[name] = []
+        self._wave_pending_rows[name] = 0
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.flush_interval:
-            self.flush()
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        for stream in self._specs:
+            self._write_stream(stream)
+        for name in self._wave_ds:
+            self._write_waveform(name)
+        self._f.flush()
+        self._last_flush = time.monotonic()
 
     def flush(self) -> None:
         """Make everything appended so far durable and visible to SWMR readers."""
-        self._f.flush()
-        self._last_flush = time.monotonic()
+        with self._lock:
+            if not self._closed:
+                self._flush_locked()
+
+    def _flusher(self) -> None:
+        """Background thread: flush pending rows once they are ``flush_interval`` old."""
+        while not self._stop_flusher.wait(min(0.25, self.flush_interval / 4)):
+            with self._lock:
+                if self._closed:
+                    return
+                dirty = any(self._pending_rows.values()) or any(
+                    self._wave_pending_rows.values())
+                if dirty and time.monotonic() - self._last_flush >= self.flush_interval:
+                    try:
+                        self._flush_locked()
+                    except Exception:  # noqa: BLE001 - the next append reports it
+                        return
 
     # -- closing -----------------------------------------------------------------------
     def close(self, status: str = "completed", reason: str = "", traceback: str = "",
               extra: Mapping[str, Any] | None = None) -> None:
-        """Flush, leave SWMR mode and record the final status (idempotent)."""
-        if self._closed:
-            return
+        """Write what is pending, leave SWMR mode and record the final status (idempotent)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
-        self._closed = True
-        self._f.flush()
-        self._f.close()
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._flush_locked()
+            finally:
+                self._closed = True
+                self._stop_flusher.set()
+                self._f.close()
         with h5py.File(self.path, "r+", libver="latest") as f:
             g = f["runs"][self.run_id]
             g.attrs["status"] = status
