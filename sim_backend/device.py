@@ -174,5 +174,12 @@ class SimpleStepDevice:
 
 
 def default_device(seed: int = 0) -> DeviceModel:
-    """The device the simulated instrument wires behind SMU1 / PMU channel 1."""
-    return SimpleStepDevice(seed=seed)
+    """The device the simulated instrument wires behind SMU1 / PMU channel 1.
+
+    The physically grounded quantized-conductance memristor of
+    :mod:`sim_backend.qc_device` (QPC conduction, Markov channel dynamics), calibrated to
+    paper 000; ``seed`` draws its device-to-device parameters and all later randomness.
+    """
+    from sim_backend.qc_device import QCDevice  # imports DriveResult from this module
+
+    return QCDevice(seed=seed)

@@ -1,0 +1,129 @@
+"""Physics unit tests of the device dynamics: jumps, compliance, heating, noise, time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.constants import G0
+from analysis.rtn import analyze_rtn
+from sim_backend.device import default_device
+from sim_backend.qc_device import QCDevice
+from sim_backend.qc_params import QCParams
+
+
+def _drive(dev, v, width, cc=np.inf, n=1):
+    return dev.drive(np.full(n, width / n), np.full(n, v), np.full(n, cc))
+
+
+def test_same_seed_same_device_and_history_different_seed_differs():
+    v = np.concatenate([np.linspace(0, 2.5, 2000), np.linspace(-0.1, -2.5, 2000)])
+    runs = [QCDevice(s).drive(np.full(v.size, 1e-3), v, np.full(v.size, 5e-3)) for s in (4, 4, 5)]
+    assert np.array_equal(runs[0].i, runs[1].i) and np.array_equal(runs[0].t, runs[1].t)
+    assert np.array_equal(runs[0].n_channels, runs[1].n_channels)
+    assert not np.array_equal(runs[0].i, runs[2].i)
+
+
+def test_virtual_clock_runs_with_the_drive_and_rest():
+    dev = QCDevice(0)
+    res = dev.drive([0.5, 1.5, 2.0], [0.1, 0.0, 0.1], [1e-3] * 3)
+    assert res.t == pytest.approx([0.5, 2.0, 4.0])
+    dev.rest(6e3)
+    assert dev.time == pytest.approx(6004.0)
+    res = dev.drive(np.ones(10), np.full(10, 0.1), np.full(10, 1e-3))
+    assert res.t[0] == pytest.approx(6005.0) and res.t[-1] == pytest.approx(6014.0)
+
+
+def test_many_jumps_inside_one_long_step():
+    # a 20 ms SMU pulse handed over as a single step still forms many channels
+    dev = QCDevice(1)
+    res = _drive(dev, 2.0, 20e-3, cc=10e-3)
+    assert res.n_channels[-1] >= 5
+    single = dev.n
+    dev2 = QCDevice(1)
+    res2 = _drive(dev2, 2.0, 20e-3, cc=10e-3, n=200)
+    assert abs(res2.n_channels[-1] - single) <= max(4, 0.3 * single)
+
+
+def test_positive_bias_grows_negative_bias_shrinks_zero_bias_keeps():
+    dev = QCDevice(2)
+    n0 = dev.n
+    _drive(dev, 1.8, 0.1, cc=5e-3)
+    n_set = dev.n
+    assert n_set > n0 + 5
+    dev.rest(100.0)
+    assert abs(dev.n - n_set) <= 1
+    _drive(dev, -1.8, 0.2)
+    assert dev.n < n_set - 5
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_compliance_is_the_thickness_knob(seed):
+    """The source clamp alone sets the final level: n G0 V_crit ~ I_cc (no lookup)."""
+    finals = {}
+    for cc in (0.5e-3, 1e-3, 2e-3, 4e-3):
+        dev = QCDevice(seed)
+        res = _drive(dev, 2.5, 0.1, cc=cc, n=500)
+        assert np.all(np.abs(res.i) <= cc * (1 + 1e-9))
+        assert res.compliance[-1]
+        finals[cc] = dev.n + 0.5 * dev.half
+        # in compliance the constriction voltage falls until growth stalls near 1-2 V
+        v_stall = cc / (res.g_true_g0[-1] * G0)
+        assert 0.9 < v_stall < 2.5
+    levels = [finals[c] for c in sorted(finals)]
+    assert all(a < b for a, b in zip(levels, levels[1:], strict=False))
+    assert levels[-1] / levels[1] == pytest.approx(4.0, rel=0.5)
+
+
+def test_joule_heating_of_the_filament():
+    p = QCParams(rtn_traps=0, nu_rearrange=0.0)
+    dev = QCDevice(0, params=p, spread=False, n_channels=20)
+    res = dev.drive([1e-4], [1.0], [1.0])
+    power = abs(res.i[0] * (res.v[0] - res.i[0] * p.r_series))
+    assert res.temperature[0] == pytest.approx(p.t_ambient + p.r_thermal * power, rel=1e-9)
+    assert res.temperature[0] > p.t_ambient + 3
+
+
+def test_rtn_dwell_times_are_the_trap_time_constants():
+    """One trap with tau_c = tau_e = 10 ms: mean dwell in each level is 10 ms."""
+    tau = 10e-3
+    p = QCParams(rtn_traps=1, rtn_tau_range=(tau, tau), nu_rearrange=0.0, rtn_dphi=0.0,
+                 rtn_dg=0.3, nu_disturb=0.0)
+    dev = QCDevice(5, params=p, spread=False, n_channels=2)
+    n = 200_000
+    res = dev.drive(np.full(n, tau / 40), np.full(n, 0.05), np.full(n, 1e-3))
+    r = analyze_rtn(res.t, res.i / res.v / G0, n_levels=2)
+    assert r.dwell_mean_s == pytest.approx([tau, tau], rel=0.12)
+    assert r.occupancy == pytest.approx([0.5, 0.5], abs=0.05)
+    # the trap's own amplitude (drawn per device), seen through the series resistance
+    assert np.diff(r.levels)[0] == pytest.approx(dev.rtn_dg[0], rel=0.05)
+
+
+def test_rtn_is_relatively_stronger_at_low_conductance():
+    rel = []
+    for n in (1, 15):
+        dev = QCDevice(3, n_channels=n)
+        res = dev.drive(np.full(20_000, 2e-4), np.full(20_000, 0.1), np.full(20_000, 1e-3))
+        g = res.i / res.v
+        rel.append(np.std(g) / np.mean(g))
+    assert rel[0] > 3 * rel[1]
+
+
+def test_read_disturb_rises_between_0p1_and_0p15_volt():
+    moved = {}
+    for v_read in (0.1, 0.15):
+        changes = 0
+        for seed in range(4):
+            dev = QCDevice(seed, n_channels=6)
+            res = _drive(dev, v_read, 2.0, cc=1e-3, n=400)
+            g = res.i / res.v / G0
+            changes += int(np.sum(np.abs(np.diff(g)) > 0.3))
+        moved[v_read] = changes
+    assert moved[0.1] <= 1
+    assert moved[0.15] >= 8
+
+
+def test_default_device_is_the_quantized_conductance_model():
+    dev = default_device(3)
+    assert isinstance(dev, QCDevice)
+    assert dev.params == QCDevice(3).params
