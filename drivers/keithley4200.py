@@ -65,6 +65,8 @@ _IT_CODE = {"short": 1, "normal": 2, "long": 3}
 SB_DATA_READY, SB_SYNTAX_ERROR, SB_BUSY, SB_RQS = 1, 2, 16, 64
 
 ShouldStop = Callable[[], bool] | None
+#: I/O timeout while making safe: a lost connection costs this once, then a reconnect
+SAFE_OFF_TIMEOUT_MS = 2000
 
 
 class Keithley4200A(Instrument):
@@ -712,7 +714,7 @@ class Keithley4200A(Instrument):
             term = "\0" if self.ack else "\n"
             adapter.connection = manager.open_resource(
                 name, write_termination=term, read_termination=term,
-                timeout=min(self._timeout_ms, 3000))
+                timeout=min(self._timeout_ms, SAFE_OFF_TIMEOUT_MS))
             return True
         except Exception:  # noqa: BLE001
             return False
@@ -741,6 +743,32 @@ class Keithley4200A(Instrument):
             steps.append((f"SMU{n} off", f"DV{n}"))
         problems: list[str] = []
         reconnected = False
+        conn = getattr(self.adapter, "connection", None)
+        old_timeout = getattr(conn, "timeout", None)
+        if isinstance(old_timeout, int | float) and old_timeout > SAFE_OFF_TIMEOUT_MS:
+            try:  # a lost connection should cost seconds, not a long I/O timeout per step
+                conn.timeout = SAFE_OFF_TIMEOUT_MS
+            except Exception:  # noqa: BLE001
+                old_timeout = None
+        else:
+            old_timeout = None
+        try:
+            self._safe_off_steps(steps, problems, reconnected)
+        finally:
+            conn = getattr(self.adapter, "connection", None)
+            if old_timeout is not None and conn is not None:
+                try:
+                    conn.timeout = old_timeout
+                except Exception:  # noqa: BLE001
+                    problems.append("could not restore the I/O timeout")
+        self._mode = None
+        for p in self.pmus.values():
+            if p.rpm:
+                p.rpm_mode = "pmu"
+        return problems
+
+    def _safe_off_steps(self, steps: list[tuple[str, str]], problems: list[str],
+                        reconnected: bool) -> None:
         for label, cmd in steps:
             try:
                 self.command(cmd)
@@ -757,12 +785,8 @@ class Keithley4200A(Instrument):
                     problems.append(f"{label}: sent after reconnecting")
                 except Exception as exc2:  # noqa: BLE001
                     problems.append(f"{label}: {exc2}")
+                    problems.append("connection lost: remaining safe-off steps not sent")
                     break
-        self._mode = "user" if ("US", "US") in steps and not problems else None
-        for p in self.pmus.values():
-            if p.rpm:
-                p.rpm_mode = "pmu"
-        return problems
 
 
 def _check_name(name: str) -> None:
