@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,6 @@ def read_csv_run(path: str | Path) -> RunData:
         raise RunFileError(f"{p}: no such file")
     meta: dict[str, str] = {}
     parameters: dict[str, dict] = {}
-    rows: list[list[str]] = []
     header: list[str] | None = None
     try:
         text = p.read_text(encoding="utf-8-sig", errors="replace")
@@ -105,9 +105,8 @@ def read_csv_run(path: str | Path) -> RunData:
         delim = dialect.delimiter
     except csv.Error:
         delim = ","
-    reader = csv.reader(body, delimiter=delim)
+    reader = csv.reader(body[:1], delimiter=delim)
     header = next(reader)
-    rows = [r for r in reader if any(c.strip() for c in r)]
     columns: dict[str, tuple[int, float]] = {}
     for idx, h in enumerate(header):
         key, scale = _normalise(h)
@@ -121,16 +120,9 @@ def read_csv_run(path: str | Path) -> RunData:
             f"{p}: need a voltage and a current column; header was {header!r} "
             f"(expected e.g. time_s, voltage_V, current_A)"
         )
-    if not rows:
+    if len(body) < 2:
         raise RunFileError(f"{p}: header but no data rows")
-    try:
-        table = np.array(
-            [[float(c) if c.strip() else np.nan for c in r] for r in rows], dtype=float
-        )
-    except ValueError as exc:
-        raise RunFileError(f"{p}: non-numeric cell ({exc})") from exc
-    except (IndexError, TypeError) as exc:
-        raise RunFileError(f"{p}: ragged rows ({exc})") from exc
+    table = _numeric_table(p, body[1:], delim)
     if table.ndim != 2 or table.shape[1] < len(header):
         raise RunFileError(f"{p}: rows have fewer cells than the header ({len(header)})")
     streams: dict[str, np.ndarray] = {}
@@ -159,6 +151,22 @@ def read_csv_run(path: str | Path) -> RunData:
         units={"samples": units},
         waveforms={},
     )
+
+
+def _numeric_table(p: Path, lines: list[str], delim: str) -> np.ndarray:
+    """Rows as a float table: numpy's C parser first, a cell-by-cell pass for blanks."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return np.atleast_2d(np.loadtxt(lines, delimiter=delim, dtype=float, ndmin=2))
+    except (ValueError, UserWarning):
+        pass
+    rows = [r for r in csv.reader(lines, delimiter=delim) if any(c.strip() for c in r)]
+    try:
+        return np.array([[float(c) if c.strip() else np.nan for c in r] for r in rows],
+                        dtype=float)
+    except ValueError as exc:
+        raise RunFileError(f"{p}: non-numeric cell ({exc})") from exc
 
 
 def _parse_comment(text: str, meta: dict[str, str], parameters: dict[str, dict]) -> None:

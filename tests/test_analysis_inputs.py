@@ -69,3 +69,29 @@ def test_run_file_and_missing_file(tmp_path):
         load_run(tmp_path / "none.h5")
     with pytest.raises(RunFileError, match="one run"):
         load_run(tmp_path / "x.csv", run_id="other")
+
+
+def test_run_file_export_reads_back(tmp_path):
+    from analysis.runfile import export_csv, read_run
+
+    path = tmp_path / "r.h5"
+    cols = {"time_s": "f8", "voltage_V": "f8", "current_A": "f8", "pulse_index": "i4",
+            "compliance": "?"}
+    with RunWriter(path, "pulse-train", {"v_pulse": (1.5, "V")}, {"samples": cols}) as w:
+        w.append("samples", {"time_s": [0.0, 1.0], "voltage_V": [0.1, 0.1],
+                             "current_A": [1e-5, 2e-5], "pulse_index": [1, 2],
+                             "compliance": [False, True]})
+    (out,) = export_csv(path, tmp_path / "r.csv")
+    back = load_run(out)
+    orig = read_run(path)
+    assert back.protocol == "pulse-train" and back.run_id == orig.run_id
+    assert back.parameters["v_pulse"] == {"value": 1.5, "unit": "V"}
+    np.testing.assert_allclose(back.samples["current_A"], [1e-5, 2e-5])
+    assert back.samples["compliance"].tolist() == [False, True]
+
+
+def test_csv_with_blank_cells(tmp_path):
+    p = tmp_path / "blank.csv"
+    p.write_text("voltage_V,current_A,pulse_index\n0.1,1e-5,\n0.2,,2\n")
+    s = load_run(p).samples
+    assert np.isnan(s["current_A"][1]) and s["pulse_index"].tolist() == [-1, 2]
