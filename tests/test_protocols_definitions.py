@@ -107,7 +107,7 @@ def test_dc_sweep_ladder_none_compliance_and_switching_candidates(k, tmp_path):
         seg1 = s["v_program_V"][(s["cycle"] == c) & (s["segment"] == 1)]
         assert np.isnan(vs) or np.any(np.isclose(seg1, vs))
     assert np.any(np.isfinite(cyc["v_set_V"]))
-    assert np.all((np.nan_to_num(cyc["v_set_V"], nan=1) > 0))
+    assert np.all(np.nan_to_num(cyc["v_set_V"], nan=1) > 0)
     assert np.all(np.nan_to_num(cyc["v_reset_V"], nan=-1) < 0)
 
 
@@ -149,7 +149,7 @@ def test_reset_train_waveforms_per_pulse(k, tmp_path):
     check_common(d, proto)
     n = proto.n_samples()
     assert n >= 20  # 5 ms at 0.01 PLC points
-    for name, unit in (("time_s", "s"), ("voltage_V", "V"), ("current_A", "A")):
+    for name, _unit in (("time_s", "s"), ("voltage_V", "V"), ("current_A", "A")):
         assert d.waveforms[name].shape == (12, n)
     t = d.waveforms["time_s"]
     assert np.all(np.diff(t, axis=1) > 0)
