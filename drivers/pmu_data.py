@@ -119,23 +119,30 @@ class PMUSpotMean:
         return int(self.v_high.size)
 
 
+def _hex_words(items: list[str]) -> np.ndarray:
+    """Hex status words -> uint32; one ``bytes.fromhex`` when all have 8 digits."""
+    if all(len(x) == 8 for x in items):
+        try:
+            return np.frombuffer(bytes.fromhex("".join(items)), dtype=">u4").astype(np.uint32)
+        except ValueError:
+            pass
+    return np.array([int(x, 16) for x in items], dtype=np.uint32)
+
+
 def parse_points(text: str, fields: int) -> tuple[np.ndarray, ...]:
     """Split a ``DATA:GET`` reply into ``fields`` columns; every 4th column is a hex word.
 
-    Vectorised: one ``split`` and one ``reshape``; only the status columns are parsed
-    item by item (hex).
+    Vectorised: one ``split``, one float conversion per column, one ``bytes.fromhex`` for
+    the status words.
     """
     text = text.strip().strip(";")
     if not text:
         return tuple(np.empty(0) for _ in range(fields))
-    items = np.array(text.replace(";", ",").split(","))
-    if items.size % fields:
-        raise ValueError(f"PMU data reply has {items.size} values, not a multiple of {fields}")
-    table = items.reshape(-1, fields)
+    items = text.replace(";", ",").split(",")
+    if len(items) % fields:
+        raise ValueError(f"PMU data reply has {len(items)} values, not a multiple of {fields}")
     cols = []
     for k in range(fields):
-        if k % 4 == 3:
-            cols.append(np.array([int(s, 16) for s in table[:, k]], dtype=np.uint32))
-        else:
-            cols.append(table[:, k].astype(float))
+        column = items[k::fields]
+        cols.append(_hex_words(column) if k % 4 == 3 else np.array(column, dtype=float))
     return tuple(cols)

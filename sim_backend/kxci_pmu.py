@@ -49,6 +49,9 @@ RPM_I_RANGES = {10: (0.2, 10e-3, 1e-3, 100e-6, 10e-6, 1e-6, 100e-9), 40: (0.8, 1
 I_RANGE_CODES = (100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 0.2, 0.8)
 TIMING = {10: {"period": 60e-9, "width": 40e-9, "edge": 20e-9, "delay": 20e-9},
           40: {"period": 500e-9, "width": 250e-9, "edge": 50e-9, "delay": 50e-9}}
+#: one ``:PMU:DATA:GET`` point: V,I,T,S (waveform) / VH,IH,TH,SH,VL,IL,TL,SL (spot mean)
+POINT_FORMAT = "%.6g,%.6g,%.6g,%08X"
+SPOT_FORMAT = POINT_FORMAT + "," + POINT_FORMAT
 SARB_FIELDS = ("STARTV", "STOPV", "TIME", "MEAS:TYPE", "MEAS:START", "MEAS:STOP", "TRIG",
                "SSR")
 
@@ -81,6 +84,7 @@ class PulseChannel:
     sequences: dict[int, dict[str, list[float]]] = field(default_factory=dict)
     seq_list: list[tuple[int, int]] = field(default_factory=list)
     data: np.ndarray | None = None  # (n, fields) float; status words in column 3 (and 7)
+    rows: list[str] = field(default_factory=list)  # data as printed, one string per point
 
     def reset(self) -> None:
         keep = (self.number, self.rpm, self.rpm_mode)
@@ -115,6 +119,14 @@ def pulse_channels(options) -> dict[int, PulseChannel]:
             ch = 2 * n - 2 + local
             out[ch] = PulseChannel(ch, rpm=local in rpms)
     return out
+
+
+def format_rows(data: np.ndarray) -> list[str]:
+    """Points as the instrument prints them (formatted once, when the test produces them)."""
+    fmt = POINT_FORMAT if data.shape[1] == 4 else SPOT_FORMAT
+    cols = [data[:, k].tolist() if k % 4 != 3 else data[:, k].astype(np.int64).tolist()
+            for k in range(data.shape[1])]
+    return list(map(fmt.__mod__, zip(*cols, strict=True)))
 
 
 def i_code(amps: float) -> int:
@@ -432,7 +444,7 @@ class PMUCommands:
         if not active:
             raise KXCIError(-967, "no channel output on")
         for c in self.pulse.values():
-            c.data = None
+            c.data, c.rows = None, []
         plans = {c.number: (self._plan_sarb(c) if self.pmu.mode == 1 else self._plan_pulse(c))
                  for c in active}
         duration = max(p[1] for p in plans.values())
@@ -440,6 +452,7 @@ class PMUCommands:
             units, dur, kinds = plans[c.number]
             wired = c.number == 1 and (not c.rpm or c.rpm_mode == 0)
             c.data = self._simulate(c, units, wired, kinds)
+            c.rows = format_rows(c.data)
             c.output_active = True
         self.device_time_after_pmu = self.device.time
         self.pmu.running_until = time.monotonic() + (duration / self.speed if self.speed else 0)
@@ -649,15 +662,9 @@ class PMUCommands:
         ``V,I,T,S`` or ``VH,IH,TH,SH,VL,IL,TL,SL``; S as 8 hex digits [M 7-7, 7-38]."""
         args = self._pmu_args(rest, (1, 3))
         ch = self._pch(args[0])
-        data = ch.data if ch.data is not None else np.empty((0, 4))
         start = parse_int(args[1], 0, MAX_POINTS, -969) if len(args) > 1 else 0
         n = parse_int(args[2], 1, PAGE_POINTS, -969) if len(args) > 2 else PAGE_POINTS
-        page = data[start:start + n]
-        if page.shape[1] == 4:
-            return ";".join(f"{v:.6g},{i:.6g},{t:.6g},{int(s):08X}" for v, i, t, s in
-                            page.tolist())
-        return ";".join(f"{a:.6g},{b:.6g},{c:.6g},{int(d):08X},{e:.6g},{f:.6g},{g:.6g},"
-                        f"{int(h):08X}" for a, b, c, d, e, f, g, h in page.tolist())
+        return ";".join(ch.rows[start:start + n])
 
     def pmu_outputs_safe(self) -> bool:
         """No PMU output on (requested or active), no test running, RPMs routed to the PMU."""

@@ -1,0 +1,92 @@
+"""KXCI over loopback: median command round trip and the time to fetch 65 536 PMU points.
+
+Both go through the real client path (pyvisa + pyvisa-py ``TCPIP::SOCKET`` with NUL
+terminations) to the simulated 4200A's TCP server on 127.0.0.1, so they measure the
+driver + transport + simulator overhead, not a real instrument's latency (unpublished).
+Targets: round trip < 1 ms; 65 536 points (32 pages of ``:PMU:DATA:GET``) < 0.5 s.
+
+Run: ``python benchmarks/bench_kxci.py`` or ``python -m benchmarks``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from drivers.keithley4200 import Keithley4200A  # noqa: E402
+from drivers.pmu_config import SarbSequence  # noqa: E402
+from sim_backend.kxci import KXCIEngine  # noqa: E402
+from sim_backend.server import KXCIServer  # noqa: E402
+
+ROUND_TRIPS = 2000
+FETCH_REPEATS = 5
+POINTS = 65536
+
+
+def round_trip_ms(k: Keithley4200A, n: int = ROUND_TRIPS) -> tuple[float, float]:
+    """Median and 95th percentile of ``SP`` query round trips in ms."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        k.query("SP")
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return statistics.median(times) * 1e3, times[int(0.95 * len(times))] * 1e3
+
+
+def command_ms(k: Keithley4200A, n: int = ROUND_TRIPS // 2) -> float:
+    """Median of ACK-ed command round trips (``BC``) in ms."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        k.command("BC")
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def fetch_65536(k: Keithley4200A) -> tuple[float, float, int]:
+    """(Segment Arb test wall time, median fetch time in s, points fetched)."""
+    n_seg = round(POINTS * 5e-9 / 10e-9) * 10e-9  # 65 536 samples at 200 MS/s
+    seq = SarbSequence(start_v=(0.0, 0.1, 0.1), stop_v=(0.1, 0.1, 0.0),
+                       time=(1e-6, n_seg, 1e-6), meas_type=(0, 2, 0))
+    t0 = time.perf_counter()
+    wf = k.pmu_segment_arb(1, {1: seq}, [(1, 1)], i_range=10e-3)
+    t_test = time.perf_counter() - t0
+    fetches = []
+    for _ in range(FETCH_REPEATS):
+        t0 = time.perf_counter()
+        again = k.pmus[1].fetch_waveform()
+        fetches.append(time.perf_counter() - t0)
+        assert len(again) == len(wf)
+    return t_test, statistics.median(fetches), len(wf)
+
+
+def main() -> dict[str, float]:
+    engine = KXCIEngine(seed=0)
+    server = KXCIServer(engine, port=0)
+    server.start_background()
+    try:
+        k = Keithley4200A(server.resource)
+        med, p95 = round_trip_ms(k)
+        cmd = command_ms(k)
+        t_test, t_fetch, n = fetch_65536(k)
+        k.adapter.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    print("KXCI over loopback (pyvisa-py TCPIP::SOCKET -> simulated 4200A)")
+    print(f"  query round trip (SP):     median {med:.3f} ms, p95 {p95:.3f} ms "
+          f"(target < 1 ms) {'OK' if med < 1 else 'MISSED'}")
+    print(f"  command round trip (BC):   median {cmd:.3f} ms")
+    print(f"  fetch {n} PMU points:     median {t_fetch * 1e3:.1f} ms over 32 pages "
+          f"(target < 500 ms) {'OK' if t_fetch < 0.5 else 'MISSED'}")
+    print(f"  Segment Arb test incl. simulation and first fetch: {t_test:.2f} s")
+    return {"round_trip_ms": med, "command_ms": cmd, "fetch_65536_s": t_fetch}
+
+
+if __name__ == "__main__":
+    main()
