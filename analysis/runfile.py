@@ -32,6 +32,7 @@ is reported as incomplete by :func:`list_runs`.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -154,7 +155,13 @@ class RunWriter:
         self._closed = False
         mode = "a" if self.path.exists() else "w"
         try:
-            self._f = h5py.File(self.path, mode, libver="latest")
+            try:
+                self._f = h5py.File(self.path, mode, libver="latest")
+            except OSError as exc:
+                if mode != "a" or "already open for write" not in str(exc):
+                    raise
+                _reopen_after_crash(self.path)  # an earlier writer was killed
+                self._f = h5py.File(self.path, mode, libver="latest")
         except OSError as exc:
             raise RunFileError(f"{self.path}: cannot open for writing ({exc})") from exc
         f = self._f
@@ -545,15 +552,40 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunData:
         )
 
 
+def _reopen_after_crash(path: Path) -> None:
+    """Rewrite a file whose SWMR writer was killed, so it can be opened for writing again.
+
+    A killed SWMR writer leaves the superblock's "open for write" flags set; HDF5 then
+    refuses write access (``h5clear -s`` would reset them). Reading still works, so the
+    file is copied group by group into a fresh file that replaces it atomically.
+    """
+    tmp = path.with_name(path.name + ".repair")
+    with h5py.File(path, "r", libver="latest", swmr=True) as src, \
+            h5py.File(tmp, "w", libver="latest") as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for name in src:
+            src.copy(src[name], dst, name=name)
+    os.replace(tmp, path)
+
+
 def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> list[str]:
     """Repair: mark runs cut off by a crash as closed with status ``incomplete``.
 
     Their data up to the last flush stays as it is; afterwards the file is an ordinary
     closed run file that analysis reads without special cases. Returns the repaired ids.
     """
+    p = Path(path)
+    try:
+        f = h5py.File(p, "r+", libver="latest")
+    except OSError as exc:
+        if "already open for write" not in str(exc):
+            raise RunFileError(f"{p}: cannot open for repair ({exc})") from exc
+        _reopen_after_crash(p)
+        f = h5py.File(p, "r+", libver="latest")
     repaired = []
-    with h5py.File(path, "r+", libver="latest") as f:
-        _check_schema(f, Path(path))
+    with f:
+        _check_schema(f, p)
         for rid, g in f.get("runs", {}).items():
             if run_ids is not None and rid not in run_ids:
                 continue
