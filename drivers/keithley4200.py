@@ -347,19 +347,27 @@ class Keithley4200A(Instrument):
         s.check_compliance(compliance)
         self._check_timing(delay, hold)
         self._check_integration(integration)
+        source = (f"VL{smu}, 1, {fmt_number(abs(compliance))}, "
+                  + ", ".join(fmt_number(x) for x in v))
+        return self._var1_test(smu, source, v, hold, delay, integration, exit_on_compliance,
+                               ground, timeout, should_stop)
+
+    def _var1_test(self, smu: int, source: str, program: np.ndarray, hold: float,
+                   delay: float, integration: str | float, exit_on_compliance: bool,
+                   ground: Sequence[int], timeout: float, should_stop: ShouldStop) -> SweepData:
+        """Shared body of the VAR1 sweeps once their arguments are checked."""
         for n in ground:
             self._smu(n)
         self._begin_test()
         self._define_sweep_channels(smu, "VAR1", ground)
         self.page("SS")
-        self.command(f"VL{smu}, 1, {fmt_number(abs(compliance))}, "
-                     + ", ".join(fmt_number(x) for x in v))
+        self.command(source)
         if hold:
             self.command(f"HT {fmt_number(hold)}")
         self.command(f"DT {fmt_number(delay)}")
         self.integration(integration)
         self.exit_on_compliance(exit_on_compliance)
-        return self._run_and_fetch(smu, timeout, should_stop, v)
+        return self._run_and_fetch(smu, timeout, should_stop, program)
 
     def linear_sweep(
         self,
@@ -396,18 +404,10 @@ class Keithley4200A(Instrument):
         s.check_compliance(compliance)
         self._check_timing(delay, hold)
         self._check_integration(integration)
-        self._begin_test()
-        self._define_sweep_channels(smu, "VAR1", ground)
-        self.page("SS")
-        self.command(f"VR1, {fmt_number(start)}, {fmt_number(stop)}, {fmt_number(step)}, "
-                     f"{fmt_number(abs(compliance))}")
-        if hold:
-            self.command(f"HT {fmt_number(hold)}")
-        self.command(f"DT {fmt_number(delay)}")
-        self.integration(integration)
-        self.exit_on_compliance(exit_on_compliance)
-        program = start + step * np.arange(n)
-        return self._run_and_fetch(smu, timeout, should_stop, program)
+        source = (f"VR1, {fmt_number(start)}, {fmt_number(stop)}, {fmt_number(step)}, "
+                  f"{fmt_number(abs(compliance))}")
+        return self._var1_test(smu, source, start + step * np.arange(n), hold, delay,
+                               integration, exit_on_compliance, ground, timeout, should_stop)
 
     def sample(
         self,

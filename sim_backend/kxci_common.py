@@ -90,6 +90,18 @@ def parse_int(text: str, lo: int, hi: int, code: int = -993) -> int:
     return int(value)
 
 
+def lookup_channel(table: dict, text: str, bad: int, missing: int):
+    """The channel numbered ``text`` in ``table``; error ``bad`` for a non-number,
+    ``missing`` for a channel the mainframe does not have."""
+    try:
+        n = int(text)
+    except ValueError as exc:
+        raise KXCIError(bad, f"channel {text!r}") from exc
+    if n not in table:
+        raise KXCIError(missing, f"no channel {n}")
+    return table[n]
+
+
 def parse_name(text: str) -> str:
     """A quoted function name of at most 6 characters: ``'V1'`` [M 5-7]."""
     m = re.fullmatch(r"'([^']{0,6})'", text.strip())

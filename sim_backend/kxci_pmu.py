@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim_backend.kxci_common import KXCIError, parse_float, parse_int, split_args
+from sim_backend.kxci_common import (
+    KXCIError,
+    lookup_channel,
+    parse_float,
+    parse_int,
+    split_args,
+)
 from sim_backend.pmu_schedule import (
     UnitSchedule,
     Window,
@@ -174,13 +180,7 @@ class PMUCommands:
 
     # ------------------------------------------------------------------ helpers
     def _pch(self, text: str) -> PulseChannel:
-        try:
-            n = int(text)
-        except ValueError as exc:
-            raise KXCIError(-969, f"channel {text!r}") from exc
-        if n not in self.pulse:
-            raise KXCIError(-969, f"no PMU channel {n}")
-        return self.pulse[n]
+        return lookup_channel(self.pulse, text, bad=-969, missing=-969)
 
     def _pmu_args(self, rest: str, count: int | tuple[int, int]) -> list[str]:
         args = split_args(rest)

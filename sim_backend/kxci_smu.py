@@ -22,6 +22,7 @@ from sim_backend.kxci_common import (
     SB_SYNTAX_ERROR,
     KXCIError,
     fmt_value,
+    lookup_channel,
     parse_float,
     parse_int,
     parse_name,
@@ -130,13 +131,7 @@ class SMUCommands:
 
     # ------------------------------------------------------------------ helpers
     def _smu(self, text: str) -> SMUChannel:
-        try:
-            n = int(text)
-        except ValueError as exc:
-            raise KXCIError(-993, f"channel {text!r}") from exc
-        if n not in self.smus:
-            raise KXCIError(-979, f"SMU{n}")
-        return self.smus[n]
+        return lookup_channel(self.smus, text, bad=-993, missing=-979)
 
     def _require_page(self, *pages: str) -> None:
         if self.sm.mode != "system":
@@ -271,21 +266,21 @@ class SMUCommands:
         smu.const_value = value
         smu.const_compliance = self._compliance(args[2], smu)
 
+    def _timing(self, page: str, rest: str, lo: float, hi: float, name: str) -> float:
+        """A time argument of a page command, in [lo, hi] s."""
+        self._require_page(page)
+        value = parse_float(rest)
+        if not lo <= value <= hi:
+            raise KXCIError(-993, f"{name} {value}")
+        return value
+
     def _dt(self, rest: str) -> None:
         """``DT s`` delay before each measurement, 0..6.553 s [M 5-10]."""
-        self._require_page("SS")
-        value = parse_float(rest)
-        if not 0 <= value <= 6.553:
-            raise KXCIError(-993, f"DT {value}")
-        self.sm.delay_s = value
+        self.sm.delay_s = self._timing("SS", rest, 0.0, 6.553, "DT")
 
     def _ht(self, rest: str) -> None:
         """``HT s`` hold before the sweep, 0..655.3 s [M 5-12]."""
-        self._require_page("SS")
-        value = parse_float(rest)
-        if not 0 <= value <= 655.3:
-            raise KXCIError(-993, f"HT {value}")
-        self.sm.hold_s = value
+        self.sm.hold_s = self._timing("SS", rest, 0.0, 655.3, "HT")
 
     # ------------------------------------------------------------------ modeless
     def _it(self, rest: str) -> None:
@@ -340,19 +335,11 @@ class SMUCommands:
 
     def _in(self, rest: str) -> None:
         """``IN s`` sampling interval 0.01..10 s [M 5-22]."""
-        self._require_page("SM")
-        value = parse_float(rest)
-        if not 0.01 <= value <= 10:
-            raise KXCIError(-993, f"IN {value}")
-        self.sm.interval_s = value
+        self.sm.interval_s = self._timing("SM", rest, 0.01, 10.0, "IN")
 
     def _wt(self, rest: str) -> None:
         """``WT s`` wait before sampling 0..100 s [M 5-24]."""
-        self._require_page("SM")
-        value = parse_float(rest)
-        if not 0 <= value <= 100:
-            raise KXCIError(-993, f"WT {value}")
-        self.sm.wait_s = value
+        self.sm.wait_s = self._timing("SM", rest, 0.0, 100.0, "WT")
 
     # ------------------------------------------------------------------ MD page: run
     def _me(self, rest: str) -> None:
@@ -457,19 +444,28 @@ class SMUCommands:
         return data[k - 1] if k <= len(data) else "0"
 
     # ------------------------------------------------------------------ user mode
-    def _dv(self, rest: str) -> None:
-        """``DVB, range, volts, Icomp`` or ``DVB`` (off) [M 5-33]."""
+    def _user_source(self, rest: str, name: str) -> tuple[SMUChannel, list[str]] | None:
+        """Common part of ``DV``/``DI``: the SMU and its 4 arguments, or None when the
+        command had only the channel (output off)."""
         self._require_user()
         args = split_args(rest)
         if not args:
-            raise KXCIError(-993, "DV needs a channel")
+            raise KXCIError(-993, f"{name} needs a channel")
         smu = self._smu(args[0])
         if len(args) == 1:
             smu.output_on = False
             smu.output_v = smu.output_i = 0.0
-            return
+            return None
         if len(args) != 4:
-            raise KXCIError(-993, "DV takes channel, range, volts, compliance")
+            raise KXCIError(-993, f"{name} takes channel, range, value, compliance")
+        return smu, args
+
+    def _dv(self, rest: str) -> None:
+        """``DVB, range, volts, Icomp`` or ``DVB`` (off) [M 5-33]."""
+        found = self._user_source(rest, "DV")
+        if found is None:
+            return
+        smu, args = found
         rng = parse_int(args[1], 0, 5)
         if rng in (4, 5) and not smu.preamp:
             raise KXCIError(-993, f"DV range {rng} needs a preamp")
@@ -481,17 +477,10 @@ class SMUCommands:
 
     def _di(self, rest: str) -> None:
         """``DIB, range, amps, Vcomp`` or ``DIB`` (off) [M 5-32]."""
-        self._require_user()
-        args = split_args(rest)
-        if not args:
-            raise KXCIError(-993, "DI needs a channel")
-        smu = self._smu(args[0])
-        if len(args) == 1:
-            smu.output_on = False
-            smu.output_v = smu.output_i = 0.0
+        found = self._user_source(rest, "DI")
+        if found is None:
             return
-        if len(args) != 4:
-            raise KXCIError(-993, "DI takes channel, range, amps, voltage compliance")
+        smu, args = found
         rng = parse_int(args[1], 0, 13)
         if (rng in (1, 2, 11, 12, 13) and not smu.preamp) or (rng == 10 and not smu.high_power):
             raise KXCIError(-993, f"DI range {rng} not available on this SMU")
