@@ -12,12 +12,13 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from drivers.validation import ParameterError
 
-_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3,
-           "M": 1e6}
+#: SI prefixes as powers of ten (decimal arithmetic: "100uA" is exactly 1e-4, not 9.99e-5)
+_PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "m": -3, "": 0, "k": 3, "M": 6}
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Param:
         m = re.fullmatch(rf"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([pnuµmkM]?)(?:{unit})?",
                          text) if unit else None
         if m:
-            return float(m.group(1)) * _PREFIX[m.group(2)]
+            return float(Decimal(m.group(1)).scaleb(_PREFIX[m.group(2)]))
         try:
             return float(text)
         except ValueError:
