@@ -277,7 +277,13 @@ class QCDevice:
             barrier = np.maximum(e_r + p.gamma_remove * x, 0.0)
             procs.append((_REMOVE, p.nu0 * np.exp(-barrier * inv_kt)))
         if self.tip != 0:
-            procs.append((_TIP_RELAX, p.nu_tip_relax))
+            # strong bias (above the read range) hands the tip back to the main dynamics
+            ax_max = max(abs(x_max), abs(x_min))
+            if ax_max > _TIP_MAX_V - 0.3:
+                procs.append((_TIP_RELAX, p.nu_tip_relax * (
+                    1.0 + 1e3 * _logistic((np.abs(x) - _TIP_MAX_V) / 0.05))))
+            else:
+                procs.append((_TIP_RELAX, p.nu_tip_relax))
         elif self.n > 0:  # the tip belongs to an existing filament
             ax_max = max(abs(x_max), abs(x_min))
             ax_min = 0.0 if x_min <= 0.0 <= x_max else min(abs(x_max), abs(x_min))

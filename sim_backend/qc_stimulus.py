@@ -69,42 +69,49 @@ def pulse_train(
     samples_per_pulse: int = 1,
     read_compliance: float = 1e-3,
 ) -> Schedule:
-    """Pulses, each followed by a zero-volt gap and a read step (SMU pulse/read train).
+    """Pulses, each followed by a read step and a zero-volt gap (the SMU pulse protocols).
 
     ``read_v`` may be an array (one read voltage per pulse, e.g. +-0.1 V following the pulse
-    polarity). ``samples_per_pulse`` splits each pulse into equal steps (a sampled waveform).
+    polarity); ``read_width = 0`` leaves the reads out (then ``read_index`` points at the
+    last sample of each pulse). ``samples_per_pulse`` splits each pulse into equal steps
+    (a captured waveform).
     """
     amps = np.asarray(amplitudes, dtype=float)
     reads = np.broadcast_to(np.asarray(read_v, dtype=float), amps.shape)
     s = int(samples_per_pulse)
-    per = s + 2
+    with_read = read_width > 0
+    per = s + 1 + int(with_read)
     v = np.zeros((amps.size, per))
     dt = np.zeros((amps.size, per))
-    lim = np.zeros((amps.size, per))
+    lim = np.full((amps.size, per), float(compliance))
     v[:, :s] = amps[:, None]
     dt[:, :s] = width / s
-    lim[:, :s] = compliance
-    dt[:, s] = gap
-    lim[:, s] = compliance
-    v[:, s + 1] = reads
-    dt[:, s + 1] = read_width
-    lim[:, s + 1] = read_compliance
-    read_index = np.arange(amps.size) * per + s + 1
+    if with_read:
+        v[:, s] = reads
+        dt[:, s] = read_width
+        lim[:, s] = read_compliance
+    dt[:, -1] = max(gap, 0.0)
+    read_index = np.arange(amps.size) * per + (s if with_read else s - 1)
     return Schedule(dt.ravel(), v.ravel(), lim.ravel(), read_index)
 
 
-def read_train(
-    count: int, read_v: float, read_width: float = 1e-3, period: float = 1.0,
+def reads_at(
+    times: NDArray[np.float64], read_v: float, read_width: float = 1e-3,
     read_compliance: float = 1e-3,
 ) -> Schedule:
-    """``count`` reads at ``read_v``, one per ``period`` s, zero volts in between."""
-    v = np.zeros((count, 2))
-    dt = np.zeros((count, 2))
+    """Reads starting at ``times`` (s, from the schedule start), zero volts in between."""
+    t = np.asarray(times, dtype=float)
+    ends = np.concatenate(([0.0], t[:-1] + read_width))
+    gaps = t - ends
+    if np.any(gaps < -1e-12):
+        raise ValueError(f"times: reads of {read_width} s overlap; need spacing >= read_width")
+    v = np.zeros((t.size, 2))
+    dt = np.zeros((t.size, 2))
     v[:, 1] = read_v
-    dt[:, 0] = period - read_width
+    dt[:, 0] = np.maximum(gaps, 0.0)
     dt[:, 1] = read_width
-    lim = np.full((count, 2), read_compliance)
-    return Schedule(dt.ravel(), v.ravel(), lim.ravel(), np.arange(count) * 2 + 1)
+    lim = np.full((t.size, 2), float(read_compliance))
+    return Schedule(dt.ravel(), v.ravel(), lim.ravel(), np.arange(t.size) * 2 + 1)
 
 
 def concatenate(*schedules: Schedule) -> Schedule:
