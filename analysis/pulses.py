@@ -154,8 +154,10 @@ def levels_from_samples(
 ) -> PulseLevels:
     """Per-pulse means from a flat sample table with a ``pulse_index`` column.
 
-    Rows with a negative pulse index (no pulse) are ignored. Pulses are grouped by
-    sorting once; the top-portion rule is the same as for waveforms, applied per group.
+    Rows with a negative pulse index (no pulse) are ignored. A pulse is a *contiguous*
+    run of rows with the same index (so index 1 of a second cycle is a new pulse, and a
+    table of one read per pulse gives one level per row); the top-portion rule is the
+    same as for waveforms, applied per group.
     """
     portion = portion or TopPortion()
     v = np.asarray(voltage, dtype=float)
@@ -166,9 +168,8 @@ def levels_from_samples(
     if p.size == 0:
         return PulseLevels(np.zeros(0, np.int64), np.zeros(0), np.zeros(0),
                            {"source": "samples", **asdict(portion)})
-    order = np.argsort(p, kind="stable")
-    v, i, p = v[order], i[order], p[order]
-    ids, start = np.unique(p, return_index=True)
+    start = np.concatenate(([0], np.flatnonzero(np.diff(p) != 0) + 1))
+    ids = p[start]
     grp = np.repeat(np.arange(ids.size), np.diff(np.append(start, p.size)))
     av = np.abs(v)
     peak = np.maximum.reduceat(np.where(np.isfinite(av), av, -np.inf), start)

@@ -47,6 +47,10 @@ from analysis.timelag import below_unity_fraction, variability_per_level
 
 SWEEP_PROTOCOLS = ("dc-sweep",)
 PULSE_PROTOCOLS = ("pulse-train", "reset-train", "ltp-ltd", "write-verify", "endurance")
+#: protocols whose rows are reads in time (their pulse_index counts reads, not pulses)
+TIME_PROTOCOLS = ("retention", "read-noise")
+#: per-read columns that give the write polarity (+ potentiation / SET, - depression)
+POLARITY_COLUMNS = ("phase", "polarity", "v_pulse_V", "v_program_V")
 
 
 @dataclass
@@ -105,9 +109,14 @@ class RunAnalysis:
 
     @cached_property
     def has_pulses(self) -> bool:
-        """Per-pulse data exists (waveforms, a reads stream or a pulse_index column)."""
+        """Per-pulse data exists (waveforms, a reads stream or a pulse_index column).
+
+        Retention and read-noise runs count reads, not pulses: they are time traces.
+        """
         if "current_A" in self.run.waveforms:
             return True
+        if self.protocol in TIME_PROTOCOLS:
+            return False
         reads = self.run.streams.get("reads", {})
         if reads and len(reads.get("current_A", ())) > 0:
             return True
@@ -136,11 +145,24 @@ class RunAnalysis:
         return None
 
     @cached_property
-    def read_levels(self) -> PulseLevels | None:
-        """Per-pulse levels from the reads stream only (the state *after* each pulse)."""
+    def read_stream(self) -> dict[str, NDArray] | None:
+        """The table with one read per pulse: ``reads``, else a main stream with pulse_index."""
         reads = self.run.streams.get("reads", {})
         if reads and len(reads.get("current_A", ())) > 0:
-            return levels_from_reads(reads)
+            return reads
+        if self.has_pulses and "pulse_index" in self.samples:
+            return self.samples
+        return None
+
+    @cached_property
+    def read_levels(self) -> PulseLevels | None:
+        """Per-pulse levels from the reads (the state *after* each pulse), else ``pulses``."""
+        rs = self.read_stream
+        if rs is not None:
+            if "pulse_index" in rs:
+                return levels_from_samples(rs["voltage_V"], rs["current_A"], rs["pulse_index"],
+                                           portion=self.options.portion)
+            return levels_from_reads(rs)
         return self.pulses
 
     # -- plateaus ----------------------------------------------------------------------
@@ -157,7 +179,8 @@ class RunAnalysis:
                 from analysis.conductance import series_correct
 
                 g = series_correct(g, self.options.series_resistance_ohm)
-            return np.abs(g), p.pulse_index.astype(float), "pulse"
+            first = float(p.pulse_index[0]) if p.pulse_index.size else 1.0
+            return np.abs(g), first + np.arange(g.size, dtype=float), "pulse"
         s = self.samples
         if self.is_sweep:
             return np.abs(self.g), np.asarray(s["voltage_V"], float), "V"
@@ -201,36 +224,45 @@ class RunAnalysis:
     # -- protocol-specific ---------------------------------------------------------------
     @cached_property
     def is_ltp_ltd(self) -> bool:
-        """A potentiation/depression run."""
+        """A potentiation/depression run (by name, or a CSV with reads and polarity)."""
+        rs = self.read_stream
         return self.protocol == "ltp-ltd" or (
-            not self.protocol and self.read_levels is not None
-            and "polarity" in self.run.streams.get("reads", {}))
+            not self.protocol and rs is not None and ("phase" in rs or "polarity" in rs))
 
     @cached_property
     def nonlinearity(self) -> dict[str, NonlinearityFit] | None:
-        """Potentiation and depression fits of an ltp-ltd run."""
-        if not self.is_ltp_ltd or self.read_levels is None:
+        """Potentiation and depression fits of the first cycle of an ltp-ltd run.
+
+        Reads are taken row by row from the read table; the sign of ``phase`` (or
+        ``polarity``, ``v_pulse_V``, ``v_program_V``) splits potentiation from
+        depression, else a parameter ``count``/``n_potentiation``, else the maximum.
+        """
+        rs = self.read_stream
+        if not self.is_ltp_ltd or rs is None:
             return None
-        lv = self.read_levels
-        g = np.abs(lv.g_g0)
-        reads = self.run.streams.get("reads", {})
+        g = np.abs(conductance_g0(rs["voltage_V"], rs["current_A"], self.options.v_min))
+        keep = np.ones(g.size, dtype=bool)
+        if "cycle" in rs and len(rs["cycle"]) == g.size and g.size:
+            keep = np.asarray(rs["cycle"]) == np.asarray(rs["cycle"])[0]
+        g = g[keep]
         pol = None
-        for name in ("polarity", "v_pulse_V", "v_program_V"):
-            if name in reads and len(reads[name]) == g.size:
-                pol = np.sign(np.asarray(reads[name], float))
-                break
+        for name in POLARITY_COLUMNS:
+            if name in rs and len(rs[name]) == keep.size:
+                cand = np.sign(np.asarray(rs[name], float)[keep])
+                if np.any(cand < 0) and np.any(cand > 0):
+                    pol = cand
+                    break
         n_pot = None
-        if pol is None or not np.any(pol < 0):
-            pol = None
-            for name in ("n_potentiation", "n_pulses_potentiation", "n_ltp", "n_pulses"):
+        if pol is None:
+            for name in ("n_potentiation", "count", "n_pulses_potentiation", "n_ltp"):
                 if name in self.run.parameters:
-                    n_pot = int(self.run.param(name))
+                    n_pot = int(self.run.param(name)) + 1  # + the initial read
                     break
         up, down = split_ltp_ltd(g, polarity=pol, n_potentiation=n_pot)
         out = {}
-        if up.size >= 4:
+        if np.isfinite(up).sum() >= 4:
             out["potentiation"] = fit_update(up, "potentiation")
-        if down.size >= 4:
+        if np.isfinite(down).sum() >= 4:
             out["depression"] = fit_update(down, "depression")
         return out or None
 
@@ -251,6 +283,8 @@ class RunAnalysis:
         src = self.run.streams.get("reads") or self.samples
         g = conductance_g0(src["voltage_V"], src["current_A"], self.options.v_min)
         try:
+            if "elapsed_s" in src:  # time since the program pulse: t_program = 0
+                return fit_drift(src["elapsed_s"], np.abs(g), t_program=0.0)
             return fit_drift(src["time_s"], np.abs(g))
         except ValueError:
             return None
@@ -260,6 +294,11 @@ class RunAnalysis:
         """LRS/HRS per cycle of an endurance run."""
         if self.protocol != "endurance":
             return None
+        cyc = self.run.streams.get("cycles", {})
+        if "g_set_G0" in cyc and "g_reset_G0" in cyc and len(cyc["g_set_G0"]):
+            return EnduranceResult(np.asarray(cyc["cycle"]).astype(np.int64),
+                                   np.abs(np.asarray(cyc["g_set_G0"], float)),
+                                   np.abs(np.asarray(cyc["g_reset_G0"], float)), 2.0)
         src = self.run.streams.get("reads") or self.samples
         if "cycle" not in src:
             return None
@@ -348,7 +387,26 @@ class RunAnalysis:
             out["endurance"] = self.endurance.as_dict()
         if self.rtn is not None:
             out["rtn"] = self.rtn.as_dict()
+        if self.protocol == "write-verify" and self.read_levels is not None:
+            out["write_verify"] = self.write_verify_summary()
         return jsonable(out)
+
+    def write_verify_summary(self) -> dict[str, Any]:
+        """Target, final read and pulse count of a write-verify run."""
+        g = np.abs(self.read_levels.g_g0)
+        fin = g[np.isfinite(g)]
+        params = self.run.parameters
+        target = params.get("target_g0", {}).get("value")
+        tol = params.get("tolerance", {}).get("value")
+        mode = params.get("tolerance_mode", {}).get("value", "relative")
+        final = float(fin[-1]) if fin.size else None
+        ok = None
+        if final is not None and target is not None and tol is not None:
+            band = tol * target if mode == "relative" else tol
+            ok = abs(final - target) <= band
+        return {"target_g0": target, "final_g0": final, "reads": int(g.size),
+                "within_tolerance": ok, "outcome": self.run.attrs.get("outcome"),
+                "reason": self.run.attrs.get("reason")}
 
 
 def _nanmedian(a: NDArray) -> float | None:

@@ -47,6 +47,10 @@ def test_samples_with_pulse_index_give_the_same_levels_as_waveforms():
     c = levels_from_samples(np.append(v.ravel()[perm], 0.1), np.append(i.ravel()[perm], 1.0),
                             np.append(idx[perm], -1))
     np.testing.assert_allclose(np.sort(c.current_A), np.sort(a.current_A))
+    # one read per row, indices repeating over cycles: one level per row, in order
+    d = levels_from_samples(np.full(4, 0.1), np.array([1.0, 2.0, 3.0, 4.0]),
+                            np.array([1, 2, 1, 2]))
+    assert d.pulse_index.tolist() == [1, 2, 1, 2] and d.current_A.tolist() == [1, 2, 3, 4]
 
 
 def test_mask_keeps_flat_top_only():
