@@ -88,3 +88,29 @@ def ohmic_engine(make_ohmic_engine):
     """A simulated 4200A (SMU1, SMUPA2, PMU1, PMU2 with RPMs on both channels) with a
     10 kOhm resistor in place of the memristor."""
     return make_ohmic_engine()
+
+
+@pytest.fixture
+def fault_sim():
+    """Factory: a simulated 4200A with injected faults, served on 127.0.0.1 (free port).
+
+    ``fault_sim(["garble-at=40"], seed=1)`` returns ``(server, engine)``; connect with
+    ``protocols.connect(server.resource, timeout_ms=...)``. Servers stop at teardown.
+    """
+    from sim_backend.faults import FaultPlan
+    from sim_backend.kxci import KXCIEngine
+    from sim_backend.server import KXCIServer
+
+    servers = []
+
+    def make(specs=(), seed: int = 1, **kwargs):
+        engine = KXCIEngine(seed=seed, faults=FaultPlan.parse(specs), **kwargs)
+        server = KXCIServer(engine, port=0)
+        server.start_background()
+        servers.append(server)
+        return server, engine
+
+    yield make
+    for server in servers:
+        server.shutdown()
+        server.server_close()
