@@ -143,9 +143,14 @@ class MixtureFit:
 
 
 def find_candidate_peaks(hist: Histogram, *, min_prominence: float = 0.02,
-                         min_separation_g0: float = 0.3) -> NDArray[np.float64]:
-    """Peak positions (G0) of the lightly smoothed histogram, prominent and separated."""
-    c = hist.counts.astype(float)
+                         min_separation_g0: float = 0.3, g_min: float = 0.25
+                         ) -> NDArray[np.float64]:
+    """Peak positions (G0) of the lightly smoothed histogram, prominent and separated.
+
+    Bins below ``g_min`` (the off state, which can hold most samples of a sweep) are
+    left out, so prominence is judged among the quantized levels.
+    """
+    c = np.where(hist.centers >= g_min, hist.counts, 0).astype(float)
     if c.sum() == 0:
         return np.zeros(0)
     bw = hist.bin_width

@@ -138,8 +138,11 @@ class RunAnalysis:
         reads = self.run.streams.get("reads", {})
         if reads and len(reads.get("current_A", ())) > 0:
             return levels_from_reads(reads)
-        for cols in self.run.streams.values():
-            if "pulse_index" in cols and "current_A" in cols:
+        # the main table (reads after each pulse) before any other table with pulse_index
+        # (e.g. ``pulses``: the current at the end of each write pulse)
+        tables = [self.samples] + [c for c in self.run.streams.values() if c is not self.samples]
+        for cols in tables:
+            if "pulse_index" in cols and "current_A" in cols and len(cols["current_A"]):
                 return levels_from_samples(cols["voltage_V"], cols["current_A"],
                                            cols["pulse_index"], portion=self.options.portion)
         return None
