@@ -231,6 +231,7 @@ class RunWriter:
         self._wave_pending_rows = dict.fromkeys(self._wave_rows, 0)
         self._block_rows = max(chunk_rows, 65536)
         self._lock = threading.RLock()
+        self.flush_count = 0  #: flushes so far (for tests and benchmarks)
         self._last_flush = time.monotonic()
         self._stop_flusher = threading.Event()
         self._flush_thread = threading.Thread(target=self._flusher, daemon=True,
@@ -333,6 +334,7 @@ class RunWriter:
             self._write_waveform(name)
         self._f.flush()
         self._last_flush = time.monotonic()
+        self.flush_count += 1
 
     def flush(self) -> None:
         """Make everything appended so far durable and visible to SWMR readers."""
