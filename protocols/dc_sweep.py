@@ -24,10 +24,11 @@ from collections.abc import Iterator
 import numpy as np
 
 from analysis.conductance import conductance_g0
-from drivers.keithley4200 import MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
+from drivers.keithley4200 import INTEGRATION_PLC, MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
 from drivers.validation import ParameterError
 from protocols.base import STEP, Protocol, Record, RunContext, SafetyProfile, Step, as_columns
 from protocols.parameters import Param
+from protocols.pulsing import LINE_HZ, wait_bound
 
 
 def ramp(a: float, b: float, step: float, include_start: bool) -> np.ndarray:
@@ -131,10 +132,8 @@ class DCSweep(Protocol):
         return sum(s.size for _, s in self.segments())
 
     def estimated_duration(self) -> float:
-        from drivers.keithley4200 import INTEGRATION_PLC
-
         v = self.values
-        per_point = v["dwell"] + INTEGRATION_PLC[v["integration"]] / 60.0
+        per_point = v["dwell"] + INTEGRATION_PLC[v["integration"]] / LINE_HZ
         return self.points_per_cycle() * per_point * len(self.set_compliances())
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
@@ -145,6 +144,7 @@ class DCSweep(Protocol):
         halves = [(1, 2), (3, 4)][: (len(segs) + 1) // 2]
         cycles = self.set_compliances()
         total = len(cycles) * len(halves)
+        per_point = v["dwell"] + INTEGRATION_PLC[v["integration"]] / LINE_HZ
         done = 0
         for cycle, comp_set in enumerate(cycles):
             comp_set = comp_set or none
@@ -159,6 +159,7 @@ class DCSweep(Protocol):
                     data = ctx.instrument.list_sweep(
                         v["smu"], program[sl], comp, delay=v["dwell"],
                         integration=v["integration"], should_stop=ctx.should_abort,
+                        timeout=wait_bound(program[sl].size * per_point),
                     )
                     n = data.current.size
                     volts = data.voltage

@@ -67,6 +67,11 @@ class Shot:
         return conductance_g0(self.voltage, self.current)
 
 
+def wait_bound(duration: float) -> float:
+    """Bound on the wait for one instrument test of nominal ``duration`` seconds."""
+    return 2.0 * duration + 30.0
+
+
 def integration_for(point_time: float) -> str | float:
     """Longest A/D integration that fits in ``point_time`` (better reads, same timing):
     a named mode (0.1, 1, 10 PLC) when one fits, else a custom PLC number."""
@@ -101,7 +106,7 @@ def smu_levels(ctx: RunContext, smu: int, levels: np.ndarray, compliance: float,
     t0 = ctx.now()
     data = ctx.instrument.list_sweep(
         smu, levels, compliance, delay=max(0.0, point_time - t_int), integration=integration,
-        should_stop=ctx.should_abort,
+        should_stop=ctx.should_abort, timeout=wait_bound(levels.size * point_time),
     )
     n = data.current.size
     return Shot(t0 + data.time, levels[:n], data.voltage, data.current, data.compliance)
