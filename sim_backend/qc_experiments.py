@@ -74,7 +74,7 @@ class Settings:
     retention_first: float = 1.0  # log-spaced reads from 1 s, 10 per decade
     retention_read_width: float = 20e-3
     retention_programs: tuple[tuple[float, ...], ...] = ((1.6, -1.6), (1.5,), (1.9,))
-    rtn_prepare: tuple[float, float] = (1.5, -1.7)  # SET at 1 mA, partial RESET
+    rtn_prepare: tuple[float, float] = (1.5, -2.0)  # SET at 1 mA, partial RESET
     rtn_duration: float = 4.0
     rtn_rate: float = 2000.0
 
@@ -182,10 +182,10 @@ def reset_train_metrics(current_wf: Array, voltage_wf: Array) -> Experiment:
     """I_i (top-portion mean of each pulse), I_i/I_1, the time-lag and the level scatter.
 
     * ``not_above_fraction``: pairs with I_{i+1} < 1.02 I_i (on or below the unity line
-      within the 2 % plateau scatter);
-    * ``falling_of_changed``: of the pairs that change by 10 % or more while G >= 1 G0
-      (below it the tunnelling gap's RTN alone moves the current by tens of per cent),
-      the fraction that fall;
+      within the 2 % plateau scatter), over the pulses on quantized levels (G_i >= 1/2 G0;
+      in the tunnelling regime below, RTN alone moves the current by tens of per cent);
+    * ``falling_of_changed``: of the level steps (|G_{i+1} - G_i| >= 0.4 G0, i.e. a half
+      or whole quantum, well beyond the scatter of a level), the fraction that fall;
     * ``plateau_cv_pct``: median sigma/mu of I_i on the quantized levels
       (:func:`analysis.timelag.variability_per_level`).
     """
@@ -197,13 +197,15 @@ def reset_train_metrics(current_wf: Array, voltage_wf: Array) -> Experiment:
     g = lv.g_g0
     ratio = i_pulse / i_pulse[0]
     rel = np.diff(i_pulse) / i_pulse[:-1]
-    changed = (np.abs(rel) >= 0.1) & (g[:-1] >= 1.0)
+    quantized = g[:-1] >= 0.5
+    changed = (np.abs(np.diff(g)) >= 0.4) & quantized  # level steps (1/2 or 1 G0)
     levels = variability_per_level(i_pulse, g, min_length=3)
     cvs = [d["cv"] for d in levels if d["n_pulses"] >= 5]
     return Experiment(
         "reset_train",
         {"final_ratio": float(ratio[-1]), "first_G0": float(g[0]), "last_G0": float(g[-1]),
-         "not_above_fraction": float(np.mean(rel < 0.02)),
+         "not_above_fraction": float(np.mean(rel[quantized] < 0.02)) if quantized.any()
+         else np.nan,
          "falling_of_changed": float(np.mean(rel[changed] < 0)) if changed.any() else np.nan,
          "plateau_cv_pct": float(100 * np.median(cvs)) if cvs else np.nan},
         {"pulse": np.arange(1, i_pulse.size + 1, dtype=float), "ratio": ratio, "g": g,

@@ -37,6 +37,9 @@ class QCParams:
     e_create, eps_create : creation barrier at size 0 and its increase per channel.
     gamma_create : field lowering of the creation barrier in eV/V (positive bias).
     e_remove, eps_remove : removal barrier at size 0 and its decrease per channel.
+    e_last, m_last : extra stability of the last few contacts, ``e_last exp(-m / m_last)``
+        added to the removal barrier (the single-atom contact near 1 G0 is the most
+        stable configuration of a point contact).
     gamma_remove : field lowering of the removal barrier in eV/V (negative bias).
     r_thermal : thermal resistance of the filament in K/W (Joule heating).
     t_ambient : ambient temperature in K.
@@ -88,6 +91,8 @@ class QCParams:
     e_remove: float = 1.354
     eps_remove: float = 0.0147
     gamma_remove: float = 0.40
+    e_last: float = 0.25
+    m_last: float = 2.0
     r_thermal: float = 3.0e3
     t_ambient: float = 300.0
 
