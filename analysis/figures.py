@@ -1,7 +1,32 @@
-"""Publication figures from run data (matplotlib, Agg; units on every axis)."""
+"""Publication figures from run data (matplotlib, Agg; units on every axis).
+
+The registry :data:`FIGURES` maps the names of ``labapp analyze --figure`` to functions
+taking a :class:`analysis.summary.RunAnalysis` (so every figure shares the run's cached
+results). I-V and G-V live here; histogram, plateau, switching, retention, endurance and
+RTN figures in :mod:`analysis.figures_states`; pulse, polar, time-lag and LTP/LTD
+figures in :mod:`analysis.figures_pulses`.
+
+=========  =====================================================  ==================
+name       what                                                   paper 000
+=========  =====================================================  ==================
+iv         |I| vs V on a log axis, per cycle, compliance marked   Fig. 1e, 2a/d/g
+gv         G/G0 vs V, SET and RESET branches, n/2 lines, plateaus Fig. 1f-g, 2b-i
+histogram  trace and state histograms with Gaussian mixture       (papers 002, 004)
+plateaus   level trace with labelled plateaus                     Fig. 1f-g, 5, S12
+pulses     per-pulse levels (waveforms + top portion), I_i/I_1    Fig. 5, 6a-d, S11-12
+polar      r = I_i/I_1, angle (i-1)pi and the 2pi(i-1)/N variant  Fig. 6e
+timelag    I_{i+1} vs I_i with unity line, density map            Fig. 6f
+ltp-ltd    potentiation/depression with NeuroSim fit              Fig. 7b, S13
+retention  G(t) log-log with power-law drift and extrapolation    Fig. S5
+cdf        V_SET / V_RESET cumulative distributions               (paper 001, 002)
+endurance  LRS/HRS per cycle                                      (papers 001, 002)
+rtn        RTN trace, digitised levels, dwell times               (papers 002, 003)
+=========  =====================================================  ==================
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,74 +36,176 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from analysis.conductance import conductance_g0  # noqa: E402
+from analysis.figure_style import (  # noqa: E402
+    DPI,
+    G_LABEL,
+    SINGLE,
+    half_integer_lines,
+    new_figure,
+    styled,
+    title,
+)
+from analysis.figures_pulses import (  # noqa: E402
+    figure_ltp_ltd,
+    figure_polar,
+    figure_pulses,
+    figure_timelag,
+)
+from analysis.figures_states import (  # noqa: E402
+    NotApplicable,
+    figure_cdf,
+    figure_endurance,
+    figure_histogram,
+    figure_plateaus,
+    figure_retention,
+    figure_rtn,
+)
+from analysis.plateaus import KIND_QUANTIZED  # noqa: E402
 from analysis.runfile import RunData  # noqa: E402
+from analysis.summary import RunAnalysis  # noqa: E402
+
+SET_SEGMENTS = (1, 2)
+RESET_SEGMENTS = (3, 4)
 
 
-def _title(run: RunData) -> str:
-    return f"{run.protocol} · {run.run_id} · {run.status}"
+def _analysis(obj: RunAnalysis | RunData) -> RunAnalysis:
+    return obj if isinstance(obj, RunAnalysis) else RunAnalysis(obj)
 
 
-def figure_iv(run: RunData) -> Figure:
-    """I-V loop on a log |I| axis, coloured by cycle."""
-    s = run.samples
-    fig, ax = plt.subplots(figsize=(5.0, 3.8), layout="constrained")
-    cycles = s.get("cycle", np.zeros(len(s["voltage_V"]), int))
-    for c in np.unique(cycles):
+def figure_iv(an: RunAnalysis | RunData) -> Figure:
+    """I-V loop on a log |I| axis, coloured by cycle, compliance-limited points marked."""
+    an = _analysis(an)
+    s = an.samples
+    v = np.asarray(s["voltage_V"], float)
+    i = np.abs(np.asarray(s["current_A"], float))
+    fig, ax = new_figure()
+    cycles = np.asarray(s.get("cycle", np.zeros(v.size, int)))
+    ids = np.unique(cycles)
+    cmap = plt.get_cmap("viridis", max(ids.size, 2))
+    for n, c in enumerate(ids):
         m = cycles == c
-        ax.semilogy(s["voltage_V"][m], np.abs(s["current_A"][m]), lw=0.8,
-                    label=f"cycle {int(c)}")
+        ax.semilogy(v[m], np.where(i[m] > 0, i[m], np.nan), lw=0.7, color=cmap(n),
+                    label=f"cycle {int(c) + 1}" if ids.size <= 8 else None)
     if "compliance" in s and np.any(s["compliance"]):
-        m = s["compliance"].astype(bool)
-        ax.semilogy(s["voltage_V"][m], np.abs(s["current_A"][m]), ".", ms=2, color="k",
-                    label="in compliance")
+        m = np.asarray(s["compliance"]).astype(bool)
+        ax.semilogy(v[m], i[m], ".", ms=1.5, color="k", label="in compliance")
     ax.set_xlabel("Voltage V (V)")
-    ax.set_ylabel("|Current| (A)")
-    ax.set_title(_title(run), fontsize=8)
-    ax.legend(fontsize=7, loc="lower right")
-    return fig
+    ax.set_ylabel("|Current| |I| (A)")
+    title(ax, an.run, f"{ids.size} cycle(s)")
+    ax.legend(loc="lower right", frameon=False)
+    return styled(fig)
 
 
-def figure_gv(run: RunData, g_max: float | None = None) -> Figure:
-    """G/G0 versus V with dashed guide lines at every n/2 (the quantized levels)."""
-    s = run.samples
-    g = conductance_g0(s["voltage_V"], s["current_A"])
-    fig, ax = plt.subplots(figsize=(5.0, 3.8), layout="constrained")
-    finite = g[np.isfinite(g)]
-    top = g_max if g_max is not None else (min(30.0, float(np.nanmax(finite))) if finite.size
-                                           else 5.0)
-    top = max(top, 1.0)
-    for k in range(1, int(np.ceil(2 * top)) + 1):
-        ax.axhline(k / 2, color="0.6" if k % 2 else "0.35", lw=0.5, ls="--", zorder=0)
-    seg = s.get("segment")
-    if seg is not None:
-        for ids, label, colour in (((1, 2), "SET branch", "C3"), ((3, 4), "RESET branch", "C0")):
-            m = np.isin(seg, ids)
-            ax.plot(s["voltage_V"][m], np.abs(g[m]), ".", ms=1.5, color=colour, label=label)
-        ax.legend(fontsize=7)
-    else:
-        ax.plot(s["voltage_V"], np.abs(g), ".", ms=1.5)
+def _gv_panel(ax, an: RunAnalysis, mask: np.ndarray, colour: str, label: str,
+              top: float) -> None:
+    s = an.samples
+    v = np.asarray(s["voltage_V"], float)
+    g = np.abs(an.g)
+    ax.plot(v[mask], g[mask], ".", ms=1.5, color=colour, label=label,
+            rasterized=mask.sum() > 5000)
+    n_lab = 0
+    for p in an.plateaus.plateaus:
+        if not (mask[p.start_index] and p.kind == KIND_QUANTIZED):
+            continue
+        ax.plot([p.x_start, p.x_end], [p.level_g0] * 2, color="k", lw=1.2)
+        if n_lab < 25:
+            ax.annotate(f"{p.label_g0:g}", (0.5 * (p.x_start + p.x_end), p.level_g0),
+                        textcoords="offset points", xytext=(0, 3), fontsize=5, ha="center")
+            n_lab += 1
+    half_integer_lines(ax, top)
     ax.set_ylim(0, top * 1.05)
     ax.set_xlabel("Voltage V (V)")
-    ax.set_ylabel("Conductance G/G$_0$ (G$_0$ = 2e$^2$/h)")
-    ax.set_title(_title(run), fontsize=8)
-    return fig
+    ax.set_ylabel(G_LABEL)
+    ax.legend(loc="upper left", frameon=False)
 
 
-FIGURES = {"iv": figure_iv, "gv": figure_gv}
+def figure_gv(an: RunAnalysis | RunData, g_max: float | None = None) -> Figure:
+    """G/G0 versus V with dashed guide lines at every n/2 and the quantized plateaus.
+
+    With sweep segments: SET branch (segments 1-2) and RESET branch (3-4) in two panels,
+    as paper 000 Fig. 1f-g and 2b-i; otherwise one panel.
+    """
+    an = _analysis(an)
+    s = an.samples
+    g = np.abs(an.g)
+    fin = g[np.isfinite(g)]
+    top = g_max if g_max is not None else (min(an.options.g_range_max + 5.0, float(fin.max()))
+                                           if fin.size else 5.0)
+    top = max(top, 1.0)
+    seg = s.get("segment")
+    if seg is not None and np.isin(seg, RESET_SEGMENTS).any():
+        seg = np.asarray(seg)
+        fig, (a1, a2) = new_figure(1, 2, width=2 * SINGLE, height=0.8 * SINGLE)
+        _gv_panel(a1, an, np.isin(seg, SET_SEGMENTS), "C3", "SET branch", top)
+        _gv_panel(a2, an, np.isin(seg, RESET_SEGMENTS), "C0", "RESET branch", top)
+        title(a1, an.run)
+    else:
+        fig, ax = new_figure()
+        _gv_panel(ax, an, np.ones(g.size, dtype=bool), "C0", "G/G$_0$", top)
+        title(ax, an.run)
+    return styled(fig)
 
 
-def save_figures(run: RunData, names: list[str], outdir: str | Path) -> list[Path]:
-    """Render the named figures as PNG into ``outdir``; returns the written paths."""
+FIGURES: dict[str, Callable[[RunAnalysis], Figure]] = {
+    "iv": figure_iv,
+    "gv": figure_gv,
+    "histogram": figure_histogram,
+    "plateaus": figure_plateaus,
+    "pulses": figure_pulses,
+    "polar": figure_polar,
+    "timelag": figure_timelag,
+    "ltp-ltd": figure_ltp_ltd,
+    "retention": figure_retention,
+    "cdf": figure_cdf,
+    "endurance": figure_endurance,
+    "rtn": figure_rtn,
+}
+
+
+def applicable_figures(an: RunAnalysis) -> list[str]:
+    """Names of the figures this run has data for (what ``--figure all`` renders)."""
+    names = ["iv"] if an.is_sweep else []
+    names += ["gv"] if an.is_sweep else []
+    names += ["histogram", "plateaus"]
+    if an.has_pulses and an.pulses is not None and an.pulses.current_A.size:
+        names += ["pulses", "polar", "timelag"]
+    if an.nonlinearity:
+        names.append("ltp-ltd")
+    if an.retention is not None:
+        names.append("retention")
+    if an.switching is not None:
+        names += ["cdf", "endurance"]
+    elif an.endurance is not None:
+        names.append("endurance")
+    if an.rtn is not None:
+        names.append("rtn")
+    return names
+
+
+def save_figures(run: RunAnalysis | RunData, names: Sequence[str], outdir: str | Path,
+                 *, dpi: int = DPI) -> list[Path]:
+    """Render the named figures as PNG into ``outdir``; returns the written paths.
+
+    Raises
+    ------
+    ValueError
+        An unknown figure name, or a figure the run has no data for (the message says
+        what is missing).
+    """
+    an = _analysis(run)
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"figure {unknown[0]!r} unknown; choose from {', '.join(FIGURES)}")
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in names:
-        if name not in FIGURES:
-            raise ValueError(f"figure {name!r} unknown; choose from {', '.join(FIGURES)}")
-        fig = FIGURES[name](run)
-        path = out / f"{run.run_id}_{name}.png"
-        fig.savefig(path, dpi=150)
+        try:
+            fig = FIGURES[name](an)
+        except NotApplicable as exc:
+            raise ValueError(f"{an.run.path}: {exc}") from exc
+        path = out / f"{an.run.run_id}_{name}.png"
+        fig.savefig(path, dpi=dpi)
         plt.close(fig)
         paths.append(path)
     return paths

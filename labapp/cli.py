@@ -15,8 +15,8 @@ import sys
 from drivers.validation import ParameterError
 
 #: subcommand modules, in the order ``--help`` lists them
-COMMANDS = ("run", "presets", "analyze", "info", "export", "import_csv", "sim_server", "gui",
-            "demo")
+COMMANDS = ("run", "presets", "analyze", "analyze_batch", "info", "export", "import_csv",
+            "sim_server", "gui", "demo")
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1

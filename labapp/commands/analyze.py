@@ -1,28 +1,102 @@
-"""``labapp analyze FILE``: figures from a run file."""
+"""``labapp analyze FILE``: figures and a JSON summary of one run (run file or CSV)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
-from analysis.figures import FIGURES, save_figures
-from analysis.runfile import read_run
+from analysis.figures import FIGURES, applicable_figures, save_figures
+from analysis.inputs import load_run
+from analysis.pulses import TopPortion
+from analysis.summary import AnalysisOptions, RunAnalysis
+
+
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """Analysis knobs shared by ``analyze`` and ``analyze-batch`` (see docs/analysis.md)."""
+    d = AnalysisOptions()
+    g = p.add_argument_group("analysis options")
+    g.add_argument("--v-min", type=float, default=d.v_min, metavar="V",
+                   help=f"mask |V| below this when forming G = I/V (default {d.v_min} V)")
+    g.add_argument("--series-r", type=float, default=None, metavar="OHM",
+                   help="series resistance to remove: G = 1/(1/G_meas - R_s)")
+    g.add_argument("--bin-width", type=float, default=d.bin_width_g0, metavar="G0",
+                   help=f"trace-histogram bin width (default {d.bin_width_g0} G0)")
+    g.add_argument("--g-max", type=float, default=d.g_range_max, metavar="G0",
+                   help=f"upper end of the histogram and labelling range (default "
+                   f"{d.g_range_max} G0)")
+    g.add_argument("--min-length", type=int, default=d.min_length, metavar="N",
+                   help=f"minimum plateau length in samples (default {d.min_length})")
+    g.add_argument("--merge", type=float, default=d.merge_g0, metavar="G0",
+                   help=f"merge adjacent segments closer than this (default {d.merge_g0} G0)")
+    g.add_argument("--label-tol", type=float, default=d.label_tol_g0, metavar="G0",
+                   help=f"max |level - n/2| for a quantized label (default {d.label_tol_g0})")
+    g.add_argument("--mixture", choices=("free", "tied"), default=d.mixture_mode,
+                   help="histogram peak centres free, or tied through one series resistance")
+    t = d.portion
+    g.add_argument("--top-flat", type=float, default=t.flat_fraction, metavar="F",
+                   help=f"pulse flat top: |V| >= F * max|V| (default {t.flat_fraction})")
+    g.add_argument("--top-skip", type=float, default=t.skip_fraction, metavar="F",
+                   help=f"fraction of the flat top skipped at its start (default "
+                   f"{t.skip_fraction})")
+    g.add_argument("--top-tail", type=float, default=t.tail_fraction, metavar="F",
+                   help=f"fraction of the flat top dropped at its end (default "
+                   f"{t.tail_fraction})")
+
+
+def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
+    """AnalysisOptions from parsed arguments (validated: bad values raise ValueError)."""
+    if args.min_length < 2:
+        raise ValueError(f"--min-length must be >= 2 samples, got {args.min_length}")
+    if args.series_r is not None and not args.series_r >= 0:
+        raise ValueError(f"--series-r must be >= 0 ohm, got {args.series_r}")
+    return AnalysisOptions(
+        v_min=args.v_min, series_resistance_ohm=args.series_r, bin_width_g0=args.bin_width,
+        g_range_max=args.g_max, min_length=args.min_length, merge_g0=args.merge,
+        label_tol_g0=args.label_tol, mixture_mode=args.mixture,
+        portion=TopPortion(args.top_flat, args.top_skip, args.top_tail),
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="figures and summaries of a run file",
-                       description="Render analysis figures of one run.")
-    p.add_argument("file", type=Path, help="run file (.h5)")
+    p = sub.add_parser(
+        "analyze", help="figures and a JSON summary of one run (run file or CSV)",
+        description="Analyse one run: plateaus with n/2 labels, conductance histogram with "
+        "Gaussian-mixture peaks, per-pulse levels and I_i/I_1, time-lag statistics, "
+        "nonlinearity fit, switching voltages, retention, RTN. Renders figures (-o DIR) "
+        "and/or prints a machine-readable summary (--json).")
+    p.add_argument("file", type=Path, help="run file (.h5) or CSV export")
     p.add_argument("--run", default=None, metavar="ID", help="run id (default: the last run)")
     p.add_argument("--figure", action="append", choices=[*FIGURES, "all"], default=[],
-                   help="figure to render (repeatable)")
-    p.add_argument("-o", "--output", type=Path, default=Path("."), help="output directory")
+                   help="figure to render (repeatable; 'all' = every figure the run has "
+                   "data for)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="output directory for figures (default: current directory)")
+    p.add_argument("--json", action="store_true",
+                   help="print the JSON summary to stdout (keys in docs/analysis.md)")
+    p.add_argument("--report", action="store_true",
+                   help="print the paper-style jump/plateau sentences")
+    add_analysis_options(p)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    run = read_run(args.file, args.run)
-    names = list(FIGURES) if (not args.figure or "all" in args.figure) else args.figure
-    for path in save_figures(run, names, args.output):
-        print(path)
+    an = RunAnalysis(load_run(args.file, args.run), options_from_args(args))
+    wants_figures = bool(args.figure) or args.output is not None
+    if not (wants_figures or args.json or args.report):
+        args.figure = ["all"]
+        wants_figures = True
+    if wants_figures:
+        names = (applicable_figures(an) if (not args.figure or "all" in args.figure)
+                 else list(dict.fromkeys(args.figure)))
+        out = args.output if args.output is not None else Path(".")
+        for path in save_figures(an, names, out):
+            print(path, file=sys.stderr if args.json else sys.stdout)
+    if args.report:
+        for line in an.plateaus.report(an.level_trace[2]):
+            print(line, file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        json.dump(an.summary(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
     return 0

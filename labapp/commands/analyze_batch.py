@@ -1,0 +1,44 @@
+"""``labapp analyze-batch 'DIR/**/*.h5' -o report/``: many runs, one aggregate report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis.batch import analyze_batch, write_report
+from labapp.commands.analyze import add_analysis_options, options_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze-batch", help="analyse many run files in parallel, aggregate report",
+        description="Analyse every run of every file matching the pattern(s) ('**' is "
+        "recursive; quote the pattern) on a local process pool, or on a Dask cluster with "
+        "--scheduler. Writes summary.json, runs.csv, histogram.csv and figures into the "
+        "output directory. Files that cannot be read are listed, the batch goes on.")
+    p.add_argument("patterns", nargs="+", help="run files, CSV files or glob patterns")
+    p.add_argument("-o", "--output", type=Path, required=True, help="report directory")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local worker processes (default: CPU count; 1 = in-process)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run on this Dask scheduler (dask.distributed) instead")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    add_analysis_options(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    report = analyze_batch(args.patterns, options=options_from_args(args),
+                           workers=args.workers, scheduler=args.scheduler)
+    files = write_report(report, args.output, figures=not args.no_figures)
+    for f in report.failures:
+        print(f"skipped {f['file']}: {f['error']}", file=sys.stderr)
+    print(f"{len(report.runs)} runs from {report.files} files in {report.seconds:.2f} s "
+          f"({report.runs_per_second:.1f} runs/s, {report.workers}); "
+          f"{len(report.failures)} failed")
+    for path in files:
+        print(path)
+    return 0 if report.runs else 1
