@@ -55,7 +55,7 @@ class WriteVerify(PulseProtocol):
         width_param(5e-3),
         Param("max_pulses", 300, "", 1, 1_000_000, "give up after this many pulses",
               kind="int"),
-        Param("max_reversals", 8, "", 0, 100_000,
+        Param("max_reversals", 16, "", 0, 100_000,
               "give up after this many SET/RESET polarity reversals", kind="int"),
         Param("limit_pulses", 25, "", 1, 100_000,
               "give up after this many pulses at v_max in a row that bring G no closer "
