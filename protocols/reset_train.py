@@ -2,14 +2,22 @@
 
 Default 500 pulses of -1.5 V, 5 ms (the paper gives "P_A = 1.5 V" without a sign; RESET
 is at negative bias in this device, so the default is negative and the sign is a
-parameter). Every pulse is captured as V(t), I(t) on the SMU: one list test of
-``samples`` equal points, each a 0.01 PLC integration or longer, so the capture
-has true compliance; ``samples = 0`` takes as many as the width allows. Pulses shorter
-than one SMU point need the PMU (which has no true compliance).
+parameter). Every pulse is captured as V(t), I(t), by whichever source the width needs
+(``source = auto``):
 
-Written: ``samples`` (one row per pulse: the mean of the pulse's second half, the
-"top portion" of the current plateau, and the peak), and waveforms ``time_s`` (time
-since the pulse started), ``voltage_V`` and ``current_A``, one row per pulse.
+* **SMU** (widths >= :data:`SMU_MIN_WIDTH`): one list test of ``samples`` equal points per
+  pulse, each a 0.01 PLC integration or longer, with the SMU's true compliance;
+  ``samples = 0`` takes as many as the width allows (at most 32).
+* **PMU** (shorter pulses, or ``source = pmu``): a 4225-PMU pulse train in waveform mode
+  [M 7-20], bursts of as many pulses as fit in 65 536 samples; ``samples = 0`` means about
+  200 samples per pulse window. **The PMU has no true compliance**: ``compliance`` is then
+  not enforced by the instrument (the run's settings snapshot says so and the
+  ``compliance`` column is false); limit the current with a series element.
+
+Written: ``samples`` (one row per pulse: the mean current of the second half of the
+pulse's flat top, the "top portion" of the plateau, and the peak), and waveforms
+``time_s`` (time since the pulse started), ``voltage_V`` and ``current_A``, one row per
+pulse.
 """
 
 from __future__ import annotations
@@ -20,6 +28,13 @@ import numpy as np
 
 from analysis.conductance import conductance_g0
 from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX
+from drivers.pmu_config import (
+    PulseTiming,
+    PulseTrainConfig,
+    effective_sample_rate,
+    waveform_samples,
+)
+from drivers.pmu_data import MAX_POINTS as PMU_MAX_POINTS
 from drivers.validation import ParameterError
 from protocols import pulsing
 from protocols.base import (
@@ -34,6 +49,11 @@ from protocols.base import (
 )
 from protocols.parameters import Param
 from protocols.pulse_base import SMU_PARAM, period_param, width_param
+
+#: shortest pulse the SMU path captures (16 points of 0.01 PLC); shorter ones use the PMU
+SMU_MIN_WIDTH = 16 * pulsing.T_POINT_MIN
+#: PMU capture window before / after the pulse, as fractions of its duration [M 7-14]
+PMU_PRE, PMU_POST = 0.2, 0.2
 
 
 class ResetTrain(Protocol):
@@ -50,9 +70,14 @@ class ResetTrain(Protocol):
         Param("samples", 0, "", 0, 4096,
               "samples per pulse (0: as many as the width allows on the SMU, at most 32)",
               kind="int"),
-        Param("compliance", 0.02, "A", 0.0, SMU_I_MAX, "current compliance (SMU)",
-              lo_open=True),
+        Param("compliance", 0.02, "A", 0.0, SMU_I_MAX,
+              "current compliance (SMU only: the PMU has no true compliance)", lo_open=True),
+        Param("source", "auto", "", doc="auto: SMU when the width allows, else PMU",
+              kind="str", choices=("auto", "smu", "pmu")),
         SMU_PARAM,
+        Param("pmu_channel", 1, "", 1, 2, "PMU channel wired to the top electrode (PMU)",
+              kind="int"),
+        Param("i_range", 0.01, "A", 1e-7, 0.8, "PMU current measure range (PMU)"),
     )
     streams = {
         "samples": {
@@ -62,55 +87,143 @@ class ResetTrain(Protocol):
         }
     }
 
+    def uses_pmu(self) -> bool:
+        v = self.values
+        return v["source"] == "pmu" or (v["source"] == "auto" and v["width"] < SMU_MIN_WIDTH)
+
+    def pmu_config(self, count: int) -> PulseTrainConfig:
+        """The PMU burst of ``count`` pulses (edges 1 % of the width, >= 20 ns)."""
+        v = self.values
+        edge = max(20e-9, min(33e-3, 0.01 * v["width"]))
+        timing = PulseTiming(period=v["period"], width=v["width"], rise=edge, fall=edge)
+        window = (1 + PMU_PRE + PMU_POST) * timing.duration
+        rate = effective_sample_rate(max(1e3, (v["samples"] or 200) / window))
+        return PulseTrainConfig(base=0.0, amplitude=v["amplitude"], timing=timing,
+                                count=count, i_range=v["i_range"], sample_rate=rate,
+                                pre=PMU_PRE, post=PMU_POST)
+
     def n_samples(self) -> int:
         v = self.values
+        if self.uses_pmu():
+            cfg = self.pmu_config(1)
+            return waveform_samples(cfg.timing, cfg.pre, cfg.post,
+                                    effective_sample_rate(cfg.sample_rate))
         fit = int(np.floor(v["width"] / pulsing.T_POINT_MIN + 1e-9))
         return v["samples"] or max(1, min(32, fit))
+
+    def pulses_per_test(self) -> int:
+        """PMU pulses per burst: <= 10 000 and <= 65 536 samples."""
+        return max(1, min(10_000, PMU_MAX_POINTS // self.n_samples(), self.values["count"]))
 
     def check(self) -> None:
         v = self.values
         if v["amplitude"] == 0:
             raise ParameterError("amplitude", 0.0, "a non-zero voltage")
-        pulsing.check_point_time("width", v["width"], self.n_samples())
         if v["period"] < v["width"] - 1e-12:
             raise ParameterError("period", v["period"], f">= width = {v['width']:g} s")
+        if self.uses_pmu():
+            if v["period"] > 1.0:
+                raise ParameterError("period", v["period"], "<= 1 s on the PMU [M 7-18]")
+            self.pmu_config(self.pulses_per_test()).validate()
+        else:
+            pulsing.check_point_time("width", v["width"], self.n_samples())
 
     def check_safety(self, safety: SafetyProfile) -> None:
         safety.check_voltage("amplitude", self.values["amplitude"])
-        safety.check_compliance("compliance", self.values["compliance"])
+        if not self.uses_pmu():
+            safety.check_compliance("compliance", self.values["compliance"])
 
     def waveforms(self) -> dict[str, tuple[int, str]]:
         n = self.n_samples()
         return {"time_s": (n, "s"), "voltage_V": (n, "V"), "current_A": (n, "A")}
 
     def instrument_settings(self) -> dict:
-        return {"smu": self.values["smu"], "capture": "SMU list sweep, 0.01 PLC points",
-                "samples_per_pulse": self.n_samples()}
+        v = self.values
+        if self.uses_pmu():
+            cfg = self.pmu_config(self.pulses_per_test())
+            return {"pmu_channel": v["pmu_channel"], "capture": "PMU waveform mode",
+                    "compliance": "none: the PMU has no true compliance",
+                    "sample_rate_Hz": effective_sample_rate(cfg.sample_rate),
+                    "samples_per_pulse": self.n_samples(), "i_range_A": v["i_range"],
+                    "pulses_per_test": self.pulses_per_test()}
+        return {"smu": v["smu"], "capture": "SMU list sweep, 0.01 PLC points",
+                "compliance": "SMU hardware compliance", "samples_per_pulse": self.n_samples()}
 
     def estimated_duration(self) -> float:
         v = self.values
         return v["count"] * v["period"]
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
+        if self.uses_pmu():
+            ctx.log("reset-train on the PMU: no true compliance")
+            yield from self._plan_pmu(ctx)
+        else:
+            yield from self._plan_smu(ctx)
+        yield STEP
+
+    def _rows(self, first: int, t_end: np.ndarray, t_rel: np.ndarray, volts: np.ndarray,
+              amps: np.ndarray, compliance: np.ndarray) -> Iterator[Record | Waveform]:
+        """Waveform rows and per-pulse levels of pulses ``first``, ``first + 1``, ..."""
+        v = self.values
+        yield Waveform({"time_s": t_rel, "voltage_V": volts, "current_A": amps})
+        i_top, v_top = top_portion(volts, amps)
+        peak = amps[np.arange(amps.shape[0]), np.argmax(np.abs(amps), axis=1)]
+        yield Record("samples", as_columns(
+            time_s=t_end, pulse_index=first + np.arange(amps.shape[0]),
+            v_program_V=v["amplitude"], voltage_V=v_top, current_A=i_top,
+            conductance_G0=conductance_g0(v_top, i_top), compliance=compliance,
+            peak_current_A=peak,
+        ))
+
+    def _plan_smu(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
         v = self.values
         n = self.n_samples()
         dt = v["width"] / n
-        half = slice(n // 2, None)
         for k in range(v["count"]):
             shot = pulsing.capture(ctx, v["smu"], v["amplitude"], v["width"], v["compliance"], n)
             if shot.current.size < n:
                 raise RuntimeError(f"pulse {k + 1}: {shot.current.size} of {n} samples returned")
             t_rel = shot.time - (shot.time[0] - dt)
-            yield Waveform({"time_s": t_rel, "voltage_V": shot.voltage,
-                                      "current_A": shot.current})
-            i_top = float(np.mean(shot.current[half]))
-            v_top = float(np.mean(shot.voltage[half]))
-            yield Record("samples", as_columns(
-                time_s=shot.time[-1], pulse_index=k + 1, v_program_V=v["amplitude"],
-                voltage_V=v_top, current_A=i_top, conductance_G0=conductance_g0(v_top, i_top),
-                compliance=bool(shot.compliance.any()),
-                peak_current_A=shot.current[np.argmax(np.abs(shot.current))],
-            ))
+            yield from self._rows(k + 1, shot.time[-1:], t_rel[None], shot.voltage[None],
+                                  shot.current[None], np.array([shot.compliance.any()]))
             pulsing.wait_rest(ctx, v["period"], v["width"])
             yield Step((k + 1) / v["count"])
-        yield STEP
+
+    def _plan_pmu(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
+        v = self.values
+        n = self.n_samples()
+        done = 0
+        while done < v["count"]:
+            m = min(self.pulses_per_test(), v["count"] - done)
+            cfg = self.pmu_config(m)
+            ctx.check_abort()
+            t0 = ctx.now()
+            wf = ctx.instrument.pmu_pulse_train(
+                v["pmu_channel"], cfg, should_stop=ctx.should_abort,
+                timeout=pulsing.wait_bound(m * v["period"]))
+            if len(wf) < m * n:
+                raise RuntimeError(f"PMU returned {len(wf)} of {m * n} samples")
+            shape = (m, n)
+            t = wf.time[: m * n].reshape(shape)
+            start = np.arange(m)[:, None] * v["period"]
+            t_end = t0 + start[:, 0] + cfg.timing.duration
+            yield from self._rows(done + 1, t_end, t - start, wf.voltage[: m * n].reshape(shape),
+                                  wf.current[: m * n].reshape(shape), np.zeros(m, bool))
+            done += m
+            yield Step(done / v["count"])
+
+
+def top_portion(volts: np.ndarray, amps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per pulse (row): mean I and V over the second half of the flat top.
+
+    The flat top is where ``|V| >= 0.9 max|V|`` of that pulse (all samples for an SMU
+    capture, which holds the level throughout); its first half holds the switching
+    transient, so the second half is the "top portion of each current plateau".
+    """
+    mag = np.abs(volts)
+    flat = mag >= 0.9 * mag.max(axis=1, keepdims=True)
+    rank = np.cumsum(flat, axis=1)
+    keep = flat & (rank > flat.sum(axis=1, keepdims=True) // 2)
+    cnt = np.maximum(keep.sum(axis=1), 1)
+    return (np.where(keep, amps, 0.0).sum(axis=1) / cnt,
+            np.where(keep, volts, 0.0).sum(axis=1) / cnt)

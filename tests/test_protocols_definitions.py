@@ -163,6 +163,22 @@ def test_reset_train_waveforms_per_pulse(k, tmp_path):
     np.testing.assert_allclose(s["current_A"], d.waveforms["current_A"][:, n // 2:].mean(1))
 
 
+def test_reset_train_short_pulses_use_the_pmu_and_say_no_compliance(k, tmp_path):
+    proto = ResetTrain(count=40, width=1e-3, period=2e-3)
+    assert proto.uses_pmu() and not ResetTrain().uses_pmu()
+    _, d = run(k, proto, tmp_path)
+    check_common(d, proto)
+    n = proto.n_samples()
+    assert d.waveforms["current_A"].shape == (40, n) and n >= 100
+    assert "no true compliance" in d.instrument["compliance"]
+    assert not d.samples["compliance"].any()
+    v = d.waveforms["voltage_V"]
+    # each captured window holds the whole pulse: at 0 V before the rise, -1.5 V on top
+    assert np.all(np.abs(v[:, 0]) < 0.1) and np.allclose(v.min(axis=1), -1.5, atol=0.05)
+    np.testing.assert_allclose(np.diff(d.samples["time_s"]), 2e-3, rtol=1e-6)
+    assert any(m.startswith(":PMU:PULSE:BURST:COUNT 40") for m in k.adapter.engine.log)
+
+
 def test_ltp_ltd_phases_and_read_signs(k, tmp_path):
     proto = LTPLTD(count=5, cycles=2)
     _, d = run(k, proto, tmp_path)
