@@ -32,6 +32,7 @@ from analysis.constants import G0
 _MAX_ITER = 60
 _XTOL = 1e-13
 _NEWTON_STEPS = 4
+_NEWTON_TOL = 1e-11  # V (relative to 1 + |v|): far below any instrument's resolution
 _RTOL = 1e-10
 _EXP_SAFE = 600.0  # above this exponent the log-sum-exp form is used
 
@@ -73,16 +74,20 @@ class Constriction:
         phi: NDArray[np.float64],
         alpha: float,
         beta: float | NDArray[np.float64],
+        exp_safe: bool | None = None,
     ) -> None:
         self.g_open = g_open
         self.phi = phi
         self.alpha = float(alpha)
         self.beta = beta
+        #: whether plain exponentials cannot overflow for 0 <= x <= x_max (set by the
+        #: solver from the bracket; None: check at every call)
+        self.exp_safe = exp_safe
 
     def subset(self, k: NDArray[np.int64]) -> Constriction:
         """The same constriction restricted to elements ``k``."""
         b = self.beta if np.isscalar(self.beta) else self.beta[k]
-        return Constriction(self.g_open[k], self.phi[k], self.alpha, b)
+        return Constriction(self.g_open[k], self.phi[k], self.alpha, b, self.exp_safe)
 
     def linear(self) -> NDArray[np.float64]:
         """Zero-bias conductance in G0: open channels plus ``1 / (1 + e^{alpha phi})``."""
@@ -93,7 +98,10 @@ class Constriction:
         a, b = self.alpha, self.beta
         z1 = a * (self.phi - b * x)
         z2 = z1 + a * x  # = a (phi + (1 - b) x)
-        if z2.size and z2.max() > _EXP_SAFE:
+        safe = self.exp_safe
+        if safe is None:
+            safe = not (z2.size and z2.max() > _EXP_SAFE)
+        if not safe:
             sp1, sp2 = np.logaddexp(0.0, z1), np.logaddexp(0.0, z2)
             log_ratio = sp1 - sp2
             s1, s2 = np.exp(z1 - sp1), np.exp(z2 - sp2)
@@ -135,16 +143,22 @@ def bracketed_newton(
     return x
 
 
-def _solve_free(c: Constriction, a: NDArray[np.float64], r: float
+def _solve_free(c: Constriction, a: NDArray[np.float64], r: float, a_max: float
                 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``x + r f(x) = a`` (r in units of 1/G0); returns x and f(x)."""
     x = a / (1.0 + r * c.linear())
-    for _ in range(_NEWTON_STEPS):
+    scale = 1.0 + a_max
+    for k in range(_NEWTON_STEPS):
         i, di = c.current(x)
         step = (x + r * i - a) / (1.0 + r * di)
         x = x - step
-        i = i - di * step  # first order; the step is converged below machine precision
-        if np.abs(step).max(initial=0.0) <= _XTOL * (1.0 + a.max(initial=0.0)):
+        i = i - di * step  # first order in the step
+        # Newton's error after a step is ~ (F''/2F') step^2 with F''/F' <= r alpha / 4
+        # (tiny: r is the series resistance in units of 1/G0), so a step below
+        # sqrt(tol / (r alpha)) leaves an error below tol: stop there
+        bound = (_NEWTON_TOL * scale if k
+                 else np.sqrt(_NEWTON_TOL * scale / max(r * c.alpha, 1e-300)))
+        if np.abs(step).max(initial=0.0) <= bound:
             break
     else:
         i, _ = c.current(x)
@@ -172,7 +186,7 @@ def _solve_clamped(c: Constriction, lim: NDArray[np.float64], x_hi: NDArray[np.f
         step = (i - lim) / di
         x = x - step
         i = i - di * step
-        if np.abs(step).max(initial=0.0) <= _XTOL * (1.0 + x_hi.max(initial=0.0)):
+        if np.abs(step).max(initial=0.0) <= _NEWTON_TOL * (1.0 + x_hi.max(initial=0.0)):
             break
     else:
         i, _ = c.current(x)
@@ -214,18 +228,21 @@ def solve_operating_point(
     """
     # The circuit is odd in v once beta is swapped for 1 - beta (I(-u; b) = -I(u; 1 - b)),
     # so solve for |v| and keep the bracket [0, |v_src|] positive.
-    neg = v_src < 0
-    if not neg.any():
+    v_lo, v_hi = float(v_src.min(initial=0.0)), float(v_src.max(initial=0.0))
+    if v_lo >= 0.0:
         sign: float | NDArray[np.float64] = 1.0
         b: float | NDArray[np.float64] = beta
-    elif neg.all():
+    elif v_hi < 0.0:
         sign, b = -1.0, 1.0 - beta
     else:
+        neg = v_src < 0
         sign = np.where(neg, -1.0, 1.0)
         b = np.where(neg, 1.0 - beta, beta)
     a = np.abs(v_src)
-    c = Constriction(g_open, phi, alpha, b)
-    x, i = _solve_free(c, a, r_total * G0)
+    # exponents are at most alpha (phi + |v|): decide once whether exp() may overflow
+    z_max = alpha * (float(phi.max(initial=0.0)) + max(-v_lo, v_hi))
+    c = Constriction(g_open, phi, alpha, b, exp_safe=z_max <= _EXP_SAFE)
+    x, i = _solve_free(c, a, r_total * G0, max(-v_lo, v_hi))
     lim = i_limit / G0
     clamp = i > lim
     if clamp.any():

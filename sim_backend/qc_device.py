@@ -43,8 +43,7 @@ from sim_backend.qpc import zero_bias_transmission
 _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 
 # event types (rows of the rate matrix)
-_CREATE, _REMOVE, _TIP_OPEN, _TIP_RELAX, _REFORM, _REBREAK, _SETTLE = range(7)
-_N_EVENTS = 7
+_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE = range(6)
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
@@ -63,9 +62,19 @@ class _Fluctuations:
     dphi: NDArray[np.float64]  # barrier offset of a closed partial channel / gap, eV
     dphi_half: NDArray[np.float64]  # barrier offset of a half-open channel, eV
     dg: NDArray[np.float64]  # transmission offset of the open channels
+    tip: NDArray[np.float64]  # transmission the read-disturb tip adds (+) or removes (-)
 
-    def __getitem__(self, sl: slice) -> _Fluctuations:
-        return _Fluctuations(self.dphi[sl], self.dphi_half[sl], self.dg[sl])
+    def __getitem__(self, sl: slice | NDArray[np.int64]) -> _Fluctuations:
+        return _Fluctuations(self.dphi[sl], self.dphi_half[sl], self.dg[sl], self.tip[sl])
+
+    def changes(self) -> NDArray[np.bool_]:
+        """True where a step's offsets differ from the previous step's."""
+        out = np.zeros(self.dg.size, dtype=bool)
+        if out.size:
+            out[0] = True
+            for a in (self.dphi, self.dphi_half, self.dg, self.tip):
+                out[1:] |= a[1:] != a[:-1]
+        return out
 
 
 class QCDevice:
@@ -189,15 +198,11 @@ class QCDevice:
             self._create()
         elif kind == _REMOVE:
             self._remove(current, x)
-        elif kind == _TIP_OPEN:
-            self.tip = 1 if x > 0 else -1
-        elif kind == _TIP_RELAX:
-            if self.rng.random() < self.params.p_tip_fix:
-                if self.tip > 0:
-                    self._create()
-                else:
-                    self._remove(current, 0.0)
-            self.tip = 0
+        elif kind == _TIP_FIX:  # an open tip is incorporated into the filament
+            if x > 0:
+                self._create()
+            else:
+                self._remove(current, 0.0)
         elif kind == _REFORM:
             self._open_channel()
             self.osc_phase = 2
@@ -222,7 +227,7 @@ class QCDevice:
     def conductance_g0(self) -> float:
         """True zero-bias constriction conductance in G0 (no series resistance, no noise)."""
         tip = self.params.tip_t * self.tip if self.n > 0 or self.tip > 0 else 0.0
-        return self.tau_sum + tip + self.partial_transmission
+        return max(self.tau_sum + tip, 0.0) + self.partial_transmission
 
     def _operating_point(
         self,
@@ -232,18 +237,17 @@ class QCDevice:
         fl: _Fluctuations,
     ) -> CircuitSolution:
         p = self.params
-        tip = p.tip_t * self.tip if (self.n > 0 or self.tip > 0) else 0.0
         if self.n > 0:
-            g_open = np.maximum(self.tau_sum + tip + fl.dg, 0.0)
+            g_open = np.maximum(self.tau_sum + fl.tip + fl.dg, 0.0)
         else:
-            g_open = np.full(v.shape, max(tip, 0.0))
+            g_open = np.maximum(fl.tip, 0.0)
         phi = self.phi_partial + (fl.dphi_half if self.half else fl.dphi)
         return solve_operating_point(
             v, ilim, p.r_series + r_source, g_open, phi, p.alpha, p.beta, p.r_series
         )
 
     def _rates(
-        self, sol: CircuitSolution, span: float
+        self, sol: CircuitSolution, span: float, tip: NDArray[np.float64] | None
     ) -> tuple[list[tuple[int, NDArray[np.float64] | float]], NDArray[np.float64]]:
         """Active processes ``(kind, rate per step in 1/s)`` and the temperature per step.
 
@@ -277,27 +281,8 @@ class QCDevice:
                 inv_kt = 1.0 / (_KB_EV * temp)
             barrier = np.maximum(e_r + p.gamma_remove * x, 0.0)
             procs.append((_REMOVE, p.nu0 * np.exp(-barrier * inv_kt)))
-        if self.tip != 0:
-            # strong bias (above the read range) hands the tip back to the main dynamics
-            ax_max = max(abs(x_max), abs(x_min))
-            if ax_max > _TIP_MAX_V - 0.3:
-                procs.append((_TIP_RELAX, p.nu_tip_relax * (
-                    1.0 + 1e3 * _logistic((np.abs(x) - _TIP_MAX_V) / 0.05))))
-            else:
-                procs.append((_TIP_RELAX, p.nu_tip_relax))
-        elif self.n > 0:  # the tip belongs to an existing filament
-            ax_max = max(abs(x_max), abs(x_min))
-            ax_min = 0.0 if x_min <= 0.0 <= x_max else min(abs(x_max), abs(x_min))
-            bound = p.nu_disturb * min(
-                float(_logistic((ax_max - p.v_disturb) / p.v_disturb_width)),
-                float(_logistic((_TIP_MAX_V - ax_min) / 0.05)),
-            )
-            if bound > negligible:
-                # a read-bias effect: above ~0.5 V the tip is part of the main dynamics
-                ax = np.abs(x)
-                procs.append((_TIP_OPEN, p.nu_disturb
-                              * _logistic((ax - p.v_disturb) / p.v_disturb_width)
-                              * _logistic((_TIP_MAX_V - ax) / 0.05)))
+        if self.n > 0 and tip is not None and tip.any():
+            procs.append((_TIP_FIX, (p.p_tip_fix * p.nu_tip_relax / p.tip_t) * np.abs(tip)))
         if self.osc_phase:
             window = x < -_OSC_WINDOW_V
             if self.osc_phase == 1:
@@ -357,7 +342,35 @@ class QCDevice:
         else:
             re_tau = np.full(n, self.neck_dtau)
             re_phi = np.full(n, self.neck_dphi)
-        return _Fluctuations(dphi=dphi, dphi_half=dphi + re_phi, dg=dg + re_tau)
+        tip = p.tip_t * self._tip_path(v, dts, idx)
+        return _Fluctuations(dphi=dphi, dphi_half=dphi + re_phi, dg=dg + re_tau, tip=tip)
+
+    def _tip_path(self, v: NDArray[np.float64], dts: NDArray[np.float64],
+                  idx: NDArray[np.int64]) -> NDArray[np.float64]:
+        """State of the read-disturb tip at the end of every step: -1, 0 or +1.
+
+        A two-state process opened at the programmed read bias (logistic in |v|, only
+        within the read range: above ~0.5 V the tip is part of the main dynamics) and
+        relaxed at ``nu_tip_relax`` (much faster under strong bias); it opens towards the
+        sign of the bias. Uniformized
+        per step at ``lambda_k = open_k + relax``, so the end-of-step state is a draw from
+        that step's stationary distribution taken at the last tick (exact per step).
+        """
+        p = self.params
+        av = np.abs(v)
+        open_rate = (p.nu_disturb * _logistic((av - p.v_disturb) / p.v_disturb_width)
+                     * _logistic((_TIP_MAX_V - av) / 0.05))
+        # strong bias (above the read range) hands an open tip back to the main dynamics
+        relax = p.nu_tip_relax * (1.0 + 1e3 * _logistic((av - _TIP_MAX_V) / 0.05))
+        lam = open_rate + relax
+        ticks = self.rng.random(v.size) < -np.expm1(-lam * dts)
+        if not ticks.any():
+            return np.full(v.size, float(self.tip))
+        draws = np.where(self.rng.random(v.size) < open_rate / lam, np.sign(v), 0.0)
+        last = np.maximum.accumulate(np.where(ticks, idx, -1))
+        path = np.where(last >= 0, draws[np.maximum(last, 0)], float(self.tip))
+        self.tip = int(path[-1])
+        return path
 
     # ----------------------------------------------------------------- contract
     def drive(
@@ -391,14 +404,38 @@ class QCDevice:
         out_t = np.empty(size)
         t_end = self.time + np.cumsum(dts)
         fluct = self._fluctuations(v, dts)
+        # steps with the same source, limit and offsets as the step before share their
+        # operating point and rates (pulse plateaus, sampled waveforms): solve once per run
+        new_run = fluct.changes()
+        if size > 1:
+            new_run[1:] |= (v[1:] != v[:-1]) | (ilim[1:] != ilim[:-1])
+        dedup = bool(size) and 4 * int(np.count_nonzero(new_run)) < 3 * size
+        has_tip = bool(fluct.tip.any())
+        t_start = np.concatenate(([self.time], t_end[:-1])) if size else t_end
 
         k = 0
         window = _W0
         while k < size:
             e = min(size, k + window)
             dt_w = dts[k:e]
-            sol = self._operating_point(v[k:e], ilim[k:e], r_source, fluct[k:e])
-            procs, temp = self._rates(sol, float(dt_w.sum()))
+            span = float(t_end[e - 1] - t_start[k])  # >= the window's remaining time
+            first = None
+            if dedup:
+                starts = new_run[k:e].copy()
+                starts[0] = True
+                first = np.flatnonzero(starts)
+            if first is not None and 2 * first.size < e - k:
+                rid = np.cumsum(starts) - 1
+                at = first + k
+                sol = self._operating_point(v[at], ilim[at], r_source, fluct[at])
+                procs, temp = self._rates(sol, span, fluct.tip[at] if has_tip else None)
+                sol = CircuitSolution(sol.v_constriction[rid], sol.v_terminal[rid], sol.i[rid],
+                                      sol.compliance[rid])
+                temp = temp[rid]
+                procs = [(kind, r if np.isscalar(r) else r[rid]) for kind, r in procs]
+            else:
+                sol = self._operating_point(v[k:e], ilim[k:e], r_source, fluct[k:e])
+                procs, temp = self._rates(sol, span, fluct.tip[k:e] if has_tip else None)
             j = e - k  # no event in this window: commit it whole
             if procs:
                 total = procs[0][1]
@@ -431,7 +468,10 @@ class QCDevice:
             pick = int(np.searchsorted(np.cumsum(at_j), self.rng.random() * at_j.sum(),
                                        side="right"))
             kind = procs[min(pick, len(procs) - 1)][0]
-            self._apply(kind, float(sol.i[j]), float(sol.v_constriction[j]))
+            x_j = float(sol.v_constriction[j])
+            if kind == _TIP_FIX:  # the open tip's sign says which way it is incorporated
+                x_j = float(fluct.tip[k + j])
+            self._apply(kind, float(sol.i[j]), x_j)
             self._budget = float(self.rng.exponential())
             k += j
             window = _W0

@@ -100,13 +100,13 @@ class QCParams:
     v_disturb: float = 0.15
     v_disturb_width: float = 0.005
     nu_tip_relax: float = 5.0
-    p_tip_fix: float = 0.05
+    p_tip_fix: float = 0.15
     tip_t: float = 0.5
 
-    nu_rearrange: float = 30.0
+    nu_rearrange: float = 200.0
     v_rearrange: float = 1.0
     rearrange_phi_sigma: float = 0.15
-    rearrange_tau_sigma: float = 0.2
+    rearrange_tau_sigma: float = 0.12
 
     p_oscillation: float = 0.08
     i_oscillation: float = 3e-4

@@ -20,8 +20,8 @@ amplitude        1.5 V: 2..14 G0; 2.3 V: 8..18 G0;   ~6 G0 (slow), ~12 G0
                  ratio >= 1.2
 count            6-10 pulses 18..32 G0, >= 1 G0      ~18 G0 -> ~25 G0
                  above 2-4 pulses
-read_disturb     shift(0.15 V) >= 3 shift(0.1 V);    visible at 0.15 V, minimal at 0.1 V
-                 shift(0.1 V) <= 0.15 G0
+read_disturb     reads > 1/4 G0 off: >= 5 % at 0.15  visible at 0.15 V, minimal at 0.1 V
+                 V, <= 2 % at 0.1 V, ratio >= 3
 reset_train      I_{i+1} < 1.02 I_i for >= 70 % of   gradual decay, I_{i+1} < I_i, 5-10 %
                  pulses on levels >= 1/2 G0; >= 80 % scatter
                  of level steps (>= 0.4 G0) fall;
