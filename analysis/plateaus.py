@@ -243,7 +243,7 @@ def detect_plateaus(
     ms, me = _merge(cps, ends, csum, hard, merge_g0)
     plateaus = _plateaus(y, idx, ms, me, csum, xa, min_length, max_drift_g0, label_tol_g0,
                          g_range_max)
-    jumps = _jumps(plateaus, g, xa)
+    jumps = _jumps(plateaus, g, xa, merge_g0)
     return PlateauResult(plateaus, jumps, sigma, idx[cps], params)
 
 
@@ -321,7 +321,8 @@ def _plateaus(y: NDArray, idx: NDArray, ms: list[int], me: list[int], csum: NDAr
     return [Plateau(*r) for r in rows]
 
 
-def _jumps(plateaus: list[Plateau], g: NDArray, xa: NDArray) -> list[Jump]:
+def _jumps(plateaus: list[Plateau], g: NDArray, xa: NDArray, min_jump_g0: float = 0.25
+           ) -> list[Jump]:
     """Jump between consecutive plateaus at the largest single-sample |dG| between them."""
     if len(plateaus) < 2:
         return []
@@ -340,8 +341,10 @@ def _jumps(plateaus: list[Plateau], g: NDArray, xa: NDArray) -> list[Jump]:
     first = np.concatenate(([True], seg[hit][1:] != seg[hit][:-1]))
     at = j[hit[first]] + 1
     lv = [p.level_g0 for p in plateaus]
+    # consecutive plateaus at the same level (split by an excursion or a gap) are not a
+    # jump: only changes of at least a quarter G0 are reported
     return [Jump(int(at[k]), float(xa[at[k]]), lv[k], lv[k + 1], k, k + 1)
-            for k in range(lo.size)]
+            for k in range(lo.size) if abs(lv[k + 1] - lv[k]) >= min_jump_g0]
 
 
 def breaks_from_labels(*labels: ArrayLike | None) -> NDArray[np.int64]:
