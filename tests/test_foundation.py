@@ -90,13 +90,19 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
-def test_cli_help_lists_subcommands_and_each_has_help():
-    out = run_cli("--help")
+def test_cli_help_lists_subcommands_and_each_has_help(capsys):
+    from labapp.cli import main
+
+    out = run_cli("--help")  # once through the real entry point
     assert out.returncode == 0
-    for name in ("run", "analyze", "info", "sim-server", "gui"):
+    subcommands = ("run", "analyze", "info", "sim-server", "gui", "demo")
+    for name in subcommands:
         assert name in out.stdout
-        sub = run_cli(name, "--help")
-        assert sub.returncode == 0 and "usage: labapp " + name in sub.stdout
+    for name in subcommands:
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: labapp " + name in capsys.readouterr().out
 
 
 def test_cli_run_info_analyze(tmp_path):
