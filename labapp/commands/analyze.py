@@ -82,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    an = RunAnalysis(load_run(args.file, args.run), options_from_args(args))
+    options = options_from_args(args)  # bad options fail before the file is read
+    an = RunAnalysis(load_run(args.file, args.run), options)
     wants_figures = bool(args.figure) or args.output is not None
     if not (wants_figures or args.json or args.report):
         args.figure = ["all"]
