@@ -8,9 +8,10 @@ State (see ``docs/simulator-physics.md``):
 * one partial channel: half-open (barrier ``phi ~ 0`` eV, transmission ~ 1/2, the
   half-integer plateaus) or closed (barrier ``phi_gap`` ~ 1 eV, the tunnelling gap that
   carries the HRS current when ``n = 0``);
-* a metastable filament tip that read bias can open (read disturb);
+* a metastable filament tip that a read bias of ~0.15 V opens (read disturb);
 * a flickering contact during RESET (conductance oscillations);
-* two-level RTN traps that modulate the partial channel's barrier and one open channel;
+* the neck configuration (redrawn by atomic rearrangements under strong bias: the
+  cycle-to-cycle scatter of a level) and two-level RTN traps;
 * the filament temperature, quasi-static: ``T = T_amb + R_th |I V|``.
 
 Dynamics: creation (positive bias) and removal (negative bias) of channels are Arrhenius
@@ -19,14 +20,16 @@ temperature of every step. The source clamp enters through the operating point (
 lowers the constriction voltage, which stalls growth), so compliance sets the final level
 without any lookup: that is the "thickness knob".
 
-Time and speed: the drive is a piecewise-constant schedule. Between two events every
-quantity is a vector over steps: the circuit is solved over a window of steps, rates are
-integrated into a cumulative hazard, and the next event is where the hazard crosses an
-exponential budget (the exact next-jump time of an inhomogeneous Poisson process). Python
-loops run once per *event*, never per sample, and a step may hold many events (a 20 ms SMU
-pulse given as one step) because the remaining part of a step is carried over.
+Time and speed: the drive is a piecewise-constant schedule. Processes that do not change
+the channel count (RTN, rearrangements, the read-disturb tip) are drawn for the whole drive
+at once as per-step conduction offsets. Between two channel events every quantity is a
+vector over steps: the circuit is solved over a window of steps (once per run of identical
+steps), rates are integrated into a cumulative hazard, and the next event is where the
+hazard crosses an exponential budget (the exact next-jump time of an inhomogeneous Poisson
+process). Python loops run once per *event*, never per sample, and a step may hold many
+events (a 20 ms SMU pulse given as one step) because the remaining part of a step is
+carried over.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -47,14 +47,15 @@ class QCParams:
     Read disturb (metastable filament tip, MSS-like logistic in bias)
     ----------------------------------------------------------------
     nu_disturb : saturated opening rate of the tip in 1/s.
-    v_disturb, v_disturb_width : logistic centre and width of the opening rate in V.
+    v_disturb, v_disturb_width : logistic centre and width of the opening rate in V (of the
+        programmed read bias).
     nu_tip_relax : relaxation rate of an open tip in 1/s.
     p_tip_fix : probability that a relaxing tip is incorporated into the filament.
     tip_t : transmission an open tip adds (positive bias) or removes (negative bias).
 
     Rearrangement under strong bias (cycle-to-cycle variation of a level)
     ---------------------------------------------------------------------
-    nu_rearrange : rate in 1/s once the constriction voltage exceeds ``v_rearrange``.
+    nu_rearrange : rate in 1/s once the programmed bias exceeds ``v_rearrange``.
     v_rearrange : bias (V, either polarity) above which atoms at the neck rearrange.
     rearrange_phi_sigma : spread of the half channel's barrier redrawn at a rearrangement.
     rearrange_tau_sigma : spread of the outermost open channel's transmission deficit.
