@@ -67,7 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "nonlinearity fit, switching voltages, retention, RTN. Renders figures (-o DIR) "
         "and/or prints a machine-readable summary (--json).")
     p.add_argument("file", type=Path, help="run file (.h5) or CSV export")
-    p.add_argument("--run", default=None, metavar="ID", help="run id (default: the last run)")
+    runs = p.add_mutually_exclusive_group()
+    runs.add_argument("--run", default=None, metavar="ID",
+                      help="run id (default: the last run)")
+    runs.add_argument("--all-runs", action="store_true",
+                      help="every run of the file (figures per run; --json prints a list)")
     p.add_argument("--figure", action="append", choices=[*FIGURES, "all"], default=[],
                    help="figure to render (repeatable; 'all' = every figure the run has "
                    "data for)")
@@ -83,21 +87,43 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     options = options_from_args(args)  # bad options fail before the file is read
-    an = RunAnalysis(load_run(args.file, args.run), options)
+    if args.all_runs:
+        ids = run_ids(args.file)
+    else:
+        ids = [args.run]
+    summaries = [analyze_one(RunAnalysis(load_run(args.file, rid), options), args)
+                 for rid in ids]
+    if args.json:
+        json.dump(summaries if args.all_runs else summaries[0], sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 0
+
+
+def run_ids(path: Path) -> list[str | None]:
+    """Every run id of a run file (a CSV holds one run)."""
+    from analysis.inputs import CSV_SUFFIXES
+    from analysis.runfile import list_runs
+
+    if path.suffix.lower() in CSV_SUFFIXES:
+        return [None]
+    return [r.run_id for r in list_runs(path)]
+
+
+def analyze_one(an: RunAnalysis, args: argparse.Namespace) -> dict | None:
+    """Figures and report lines of one run; its summary when --json is given."""
+    info = sys.stderr if args.json else sys.stdout
     wants_figures = bool(args.figure) or args.output is not None
     if not (wants_figures or args.json or args.report):
-        args.figure = ["all"]
         wants_figures = True
     if wants_figures:
         names = (applicable_figures(an) if (not args.figure or "all" in args.figure)
                  else list(dict.fromkeys(args.figure)))
         out = args.output if args.output is not None else Path(".")
         for path in save_figures(an, names, out):
-            print(path, file=sys.stderr if args.json else sys.stdout)
+            print(path, file=info)
     if args.report:
+        if args.all_runs:
+            print(f"# {an.run.run_id} ({an.protocol})", file=info)
         for line in an.plateaus.report(an.level_trace[2]):
-            print(line, file=sys.stderr if args.json else sys.stdout)
-    if args.json:
-        json.dump(an.summary(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    return 0
+            print(line, file=info)
+    return an.summary() if args.json else None
