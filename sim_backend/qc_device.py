@@ -46,7 +46,7 @@ from sim_backend.qpc import zero_bias_transmission
 _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 
 # event types (rows of the rate matrix)
-_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE = range(6)
+_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE = range(7)
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
@@ -201,6 +201,8 @@ class QCDevice:
             self._create()
         elif kind == _REMOVE:
             self._remove(current, x)
+        elif kind == _DIFFUSE:  # a diffusive channel dissolves once the field is gone
+            self._close_channel()
         elif kind == _TIP_FIX:  # an open tip is incorporated into the filament
             if x > 0:
                 self._create()
@@ -284,6 +286,11 @@ class QCDevice:
                 inv_kt = 1.0 / (_KB_EV * temp)
             barrier = np.maximum(e_r + p.gamma_remove * x, 0.0)
             procs.append((_REMOVE, p.nu0 * np.exp(-barrier * inv_kt)))
+        excess = self.n - p.n_ballistic
+        if excess > 0 and p.nu_diffuse * excess * np.exp(-max(x_min, 0.0) / p.v_diffuse) \
+                > negligible:
+            procs.append((_DIFFUSE, p.nu_diffuse * excess
+                          * np.exp(-np.maximum(x, 0.0) / p.v_diffuse)))
         if self.n > 0 and tip is not None and tip.any():
             procs.append((_TIP_FIX, (p.p_tip_fix * p.nu_tip_relax / p.tip_t) * np.abs(tip)))
         if self.osc_phase:

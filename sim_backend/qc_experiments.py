@@ -47,7 +47,7 @@ class Settings:
     cc_pulsed: tuple[float, ...] = (1e-3, 5e-3)
     amplitudes: tuple[float, ...] = (1.5, 1.9, 2.3)
     amplitude_count: int = 10
-    amplitude_compliance: float = 2e-3  # "constant compliance", value not given: Fig. 1's CC
+    amplitude_compliance: float = 1.5e-3  # "constant compliance" (value not given)
     counts: tuple[int, ...] = (2, 4, 6, 8, 10)
     count_amplitude: float = 1.8  # "identical pulses", amplitude not given
     count_compliance: float = 5e-3
@@ -393,6 +393,7 @@ class DirectRunner:
 CHECKS: tuple[Check, ...] = (
     Check("dc_loop", "set_onset_V", "SET starts ~1-1.5 V", 0.9, 1.6),
     Check("dc_loop", "top_G0", ">= 20 G0 (5 mA: 24, 7 mA: 28)", 20.0, 45.0),
+    Check("dc_loop", "reset_start_G0", "level kept after SET: 22-24 G0", 15.0, 30.0),
     Check("dc_loop", "cc_monotone", "higher CC -> higher top level (5 < 7 < 10 mA)", 1.0, 1.0),
     Check("dc_loop", "reset_onset_V", "RESET steps from about -1.5 V", -1.8, -0.6),
     Check("dc_loop", "reset_end_G0", "down to a few G0 or below", 0.0, 5.0),
@@ -470,6 +471,7 @@ def calibrate(runner: Runner, seeds: tuple[int, ...] = (0, 1, 2, 3),
                                                            strict=True)},
             "cc_monotone": float(all(a < b for a, b in zip(tops, tops[1:], strict=False))),
             "reset_onset_V": _median(runs, "reset_onset_V"),
+            "reset_start_G0": _median(per[s.dc_compliances[0]], "reset_start_G0"),
             "reset_end_G0": _median(per[s.dc_compliances[0]], "reset_end_G0"),
             "half_plateaus_set": _median(runs, "half_plateaus_set"),
             "half_plateaus_reset": _median(runs, "half_plateaus_reset"),

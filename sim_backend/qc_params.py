@@ -42,6 +42,11 @@ class QCParams:
         stable configuration of a point contact).
     gamma_remove : field lowering of the removal barrier in eV/V (negative bias).
     r_thermal : thermal resistance of the filament in K/W (Joule heating).
+    nu_diffuse, v_diffuse : channels beyond ``n_ballistic`` (the diffusive, wide part of a
+        high-compliance filament) dissolve at ``nu_diffuse`` each once the field is gone;
+        positive bias holds them (suppression ``exp(-V / v_diffuse)``). Paper 000: states
+        of 25-40 G0 are rarely observed because of "accelerated oxygen ion diffusion and
+        structural reconfiguration".
     t_ambient : ambient temperature in K.
 
     Read disturb (metastable filament tip, MSS-like logistic in bias)
@@ -95,6 +100,8 @@ class QCParams:
     e_last: float = 0.25
     m_last: float = 2.0
     r_thermal: float = 3.0e3
+    nu_diffuse: float = 30.0
+    v_diffuse: float = 0.1
     t_ambient: float = 300.0
 
     nu_disturb: float = 40.0
