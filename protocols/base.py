@@ -130,7 +130,14 @@ class Protocol:
         """Cross-parameter checks (override); single-parameter limits are declarative."""
 
     def check_safety(self, safety: SafetyProfile) -> None:
-        """Check against the device's safety profile (override per protocol)."""
+        """Check every parameter marked ``safety="voltage"``/``"current"`` against the
+        device's safety profile (override to add derived values, e.g. the last amplitude
+        of a ramp)."""
+        check = {"voltage": safety.check_voltage, "current": safety.check_compliance}
+        for p in self.params:
+            if p.safety:
+                for value in np.atleast_1d(self.values[p.name]):
+                    check[p.safety](p.name, float(value))
 
     def waveforms(self) -> dict[str, tuple[int, str]]:
         """Per-pulse waveform datasets this run stores (override)."""

@@ -26,7 +26,7 @@ import numpy as np
 from analysis.conductance import conductance_g0
 from drivers.keithley4200 import INTEGRATION_PLC, MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
 from drivers.validation import ParameterError
-from protocols.base import STEP, Protocol, Record, RunContext, SafetyProfile, Step, as_columns
+from protocols.base import STEP, Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
 from protocols.pulsing import LINE_HZ, wait_bound
 
@@ -60,19 +60,22 @@ class DCSweep(Protocol):
     title = "DC double sweep"
     params = (
         Param("v_set", 3.0, "V", 0.0, SMU_V_MAX, "SET sweep end voltage (top electrode +)",
-              lo_open=True),
+              lo_open=True, safety="voltage"),
         Param("v_reset", 3.0, "V", 0.0, SMU_V_MAX,
-              "RESET sweep magnitude: the sweep goes to -v_reset", lo_open=True),
+              "RESET sweep magnitude: the sweep goes to -v_reset", lo_open=True,
+              safety="voltage"),
         Param("step", 0.01, "V", 0.0, 1.0, "voltage step between points", lo_open=True),
         Param("dwell", 0.0, "s", 0.0, 6.553, "delay at each point before measuring (DT)"),
         Param("compliance_set", 5e-3, "A", 0.0, SMU_I_MAX,
-              "current compliance, SET half (0: none, i.e. the safety-profile limit)"),
+              "current compliance, SET half (0: none, i.e. the safety-profile limit)",
+              safety="current"),
         Param("compliance_reset", 0.02, "A", 0.0, SMU_I_MAX,
-              "current compliance, RESET half (0: none, i.e. the safety-profile limit)"),
+              "current compliance, RESET half (0: none, i.e. the safety-profile limit)",
+              safety="current"),
         Param("cycles", 1, "", 1, 10000, "number of loops (per ladder step)", kind="int"),
         Param("compliance_ladder", [], "A", 0.0, SMU_I_MAX,
               "SET compliances run one after the other, cycles loops each (empty: off)",
-              kind="floats", lo_open=True),
+              kind="floats", lo_open=True, safety="current"),
         Param("sweep", "bipolar", "", doc="bipolar: segments 1-4; set-only: 1-2 (forming)",
               kind="str", choices=("bipolar", "set-only")),
         Param("jump_ratio", 3.0, "", 1.0, 1e9,
@@ -114,15 +117,6 @@ class DCSweep(Protocol):
             raise ParameterError("step", v["step"],
                                  f">= {(2 * v['v_set'] + 2 * v['v_reset']) / 1e7:g} V "
                                  "(at most 1e7 points per loop)")
-
-    def check_safety(self, safety: SafetyProfile) -> None:
-        v = self.values
-        safety.check_voltage("v_set", v["v_set"])
-        safety.check_voltage("v_reset", -v["v_reset"])
-        safety.check_compliance("compliance_set", v["compliance_set"])
-        safety.check_compliance("compliance_reset", v["compliance_reset"])
-        for c in v["compliance_ladder"]:
-            safety.check_compliance("compliance_ladder", c)
 
     def instrument_settings(self) -> dict:
         v = self.values

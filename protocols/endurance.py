@@ -11,53 +11,35 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from drivers.keithley4200 import SMU_V_MAX
+from protocols import pulse_base as pb
 from protocols import pulsing
-from protocols.base import STEP, Record, RunContext, SafetyProfile, Step, as_columns
+from protocols.base import STEP, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
-from protocols.pulse_base import (
-    READ_COMPLIANCE_PARAM,
-    SMU_PARAM,
-    PulseProtocol,
-    amplitude_param,
-    compliance_param,
-    period_param,
-    read_width_param,
-    width_param,
-)
 
 
-class Endurance(PulseProtocol):
+class Endurance(pb.PulseProtocol):
     """Alternating SET/RESET pulses with reads."""
 
     name = "endurance"
     title = "Endurance (alternating SET/RESET)"
     params = (
         Param("cycles", 100, "", 1, 10_000_000, "SET/RESET cycles", kind="int"),
-        amplitude_param("set_amplitude", 1.5, "SET pulse amplitude (applied positive)"),
-        amplitude_param("reset_amplitude", 1.5, "RESET pulse magnitude (applied negative)"),
-        width_param(5e-3),
-        Param("v_read", 0.1, "V", 0.0, SMU_V_MAX, "read voltage (positive)", lo_open=True),
-        read_width_param(5e-3),
-        period_param(0.02),
-        compliance_param("compliance_set", 5e-3, "SET pulse compliance"),
-        compliance_param("compliance_reset", 0.02, "RESET pulse compliance"),
-        READ_COMPLIANCE_PARAM,
-        SMU_PARAM,
+        pb.amplitude_param("set_amplitude", 1.5, "SET pulse amplitude (applied positive)"),
+        pb.amplitude_param("reset_amplitude", 1.5, "RESET pulse magnitude (applied negative)"),
+        pb.width_param(5e-3),
+        Param("v_read", 0.1, "V", 0.0, SMU_V_MAX, "read voltage (positive)", lo_open=True,
+              safety="voltage"),
+        pb.read_width_param(5e-3),
+        pb.period_param(0.02),
+        *pb.SET_RESET_COMPLIANCE,
+        pb.READ_COMPLIANCE_PARAM,
+        pb.SMU_PARAM,
     )
     streams = {
         **pulsing.PULSE_STREAMS,
         "cycles": {"time_s": "f8", "cycle": "i4", "g_set_G0": ("f8", "G0"),
                    "g_reset_G0": ("f8", "G0")},
     }
-
-    def check_safety(self, safety: SafetyProfile) -> None:
-        v = self.values
-        safety.check_voltage("set_amplitude", v["set_amplitude"])
-        safety.check_voltage("reset_amplitude", -v["reset_amplitude"])
-        safety.check_voltage("v_read", v["v_read"])
-        safety.check_compliance("compliance_set", v["compliance_set"])
-        safety.check_compliance("compliance_reset", v["compliance_reset"])
-        safety.check_compliance("read_compliance", v["read_compliance"])
 
     def estimated_duration(self) -> float:
         v = self.values

@@ -11,48 +11,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from drivers.keithley4200 import SMU_V_MAX
+from protocols import pulse_base as pb
 from protocols import pulsing
-from protocols.base import STEP, Record, RunContext, SafetyProfile, Step
+from protocols.base import STEP, Record, RunContext, Step
 from protocols.parameters import Param
-from protocols.pulse_base import (
-    READ_COMPLIANCE_PARAM,
-    SMU_PARAM,
-    PulseProtocol,
-    amplitude_param,
-    compliance_param,
-    period_param,
-    read_width_param,
-    width_param,
-)
 
 
-class LTPLTD(PulseProtocol):
+class LTPLTD(pb.PulseProtocol):
     """Potentiation then depression pulse trains with reads, N cycles."""
 
     name = "ltp-ltd"
     title = "Potentiation / depression"
     params = (
-        amplitude_param(default=1.5, doc="pulse magnitude: +amplitude potentiates, "
+        pb.amplitude_param(default=1.5, doc="pulse magnitude: +amplitude potentiates, "
                         "-amplitude depresses"),
-        width_param(5e-3),
+        pb.width_param(5e-3),
         Param("count", 30, "", 1, 100_000, "pulses per phase", kind="int"),
         Param("v_read", 0.2, "V", 0.0, SMU_V_MAX,
               "read magnitude: +v_read after potentiation, -v_read after depression",
-              lo_open=True),
+              lo_open=True, safety="voltage"),
         Param("cycles", 1, "", 1, 100_000, "potentiation/depression cycles", kind="int"),
-        period_param(0.02),
-        read_width_param(5e-3),
-        compliance_param(default=5e-3),
-        READ_COMPLIANCE_PARAM,
-        SMU_PARAM,
+        pb.period_param(0.02),
+        pb.read_width_param(5e-3),
+        pb.compliance_param(default=5e-3),
+        pb.READ_COMPLIANCE_PARAM,
+        pb.SMU_PARAM,
     )
-
-    def check_safety(self, safety: SafetyProfile) -> None:
-        v = self.values
-        safety.check_voltage("amplitude", v["amplitude"])
-        safety.check_voltage("v_read", v["v_read"])
-        safety.check_compliance("compliance", v["compliance"])
-        safety.check_compliance("read_compliance", v["read_compliance"])
 
     def estimated_duration(self) -> float:
         v = self.values

@@ -26,7 +26,9 @@ class Param:
     """One protocol parameter.
 
     ``kind`` is ``float``, ``int``, ``bool``, ``str`` (with ``choices``) or ``floats``
-    (a comma-separated list, e.g. a compliance ladder).
+    (a comma-separated list, e.g. a compliance ladder). ``safety`` marks a value the
+    device's safety profile limits: ``"voltage"`` (|value| <= max voltage) or
+    ``"current"`` (value <= max compliance); the engine checks those before a run.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Param:
     kind: str = "float"
     choices: tuple[str, ...] = ()
     lo_open: bool = False
+    safety: str = ""
 
     def allowed(self) -> str:
         if self.kind == "str":

@@ -32,24 +32,29 @@ def period_param(default: float = 0.05) -> Param:
 
 
 def v_read_param(default: float = 0.1, doc: str = "read voltage") -> Param:
-    return Param("v_read", default, "V", -SMU_V_MAX, SMU_V_MAX, doc)
+    return Param("v_read", default, "V", -SMU_V_MAX, SMU_V_MAX, doc, safety="voltage")
 
 
 def compliance_param(name: str = "compliance", default: float = 5e-3,
                      doc: str = "current compliance of the write pulses (SMU, true "
                      "compliance)") -> Param:
-    return Param(name, default, "A", 0.0, SMU_I_MAX, doc, lo_open=True)
+    return Param(name, default, "A", 0.0, SMU_I_MAX, doc, lo_open=True, safety="current")
 
 
 def amplitude_param(name: str = "amplitude", default: float = 1.5,
                     doc: str = "pulse amplitude (magnitude; the sign follows the polarity)"
                     ) -> Param:
-    return Param(name, default, "V", 0.0, SMU_V_MAX, doc, lo_open=True)
+    return Param(name, default, "V", 0.0, SMU_V_MAX, doc, lo_open=True, safety="voltage")
 
 
 SMU_PARAM = Param("smu", 1, "", 1, 8, "SMU wired to the top electrode", kind="int")
-READ_COMPLIANCE_PARAM = Param("read_compliance", 1e-3, "A", 0.0, SMU_I_MAX,
-                              "current compliance of the reads", lo_open=True)
+READ_COMPLIANCE_PARAM = compliance_param("read_compliance", 1e-3,
+                                         "current compliance of the reads")
+#: compliance of SET and RESET write pulses (endurance, write-verify)
+SET_RESET_COMPLIANCE = (
+    compliance_param("compliance_set", 5e-3, "SET pulse compliance"),
+    compliance_param("compliance_reset", 0.02, "RESET pulse compliance"),
+)
 
 
 class PulseProtocol(Protocol):

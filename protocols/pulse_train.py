@@ -12,23 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from drivers.keithley4200 import SMU_V_MAX
+from protocols import pulse_base as pb
 from protocols import pulsing
 from protocols.base import STEP, Record, RunContext, SafetyProfile, Step
 from protocols.parameters import Param
-from protocols.pulse_base import (
-    READ_COMPLIANCE_PARAM,
-    SMU_PARAM,
-    PulseProtocol,
-    amplitude_param,
-    compliance_param,
-    period_param,
-    read_width_param,
-    v_read_param,
-    width_param,
-)
 
 
-class PulseTrain(PulseProtocol):
+class PulseTrain(pb.PulseProtocol):
     """SET or RESET pulse train with a read after every pulse."""
 
     name = "pulse-train"
@@ -36,17 +26,17 @@ class PulseTrain(PulseProtocol):
     params = (
         Param("polarity", "set", "", doc="set: positive pulses; reset: negative pulses",
               kind="str", choices=("set", "reset")),
-        amplitude_param(default=1.5),
+        pb.amplitude_param(default=1.5),
         Param("amplitude_step", 0.0, "V", 0.0, SMU_V_MAX,
               "amplitude increment per pulse (0: identical pulses)"),
-        width_param(0.02),
-        period_param(0.1),
+        pb.width_param(0.02),
+        pb.period_param(0.1),
         Param("count", 10, "", 1, 1_000_000, "number of pulses", kind="int"),
-        v_read_param(0.1, "read voltage after each pulse (applied as given, sign included)"),
-        read_width_param(0.02),
-        compliance_param(default=5e-3),
-        READ_COMPLIANCE_PARAM,
-        SMU_PARAM,
+        pb.v_read_param(0.1, "read voltage after each pulse (applied as given, sign included)"),
+        pb.read_width_param(0.02),
+        pb.compliance_param(default=5e-3),
+        pb.READ_COMPLIANCE_PARAM,
+        pb.SMU_PARAM,
     )
 
     def sign(self) -> int:
@@ -59,11 +49,9 @@ class PulseTrain(PulseProtocol):
                 for k in range(v["count"])]
 
     def check_safety(self, safety: SafetyProfile) -> None:
-        v = self.values
+        super().check_safety(safety)
+        # the last pulse of a growing ramp is the largest
         safety.check_voltage("amplitude", max(self.amplitudes(), key=abs))
-        safety.check_voltage("v_read", v["v_read"])
-        safety.check_compliance("compliance", v["compliance"])
-        safety.check_compliance("read_compliance", v["read_compliance"])
 
     def estimated_duration(self) -> float:
         v = self.values

@@ -14,10 +14,10 @@ import numpy as np
 
 from drivers.keithley4200 import MAX_LIST_POINTS, SMU_V_MAX
 from drivers.validation import ParameterError
+from protocols import pulse_base as pb
 from protocols import pulsing
-from protocols.base import STEP, Protocol, Record, RunContext, SafetyProfile, Step, as_columns
+from protocols.base import STEP, Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
-from protocols.pulse_base import READ_COMPLIANCE_PARAM, SMU_PARAM
 
 
 class ReadNoise(Protocol):
@@ -26,12 +26,12 @@ class ReadNoise(Protocol):
     name = "read-noise"
     title = "Read noise / RTN"
     params = (
-        Param("v_read", 0.1, "V", -SMU_V_MAX, SMU_V_MAX, "bias voltage"),
+        Param("v_read", 0.1, "V", -SMU_V_MAX, SMU_V_MAX, "bias voltage", safety="voltage"),
         Param("duration", 10.0, "s", 0.0, 1e6, "sampling time", lo_open=True),
         Param("rate", 100.0, "Hz", 0.0, 1.0 / pulsing.T_POINT_MIN, "samples per second",
               lo_open=True),
-        READ_COMPLIANCE_PARAM,
-        SMU_PARAM,
+        pb.READ_COMPLIANCE_PARAM,
+        pb.SMU_PARAM,
     )
     streams = {
         "samples": {
@@ -48,10 +48,6 @@ class ReadNoise(Protocol):
         if self.n_samples() > 50_000_000:
             raise ParameterError("duration", self.values["duration"],
                                  "duration * rate <= 5e7 samples")
-
-    def check_safety(self, safety: SafetyProfile) -> None:
-        safety.check_voltage("v_read", self.values["v_read"])
-        safety.check_compliance("read_compliance", self.values["read_compliance"])
 
     def instrument_settings(self) -> dict:
         v = self.values

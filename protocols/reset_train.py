@@ -36,19 +36,18 @@ from drivers.pmu_config import (
 )
 from drivers.pmu_data import MAX_POINTS as PMU_MAX_POINTS
 from drivers.validation import ParameterError
+from protocols import pulse_base as pb
 from protocols import pulsing
 from protocols.base import (
     STEP,
     Protocol,
     Record,
     RunContext,
-    SafetyProfile,
     Step,
     Waveform,
     as_columns,
 )
 from protocols.parameters import Param
-from protocols.pulse_base import SMU_PARAM, period_param, width_param
 
 #: shortest pulse the SMU path captures (16 points of 0.01 PLC); shorter ones use the PMU
 SMU_MIN_WIDTH = 16 * pulsing.T_POINT_MIN
@@ -63,18 +62,20 @@ class ResetTrain(Protocol):
     title = "RESET train with waveform capture"
     params = (
         Param("amplitude", -1.5, "V", -SMU_V_MAX, SMU_V_MAX,
-              "pulse amplitude, sign included (RESET is negative on this device)"),
-        width_param(5e-3),
+              "pulse amplitude, sign included (RESET is negative on this device)",
+              safety="voltage"),
+        pb.width_param(5e-3),
         Param("count", 500, "", 1, 1_000_000, "number of pulses", kind="int"),
-        period_param(0.02),
+        pb.period_param(0.02),
         Param("samples", 0, "", 0, 4096,
               "samples per pulse (0: as many as the width allows on the SMU, at most 32)",
               kind="int"),
         Param("compliance", 0.02, "A", 0.0, SMU_I_MAX,
-              "current compliance (SMU only: the PMU has no true compliance)", lo_open=True),
+              "current compliance (SMU only: the PMU has no true compliance)", lo_open=True,
+              safety="current"),
         Param("source", "auto", "", doc="auto: SMU when the width allows, else PMU",
               kind="str", choices=("auto", "smu", "pmu")),
-        SMU_PARAM,
+        pb.SMU_PARAM,
         Param("pmu_channel", 1, "", 1, 2, "PMU channel wired to the top electrode (PMU)",
               kind="int"),
         Param("i_range", 0.01, "A", 1e-7, 0.8, "PMU current measure range (PMU)"),
@@ -127,11 +128,6 @@ class ResetTrain(Protocol):
             self.pmu_config(self.pulses_per_test()).validate()
         else:
             pulsing.check_point_time("width", v["width"], self.n_samples())
-
-    def check_safety(self, safety: SafetyProfile) -> None:
-        safety.check_voltage("amplitude", self.values["amplitude"])
-        if not self.uses_pmu():
-            safety.check_compliance("compliance", self.values["compliance"])
 
     def waveforms(self) -> dict[str, tuple[int, str]]:
         n = self.n_samples()

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX
+from drivers.keithley4200 import SMU_V_MAX
 from drivers.validation import ParameterError
+from protocols import pulse_base as pb
 from protocols import pulsing
-from protocols.base import STEP, Protocol, Record, RunContext, SafetyProfile, Step, as_columns
+from protocols.base import STEP, Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
-from protocols.pulse_base import READ_COMPLIANCE_PARAM, SMU_PARAM, read_width_param, width_param
 
 
 class Retention(Protocol):
@@ -38,15 +38,15 @@ class Retention(Protocol):
               choices=("linear", "log")),
         Param("points_per_decade", 10, "", 1, 1000, "reads per decade (log spacing)",
               kind="int"),
-        Param("v_read", 0.1, "V", -SMU_V_MAX, SMU_V_MAX, "read voltage"),
-        read_width_param(0.02),
-        READ_COMPLIANCE_PARAM,
+        Param("v_read", 0.1, "V", -SMU_V_MAX, SMU_V_MAX, "read voltage", safety="voltage"),
+        pb.read_width_param(0.02),
+        pb.READ_COMPLIANCE_PARAM,
         Param("program_amplitude", 0.0, "V", -SMU_V_MAX, SMU_V_MAX,
-              "program pulse before the reads, sign included (0: no program step)"),
-        width_param(0.02, "program_width", "program pulse width"),
-        Param("program_compliance", 5e-3, "A", 0.0, SMU_I_MAX, "program pulse compliance",
-              lo_open=True),
-        SMU_PARAM,
+              "program pulse before the reads, sign included (0: no program step)",
+              safety="voltage"),
+        pb.width_param(0.02, "program_width", "program pulse width"),
+        pb.compliance_param("program_compliance", 5e-3, "program pulse compliance"),
+        pb.SMU_PARAM,
     )
     streams = {
         "samples": {
@@ -83,14 +83,6 @@ class Retention(Protocol):
         if gaps.size and gaps.min() < v["read_width"] - 1e-12:
             raise ParameterError("read_width", v["read_width"],
                                  f"<= the shortest time between reads ({gaps.min():g} s)")
-
-    def check_safety(self, safety: SafetyProfile) -> None:
-        v = self.values
-        safety.check_voltage("v_read", v["v_read"])
-        safety.check_voltage("program_amplitude", v["program_amplitude"])
-        safety.check_compliance("read_compliance", v["read_compliance"])
-        if v["program_amplitude"]:
-            safety.check_compliance("program_compliance", v["program_compliance"])
 
     def instrument_settings(self) -> dict:
         v = self.values

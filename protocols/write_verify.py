@@ -21,21 +21,13 @@ from collections.abc import Iterator
 
 from drivers.keithley4200 import SMU_V_MAX
 from drivers.validation import ParameterError
+from protocols import pulse_base as pb
 from protocols import pulsing
-from protocols.base import STEP, Record, RunContext, SafetyProfile, Step
+from protocols.base import STEP, Record, RunContext, Step
 from protocols.parameters import Param
-from protocols.pulse_base import (
-    READ_COMPLIANCE_PARAM,
-    SMU_PARAM,
-    PulseProtocol,
-    compliance_param,
-    period_param,
-    read_width_param,
-    width_param,
-)
 
 
-class WriteVerify(PulseProtocol):
+class WriteVerify(pb.PulseProtocol):
     """Closed-loop programming to ``target_g0``."""
 
     name = "write-verify"
@@ -51,8 +43,9 @@ class WriteVerify(PulseProtocol):
         Param("v_start", 0.8, "V", 0.0, SMU_V_MAX, "first pulse amplitude of a ramp",
               lo_open=True),
         Param("v_step", 0.05, "V", 0.0, SMU_V_MAX, "amplitude increment per pulse"),
-        Param("v_max", 2.5, "V", 0.0, SMU_V_MAX, "largest pulse amplitude", lo_open=True),
-        width_param(5e-3),
+        Param("v_max", 2.5, "V", 0.0, SMU_V_MAX, "largest pulse amplitude", lo_open=True,
+              safety="voltage"),
+        pb.width_param(5e-3),
         Param("max_pulses", 300, "", 1, 1_000_000, "give up after this many pulses",
               kind="int"),
         Param("max_reversals", 16, "", 0, 100_000,
@@ -60,13 +53,14 @@ class WriteVerify(PulseProtocol):
         Param("limit_pulses", 25, "", 1, 100_000,
               "give up after this many pulses at v_max in a row that bring G no closer "
               "to the target", kind="int"),
-        Param("v_read", 0.1, "V", 0.0, SMU_V_MAX, "read voltage", lo_open=True),
-        read_width_param(5e-3),
-        period_param(0.01),
-        compliance_param("compliance_set", 2e-3, "SET pulse compliance"),
-        compliance_param("compliance_reset", 0.02, "RESET pulse compliance"),
-        READ_COMPLIANCE_PARAM,
-        SMU_PARAM,
+        Param("v_read", 0.1, "V", 0.0, SMU_V_MAX, "read voltage", lo_open=True,
+              safety="voltage"),
+        pb.read_width_param(5e-3),
+        pb.period_param(0.01),
+        pb.compliance_param("compliance_set", 2e-3, "SET pulse compliance"),
+        pb.compliance_param("compliance_reset", 0.02, "RESET pulse compliance"),
+        pb.READ_COMPLIANCE_PARAM,
+        pb.SMU_PARAM,
     )
 
     def check(self) -> None:
@@ -80,14 +74,6 @@ class WriteVerify(PulseProtocol):
         if v["tolerance_mode"] == "relative":
             return v["tolerance"] * v["target_g0"]
         return v["tolerance"]
-
-    def check_safety(self, safety: SafetyProfile) -> None:
-        v = self.values
-        safety.check_voltage("v_max", v["v_max"])
-        safety.check_voltage("v_read", v["v_read"])
-        safety.check_compliance("compliance_set", v["compliance_set"])
-        safety.check_compliance("compliance_reset", v["compliance_reset"])
-        safety.check_compliance("read_compliance", v["read_compliance"])
 
     def estimated_duration(self) -> float:
         v = self.values

@@ -53,16 +53,20 @@ def engine_state(k):
     return k.adapter.engine
 
 
+def assert_switched_off_after_last_test(log, smus):
+    """Every SMU got ``DVn`` (output off) after the last test was started."""
+    last_test = max(i for i, m in enumerate(log) if m.startswith("ME"))
+    after = log[last_test:]
+    for n in smus:
+        assert f"DV{n}" in after
+
+
 def test_normal_end_is_safe_and_completed(k, tmp_path):
     result = RunEngine(k).run(PulseTrain(count=3), tmp_path / "r.h5")
     assert result.status == "completed" and result.ok
     assert engine_state(k).outputs_safe()
     # the last commands sent are the safe state: every SMU to 0 V, then off
-    log = engine_state(k).log
-    last_test = max(i for i, m in enumerate(log) if m.startswith("ME"))
-    after = log[last_test:]
-    for n in k.smus:
-        assert f"DV{n}" in after  # every SMU switched off after the last test
+    assert_switched_off_after_last_test(engine_state(k).log, k.smus)
 
 
 def test_exception_with_output_on_is_made_safe_and_recorded(k, tmp_path):
@@ -246,5 +250,5 @@ def test_sigterm_aborts_cli_run_over_the_socket(paced_server, tmp_path):
     run = read_run(out)
     assert run.status == "aborted" and "SIGTERM" in run.attrs["reason"]
     assert engine.outputs_safe()
-    assert engine.log[-1].startswith("DV")  # the safe state was the last thing sent
+    assert_switched_off_after_last_test(list(engine.log), (1, 2, 3, 4))
     assert np.all(np.diff(run.samples["time_s"]) > 0) if run.samples["time_s"].size else True
