@@ -42,7 +42,9 @@ from drivers.pmu_config import (
 )
 from drivers.pmu_data import MAX_POINTS, PMUWaveform
 from drivers.readings import (
+    CommunicationError,
     InstrumentError,
+    InstrumentTimeout,
     Reading,
     SweepData,
     parse_reading,
@@ -51,7 +53,8 @@ from drivers.readings import (
 from drivers.smu import SMU
 from drivers.validation import ParameterError, check_int, check_range, fmt_number
 
-__all__ = ["Keithley4200A", "InstrumentError", "Reading", "SweepData", "parse_reading",
+__all__ = ["Keithley4200A", "InstrumentError", "CommunicationError", "InstrumentTimeout",
+           "Reading", "SweepData", "parse_reading",
            "parse_reading_list", "SMU", "PMUChannel", "SMU_V_MAX", "SMU_I_MAX",
            "MAX_LIST_POINTS", "INTEGRATION_PLC"]
 
@@ -101,6 +104,8 @@ class Keithley4200A(Instrument):
         self._timeout_ms = timeout
         self._mode: str | None = None
         self._pmu_mode: int | None = None
+        self._desync = False
+        self.idn = ""
         self.idn = self.query("*IDN?")
         self.mainframe = parse_options(self.query("*OPT?"))
         self.cards = list(self.mainframe.slots)
@@ -118,16 +123,74 @@ class Keithley4200A(Instrument):
 
     # ------------------------------------------------------------------ messaging
     def command(self, cmd: str) -> None:
-        """Send a command that returns no data; on LAN the reply must be ``ACK`` [M 2-10]."""
-        self.write(cmd)
-        if self.ack:
-            reply = self.read().strip()
-            if reply != "ACK":
-                raise InstrumentError(0, f"expected ACK, got {reply!r}", cmd)
+        """Send a command that returns no data; on LAN the reply must be ``ACK`` [M 2-10].
+
+        I/O failures raise :class:`CommunicationError` / :class:`InstrumentTimeout` naming
+        ``cmd``; a reply other than ``ACK`` raises :class:`InstrumentError`.
+        """
+        self._resync_if_needed(cmd)
+        try:
+            self.write(cmd)
+            reply = self.read().strip() if self.ack else "ACK"
+        except Exception as exc:  # noqa: BLE001 - re-raised with the command named
+            raise self._io_error(cmd, exc) from exc
+        if reply != "ACK":
+            raise InstrumentError(0, f"expected ACK, got {reply!r}", cmd)
 
     def query(self, cmd: str) -> str:
-        """Send a query and return its data reply."""
-        return self.ask(cmd).strip()
+        """Send a query and return its data reply.
+
+        On LAN a query answered with ``ACK`` was rejected by the instrument (a KXCI error
+        replaces the data): the pending error is read and raised as :class:`InstrumentError`
+        with its code and ``cmd``.
+        """
+        self._resync_if_needed(cmd)
+        try:
+            reply = self.ask(cmd).strip()
+        except Exception as exc:  # noqa: BLE001 - re-raised with the command named
+            raise self._io_error(cmd, exc) from exc
+        if self.ack and reply == "ACK":
+            if cmd != ":ERROR:LAST:GET":
+                self.check_errors(cmd)
+            raise CommunicationError(cmd, "query answered ACK instead of data")
+        return reply
+
+    def query_parsed(self, cmd: str, parse):
+        """``parse(query(cmd))``; an unreadable reply raises :class:`CommunicationError`
+        naming the command and the start of the reply."""
+        reply = self.query(cmd)
+        try:
+            return parse(reply)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise CommunicationError(cmd, f"unreadable reply {reply[:60]!r} ({exc})") from exc
+
+    def _io_error(self, cmd: str, exc: Exception) -> CommunicationError:
+        """Name the command; a timeout leaves a late reply on the way (resync next time)."""
+        if isinstance(exc, CommunicationError):
+            return exc
+        text = str(exc)
+        if isinstance(exc, TimeoutError) or "TMO" in text or "imeout" in text:
+            self._desync = True
+            return InstrumentTimeout(cmd, f"no reply within the I/O timeout, timed out ({text})")
+        return CommunicationError(cmd, f"connection failed ({type(exc).__name__}: {text})")
+
+    def _resync_if_needed(self, cmd: str) -> None:
+        """After a timeout a late reply may still arrive: send ``*IDN?`` and discard
+        replies up to its answer, so that the next reply belongs to the next command (the
+        instrument answers in order)."""
+        if not self._desync:
+            return
+        self._desync = False
+        try:
+            self.write("*IDN?")
+            for _ in range(16):
+                if self.read().strip() == self.idn:
+                    return
+        except Exception as exc:  # noqa: BLE001
+            self._desync = True
+            raise self._io_error(cmd, exc) from exc
+        self._desync = True
+        raise CommunicationError(cmd, "replies out of step and could not be resynchronised")
 
     def last_error(self) -> tuple[int, str] | None:
         """``:ERROR:LAST:GET`` -> (code, text) or None when there is no error [M 4-2]."""
@@ -166,8 +229,11 @@ class Keithley4200A(Instrument):
     def status_byte(self) -> int:
         """Status byte: ``SP`` on LAN [M 4-6], a serial poll (``read_stb``) on GPIB [M 3-4]."""
         if self.ack:
-            return int(self.query("SP"))
-        return int(self.adapter.connection.read_stb())
+            return self.query_parsed("SP", int)
+        try:
+            return int(self.adapter.connection.read_stb())
+        except Exception as exc:  # noqa: BLE001
+            raise self._io_error("serial poll", exc) from exc
 
     def data_ready_srq(self, on: bool = True) -> None:
         """``DR1``/``DR0``: service request on data ready (GPIB only) [M 3-5, 4-1]."""
@@ -236,7 +302,7 @@ class Keithley4200A(Instrument):
     def read_buffer(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``DO 'name'`` -> (values, status letters); ``nameT`` gives timestamps [M 5-38]."""
         _check_name(name.removesuffix("T") if name.endswith("T") else name)
-        return parse_reading_list(self.query(f"DO '{name}'"))
+        return self.query_parsed(f"DO '{name}'", parse_reading_list)
 
     # ------------------------------------------------------------------ system mode
     def define_channel(self, smu: int, vname: str, iname: str, source: str = "V",
@@ -308,9 +374,9 @@ class Keithley4200A(Instrument):
         self.command("ME1")
         self.check_errors("ME1")
         self.wait_for_data(timeout, should_stop=should_stop)
-        volts, vstat = parse_reading_list(self.query(f"DO '{vname}'"))
-        amps, istat = parse_reading_list(self.query(f"DO '{iname}'"))
-        times, _ = parse_reading_list(self.query(f"DO 'CH{smu}T'"))
+        volts, vstat = self.query_parsed(f"DO '{vname}'", parse_reading_list)
+        amps, istat = self.query_parsed(f"DO '{iname}'", parse_reading_list)
+        times, _ = self.query_parsed(f"DO 'CH{smu}T'", parse_reading_list)
         comp = (vstat == "C") | (istat == "C")
         return SweepData(voltage=volts, current=amps, time=times, compliance=comp,
                          program=program)
@@ -553,7 +619,7 @@ class Keithley4200A(Instrument):
 
     def pmu_running(self) -> bool:
         """``:PMU:TEST:STATUS?`` -> True while any PMU test runs [M 7-26]."""
-        return int(float(self.query(":PMU:TEST:STATUS?"))) != 0
+        return self.query_parsed(":PMU:TEST:STATUS?", lambda r: int(float(r))) != 0
 
     def pmu_wait(self, timeout: float = 60.0, poll: float = 0.001,
                  should_stop: ShouldStop = None) -> None:
@@ -690,7 +756,7 @@ class Keithley4200A(Instrument):
         """Instrument (virtual) time of the simulator in s."""
         if not self.simulated:
             raise RuntimeError("sim_time is only available on the simulated 4200A")
-        return float(self.query(":SIM:TIME?"))
+        return self.query_parsed(":SIM:TIME?", float)
 
     def sim_advance(self, seconds: float) -> None:
         """Let the simulated device evolve for ``seconds`` of instrument time."""
@@ -715,6 +781,7 @@ class Keithley4200A(Instrument):
             adapter.connection = manager.open_resource(
                 name, write_termination=term, read_termination=term,
                 timeout=min(self._timeout_ms, SAFE_OFF_TIMEOUT_MS))
+            self._desync = False
             return True
         except Exception:  # noqa: BLE001
             return False
@@ -722,27 +789,28 @@ class Keithley4200A(Instrument):
     def safe_off(self) -> list[str]:
         """PMU aborted and outputs off, RPMs routed to the PMU, every SMU 0 V and off.
 
-        Sequence: ``:PMU:ABORT``, ``:PMU:OUTPUT:STATE ch, 0`` per PMU channel,
-        ``:PMU:RPM:CONFIGURE PMUn-c, 0`` per RPM [M 7-2, 7-8, 7-24, 7-27], ``US``,
-        ``DVn, 0, 0, 1E-4`` and ``DVn`` per SMU [M 5-33]. Safe to call twice. After a lost
-        connection it reconnects once (VISA resources) and carries on; if that fails it
-        returns instead of waiting out a timeout per command.
+        Sequence: ``:ERROR:LAST:CLEAR``; ``:PMU:ABORT``, ``:PMU:OUTPUT:STATE ch, 0`` per PMU
+        channel, ``:PMU:RPM:CONFIGURE PMUn-c, 0`` per RPM [M 7-2, 7-8, 7-24, 7-27]; ``US``;
+        ``DVn, 0, 0, 1E-4`` and ``DVn`` per SMU [M 5-33]. After the PMU group and after each
+        SMU, ``:ERROR:LAST:GET`` [M 4-2]: on LAN a rejected command still answers ``ACK``,
+        so only the error query tells that an output may still be on.
 
-        Returns the problems met (empty when all went well); never raises, because it runs
-        on exit paths where the original error must not be masked.
+        Safe to call twice. Caps the I/O timeout at 2 s; after a lost connection it reopens
+        the VISA resource once and carries on; if that fails it returns instead of waiting
+        out a timeout per command.
+
+        Returns the problems met (empty = the instrument confirmed every step); never
+        raises, because it runs on exit paths where the original error must not be masked.
         """
-        steps: list[tuple[str, str]] = []
+        groups: list[tuple[str, list[str]]] = [("clear errors", [":ERROR:LAST:CLEAR"])]
         if self.pmus:
-            steps.append(("PMU abort", ":PMU:ABORT"))
-            steps += [(f"PMU ch{c} off", f":PMU:OUTPUT:STATE {c}, 0") for c in self.pmus]
-            steps += [(f"RPM {p.hrid} to PMU", f":PMU:RPM:CONFIGURE {p.hrid}, 0")
-                      for p in self.pmus.values() if p.rpm]
-        steps.append(("US", "US"))
-        for n in self.smus:
-            steps.append((f"SMU{n} 0 V", f"DV{n}, 0, 0, {fmt_number(1e-4)}"))
-            steps.append((f"SMU{n} off", f"DV{n}"))
+            cmds = [":PMU:ABORT"] + [f":PMU:OUTPUT:STATE {c}, 0" for c in self.pmus]
+            cmds += [f":PMU:RPM:CONFIGURE {p.hrid}, 0" for p in self.pmus.values() if p.rpm]
+            groups.append(("PMU off", cmds))
+        for k, n in enumerate(self.smus):
+            groups.append((f"SMU{n} off", (["US"] if k == 0 else [])
+                           + [f"DV{n}, 0, 0, {fmt_number(1e-4)}", f"DV{n}"]))
         problems: list[str] = []
-        reconnected = False
         conn = getattr(self.adapter, "connection", None)
         old_timeout = getattr(conn, "timeout", None)
         if isinstance(old_timeout, int | float) and old_timeout > SAFE_OFF_TIMEOUT_MS:
@@ -753,7 +821,7 @@ class Keithley4200A(Instrument):
         else:
             old_timeout = None
         try:
-            self._safe_off_steps(steps, problems, reconnected)
+            self._safe_off_groups(groups, problems)
         finally:
             conn = getattr(self.adapter, "connection", None)
             if old_timeout is not None and conn is not None:
@@ -767,26 +835,37 @@ class Keithley4200A(Instrument):
                 p.rpm_mode = "pmu"
         return problems
 
-    def _safe_off_steps(self, steps: list[tuple[str, str]], problems: list[str],
-                        reconnected: bool) -> None:
-        for label, cmd in steps:
-            try:
-                self.command(cmd)
-            except Exception as exc:  # noqa: BLE001 - collect, report, continue
-                problems.append(f"{label}: {exc}")
-                if isinstance(exc, InstrumentError):
-                    continue
-                if reconnected or not self._reconnect():
-                    problems.append("connection lost: remaining safe-off steps not sent")
-                    break
-                reconnected = True
+    def _safe_off_groups(self, groups: list[tuple[str, list[str]]],
+                         problems: list[str]) -> None:
+        reconnected = False
+        for label, cmds in groups:
+            for cmd in cmds:
                 try:
                     self.command(cmd)
-                    problems.append(f"{label}: sent after reconnecting")
-                except Exception as exc2:  # noqa: BLE001
-                    problems.append(f"{label}: {exc2}")
-                    problems.append("connection lost: remaining safe-off steps not sent")
-                    break
+                except InstrumentError as exc:
+                    problems.append(f"{label}: {exc}")
+                except Exception as exc:  # noqa: BLE001 - collect, report, continue
+                    problems.append(f"{label}: {exc}")
+                    if reconnected or not self._reconnect():
+                        problems.append("connection lost: remaining safe-off steps not sent")
+                        return
+                    reconnected = True
+                    try:
+                        self.command(cmd)
+                        problems.append(f"{label}: {cmd!r} sent after reconnecting")
+                    except Exception as exc2:  # noqa: BLE001
+                        problems.append(f"{label}: {exc2}")
+                        problems.append("connection lost: remaining safe-off steps not sent")
+                        return
+            if label == "clear errors":
+                continue
+            try:
+                err = self.last_error()
+                if err is not None:
+                    problems.append(f"{label}: rejected by the instrument: {err[1]} ({err[0]})")
+                    self.clear_errors()
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"{label}: could not read the error status: {exc}")
 
 
 def _check_name(name: str) -> None:

@@ -189,7 +189,7 @@ class PMUChannel(Channel):
     # ------------------------------------------------------------------ data
     def data_count(self) -> int:
         """``:PMU:DATA:COUNT? ch`` -> points in the buffer (usable while running) [M 7-7]."""
-        return int(float(self.parent.query(f":PMU:DATA:COUNT? {self.id}")))
+        return self.parent.query_parsed(f":PMU:DATA:COUNT? {self.id}", lambda r: int(float(r)))
 
     def data_page(self, start: int, count: int = PAGE_POINTS) -> str:
         """One raw ``:PMU:DATA:GET ch, start, count`` reply (count 1..2048) [M 7-7]."""
@@ -201,9 +201,14 @@ class PMUChannel(Channel):
         total = self.data_count()
         if total > MAX_POINTS:
             raise ValueError(f"PMU reported {total} points > {MAX_POINTS}")
-        pages = [self.data_page(start, min(PAGE_POINTS, total - start))
-                 for start in range(0, total, PAGE_POINTS)]
-        return parse_points(";".join(p.strip().strip(";") for p in pages), fields)
+        pages = []
+        for start in range(0, total, PAGE_POINTS):
+            check_int("start", start, 0, MAX_POINTS - 1)
+            cmd = f":PMU:DATA:GET {self.id}, {start}, {min(PAGE_POINTS, total - start)}"
+            pages.append(self.parent.query_parsed(cmd, lambda r: parse_points(r, fields)))
+        if not pages:
+            return parse_points("", fields)
+        return tuple(np.concatenate(cols) for cols in zip(*pages, strict=True))
 
     def fetch_waveform(self, current_bound: float | None = None) -> PMUWaveform:
         """All ``V,I,T,S`` points of this channel, paged by 2048 [M 7-7]."""

@@ -29,6 +29,22 @@ class InstrumentError(Exception):
         super().__init__(f"4200A error {code}: {text}{where}")
 
 
+class CommunicationError(ConnectionError):
+    """The instrument did not answer, the connection broke, or a reply was unreadable.
+
+    Always names the command it happened on, so a run's failure reason says what failed.
+    """
+
+    def __init__(self, command: str, detail: str) -> None:
+        self.command = command
+        self.detail = detail
+        super().__init__(f"4200A: {detail} (command {command!r})")
+
+
+class InstrumentTimeout(CommunicationError, TimeoutError):
+    """No reply within the I/O timeout."""
+
+
 @dataclass(frozen=True)
 class Reading:
     """One SMU reading with its status letter (``N`` normal, ``C`` compliance, ...)."""

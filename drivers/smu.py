@@ -69,12 +69,12 @@ class SMU(Channel):
     def measure_current(self) -> Reading:
         """``TIn`` -> current with its status letter [M 5-34, 3-2]."""
         self.parent.user_mode()
-        return parse_reading(self.parent.query(f"TI{self.id}"))
+        return self.parent.query_parsed(f"TI{self.id}", parse_reading)
 
     def measure_voltage(self) -> Reading:
         """``TVn`` -> voltage with its status letter [M 5-35, 3-2]."""
         self.parent.user_mode()
-        return parse_reading(self.parent.query(f"TV{self.id}"))
+        return self.parent.query_parsed(f"TV{self.id}", parse_reading)
 
     def lowest_current_range(self, amps: float) -> None:
         """``RG ch, amps``: lowest autorange current range (modeless) [M 5-42]."""

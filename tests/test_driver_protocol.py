@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pymeasure.test import expected_protocol
 
-from drivers.keithley4200 import InstrumentError, Keithley4200A
+from drivers.keithley4200 import CommunicationError, InstrumentError, Keithley4200A
 from drivers.pmu_config import PulseTiming, PulseTrainConfig, SarbSequence
 from drivers.pmu_data import decode_status
 from drivers.validation import fmt_number
@@ -404,9 +404,12 @@ def test_status_word_decoding():
 
 
 # ---------------------------------------------------------------------- safe_off
-SAFE_OFF_RPM = acked(":PMU:ABORT", ":PMU:OUTPUT:STATE 1, 0", ":PMU:OUTPUT:STATE 2, 0",
-                     ":PMU:RPM:CONFIGURE PMU1-1, 0", ":PMU:RPM:CONFIGURE PMU1-2, 0", "US",
-                     "DV1, 0, 0, 0.0001", "DV1", "DV2, 0, 0, 0.0001", "DV2")
+NO_ERROR = (":ERROR:LAST:GET", "No error. (0)")
+SAFE_OFF_RPM = (acked(":ERROR:LAST:CLEAR", ":PMU:ABORT", ":PMU:OUTPUT:STATE 1, 0",
+                      ":PMU:OUTPUT:STATE 2, 0", ":PMU:RPM:CONFIGURE PMU1-1, 0",
+                      ":PMU:RPM:CONFIGURE PMU1-2, 0") + [NO_ERROR]
+                + acked("US", "DV1, 0, 0, 0.0001", "DV1") + [NO_ERROR]
+                + acked("DV2, 0, 0, 0.0001", "DV2") + [NO_ERROR])
 
 
 def test_safe_off_pmu_rpm_and_smus_twice():
@@ -416,8 +419,34 @@ def test_safe_off_pmu_rpm_and_smus_twice():
         assert k.safe_off() == []
 
 
-def test_safe_off_never_raises_and_reports_instrument_errors():
-    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + [
-            ("US", "ACK"), ("DV1, 0, 0, 0.0001", "NAK"), ("DV1", "ACK")]) as k:
+def test_safe_off_reports_commands_the_instrument_rejected():
+    """On LAN a rejected command still answers ACK: only the error query reveals it."""
+    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + acked(
+            ":ERROR:LAST:CLEAR", "US", "DV1, 0, 0, 0.0001", "DV1") + [
+            (":ERROR:LAST:GET", "Invalid command argument. (-993)"),
+            (":ERROR:LAST:CLEAR", "ACK")]) as k:
         problems = k.safe_off()
-    assert len(problems) == 1 and "SMU1 0 V" in problems[0]
+    assert len(problems) == 1 and "SMU1 off" in problems[0] and "-993" in problems[0]
+
+
+def test_safe_off_never_raises_and_reports_a_missing_ack():
+    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + acked(
+            ":ERROR:LAST:CLEAR", "US") + [("DV1, 0, 0, 0.0001", "NAK"), ("DV1", "ACK"),
+                                          NO_ERROR]) as k:
+        problems = k.safe_off()
+    assert len(problems) == 1 and "SMU1 off" in problems[0]
+
+
+def test_query_answered_ack_is_the_instruments_rejection():
+    with expected_protocol(Keithley4200A, init(idn=SIM_IDN) + [
+            (":SIM:TIME?", "ACK"), (":ERROR:LAST:GET", "Invalid command argument. (-993)"),
+            (":ERROR:LAST:CLEAR", "ACK")]) as k:
+        with pytest.raises(InstrumentError) as err:
+            k.sim_time()
+    assert err.value.code == -993 and err.value.command == ":SIM:TIME?"
+
+
+def test_unreadable_reply_names_the_command():
+    with expected_protocol(Keithley4200A, init() + [("DO 'I1'", "N+1.0E-3,\x15garbage")]) as k:
+        with pytest.raises(CommunicationError, match="DO 'I1'"):
+            k.read_buffer("I1")

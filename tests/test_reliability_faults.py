@@ -196,7 +196,6 @@ NAMING_DEFECT = ("driver: I/O timeouts, lost connections, unparsable replies and
                  "without the command that failed")
 
 
-@pytest.mark.xfail(strict=True, reason=NAMING_DEFECT)
 @pytest.mark.parametrize("fault", ["delay", "drop", "garble-data", "rejected-query"])
 def test_fault_reason_names_the_command(fault_sim, tmp_path, reference, fault):
     """Every fault's reason names the command that failed (and the KXCI code when the
@@ -293,7 +292,6 @@ SAFE_OFF_DEFECT = ("driver: safe_off does not check :ERROR:LAST:GET, so safe-off
                    "instrument rejected count as a confirmed safe state")
 
 
-@pytest.mark.xfail(strict=True, reason=SAFE_OFF_DEFECT)
 def test_safe_off_rejected_by_the_instrument_is_reported(fault_sim, tmp_path):
     """If the instrument rejects the safe-off commands for SMU1, the output is still on:
     the run must not claim a confirmed safe state."""
