@@ -21,6 +21,7 @@ retention  G(t) log-log with power-law drift and extrapolation    Fig. S5
 cdf        V_SET / V_RESET cumulative distributions               (paper 001, 002)
 endurance  LRS/HRS per cycle                                      (papers 001, 002)
 rtn        RTN trace, digitised levels, dwell times               (papers 002, 003)
+compliance top level per cycle vs SET compliance (ladder runs)     Fig. 2
 =========  =====================================================  ==================
 """
 
@@ -101,22 +102,36 @@ def _gv_panel(ax, an: RunAnalysis, mask: np.ndarray, colour: str, label: str,
     s = an.samples
     v = np.asarray(s["voltage_V"], float)
     g = np.abs(an.g)
-    ax.plot(v[mask], g[mask], ".", ms=1.5, color=colour, label=label,
-            rasterized=mask.sum() > 5000)
-    n_lab = 0
+    cc = an.compliance_per_cycle
+    cyc = np.asarray(s.get("cycle", np.zeros(v.size, int)))
+    levels = sorted(set(cc.values()))
+    if len(levels) >= 2:  # compliance ladder: one colour per compliance (paper Fig. 2)
+        per_sample = np.array([cc.get(int(c), np.nan) for c in cyc])
+        cmap = plt.get_cmap("plasma", len(levels) + 1)
+        for k, lv in enumerate(levels):
+            m = mask & (per_sample == lv)
+            ax.plot(v[m], g[m], ".", ms=1.5, color=cmap(k), label=f"{label}, {lv * 1e3:g} mA",
+                    rasterized=m.sum() > 5000)
+    else:
+        ax.plot(v[mask], g[mask], ".", ms=1.5, color=colour, label=label,
+                rasterized=mask.sum() > 5000)
+    longest: dict[float, object] = {}
     for p in an.plateaus.plateaus:
         if not (mask[p.start_index] and p.kind == KIND_QUANTIZED):
             continue
         ax.plot([p.x_start, p.x_end], [p.level_g0] * 2, color="k", lw=1.2)
-        if n_lab < 25:
-            ax.annotate(f"{p.label_g0:g}", (0.5 * (p.x_start + p.x_end), p.level_g0),
-                        textcoords="offset points", xytext=(0, 3), fontsize=5, ha="center")
-            n_lab += 1
-    half_integer_lines(ax, top)
+        if p.label_g0 not in longest or p.n_samples > longest[p.label_g0].n_samples:
+            longest[p.label_g0] = p
+    # one label per level (on its longest plateau), so clusters of cycles stay legible
+    for label, p in sorted(longest.items())[:30]:
+        ax.annotate(f"{label:g}", (0.5 * (p.x_start + p.x_end), p.level_g0),
+                    textcoords="offset points", xytext=(0, 3), fontsize=5, ha="center")
+    # n/2 guide lines over the analysis range (paper 000 analyses up to 25 G0)
+    half_integer_lines(ax, min(top, an.options.g_range_max))
     ax.set_ylim(0, top * 1.05)
     ax.set_xlabel("Voltage V (V)")
     ax.set_ylabel(G_LABEL)
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="best", frameon=True, framealpha=0.8, edgecolor="none", markerscale=3)
 
 
 def figure_gv(an: RunAnalysis | RunData, g_max: float | None = None) -> Figure:
@@ -129,8 +144,7 @@ def figure_gv(an: RunAnalysis | RunData, g_max: float | None = None) -> Figure:
     s = an.samples
     g = np.abs(an.g)
     fin = g[np.isfinite(g)]
-    top = g_max if g_max is not None else (min(an.options.g_range_max + 5.0, float(fin.max()))
-                                           if fin.size else 5.0)
+    top = g_max if g_max is not None else (float(fin.max()) if fin.size else 5.0)
     top = max(top, 1.0)
     seg = s.get("segment")
     if seg is not None and np.isin(seg, RESET_SEGMENTS).any():
@@ -143,6 +157,29 @@ def figure_gv(an: RunAnalysis | RunData, g_max: float | None = None) -> Figure:
         fig, ax = new_figure()
         _gv_panel(ax, an, np.ones(g.size, dtype=bool), "C0", "G/G$_0$", top)
         title(ax, an.run)
+    return styled(fig)
+
+
+def figure_compliance(an: RunAnalysis | RunData) -> Figure:
+    """Top conductance level of each cycle versus its SET compliance (paper 000 Fig. 2)."""
+    an = _analysis(an)
+    sw = an.switching
+    cc = an.compliance_per_cycle
+    if sw is None or len(set(cc.values())) < 2:
+        raise NotApplicable("the 'compliance' figure needs sweep cycles at two or more "
+                            "compliance values (a compliance ladder)")
+    x = np.array([cc.get(int(c), np.nan) for c in sw.cycle]) * 1e3
+    fig, ax = new_figure()
+    ax.plot(x, sw.top_g0, "o", ms=3, mfc="none", label="cycle")
+    ok = np.isfinite(x) & np.isfinite(sw.top_g0)
+    if np.unique(x[ok]).size >= 2:
+        slope, icpt = np.polyfit(x[ok], sw.top_g0[ok], 1)
+        xs = np.linspace(0, x[ok].max() * 1.05, 50)
+        ax.plot(xs, icpt + slope * xs, "--", label=f"linear fit, {slope:.3g} G$_0$/mA")
+    ax.set_xlabel("SET compliance I$_{CC}$ (mA)")
+    ax.set_ylabel("Top level " + G_LABEL)
+    ax.legend(frameon=False)
+    title(ax, an.run)
     return styled(fig)
 
 
@@ -159,6 +196,7 @@ FIGURES: dict[str, Callable[[RunAnalysis], Figure]] = {
     "cdf": figure_cdf,
     "endurance": figure_endurance,
     "rtn": figure_rtn,
+    "compliance": figure_compliance,
 }
 
 
@@ -175,6 +213,8 @@ def applicable_figures(an: RunAnalysis) -> list[str]:
         names.append("retention")
     if an.switching is not None:
         names += ["cdf", "endurance"]
+        if len(set(an.compliance_per_cycle.values())) >= 2:
+            names.append("compliance")
     elif an.endurance is not None:
         names.append("endurance")
     if an.rtn is not None:

@@ -279,6 +279,22 @@ class RunAnalysis:
                                   cycle=s.get("cycle"), v_min=max(self.options.v_min, 0.05))
 
     @cached_property
+    def compliance_per_cycle(self) -> dict[int, float]:
+        """SET compliance (A) of each sweep cycle: the ``cycles`` table of a compliance
+        ladder, else the ``compliance_set`` (or ``compliance``) parameter for every cycle."""
+        cyc = self.run.streams.get("cycles", {})
+        if "compliance_set_A" in cyc and "cycle" in cyc:
+            return {int(c): float(a) for c, a in zip(cyc["cycle"], cyc["compliance_set_A"],
+                                                      strict=False)}
+        for name in ("compliance_set", "compliance"):
+            if name in self.run.parameters:
+                val = self.run.param(name)
+                if isinstance(val, int | float):
+                    ids = np.unique(self.samples.get("cycle", np.zeros(1, int)))
+                    return {int(c): float(val) for c in ids}
+        return {}
+
+    @cached_property
     def retention(self) -> DriftFit | None:
         """Power-law drift fit of a retention run."""
         if self.protocol != "retention":
@@ -383,6 +399,13 @@ class RunAnalysis:
                 if name in run.parameters:
                     d["compliance_A"] = run.param(name)
                     break
+            cc = self.compliance_per_cycle
+            per = [cc.get(int(c), float("nan")) for c in sw.cycle]
+            d["compliance_per_cycle_A"] = per
+            if len({x for x in per if np.isfinite(x)}) >= 2:
+                from analysis.switching import top_level_vs_compliance
+
+                d["top_level_vs_compliance"] = top_level_vs_compliance(per, sw.top_g0)
             out["switching"] = d
         if self.retention is not None:
             out["retention"] = self.retention.as_dict()
