@@ -277,8 +277,9 @@ class QCDevice:
             inv_kt = 1.0 / (_KB_EV * temp)
             barrier = np.maximum(e_c - p.gamma_create * x, 0.0)
             procs.append((_CREATE, p.nu0 * site * np.exp(-barrier * inv_kt)))
-        # the bulk of a diffusive filament is no less stable than its ballistic neck
-        e_r = (p.e_remove - p.eps_remove * min(m, p.n_ballistic)
+        # beyond m_wide channels the neck's outer channels are all alike: the removal
+        # barrier stops falling with size
+        e_r = (p.e_remove - p.eps_remove * min(m, p.m_wide)
                + p.e_last * np.exp(-m / p.m_last))
         if m > 0 and p.nu0 * np.exp(-max(e_r + p.gamma_remove * x_min, 0.0)
                                     / kt_max) > negligible:

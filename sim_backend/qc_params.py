@@ -37,6 +37,8 @@ class QCParams:
     e_create, eps_create : creation barrier at size 0 and its increase per channel.
     gamma_create : field lowering of the creation barrier in eV/V (positive bias).
     e_remove, eps_remove : removal barrier at size 0 and its decrease per channel.
+    m_wide : size beyond which the removal barrier no longer falls (outer channels of a
+        wide neck are all alike).
     e_last, m_last : extra stability of the last few contacts, ``e_last exp(-m / m_last)``
         added to the removal barrier (the single-atom contact near 1 G0 is the most
         stable configuration of a point contact).
@@ -97,6 +99,7 @@ class QCParams:
     e_remove: float = 1.354
     eps_remove: float = 0.0147
     gamma_remove: float = 0.40
+    m_wide: float = 12.0
     e_last: float = 0.25
     m_last: float = 2.0
     r_thermal: float = 3.0e3
