@@ -172,7 +172,9 @@ class PulseTrainConfig:
     average: bool = False
     series_resistance: float | None = None
 
-    def validate(self, rpm: bool = False) -> PulseTrainConfig:
+    def validate(self, rpm: bool = False, waveform: bool = True) -> PulseTrainConfig:
+        """Raise ParameterError for any rule; ``waveform`` adds the 65 536-sample check of
+        a waveform capture (spot means store one record per pulse)."""
         check_source_range(self.v_range)
         self.timing.validate(self.v_range)
         check_int("count", self.count, 1, MAX_BURST)
@@ -188,6 +190,8 @@ class PulseTrainConfig:
         if self.series_resistance is not None:
             check_range("series_resistance", self.series_resistance, 0.0, 1e9, "ohm")
         rate = effective_sample_rate(self.sample_rate)
+        if not waveform:
+            return self
         per_pulse = waveform_samples(self.timing, self.pre, self.post, rate)
         total = per_pulse if self.average else per_pulse * self.count
         if total > MAX_POINTS:

@@ -450,3 +450,31 @@ def test_unreadable_reply_names_the_command():
     with expected_protocol(Keithley4200A, init() + [("DO 'I1'", "N+1.0E-3,\x15garbage")]) as k:
         with pytest.raises(CommunicationError, match="DO 'I1'"):
             k.read_buffer("I1")
+
+
+def test_spot_mean_pulse_train_pulse_iv_settings():
+    """Pulse I-V style spot means [M 7-30]: load 1e3, mode 1, PIV window 0.75..0.9."""
+    dialogue = init() + acked(
+        ":PMU:INIT 0", ":PMU:LOAD 1, 1000", ":PMU:MEASURE:RANGE 1, 2, 0.01",
+        ":PMU:MEASURE:MODE 1", ":PMU:MEASURE:PIV 1, 1, 1", ":PMU:TIMES:PIV 1, 0.75, 0.9",
+        ":PMU:PULSE:TRAIN 1, 0, 2", ":PMU:PULSE:TIMES 1, 1e-05, 5e-06, 1e-07, 1e-07",
+        ":PMU:PULSE:BURST:COUNT 2", ":PMU:OUTPUT:STATE 1, 1", ":PMU:EXECUTE") + [
+        (":ERROR:LAST:GET", "No error. (0)"), (":PMU:TEST:STATUS?", "0"),
+        (":PMU:DATA:COUNT? 1", "2"),
+        (":PMU:DATA:GET 1, 0, 2", "2,0.002,4e-06,00010051,0,0,8e-06,00010051;"
+                                  "2,0.0021,1.4e-05,00010051,0,0,1.8e-05,00010051"),
+        (":PMU:OUTPUT:STATE 1, 0", "ACK")]
+    cfg = PulseTrainConfig(base=0, amplitude=2, load=1e3, count=2,
+                           timing=PulseTiming(10e-6, 5e-6, 1e-7, 1e-7))
+    with expected_protocol(Keithley4200A, dialogue) as k:
+        sm = k.pmu_pulse_spot_means(1, cfg, acquire_low=True)
+    np.testing.assert_allclose(sm.i_high, [2e-3, 2.1e-3])
+    np.testing.assert_allclose(sm.t_low, [8e-6, 1.8e-5])
+
+
+def test_rd_single_readings():
+    with expected_protocol(Keithley4200A, init() + [
+            ("RD 'I1', 3", "C+1.0000E-04"), ("RD 'CH1T', 4", "0")]) as k:
+        r = k.read_point("I1", 3)
+        assert r.compliance and r.value == pytest.approx(1e-4)
+        assert k.read_point("CH1T", 4) is None

@@ -1,0 +1,357 @@
+"""System-mode tests of the SMUs and compliance-limited SMU pulses (mixed into
+:class:`drivers.keithley4200.Keithley4200A`).
+
+System mode runs whole tests on the instrument [M §5]: channel definitions on the ``DE``
+page, sources on ``SS``, measurement set-up on ``SM``, ``ME1`` on ``MD``, then the buffer
+is read with ``DO``. Modeless settings (``IT``, ``EC``, ``BC``, ``DO``, ``RD``) work on
+any page [M 5-36].
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from drivers.cards import SMU_V_MAX
+from drivers.readings import Reading, SweepData, parse_reading, parse_reading_list
+from drivers.smu import SMU
+from drivers.validation import ParameterError, check_int, check_range, fmt_number
+
+MAX_LIST_POINTS = 4096  # VL [M 5-16]
+MAX_VAR1_POINTS = 1024  # VR [M 5-19]
+MAX_SAMPLES = 4096  # NR [M 5-23]
+#: integration modes IT1..IT3 in PLC [M 5-40]
+INTEGRATION_PLC = {"short": 0.1, "normal": 1.0, "long": 10.0}
+_IT_CODE = {"short": 1, "normal": 2, "long": 3}
+
+ShouldStop = Callable[[], bool] | None
+
+
+class SystemMode:
+    """SMU system-mode tests, modeless settings and SMU pulses."""
+
+    # ------------------------------------------------------------------ modeless settings
+    def integration(self, mode: str | float = "normal", delay_factor: float = 1.0,
+                    filter_factor: float = 1.0) -> None:
+        """``IT1``/``IT2``/``IT3`` ("short"/"normal"/"long" = 0.1/1/10 PLC) or, for a
+        number of PLC, the custom ``IT4, delayF, filterF, ADplc`` (A/D 0.01..10 PLC,
+        factors 0..100) [M 5-40]."""
+        if isinstance(mode, str):
+            if mode not in _IT_CODE:
+                raise ParameterError("integration", mode,
+                                     f"one of {sorted(_IT_CODE)} or a PLC number 0.01..10")
+            self.command(f"IT{_IT_CODE[mode]}")
+            return
+        plc = check_range("integration", mode, 0.01, 10.0, "PLC")
+        check_range("delay_factor", delay_factor, 0.0, 100.0)
+        check_range("filter_factor", filter_factor, 0.0, 100.0)
+        self.command(f"IT4, {fmt_number(delay_factor)}, {fmt_number(filter_factor)}, "
+                     f"{fmt_number(plc)}")
+
+    def exit_on_compliance(self, on: bool) -> None:
+        """``EC 0|1``: end the test when an SMU reaches compliance [M 5-39]."""
+        self.command(f"EC {int(bool(on))}")
+
+    def clear_buffer(self) -> None:
+        """``BC``: clear the reading buffer and the data-ready bit [M 5-37]."""
+        self.command("BC")
+
+    def read_buffer(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``DO 'name'`` -> (values, status letters); ``nameT`` gives timestamps [M 5-38]."""
+        _check_name(name.removesuffix("T") if name.endswith("T") else name)
+        return self.query_parsed(f"DO '{name}'", parse_reading_list)
+
+    def read_point(self, name: str, index: int) -> Reading | None:
+        """``RD 'name', N``: one reading (1-based), usable while a test runs; None when
+        not measured yet (the instrument answers ``0``) [M 5-41]."""
+        _check_name(name.removesuffix("T") if name.endswith("T") else name)
+        check_int("index", index, 1, MAX_LIST_POINTS)
+
+        def parse(reply: str) -> Reading | None:
+            if reply.lstrip("+") in ("0", "0.0"):
+                return None
+            if reply[:1].isalpha():
+                return parse_reading(reply)
+            return Reading(float(reply), "N")
+
+        return self.query_parsed(f"RD '{name}', {index}", parse)
+
+    # ------------------------------------------------------------------ system mode
+    def define_channel(self, smu: int, vname: str, iname: str, source: str = "V",
+                       function: str = "VAR1") -> None:
+        """``CHA, 'Vname', 'Iname', D, E`` on the DE page [M 5-7].
+
+        ``source`` V, I or COMMON (D = 1, 2, 3); ``function`` VAR1, VAR2, CONST, VAR1'
+        (E = 1..4); a common channel is always constant.
+        """
+        self._smu(smu)
+        _check_name(vname)
+        _check_name(iname)
+        d = {"V": 1, "I": 2, "COMMON": 3}.get(source)
+        e = {"VAR1": 1, "VAR2": 2, "CONST": 3, "VAR1'": 4}.get(function)
+        if d is None:
+            raise ParameterError("source", source, "one of V, I, COMMON")
+        if e is None or (d == 3 and e != 3):
+            raise ParameterError("function", function,
+                                 "CONST for a common channel" if d == 3 else
+                                 "one of VAR1, VAR2, CONST, VAR1'")
+        self.command(f"CH{smu}, '{vname}', '{iname}', {d}, {e}")
+
+    def disable_channel(self, smu: int) -> None:
+        """``CHA`` alone: channel off [M 5-7, 5-8]."""
+        self._smu(smu)
+        self.command(f"CH{smu}")
+
+    def _begin_test(self) -> None:
+        """``BC`` (and ``DR1`` when waiting for SRQ on GPIB) before a system-mode test."""
+        self.clear_buffer()
+        if self.srq and not self.ack:
+            self.data_ready_srq(True)
+
+    def _define_sweep_channels(self, smu: int, function: str, ground: Sequence[int]) -> None:
+        """DE page: this SMU as ``function``, ``ground`` SMUs common, the rest disabled
+        (the manual recommends disabling the 4145-like defaults first [M 5-5, 5-8])."""
+        self.page("DE")
+        for n in self.smus:
+            if n != smu and n not in ground:
+                self.disable_channel(n)
+        for n in ground:
+            self.define_channel(n, f"V{n}", f"I{n}", "COMMON", "CONST")
+        self.define_channel(smu, f"V{smu}", f"I{smu}", "V", function)
+
+    def _smu(self, smu: int) -> SMU:
+        if smu not in self.smus:
+            raise ParameterError("smu", smu, f"one of {sorted(self.smus)} (from *OPT?)")
+        return self.smus[smu]
+
+    def _check_timing(self, delay: float, hold: float) -> None:
+        check_range("delay", delay, 0.0, 6.553, "s")  # DT [M 5-10]
+        check_range("hold", hold, 0.0, 655.3, "s")  # HT [M 5-12]
+
+    def _check_integration(self, integration: str | float) -> None:
+        if isinstance(integration, str):
+            if integration not in _IT_CODE:
+                raise ParameterError("integration", integration,
+                                     f"one of {sorted(_IT_CODE)} or a PLC number 0.01..10")
+        else:
+            check_range("integration", integration, 0.01, 10.0, "PLC")
+
+    def _run_and_fetch(self, smu: int, timeout: float, should_stop: ShouldStop,
+                       program: np.ndarray | None) -> SweepData:
+        vname, iname = f"V{smu}", f"I{smu}"
+        self.page("SM")
+        self.command("DM2")
+        self.command(f"LI '{vname}', '{iname}', 'CH{smu}T'")
+        self.page("MD")
+        self.command("ME1")
+        self.check_errors("ME1")
+        self.wait_for_data(timeout, should_stop=should_stop)
+        volts, vstat = self.query_parsed(f"DO '{vname}'", parse_reading_list)
+        amps, istat = self.query_parsed(f"DO '{iname}'", parse_reading_list)
+        times, _ = self.query_parsed(f"DO 'CH{smu}T'", parse_reading_list)
+        comp = (vstat == "C") | (istat == "C")
+        return SweepData(voltage=volts, current=amps, time=times, compliance=comp,
+                         program=program)
+
+    def list_sweep(
+        self,
+        smu: int,
+        voltages: np.ndarray,
+        compliance: float,
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        integration: str | float = "normal",
+        exit_on_compliance: bool = False,
+        ground: Sequence[int] = (),
+        timeout: float = 600.0,
+        should_stop: ShouldStop = None,
+    ) -> SweepData:
+        """Run one VAR1 list sweep on ``smu`` and fetch V, I, timestamps and compliance.
+
+        Sequence [M 5-7, 5-16, 5-22, 5-23, 5-28, 5-38; reference note §1.8]: ``BC``,
+        ``DE``, ``CHn`` (others off, ``ground`` SMUs common), ``CHn, 'Vn', 'In', 1, 1``,
+        ``SS``, ``VLn, 1, comp, v...`` (<= 4096 points; e.g. the bipolar
+        0 -> +V -> 0 -> -V -> 0 loop), ``HT``, ``DT``, ``ITk``, ``EC``, ``SM``, ``DM2``,
+        ``LI``, ``MD``, ``ME1``, wait, ``DO``.
+        """
+        s = self._smu(smu)
+        v = np.asarray(voltages, dtype=float)
+        if not 1 <= v.size <= MAX_LIST_POINTS:
+            raise ParameterError("points", int(v.size), f"[1, {MAX_LIST_POINTS}]")
+        if not np.all(np.isfinite(v)) or np.any(np.abs(v) > SMU_V_MAX):
+            bad = v[~np.isfinite(v) | (np.abs(v) > SMU_V_MAX)][0]
+            raise ParameterError("voltage", float(bad), f"[-{SMU_V_MAX:g}, {SMU_V_MAX:g}] V")
+        s.check_compliance(compliance)
+        self._check_timing(delay, hold)
+        self._check_integration(integration)
+        source = (f"VL{smu}, 1, {fmt_number(abs(compliance))}, "
+                  + ", ".join(fmt_number(x) for x in v))
+        return self._var1_test(smu, source, v, hold, delay, integration, exit_on_compliance,
+                               ground, timeout, should_stop)
+
+    def _var1_test(self, smu: int, source: str, program: np.ndarray, hold: float,
+                   delay: float, integration: str | float, exit_on_compliance: bool,
+                   ground: Sequence[int], timeout: float, should_stop: ShouldStop) -> SweepData:
+        """Shared body of the VAR1 sweeps once their arguments are checked."""
+        for n in ground:
+            self._smu(n)
+        self._begin_test()
+        self._define_sweep_channels(smu, "VAR1", ground)
+        self.page("SS")
+        self.command(source)
+        if hold:
+            self.command(f"HT {fmt_number(hold)}")
+        self.command(f"DT {fmt_number(delay)}")
+        self.integration(integration)
+        self.exit_on_compliance(exit_on_compliance)
+        return self._run_and_fetch(smu, timeout, should_stop, program)
+
+    def linear_sweep(
+        self,
+        smu: int,
+        start: float,
+        stop: float,
+        step: float,
+        compliance: float,
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        integration: str | float = "normal",
+        exit_on_compliance: bool = False,
+        ground: Sequence[int] = (),
+        timeout: float = 600.0,
+        should_stop: ShouldStop = None,
+    ) -> SweepData:
+        """Linear VAR1 sweep ``VR1, start, stop, step, compliance`` [M 5-19…5-21].
+
+        Points n = int(|(stop - start)/step| + 1.5) <= 1024; ``step`` must have the sign of
+        ``stop - start``.
+        """
+        s = self._smu(smu)
+        for name, x in (("start", start), ("stop", stop)):
+            check_range(name, x, -SMU_V_MAX, SMU_V_MAX, "V")
+        check_range("step", abs(step), 1e-3, 2 * SMU_V_MAX, "V")
+        if stop != start and np.sign(step) != np.sign(stop - start):
+            raise ParameterError("step", step, f"a step with the sign of stop-start "
+                                 f"({stop - start:+g} V)")
+        n = int(abs((stop - start) / step) + 1.5)
+        if n > MAX_VAR1_POINTS:
+            raise ParameterError("step", step, f"|step| >= {abs(stop - start) / 1023:g} V "
+                                 f"({n} points > {MAX_VAR1_POINTS})")
+        s.check_compliance(compliance)
+        self._check_timing(delay, hold)
+        self._check_integration(integration)
+        source = (f"VR1, {fmt_number(start)}, {fmt_number(stop)}, {fmt_number(step)}, "
+                  f"{fmt_number(abs(compliance))}")
+        return self._var1_test(smu, source, start + step * np.arange(n), hold, delay,
+                               integration, exit_on_compliance, ground, timeout, should_stop)
+
+    def sample(
+        self,
+        smu: int,
+        volts: float,
+        compliance: float,
+        count: int,
+        interval: float,
+        *,
+        wait: float = 0.0,
+        integration: str | float = "normal",
+        ground: Sequence[int] = (),
+        timeout: float | None = None,
+        should_stop: ShouldStop = None,
+    ) -> SweepData:
+        """Sampling mode (time-domain reads at a constant bias), e.g. retention.
+
+        ``CHn, 'Vn', 'In', 1, 3``, ``VCn, volts, comp`` [M 5-15], ``NR count`` (1..4096),
+        ``IN interval`` (0.01..10 s), ``WT wait`` (0..100 s) [M 5-22…5-24], ``DM2``, ``LI``,
+        ``ME1``. The default timeout is the nominal test duration plus 60 s.
+        """
+        s = self._smu(smu)
+        check_range("volts", volts, -SMU_V_MAX, SMU_V_MAX, "V")
+        s.check_compliance(compliance)
+        check_int("count", count, 1, MAX_SAMPLES)
+        check_range("interval", interval, 0.01, 10.0, "s")
+        check_range("wait", wait, 0.0, 100.0, "s")
+        self._check_integration(integration)
+        if timeout is None:
+            timeout = wait + count * interval + 60.0
+        self._begin_test()
+        self._define_sweep_channels(smu, "CONST", ground)
+        self.page("SS")
+        self.command(f"VC{smu}, {fmt_number(volts)}, {fmt_number(abs(compliance))}")
+        self.integration(integration)
+        self.page("SM")
+        self.command(f"NR {count}")
+        self.command(f"IN {fmt_number(interval)}")
+        self.command(f"WT {fmt_number(wait)}")
+        return self._run_and_fetch(smu, timeout, should_stop, np.full(count, float(volts)))
+
+    # ------------------------------------------------------------------ SMU pulses
+    def smu_pulse_train(
+        self,
+        smu: int,
+        levels: np.ndarray,
+        width: float,
+        compliance: float,
+        *,
+        integration: str | float = "short",
+        exit_on_compliance: bool = False,
+        ground: Sequence[int] = (),
+        timeout: float = 600.0,
+        should_stop: ShouldStop = None,
+    ) -> SweepData:
+        """Compliance-limited pulses from an SMU: a VL list held ``width`` s per level.
+
+        Each entry of ``levels`` (e.g. ``[w, 0, r, 0, w, 0, r, 0, ...]`` for write / read
+        pairs with rests, <= 4096 entries) is one list-sweep point: the SMU steps to it,
+        waits ``DT = width`` and then integrates for the ``integration`` time before the
+        next point [M 5-10, 5-16, 5-40]. So every level is held ``width + t_int`` and the
+        reading is taken at its end; ``data.time`` gives the true point times. The SMU's
+        hardware compliance is active throughout (one compliance for the whole list
+        [M 5-16]) and ``data.compliance`` flags the clamped points. Widths of 1 ms..6.5 s;
+        use ``integration=0.01`` (PLC, ``IT4``) for the shortest reads.
+
+        Returns the same :class:`SweepData` as :meth:`list_sweep`, with ``program`` =
+        ``levels``.
+        """
+        check_range("width", width, 1e-3, 6.553, "s")
+        return self.list_sweep(smu, levels, compliance, delay=width, integration=integration,
+                               exit_on_compliance=exit_on_compliance, ground=ground,
+                               timeout=timeout, should_stop=should_stop)
+
+    def smu_pulse(self, smu: int, volts: float, width: float, compliance: float, *,
+                  base: float = 0.0, read_current: bool = True) -> Reading | None:
+        """One host-timed user-mode pulse: ``DV`` to ``volts``, wait ``width``, ``TI``,
+        back to ``base`` (``DV``) [M 5-33, 5-34].
+
+        The compliance is the SMU's hardware limit (status letter ``C`` in the reading).
+        On the simulator the wait is instrument time (``:SIM:ADVANCE``); on hardware it is
+        a host sleep, so widths below ~10 ms are not accurate — use :meth:`smu_pulse_train`.
+        """
+        s = self._smu(smu)
+        check_range("width", width, 0.0, 3600.0, "s")
+        check_range("base", base, -SMU_V_MAX, SMU_V_MAX, "V")
+        s.source_voltage(volts, compliance)
+        self.wait(width)
+        reading = s.measure_current() if read_current else None
+        s.source_voltage(base, compliance)
+        return reading
+
+    def wait(self, seconds: float) -> None:
+        """Wait in instrument time: ``:SIM:ADVANCE`` on the simulator, a sleep otherwise."""
+        if self.simulated:
+            self.sim_advance(seconds)
+        elif seconds > 0:
+            time.sleep(seconds)
+
+
+def _check_name(name: str) -> None:
+    """KXCI function names: 1..6 characters, no quotes or separators [M 5-7]."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,6}", name):
+        raise ParameterError("name", name, "1..6 letters, digits or _")
+
+
