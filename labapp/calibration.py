@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,7 +245,11 @@ def _figure(row: str, cal: Calibration, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ex = cal.examples[row]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    checks = [(c, v, ok) for c, v, ok in cal.results() if c.row == row]
+    fig, (ax, note) = plt.subplots(
+        2, 1, figsize=(8.0, 5.2 + 0.16 * len(checks)),
+        gridspec_kw={"height_ratios": (4.0, 0.9 + 0.22 * len(checks))})
+    note.axis("off")
     if row == "dc_loop":
         for e, cc in zip(ex, SETTINGS.dc_compliances, strict=False):
             ax.plot(e.traces["v"], e.traces["g"], lw=0.8, label=f"CC {cc * 1e3:g} mA")
@@ -287,15 +292,17 @@ def _figure(row: str, cal: Calibration, path: Path) -> None:
         ax.plot(e.traces["t"], e.traces["g"], lw=0.5)
         ax.set(xlabel="t (s)", ylabel="G / G0 at 0.1 V", xlim=(0, 1.0))
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="best")
-    checks = [(c, v, ok) for c, v, ok in cal.results() if c.row == row]
-    measured = "\n".join(f"{'ok' if ok else 'OUT'}  {c.metric} = {v:.3g}  "
-                         f"(accept {c.lo:g}..{c.hi:g})" for c, v, ok in checks)
-    ax.set_title(f"{row}: simulated ({len(cal.seeds)} devices, example seed {cal.seeds[0]})",
-                 fontsize=10)
-    fig.text(0.01, 0.01, f"paper 000: {_TARGETS[row]}\n{measured}", fontsize=6.5,
-             va="bottom", family="monospace", wrap=True)
-    fig.subplots_adjust(bottom=0.12 + 0.035 * (len(checks) + 2))
+        ax.legend(fontsize=8, loc="lower left" if row == "reset_train" else "best")
+    measured = "\n".join(f"{'ok ' if ok else 'OUT'} {c.metric} = {v:.3g}   "
+                         f"(accepted {c.lo:g} .. {c.hi:g}; paper: {c.target})"
+                         for c, v, ok in checks)
+    n = len(cal.seeds)
+    ax.set_title(f"{row}: simulated device ({n} device{'s' if n > 1 else ''}; shown: seed "
+                 f"{cal.seeds[0]})", fontsize=10)
+    target = textwrap.fill(f"paper 000: {_TARGETS[row]}", 110)
+    note.text(0.0, 1.0, f"{target}\n\nensemble:\n{measured}", fontsize=7, va="top",
+              family="monospace", transform=note.transAxes)
+    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
