@@ -176,8 +176,34 @@ class KXCIEngine(SMUCommands, PMUCommands):
                 rest = part[len(name):]
                 if name[-1].isalpha() and rest[:1].isalpha():
                     continue  # e.g. "DEX" is not "DE" + "X"
-                return self._handlers[name](rest.strip())
+                rest = rest.strip()
+                try:
+                    return self._handlers[name](rest)
+                except KXCIError as exc:
+                    if exc.code != -993 or not rest:
+                        raise
+                    return self._dispatch_chained(name, rest, exc)
         raise KXCIError(-992, part)
+
+    def _dispatch_chained(self, name: str, rest: str, first_error: KXCIError) -> str | None:
+        """Several commands in one message separated by spaces, as in the manual's C
+        examples (``IT1 BC DR1``, ``SS VR1,0,1,0.05,50E-3``, ``MD ME1`` [M 5-44…5-46]):
+        the command takes the arguments before a space, the rest is the next command."""
+        cuts = [0] + [k for k, ch in enumerate(rest) if ch == " "]
+        for k in cuts:
+            head, tail = rest[:k].strip(), rest[k:].strip()
+            if not tail:
+                break
+            if not (tail[0].isalpha() or tail[0] in "*:") or not any(
+                    tail.upper().startswith(n) for n in self._by_length):
+                continue  # only where a command name follows
+            try:
+                out = self._handlers[name](head)
+            except KXCIError:
+                continue
+            more = self._dispatch(tail)
+            return more if more is not None else out
+        raise first_error
 
     def _wait_paced(self, duration: float) -> None:
         if self.speed:
@@ -210,8 +236,10 @@ class KXCIEngine(SMUCommands, PMUCommands):
         code, msg = self.last_error
         return f"{msg} ({code})"
 
-    def _err_clear(self, _: str) -> None:
+    def _err_clear(self, rest: str) -> None:
         """``:ERROR:LAST:CLEAR`` [M 4-3]."""
+        if rest:
+            raise KXCIError(-993, rest)
         self.last_error = None
 
     # ------------------------------------------------------------------ simulator clock

@@ -172,6 +172,8 @@ class SMUCommands:
 
     def _bc(self, rest: str) -> None:
         """``BC``: clear the buffer and the data-ready bit [M 5-37]."""
+        if rest:
+            raise KXCIError(-993, rest)
         self.sm.buffer = {}
         self.sm.status_byte &= ~(SB_DATA_READY | SB_RQS)
 

@@ -173,3 +173,16 @@ def test_sim_advance_biases_the_device_with_the_output_on(ohmic_engine):
     e = ohmic_engine
     run(e, "US", "DV1, 1, 1, 1E-3", ":SIM:ADVANCE 5")
     assert e.device.drives[-1] == 1 and float(e.handle(":SIM:TIME?")) >= 5
+
+
+def test_space_separated_commands_of_the_manuals_c_examples(ohmic_engine):
+    """[M 5-44…5-46]: ``IT1 BC DR1``, ``DE CH1,'VE','IE',1,1``, ``SS VR1,0,1,0.05,50E-3``,
+    ``SM LI 'VE','IE'``, ``MD ME1`` each in one message."""
+    e = ohmic_engine
+    for message in ("IT1 BC DR1", "DE CH1, 'VE', 'IE', 1, 1", "SS VR1,0,1,0.05,50E-3",
+                    "SM LI 'VE','IE'", "MD ME1"):
+        assert e.handle(message) == "ACK"
+        assert error(e) == "No error. (0)", message
+    assert len(e.handle("DO 'IE'").split(",")) == 21
+    assert int(e.handle("SP")) & 64  # DR1: RQS with data ready
+    assert e.handle("SS DT 7 IT1") == "ACK" and error(e).endswith("(-993)")
