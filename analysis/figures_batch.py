@@ -25,7 +25,7 @@ def batch_figures(report: Any, agg: dict[str, Any], out: Path) -> list[Path]:
         a1.set_title(f"aggregate of {report.files} files", fontsize=7)
         if report.state_levels.size:
             sh = state_histogram(report.state_levels)
-            histogram_axes(a2, sh, fit_mixture(sh) if sh.total >= 5 else None,
+            histogram_axes(a2, sh, fit_mixture(sh) if sh.total >= 20 else None,
                            label=f"{sh.total} plateaus")
         else:
             a2.set_axis_off()

@@ -72,13 +72,27 @@ def figure_pulses(an: RunAnalysis) -> Figure:
         title(ax, an.run, f"first {n_show} of {cur.shape[0]} pulses")
     ax = axes[-1]
     ratio = p.i_over_i1
-    ax.plot(p.pulse_index, ratio, ".-", ms=2, lw=0.4, color="C0", label="I$_i$/I$_1$")
+    g = np.abs(p.g_g0)
+    n = p.pulse_index[0] + np.arange(g.size) if p.pulse_index.size else np.arange(g.size)
+    if not has_wf and np.isfinite(g).any():
+        # read-based trains (paper 000 Fig. 5): G/G0 after each pulse is the figure
+        ax.plot(n, g, "o-", ms=3, lw=0.6, color="C3", label="G after pulse")
+        top = float(np.nanmax(g))
+        half_integer_lines(ax, top * 1.05)
+        ax.set_ylim(0, top * 1.08)
+        ax.set_xlabel("Pulse number i (–)")
+        ax.set_ylabel(G_LABEL)
+        axr = ax.twinx()
+        axr.plot(n, ratio, ".", ms=2, color="0.4")
+        axr.set_ylabel("I$_i$/I$_1$ (–), grey", color="0.4")
+        title(ax, an.run, f"{g.size} reads")
+        return styled(fig)
+    ax.plot(n, ratio, ".-", ms=2, lw=0.4, color="C0", label="I$_i$/I$_1$")
     ax.set_xlabel("Pulse number i (–)")
     ax.set_ylabel("Normalised current I$_i$/I$_1$ (–)")
-    g = np.abs(p.g_g0)
     if np.isfinite(g).any():
         axg = ax.twinx()
-        axg.plot(p.pulse_index, g, ".", ms=1.5, color="C3", alpha=0.6)
+        axg.plot(n, g, ".", ms=1.5, color="C3", alpha=0.6)
         axg.set_ylabel(G_LABEL, color="C3")
         top = float(np.nanmax(g))
         half_integer_lines(axg, top * 1.05, bottom=float(np.nanmin(g)) * 0.95)
@@ -86,8 +100,6 @@ def figure_pulses(an: RunAnalysis) -> Figure:
         if np.isfinite(g1):  # same scale: ratio axis = G axis / G_1
             lo, hi = axg.get_ylim()
             ax.set_ylim(lo / g1, hi / g1)
-    if not has_wf:
-        title(ax, an.run, f"{p.pulse_index.size} pulses")
     return styled(fig)
 
 

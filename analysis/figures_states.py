@@ -72,7 +72,7 @@ def figure_histogram(an: RunAnalysis) -> Figure:
     title(a1, an.run)
     sh = an.state_histogram
     if sh.total:
-        fit = fit_mixture(sh) if sh.total >= 5 else None
+        fit = fit_mixture(sh) if sh.total >= 20 else None
         histogram_axes(a2, sh, fit, label=f"states ({sh.total} plateaus)")
     else:
         a2.text(0.5, 0.5, "no plateaus detected", ha="center", transform=a2.transAxes)

@@ -77,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "data for)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="output directory for figures (default: current directory)")
+    p.add_argument("--dpi", type=int, default=300, help="figure resolution (default 300)")
     p.add_argument("--json", action="store_true",
                    help="print the JSON summary to stdout (keys in docs/analysis.md)")
     p.add_argument("--report", action="store_true",
@@ -87,6 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     options = options_from_args(args)  # bad options fail before the file is read
+    if not 30 <= args.dpi <= 1200:
+        raise ValueError(f"--dpi must be within 30..1200, got {args.dpi}")
     if args.all_runs:
         ids = run_ids(args.file)
     else:
@@ -119,7 +122,7 @@ def analyze_one(an: RunAnalysis, args: argparse.Namespace) -> dict | None:
         names = (applicable_figures(an) if (not args.figure or "all" in args.figure)
                  else list(dict.fromkeys(args.figure)))
         out = args.output if args.output is not None else Path(".")
-        for path in save_figures(an, names, out):
+        for path in save_figures(an, names, out, dpi=args.dpi):
             print(path, file=info)
     if args.report:
         if args.all_runs:
