@@ -578,11 +578,13 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
     closed run file that analysis reads without special cases. Returns the repaired ids.
     """
     p = Path(path)
+    if not p.exists():
+        raise RunFileError(f"{p}: no such file")
     try:
         f = h5py.File(p, "r+", libver="latest")
     except OSError as exc:
         if "already open for write" not in str(exc):
-            raise RunFileError(f"{p}: cannot open for repair ({exc})") from exc
+            raise RunFileError(f"{p}: not a readable HDF5 file ({exc})") from exc
         _reopen_after_crash(p)
         f = h5py.File(p, "r+", libver="latest")
     repaired = []
