@@ -35,6 +35,7 @@ from sim_backend.device import DeviceModel, default_device
 from sim_backend.faults import FaultPlan
 from sim_backend.kxci_common import (
     ERRORS,
+    SB_RQS,
     SB_SYNTAX_ERROR,
     KXCIError,
     fmt_value,
@@ -167,7 +168,7 @@ class KXCIEngine(SMUCommands, PMUCommands):
 
     def _set_error(self, exc: KXCIError) -> None:
         self.last_error = (exc.code, ERRORS.get(exc.code, "Error."))
-        self.sm.status_byte |= SB_SYNTAX_ERROR
+        self.sm.status_byte |= SB_SYNTAX_ERROR | SB_RQS  # RQS is set with B1 [M 3-3]
 
     def _dispatch(self, part: str) -> str | None:
         upper = part.upper()

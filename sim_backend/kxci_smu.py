@@ -11,6 +11,7 @@ shows as status letter ``C`` [M 3-1].
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -178,14 +179,23 @@ class SMUCommands:
         self.sm.status_byte &= ~(SB_DATA_READY | SB_RQS)
 
     def _sp(self, _: str) -> str:
-        """``SP``: the serial-poll byte on LAN [M 4-6]; a poll clears B1 [M 3-4]."""
-        import time
+        """``SP``: the serial-poll byte on LAN [M 4-6]."""
+        return str(self.serial_poll())
 
-        if time.monotonic() < self.sm.busy_until:
-            return str(SB_BUSY)
-        sb = self.sm.status_byte
-        self.sm.status_byte &= ~(SB_SYNTAX_ERROR | SB_RQS)
-        return str(sb)
+    def serial_poll(self) -> int:
+        """The status byte; a poll clears B0 (data ready), B1 (syntax error) and RQS
+        [M 3-3, 3-4]. Busy (B4) while a paced test runs."""
+        with self.lock:
+            if time.monotonic() < self.sm.busy_until:
+                return SB_BUSY
+            sb = self.sm.status_byte
+            self.sm.status_byte &= ~(SB_DATA_READY | SB_SYNTAX_ERROR | SB_RQS)
+            return sb
+
+    def service_requested(self) -> bool:
+        """RQS (B6) pending and the test finished: what raises SRQ on GPIB [M 3-5]."""
+        with self.lock:
+            return bool(self.sm.status_byte & SB_RQS) and time.monotonic() >= self.sm.busy_until
 
     def _dr(self, rest: str) -> None:
         """``DR0``/``DR1``: service request on data ready [M 3-5]."""

@@ -223,8 +223,9 @@ def test_gpib_srq_sends_dr1_and_waits_for_service_request():
     dialogue = init("SMU1,,,,,,,") + [(c, None) for c in (
         "BC", "DR1", "DE", "CH1, 'V1', 'I1', 1, 1", "SS", "VL1, 1, 0.0001, 0.1, 0.2, 0.3",
         "DT 0", "IT2", "EC 0", "SM", "DM2", "LI 'V1', 'I1', 'CH1T'", "MD", "ME1")] + [
-        (":ERROR:LAST:GET", "No error. (0)"), ("DO 'V1'", SWEEP_RESULT[0]),
-        ("DO 'I1'", SWEEP_RESULT[1]), ("DO 'CH1T'", SWEEP_RESULT[2])]
+        (":ERROR:LAST:GET", "No error. (0)"), (":ERROR:LAST:GET", "No error. (0)"),
+        ("DO 'V1'", SWEEP_RESULT[0]), ("DO 'I1'", SWEEP_RESULT[1]),
+        ("DO 'CH1T'", SWEEP_RESULT[2])]
     with expected_protocol(Keithley4200A, dialogue, ack=False, srq=True,
                            connection_methods={"wait_for_srq": None}) as k:
         k.list_sweep(1, [0.1, 0.2, 0.3], 1e-4)

@@ -131,3 +131,32 @@ def test_sim_server_command_accepts_faults_and_options():
     plan = FaultPlan.parse(args.fault)
     assert plan.delay == 2.0 and plan.drop_after == 50
     assert args.options == "SMU1,,PMU1RPM1-2" and args.seed == 4
+
+
+def test_gpib_framing_in_process_serial_poll_and_srq():
+    """The driver's GPIB path (no ACK; serial poll or DR1 + SRQ) against the engine."""
+    import numpy as np
+
+    from drivers.pmu_config import PulseTiming, PulseTrainConfig
+
+    for srq in (False, True):
+        engine = KXCIEngine(seed=3)
+        k = Keithley4200A(SimAdapter(engine, framing="gpib"), ack=False, srq=srq)
+        data = k.list_sweep(1, np.linspace(0, 0.5, 11), 1e-3)
+        assert data.current.size == 11 and np.all(np.diff(data.time) > 0)
+        assert ("DR1" in engine.log) == srq
+        wf = k.pmu_pulse_train(1, PulseTrainConfig(amplitude=0.3, timing=PulseTiming()))
+        assert len(wf) > 0
+        k.smus[1].source_voltage(0.2, 1e-4)
+        assert k.smus[1].measure_current().status in ("N", "C")
+        assert k.safe_off() == [] and engine.outputs_safe()
+
+
+def test_gpib_syntax_error_raises_the_srq_and_is_reported():
+    engine = KXCIEngine(seed=3)
+    adapter = SimAdapter(engine, framing="gpib")
+    k = Keithley4200A(adapter, ack=False, srq=True)
+    k.command("XYZ")  # no reply on GPIB; the error raises RQS with B1 [M 3-3]
+    with pytest.raises(InstrumentError) as err:
+        k.wait_for_data(timeout=1.0)
+    assert err.value.code == -992
