@@ -246,6 +246,28 @@ class SarbSequence:
     def __len__(self) -> int:
         return len(self.time)
 
+    @classmethod
+    def trapezoid(cls, level: float, width: float, rise: float = 20e-9, fall: float = 20e-9,
+                  base: float = 0.0, measure: str | None = None,
+                  window: tuple[float, float] = (0.25, 0.75)) -> SarbSequence:
+        """One pulse as a 3-segment sequence: rise from ``base``, ``width`` at ``level``,
+        fall back (``width`` here is the top's duration).
+
+        ``measure`` None, ``"spot"`` (spot mean, type 1) or ``"waveform"`` (type 2) on the
+        top, over ``window`` (fractions of the top) — e.g. a write pulse without measurement
+        followed by a read pulse with a spot mean, listed as ``[(1, 1), (2, 1)]``.
+        """
+        kinds = {None: 0, "spot": 1, "waveform": 2}
+        if measure not in kinds:
+            raise ParameterError("measure", measure, "None, 'spot' or 'waveform'")
+        check_range("window start", window[0], 0.0, 1.0)
+        check_range("window stop", window[1], window[0], 1.0)
+        m = kinds[measure]
+        a, b = (round(f * width / SARB_RESOLUTION) * SARB_RESOLUTION for f in window)
+        return cls(start_v=(base, level, level), stop_v=(level, level, base),
+                   time=(rise, width, fall), meas_type=(0, m, 0),
+                   meas_start=(0.0, a if m else 0.0, 0.0), meas_stop=(0.0, b if m else 0.0, 0.0))
+
     def validate(self, v_range: int = 10, rpm_range: bool = False) -> SarbSequence:
         """Raise ParameterError for any rule of [M 7-39…7-58]."""
         n = len(self.time)

@@ -93,3 +93,13 @@ def test_safe_off_leaves_everything_safe_twice(lan_instrument, sim_engine):
     assert sim_engine.outputs_safe()
     assert k.safe_off() == []
     assert sim_engine.outputs_safe()
+
+
+def test_write_then_read_trapezoids_in_one_segment_arb_test(lan_instrument, sim_engine):
+    k = lan_instrument
+    write = SarbSequence.trapezoid(1.2, 1e-6, rise=100e-9, fall=100e-9)
+    read = SarbSequence.trapezoid(0.1, 2e-6, measure="spot")
+    wf = k.pmu_segment_arb(1, {1: write, 2: read}, [(2, 1), (1, 1), (2, 1)], i_range=10e-3)
+    assert len(wf) == 2 and np.all(wf.status.measure_type == 1)
+    assert np.all((wf.voltage > 0.09) & (wf.voltage <= 0.1001))
+    assert wf.time[1] - wf.time[0] == pytest.approx(2.04e-6 + 1.2e-6, rel=1e-6)
