@@ -22,7 +22,9 @@ from sim_backend.pmu_schedule import (
 from sim_backend.pmu_state import (
     MAX_POINTS,
     MAX_STEPS,
+    PMU_I_RANGES,
     R_SOURCE,
+    RPM_I_RANGES,
     SAMPLE_CLOCK,
     PulseChannel,
     i_code,
@@ -136,6 +138,7 @@ class PMURun:
             self.device.rest(float(dt.sum()))
             i_all = np.zeros(n_steps)
             v_all = v_int  # open circuit: the full internal voltage at the terminal
+        c.range_used = self._range_for(c, float(np.max(np.abs(i_all), initial=0.0)))
         # unit start times and step offsets
         rows = []
         offset_steps, offset_t = 0, 0.0
@@ -151,16 +154,28 @@ class PMURun:
             offset_t += u.duration * loops
         return self._records(c, rows, v_all, i_all, measure_mode, sarb)
 
+    @staticmethod
+    def _range_for(c: PulseChannel, i_peak: float) -> float:
+        """The current range of the test: the fixed one, or for (limited) autorange the
+        smallest range holding the peak current (not below the given one for limited
+        auto) [M 7-15]; one range per test is a simplification of per-point ranging."""
+        if c.range_type == 2:
+            return c.i_range
+        table = sorted((RPM_I_RANGES if c.rpm else PMU_I_RANGES)[c.v_range])
+        if c.range_type == 1:
+            table = [r for r in table if r >= c.i_range * (1 - 1e-9)] or table[-1:]
+        return next((r for r in table if i_peak <= r), table[-1])
+
     def _status(self, c: PulseChannel, kind: int, i_over, v_over) -> np.ndarray:
         local = (c.number - 1) % 2 + 1
         rpm_bit = 1 if c.rpm and c.rpm_mode == 0 else 0
-        base = (rpm_bit << 24) | (kind << 16) | (i_code(c.i_range) << 4) \
+        base = (rpm_bit << 24) | (kind << 16) | (i_code(c.range_used) << 4) \
             | ((0 if c.v_range == 10 else 1) << 2) | local
         return (base | (np.asarray(i_over, dtype=np.int64) * (3 << 10))
                 | (np.asarray(v_over, dtype=np.int64) * (3 << 8))).astype(float)
 
     def _measure(self, c: PulseChannel, v: np.ndarray, i: np.ndarray):
-        i_lim = 1.05 * c.i_range
+        i_lim = 1.05 * c.range_used
         v_lim = 1.05 * c.v_range
         i_over, v_over = np.abs(i) > i_lim, np.abs(v) > v_lim
         return np.clip(v, -v_lim, v_lim), np.clip(i, -i_lim, i_lim), i_over, v_over

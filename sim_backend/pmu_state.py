@@ -35,6 +35,7 @@ class PulseChannel:
     v_range: int = 10
     range_type: int = 2
     i_range: float = 10e-3
+    range_used: float = 10e-3  # the range of the last test (autorange picks it)
     load: float = 1e6
     base: float = 0.0
     amplitude: float = 0.0

@@ -237,3 +237,17 @@ def test_paced_test_reports_running_until_its_duration(make_ohmic_engine):
     assert e.handle(":PMU:TEST:STATUS?") == "1"  # 0.1 s / 0.5 = 0.2 s
     time.sleep(0.25)
     assert e.handle(":PMU:TEST:STATUS?") == "0"
+
+
+def test_autorange_picks_the_smallest_range_holding_the_current(ohmic_engine):
+    e = ohmic_engine  # 10 kOhm: 5 V -> 0.5 mA needs the 10 mA range on a PMU without RPM
+    cmds = [c.replace(":PMU:MEASURE:RANGE 1, 2, 10e-3", ":PMU:MEASURE:RANGE 1, 0")
+            for c in MANUAL_TRAIN]
+    run(e, *cmds, ":PMU:EXECUTE")
+    _, i, _, s = fetch(e)
+    assert np.all((s >> 4) & 0xF == 5) and not np.any((s >> 10) & 3)
+    # limited autorange starting at 0.2 A stays at 0.2 A
+    cmds = [c.replace(":PMU:MEASURE:RANGE 1, 2, 10e-3", ":PMU:MEASURE:RANGE 1, 1, 0.2")
+            for c in MANUAL_TRAIN]
+    run(e, *cmds, ":PMU:EXECUTE")
+    assert np.all((fetch(e)[3] >> 4) & 0xF == 6)
