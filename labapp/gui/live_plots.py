@@ -22,20 +22,44 @@ from labapp.gui.decimate import DecimatedTrace
 
 #: n/2 guide lines up to this conductance (G0); paper 000 analyses up to 25 G0
 GUIDE_MAX_G0 = 25.0
-GUIDE_PEN = pg.mkPen((140, 140, 140), width=1, style=QtCore.Qt.PenStyle.DashLine)
 
 
-def add_half_integer_guides(plot: pg.PlotItem, g_max: float = GUIDE_MAX_G0) -> list:
-    """Dashed horizontal lines at n/2 G0 (n = 1 .. 2 g_max); integer levels darker."""
-    lines = []
-    for n in range(1, int(2 * g_max) + 1):
-        pen = pg.mkPen((110, 110, 110) if n % 2 == 0 else (175, 175, 175), width=1,
-                       style=QtCore.Qt.PenStyle.DashLine)
-        line = pg.InfiniteLine(pos=n / 2, angle=0, pen=pen, movable=False)
-        line.setZValue(-10)
-        plot.addItem(line, ignoreBounds=True)
-        lines.append(line)
-    return lines
+class HalfIntegerGuides:
+    """Dashed horizontal lines at n/2 G0 (n = 1 .. 2 g_max), integer levels darker.
+
+    Two curves of line pairs instead of 50 ``InfiniteLine`` items: each infinite line
+    recomputes its bounding rectangle on every repaint, which costs more than the data.
+    The segments span the visible x range (updated when it changes) and are ignored by
+    auto-range, so they never stretch the view.
+    """
+
+    def __init__(self, plot: pg.PlotItem, g_max: float = GUIDE_MAX_G0) -> None:
+        self.plot = plot
+        n = np.arange(1, int(2 * g_max) + 1)
+        self.levels = {0: n[n % 2 == 0] / 2.0, 1: n[n % 2 == 1] / 2.0}
+        self.curves = []
+        for odd, color in ((0, (110, 110, 110)), (1, (180, 180, 180))):
+            c = pg.PlotCurveItem(pen=pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DashLine),
+                                 connect="pairs")
+            c.setZValue(-10)
+            plot.addItem(c, ignoreBounds=True)
+            self.curves.append((c, self.levels[odd]))
+        plot.getViewBox().sigXRangeChanged.connect(self.update)
+        self.update()
+
+    def update(self, *_: object) -> None:
+        lo, hi = self.plot.getViewBox().viewRange()[0]
+        for curve, levels in self.curves:
+            x = np.tile([lo, hi], levels.size)
+            y = np.repeat(levels, 2)
+            curve.setData(x, y, connect="pairs")
+
+
+def add_half_integer_guides(plot: pg.PlotItem, g_max: float = GUIDE_MAX_G0) -> HalfIntegerGuides:
+    """Dashed n/2 guide lines on ``plot`` (see :class:`HalfIntegerGuides`)."""
+    guides = HalfIntegerGuides(plot, g_max)
+    plot._labapp_guides = guides  # keep alive with the plot
+    return guides
 
 
 def _column(data: Any, *names: str) -> np.ndarray | None:
@@ -45,8 +69,45 @@ def _column(data: Any, *names: str) -> np.ndarray | None:
     return None
 
 
+def _span(lo: float, hi: float, log: bool) -> tuple[float, float] | None:
+    """Finite (lo, hi) in view units (log10 for a log axis); None when nothing to show."""
+    if log:
+        lo = max(lo, 1e-300)
+        if not hi > 0:
+            return None
+        lo, hi = np.log10(lo), np.log10(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    if hi <= lo:
+        pad = max(abs(lo) * 0.05, 1e-12 if not log else 0.5)
+        return lo - pad, hi + pad
+    return lo, hi
+
+
+def follow_range(current: tuple[float, float], data: tuple[float, float],
+                 headroom: float = 0.15) -> tuple[float, float] | None:
+    """New axis range for ``data``, or None when the current one can stay.
+
+    The range changes only when data leaves it or fills less than half of it, and then
+    with ``headroom`` on each side: a live trace that grows a little every refresh does
+    not move (and re-lay-out) its axis on every refresh.
+    """
+    lo, hi = current
+    dlo, dhi = data
+    span = dhi - dlo
+    inside = dlo >= lo and dhi <= hi
+    if inside and span >= 0.5 * (hi - lo):
+        return None
+    return dlo - headroom * span, dhi + headroom * span
+
+
 class Trace:
-    """One curve on one plot, drawn from a :class:`DecimatedTrace`."""
+    """One curve on one plot, drawn from a :class:`DecimatedTrace`.
+
+    The plot follows the data (:func:`follow_range`) until the user zooms or pans;
+    then the view is clipped to the visible x range at full resolution, until the
+    plot's auto-range button ("A") hands the range back to the trace.
+    """
 
     def __init__(self, plot: pg.PlotItem, pen: Any, max_points: int, abs_y: bool = False,
                  name: str | None = None) -> None:
@@ -56,36 +117,64 @@ class Trace:
         self.curve = plot.plot([], [], pen=pen, name=name, connect="finite",
                                skipFiniteCheck=False)
         self.force = False
+        self.follow = True
+        self.y_floor: float | None = None  # lowest y the view shows (e.g. 0 for G/G0)
         self._last_range: tuple[float, float] | None = None
+        vb = plot.getViewBox()
+        vb.disableAutoRange()
+        vb.sigRangeChangedManually.connect(self._user_range)
+
+    def _user_range(self, *_: object) -> None:
+        self.follow = False
 
     def append(self, x: Any, y: Any) -> None:
         y = np.asarray(y, dtype=float)
         self.data.append(x, np.abs(y) if self.abs_y else y)
 
+    def clear(self) -> None:
+        self.data.clear()
+        self.curve.setData([], [])
+        self.follow = True
+        self._last_range = None
+
     def refresh(self) -> bool:
         """Redraw when data arrived or the user zoomed/panned (clip-to-view)."""
         vb = self.plot.getViewBox()
-        x_range = None if vb.autoRangeEnabled()[0] else tuple(vb.viewRange()[0])
+        if any(vb.autoRangeEnabled()):  # the "A" button: follow the data again
+            vb.disableAutoRange()
+            self.follow = True
+            self.force = True
+        x_range = None if self.follow else tuple(vb.viewRange()[0])
         if not (self.data.dirty or self.force or x_range != self._last_range):
             return False
         self.force = False
         self._last_range = x_range
         x, y = self.data.display(x_range)
         self.curve.setData(x, y, connect="finite")
+        if self.follow and x.size:
+            self._follow(vb, x, y)
         return True
 
-    def clear(self) -> None:
-        self.data.clear()
-        self.curve.setData([], [])
+    def _follow(self, vb: pg.ViewBox, x: np.ndarray, y: np.ndarray) -> None:
+        log_x, log_y = self.plot.ctrl.logXCheck.isChecked(), self.plot.ctrl.logYCheck.isChecked()
+        with np.errstate(invalid="ignore"):
+            xs = _span(float(np.nanmin(x)), float(np.nanmax(x)), log_x)
+            yv = y[y > 0] if log_y else y
+            ys = _span(float(np.nanmin(yv)), float(np.nanmax(yv)), log_y) if yv.size else None
+        (cx0, cx1), (cy0, cy1) = vb.viewRange()
+        new_x = follow_range((cx0, cx1), xs) if xs else None
+        new_y = follow_range((cy0, cy1), ys) if ys else None
+        if new_y is not None and self.y_floor is not None and not log_y:
+            new_y = (max(new_y[0], self.y_floor), new_y[1])
+        if new_x is not None or new_y is not None:
+            vb.setRange(xRange=new_x, yRange=new_y, padding=0)
 
 
 class LivePlots(QtWidgets.QWidget):
     """The four live views in one graphics scene, plus a few display options."""
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, max_points: int = 8000) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None, max_points: int = 4000) -> None:
         super().__init__(parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground("w")
         self.log_current = QtWidgets.QCheckBox("log |I|")
         self.log_current.setChecked(True)
         self.points = QtWidgets.QLabel("0 points")
@@ -96,19 +185,27 @@ class LivePlots(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(opts)
-        lay.addWidget(self.view, 1)
-
-        self.iv = self.view.addPlot(row=0, col=0, title="I–V")
+        grid = QtWidgets.QGridLayout()
+        grid.setSpacing(2)
+        lay.addLayout(grid, 1)
+        # one graphics view per plot: a redraw of one plot (new points, a moving axis)
+        # does not repaint the other three
+        self.views = [pg.PlotWidget(background="w") for _ in range(4)]
+        for k, v in enumerate(self.views):
+            grid.addWidget(v, k // 2, k % 2)
+        self.iv, self.gv, self.gt, self.wf = (v.getPlotItem() for v in self.views)
+        self.iv.setTitle("I–V")
         self.iv.setLabels(left=("|I|", "A"), bottom=("V", "V"))
-        self.gv = self.view.addPlot(row=0, col=1, title="G/G0 vs V")
+        self.gv.setTitle("G/G0 vs V")
         self.gv.setLabels(left="G/G0", bottom=("V", "V"))
-        self.gt = self.view.addPlot(row=1, col=0, title="G/G0 vs time")
+        self.gt.setTitle("G/G0 vs time")
         self.gt.setLabels(left="G/G0", bottom=("time", "s"))
-        self.wf = self.view.addPlot(row=1, col=1, title="latest PMU waveform")
+        self.wf.setTitle("latest PMU waveform")
         self.wf.setLabels(left=("I", "A"), bottom=("t", "s"))
         self.wf.addLegend(offset=(-10, 10))
         for p in (self.iv, self.gv, self.gt, self.wf):
-            p.showGrid(x=True, y=True, alpha=0.2)
+            # no grid: grid lines belong to the axis items, which then span the plot
+            # area and are repainted (alpha-blended) on every curve update
             # pyqtgraph's own reduction where its assumptions hold (increasing x); the
             # traces hand it bounded, pre-reduced data in any case
             p.setClipToView(True)
@@ -122,6 +219,11 @@ class LivePlots(QtWidgets.QWidget):
         self.gv_trace = Trace(self.gv, pg.mkPen(red, width=1), max_points)
         self.gt_trace = Trace(self.gt, pg.mkPen(green, width=1), max_points)
         self.traces = [self.iv_trace, self.gv_trace, self.gt_trace]
+        self.gv_trace.y_floor = self.gt_trace.y_floor = 0.0
+        for p in (self.iv, self.gv, self.gt):
+            for side in ("left", "bottom"):
+                # a fixed unit label: the SI prefix would be re-laid-out on range changes
+                p.getAxis(side).enableAutoSIPrefix(False)
         self.wf_current = self.wf.plot([], [], pen=pg.mkPen(blue, width=1.5), name="I")
         self.wf_voltage_axis = pg.ViewBox()
         self.wf.showAxis("right")
@@ -151,8 +253,7 @@ class LivePlots(QtWidgets.QWidget):
         self.n_points = 0
         self.last_compliance = False
         self.set_x_mode("time")
-        for p in (self.iv, self.gv, self.gt, self.wf):
-            p.enableAutoRange()
+        self.wf.enableAutoRange()
 
     def set_x_mode(self, mode: str) -> None:
         """``time`` or ``pulse``: what the third plot's x axis is."""
