@@ -14,7 +14,6 @@ from drivers.keithley4200 import (
 from sim_backend.adapter import SimAdapter
 from sim_backend.faults import GARBLE_PREFIX, FaultPlan
 from sim_backend.kxci import KXCIEngine
-from sim_backend.server import KXCIServer
 
 
 @pytest.mark.parametrize("spec,message", [
@@ -64,20 +63,13 @@ def test_dropped_connection_in_process_raises_connection_error():
 
 
 @pytest.fixture
-def server_factory():
-    servers = []
-
-    def make(*faults: str, **kwargs) -> tuple[KXCIEngine, KXCIServer]:
-        engine = KXCIEngine(seed=2, faults=FaultPlan.parse(faults), **kwargs)
-        server = KXCIServer(engine, port=0)
-        server.start_background()
-        servers.append(server)
+def server_factory(fault_sim):
+    """``server_factory(*specs)`` -> (engine, server): ``fault_sim`` from conftest, seed 2."""
+    def make(*faults: str, **kwargs):
+        server, engine = fault_sim(faults, seed=2, **kwargs)
         return engine, server
 
-    yield make
-    for s in servers:
-        s.shutdown()
-        s.server_close()
+    return make
 
 
 def test_reply_delay_times_out_then_the_driver_resynchronises(server_factory):
