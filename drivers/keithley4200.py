@@ -352,6 +352,11 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
                 p.rpm_mode = "pmu"
         return problems
 
+    def shutdown(self) -> None:
+        """pymeasure's shutdown: :meth:`safe_off`, then mark the instrument shut down."""
+        self.safe_off()
+        super().shutdown()
+
     def _safe_off_groups(self, groups: list[tuple[str, list[str]]],
                          problems: list[str]) -> None:
         reconnected = False

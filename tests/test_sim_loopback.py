@@ -103,3 +103,10 @@ def test_write_then_read_trapezoids_in_one_segment_arb_test(lan_instrument, sim_
     assert len(wf) == 2 and np.all(wf.status.measure_type == 1)
     assert np.all((wf.voltage > 0.09) & (wf.voltage <= 0.1001))
     assert wf.time[1] - wf.time[0] == pytest.approx(2.04e-6 + 1.2e-6, rel=1e-6)
+
+
+def test_pymeasure_shutdown_makes_safe(lan_instrument, sim_engine):
+    lan_instrument.smus[1].source_voltage(0.3, 1e-4)
+    assert not sim_engine.outputs_safe()
+    lan_instrument.shutdown()
+    assert sim_engine.outputs_safe() and lan_instrument.isShutdown
