@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overhead", type=float, default=1.3,
                     help="engine source: simulator speed-up over the nominal rate, for the "
                          "per-record command overhead")
-    args = ap.parse_args(argv)
+    # called by ``python -m benchmarks`` (whose own arguments are not ours): defaults
+    args = ap.parse_args([] if argv is None and __name__ != "__main__" else argv)
 
     from labapp.gui.main_window import MainWindow
 
