@@ -370,7 +370,8 @@ class PMUCommands(PMURun):
             c.rows = format_rows(c.data)
             c.output_active = True
         self.device_time_after_pmu = self.device.time
-        self.pmu.running_until = time.monotonic() + (duration / self.speed if self.speed else 0)
+        self.pmu.started = time.monotonic()
+        self.pmu.running_until = self.pmu.started + (duration / self.speed if self.speed else 0)
         self.pmu.busy_polls = self.busy_polls
 
     def _pmu_status(self, rest: str) -> str:
@@ -382,6 +383,10 @@ class PMUCommands(PMURun):
 
     def _pmu_abort(self, rest: str) -> None:
         """``:PMU:ABORT``: stop, outputs off, data kept [M 7-27]."""
+        for c in self.pulse.values():
+            if c.data is not None:  # keep what was acquired before the abort
+                n = self._available(c)
+                c.data, c.rows = c.data[:n], c.rows[:n]
         self.pmu.running_until = 0.0
         self.pmu.busy_polls = 0
         for c in self.pulse.values():
@@ -391,7 +396,17 @@ class PMUCommands(PMURun):
     def _pmu_count(self, rest: str) -> str:
         """``:PMU:DATA:COUNT? ch`` [M 7-7]."""
         ch = self._pch(self._pmu_args(rest, 1)[0])
-        return str(0 if ch.data is None else ch.data.shape[0])
+        return str(self._available(ch))
+
+    def _available(self, ch: PulseChannel) -> int:
+        """Points acquired so far: all after the test, those up to the elapsed instrument
+        time while a paced test runs (DATA:COUNT?/GET are usable during a test [M 7-7])."""
+        if ch.data is None:
+            return 0
+        if not self._pmu_running():
+            return int(ch.data.shape[0])
+        elapsed = (time.monotonic() - self.pmu.started) * (self.speed or 1.0)
+        return int(np.searchsorted(ch.data[:, 2], elapsed, side="right"))
 
     def _pmu_get(self, rest: str) -> str:
         """``:PMU:DATA:GET ch[, start[, n]]``: points ``;``-separated, values ``,``-separated;
@@ -400,7 +415,7 @@ class PMUCommands(PMURun):
         ch = self._pch(args[0])
         start = parse_int(args[1], 0, MAX_POINTS, -969) if len(args) > 1 else 0
         n = parse_int(args[2], 1, PAGE_POINTS, -969) if len(args) > 2 else PAGE_POINTS
-        return ";".join(ch.rows[start:start + n])
+        return ";".join(ch.rows[start:min(start + n, self._available(ch))])
 
     def pmu_outputs_safe(self) -> bool:
         """No PMU output on (requested or active), no test running, RPMs routed to the PMU."""

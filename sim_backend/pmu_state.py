@@ -67,6 +67,7 @@ class PMUMainState:
     measure_mode: int = 1
     burst: int = 1
     sample_rate: float = SAMPLE_CLOCK
+    started: float = 0.0  # wall-clock start of the last EXECUTE
     running_until: float = 0.0
     busy_polls: int = 0
 

@@ -251,3 +251,18 @@ def test_autorange_picks_the_smallest_range_holding_the_current(ohmic_engine):
             for c in MANUAL_TRAIN]
     run(e, *cmds, ":PMU:EXECUTE")
     assert np.all((fetch(e)[3] >> 4) & 0xF == 6)
+
+
+def test_data_grows_while_a_paced_test_runs_and_abort_keeps_it(make_ohmic_engine):
+    import time
+
+    e = make_ohmic_engine(speed=1e-3, busy_polls=0)  # 100 us per pulse -> 0.1 s per pulse
+    cmds = [c.replace("COUNT 1", "COUNT 4") for c in MANUAL_TRAIN]
+    run(e, *cmds, ":PMU:SAMPLE:RATE 10e6", ":PMU:EXECUTE")
+    first = int(e.handle(":PMU:DATA:COUNT? 1"))
+    time.sleep(0.15)
+    second = int(e.handle(":PMU:DATA:COUNT? 1"))
+    assert first < second < 4 * 660 and e.handle(":PMU:TEST:STATUS?") == "1"
+    e.handle(":PMU:ABORT")
+    kept = int(e.handle(":PMU:DATA:COUNT? 1"))
+    assert second <= kept < 4 * 660 and e.outputs_safe()
