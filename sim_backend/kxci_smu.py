@@ -41,6 +41,10 @@ SMU_I_MAX = 0.105  # 4200/4201-SMU [M 5-33]
 HPSMU_I_MAX = 1.05  # 4210/4211-SMU
 SMU_I_MIN_COMP = 100e-9  # without preamp; smaller compliance is raised [M 5-16]
 SMUPA_I_MIN_COMP = 100e-12
+#: largest |value| per DV / DI range code [M 5-32, 5-33] (0 = auto: the card's limit)
+DV_SPAN = {1: 20.0, 2: 210.0, 3: 210.0, 4: 0.2, 5: 2.0}
+DI_SPAN = {1: 1e-9, 2: 10e-9, 3: 100e-9, 4: 1e-6, 5: 10e-6, 6: 100e-6, 7: 1e-3, 8: 10e-3,
+           9: 100e-3, 10: 1.0, 11: 1e-12, 12: 10e-12, 13: 100e-12}
 
 
 @dataclass
@@ -482,8 +486,8 @@ class SMUCommands:
         if rng in (4, 5) and not smu.preamp:
             raise KXCIError(-993, f"DV range {rng} needs a preamp")
         volts = parse_float(args[2])
-        if abs(volts) > SMU_V_MAX:
-            raise KXCIError(-993, f"DV {volts} V")
+        if abs(volts) > DV_SPAN.get(rng, SMU_V_MAX):
+            raise KXCIError(-993, f"DV {volts} V on range {rng}")
         smu.output_comp = self._compliance(args[3], smu)
         smu.output_kind, smu.output_v, smu.output_i, smu.output_on = "V", volts, 0.0, True
 
@@ -497,8 +501,8 @@ class SMUCommands:
         if (rng in (1, 2, 11, 12, 13) and not smu.preamp) or (rng == 10 and not smu.high_power):
             raise KXCIError(-993, f"DI range {rng} not available on this SMU")
         amps = parse_float(args[2])
-        if abs(amps) > smu.i_max:
-            raise KXCIError(-993, f"DI {amps} A")
+        if abs(amps) > min(smu.i_max, 1.05 * DI_SPAN.get(rng, smu.i_max)):
+            raise KXCIError(-993, f"DI {amps} A on range {rng}")
         vcomp = abs(parse_float(args[3]))
         if vcomp > SMU_V_MAX:
             raise KXCIError(-993, f"DI voltage compliance {vcomp}")

@@ -43,6 +43,8 @@ def test_identity_and_ack():
     (["IT5"], -993),
     (["IT4, 1, 1, 20"], -993),
     (["US", "DV1, 4, 0.1, 1E-3"], -993),  # 200 mV range needs a preamp
+    (["US", "DV1, 1, 25, 1E-3"], -993),  # beyond the 20 V range
+    (["US", "DI1, 7, 2E-3, 1"], -993),  # beyond the 1 mA range
     (["MD", "ME1"], -991),  # nothing defined
     (["RG 1, 1E-12"], -993),
 ])
