@@ -38,9 +38,9 @@ class SMU(Channel):
         comp = self.check_compliance(compliance)
         self._check_code("range_code", range_code, self.card.v_range_codes)
         span = DV_RANGES[range_code]
-        if span is not None and abs(volts) > span:
-            raise ParameterError("voltage", volts, f"[-{span:g}, {span:g}] V on range code "
-                                 f"{range_code}")
+        if span is not None and abs(volts) > 1.05 * span:
+            raise ParameterError("voltage", volts, f"[-{1.05 * span:g}, {1.05 * span:g}] V on "
+                                 f"range code {range_code} (105 % of {span:g} V)")
         self.parent.user_mode()
         self.parent.command(f"DV{self.id}, {range_code}, {fmt_number(volts)}, "
                             f"{fmt_number(comp)}")
@@ -54,8 +54,8 @@ class SMU(Channel):
         self._check_code("range_code", range_code, self.card.i_range_codes)
         span = DI_RANGES[range_code]
         if span is not None and abs(amps) > span * 1.05:
-            raise ParameterError("current", amps, f"[-{span:g}, {span:g}] A on range code "
-                                 f"{range_code}")
+            raise ParameterError("current", amps, f"[-{1.05 * span:g}, {1.05 * span:g}] A on "
+                                 f"range code {range_code} (105 % of {span:g} A)")
         self.parent.user_mode()
         self.parent.command(f"DI{self.id}, {range_code}, {fmt_number(amps)}, "
                             f"{fmt_number(vcomp)}")

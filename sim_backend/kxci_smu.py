@@ -41,8 +41,9 @@ SMU_I_MAX = 0.105  # 4200/4201-SMU [M 5-33]
 HPSMU_I_MAX = 1.05  # 4210/4211-SMU
 SMU_I_MIN_COMP = 100e-9  # without preamp; smaller compliance is raised [M 5-16]
 SMUPA_I_MIN_COMP = 100e-12
-#: largest |value| per DV / DI range code [M 5-32, 5-33] (0 = auto: the card's limit)
-DV_SPAN = {1: 20.0, 2: 210.0, 3: 210.0, 4: 0.2, 5: 2.0}
+#: full scale per DV / DI range code [M 5-32, 5-33] (0 = auto: the card's limit); values up
+#: to 105 % of full scale are accepted (21 V on the 20 V range, 210 V on the 200 V range)
+DV_SPAN = {1: 20.0, 2: 200.0, 3: 200.0, 4: 0.2, 5: 2.0}
 DI_SPAN = {1: 1e-9, 2: 10e-9, 3: 100e-9, 4: 1e-6, 5: 10e-6, 6: 100e-6, 7: 1e-3, 8: 10e-3,
            9: 100e-3, 10: 1.0, 11: 1e-12, 12: 10e-12, 13: 100e-12}
 
@@ -486,7 +487,7 @@ class SMUCommands:
         if rng in (4, 5) and not smu.preamp:
             raise KXCIError(-993, f"DV range {rng} needs a preamp")
         volts = parse_float(args[2])
-        if abs(volts) > DV_SPAN.get(rng, SMU_V_MAX):
+        if abs(volts) > min(SMU_V_MAX, 1.05 * DV_SPAN.get(rng, SMU_V_MAX)):
             raise KXCIError(-993, f"DV {volts} V on range {rng}")
         smu.output_comp = self._compliance(args[3], smu)
         smu.output_kind, smu.output_v, smu.output_i, smu.output_on = "V", volts, 0.0, True
