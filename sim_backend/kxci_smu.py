@@ -42,7 +42,8 @@ HPSMU_I_MAX = 1.05  # 4210/4211-SMU
 SMU_I_MIN_COMP = 100e-9  # without preamp; smaller compliance is raised [M 5-16]
 SMUPA_I_MIN_COMP = 100e-12
 #: full scale per DV / DI range code [M 5-32, 5-33] (0 = auto: the card's limit); values up
-#: to 105 % of full scale are accepted (21 V on the 20 V range, 210 V on the 200 V range)
+#: to 105 % of full scale are accepted, as the SMU's ratings imply (21 V on the 20 V range,
+#: 210 V on the 200 V range, 105 mA on 100 mA; reference note §4, SMU manual 5-12, 5-15)
 DV_SPAN = {1: 20.0, 2: 200.0, 3: 200.0, 4: 0.2, 5: 2.0}
 DI_SPAN = {1: 1e-9, 2: 10e-9, 3: 100e-9, 4: 1e-6, 5: 10e-6, 6: 100e-6, 7: 1e-3, 8: 10e-3,
            9: 100e-3, 10: 1.0, 11: 1e-12, 12: 10e-12, 13: 100e-12}
