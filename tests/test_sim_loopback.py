@@ -110,3 +110,33 @@ def test_pymeasure_shutdown_makes_safe(lan_instrument, sim_engine):
     assert not sim_engine.outputs_safe()
     lan_instrument.shutdown()
     assert sim_engine.outputs_safe() and lan_instrument.isShutdown
+
+
+def test_driver_against_the_labapp_sim_server_process():
+    """The same driver against ``labapp sim-server`` run as its own process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from drivers.keithley4200 import Keithley4200A
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labapp.cli", "sim-server", "--port", "0", "--seed", "5",
+         "--options", "SMU1,SMU2,,,PMU1RPM1-2,,,"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root)
+    try:
+        line = proc.stdout.readline()
+        assert "listening on" in line, (line, proc.stderr.read() if proc.poll() else "")
+        k = Keithley4200A(line.split()[-1], timeout=5000)
+        assert k.simulated and k.pmus[1].rpm
+        k.pmus[1].rpm_configure("smu")
+        data = k.list_sweep(1, np.linspace(0, 1, 21), 1e-3, integration="short")
+        assert data.current.size == 21 and np.all(np.abs(data.current) <= 1e-3 * 1.0001)
+        wf = k.pmu_pulse_train(1, PulseTrainConfig(amplitude=0.5, timing=PulseTiming()))
+        assert len(wf) > 0 and k.pmus[1].rpm_mode == "pmu"
+        assert k.safe_off() == []
+        k.adapter.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
