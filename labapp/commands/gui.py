@@ -82,6 +82,7 @@ def main(args: argparse.Namespace) -> int:
         window.connect_instrument(then_run=True)
     if args.screenshot:
         def shoot() -> None:
+            window.browser.wait_view(30)  # an analysis view still computing is drawn first
             window.tick()
             args.screenshot.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.screenshot))

@@ -40,7 +40,7 @@ class ConnectionPanel(QtWidgets.QGroupBox):
         self.res_radio = QtWidgets.QRadioButton("VISA resource")
         self.sim_radio.setChecked(True)
         self.resource = QtWidgets.QLineEdit()
-        self.resource.setPlaceholderText("TCPIP::192.168.0.10::1225::SOCKET or GPIB0::17::INSTR")
+        self.resource.setPlaceholderText("TCPIP::192.168.0.10::1225::SOCKET")
         self.resource.setToolTip("LAN: TCPIP::<address>::1225::SOCKET (KXCI port); "
                                  "GPIB: GPIB0::<address>::INSTR")
         self.seed = QtWidgets.QSpinBox()

@@ -65,11 +65,22 @@ class MainWindow(QtWidgets.QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
         scroll.setMinimumWidth(440)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         controls = QtWidgets.QDockWidget("Controls", self)
         controls.setObjectName("controls_dock")
         controls.setWidget(scroll)
         controls.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, controls)
+
+        # Run / Stop / Abort always in sight, above the plots (the queue stays in the panel)
+        bar = QtWidgets.QToolBar("Run control", self)
+        bar.setObjectName("run_toolbar")
+        bar.setMovable(False)
+        for b in (self.run_panel.run_button, self.run_panel.stop_button,
+                  self.run_panel.abort_button):
+            b.setMinimumWidth(90)
+            bar.addWidget(b)
+        self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, bar)
 
         self.plots = LivePlots()
         self.browser = DataBrowser()
@@ -81,7 +92,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.status = RunStatus(self.statusBar())
         self.resize(1500, 950)
-        self.resizeDocks([self.log_dock], [130], QtCore.Qt.Orientation.Vertical)
+        # dock sizes apply once the window is laid out
+        QtCore.QTimer.singleShot(0, lambda: self.resizeDocks(
+            [self.log_dock], [110], QtCore.Qt.Orientation.Vertical))
 
         self.connection.connected.connect(self._connected)
         self.connection.disconnected.connect(self._update_buttons)

@@ -33,6 +33,10 @@ class ProtocolPanel(QtWidgets.QGroupBox):
         self.chooser.setObjectName("protocol_chooser")
         self.preset_box = QtWidgets.QComboBox()
         self.preset_box.setToolTip("shipped presets (paper 000's included)")
+        for box in (self.chooser, self.preset_box):  # long titles must not widen the panel
+            box.setSizeAdjustPolicy(
+                QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(16)
         self.load_button = QtWidgets.QPushButton("Load…")
         self.save_button = QtWidgets.QPushButton("Save…")
         self.reset_button = QtWidgets.QPushButton("Defaults")
