@@ -133,8 +133,14 @@ def test_driver_against_the_labapp_sim_server_process():
         k.pmus[1].rpm_configure("smu")
         data = k.list_sweep(1, np.linspace(0, 1, 21), 1e-3, integration="short")
         assert data.current.size == 21 and np.all(np.abs(data.current) <= 1e-3 * 1.0001)
+        k.smus[1].source_voltage(0.1, 1e-4)
+        assert k.smus[1].measure_current().status in ("N", "C")
         wf = k.pmu_pulse_train(1, PulseTrainConfig(amplitude=0.5, timing=PulseTiming()))
         assert len(wf) > 0 and k.pmus[1].rpm_mode == "pmu"
+        reads = k.pmu_segment_arb(1, {1: SarbSequence.trapezoid(1.0, 1e-6),
+                                      2: SarbSequence.trapezoid(0.1, 1e-6, measure="spot")},
+                                  [(1, 1), (2, 1)], i_range=10e-3)
+        assert len(reads) == 1
         assert k.safe_off() == []
         k.adapter.close()
     finally:
