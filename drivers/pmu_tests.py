@@ -148,7 +148,7 @@ class PMUTests:
         As :meth:`pmu_pulse_train` but ``:PMU:MEASURE:MODE 1`` (3 with
         ``config.average``: one mean over the burst), ``:PMU:MEASURE:PIV ch, 1, low`` and
         ``:PMU:TIMES:PIV ch, start, stop`` (the averaging window as fractions of the pulse
-        top) [M 7-13, 7-16, 7-23, 7-30]; returns ``VH,IH,TH,SH,VL,IL,TL,SL`` records.
+        width) [M 7-13, 7-16, 7-23, 7-30]; returns ``VH,IH,TH,SH,VL,IL,TL,SL`` records.
         """
         ch = self._pmu(channel)
         config.validate(rpm=ch.rpm, waveform=False)

@@ -203,7 +203,8 @@ class PMUCommands(PMURun):
         return ch, a, b
 
     def _pmu_times_piv(self, rest: str) -> None:
-        """``:PMU:TIMES:PIV ch, start, stop`` window as fraction of the pulse top [M 7-23]."""
+        """``:PMU:TIMES:PIV ch, start, stop``: spot-mean window as fractions of the pulse
+        width, counted from the rise's 50 % point [M 7-23]."""
         self._pmu_mode(0)
         ch, a, b = self._fractions(rest)
         if a > b:

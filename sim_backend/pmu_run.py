@@ -63,7 +63,9 @@ class PMURun:
                 total = per_pulse * (1 if mm == 4 else self.pmu.burst)
             windows.append(Window(a, b, "wave"))
         elif mm in (1, 3):
-            top0, top = c.delay + c.rise, c.width - 0.5 * (c.rise + c.fall)
+            # fractions of the width, from the rise's 50 % point [M 7-23]; the low level
+            # uses the same fractions of the off time
+            top0, top = c.delay + 0.5 * c.rise, c.width
             low0, low = c.delay + dur, c.period - c.delay - dur
             f0, f1 = c.piv
             if c.acquire[0]:
