@@ -195,7 +195,7 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         self.command(":ERROR:LAST:CLEAR")
 
     def check_errors(self, command: str = "") -> None:
-        """Raise :class:`InstrumentError` for a pending KXCI error, and clear it."""
+        """Raise :class:`InstrumentError` for a pending KXCI error, and clear it [M 4-2, 4-3]."""
         err = self.last_error()
         if err is not None:
             self.clear_errors()

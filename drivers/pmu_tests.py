@@ -83,7 +83,8 @@ class PMUTests:
 
     def pmu_wait(self, timeout: float = 60.0, poll: float = 0.001,
                  should_stop: ShouldStop = None) -> None:
-        """Poll ``:PMU:TEST:STATUS?`` until 0; bounded and interruptible (then aborts)."""
+        """Poll ``:PMU:TEST:STATUS?`` until 0 [M 7-26]; bounded and interruptible (then
+        aborts with ``:PMU:ABORT`` [M 7-27])."""
         deadline = time.monotonic() + timeout
         while self.pmu_running():
             if should_stop is not None and should_stop():
