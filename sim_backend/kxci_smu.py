@@ -368,6 +368,8 @@ class SMUCommands:
         if mode == 4:
             self.sm.busy_until = 0.0
             return
+        if time.monotonic() < self.sm.busy_until:
+            raise KXCIError(-980, "a test is running")
         if mode == 2:
             raise KXCIError(-986, "ME2 repeat is not simulated")
         self._run_test(append=mode == 3)

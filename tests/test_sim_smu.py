@@ -188,3 +188,14 @@ def test_space_separated_commands_of_the_manuals_c_examples(ohmic_engine):
     assert len(e.handle("DO 'IE'").split(",")) == 21
     assert int(e.handle("SP")) & 64  # DR1: RQS with data ready
     assert e.handle("SS DT 7 IT1") == "ACK" and error(e).endswith("(-993)")
+
+
+def test_a_paced_test_is_busy_and_refuses_a_second_start(make_ohmic_engine):
+    e = make_ohmic_engine(speed=100.0)  # 5 points x ~1 s at 100x: ~50 ms of wall time
+    run(e, "BC", "DE", "CH1, 'V1', 'I1', 1, 1", "SS", "VL1, 1, 1E-3, 0, 0.1, 0.2, 0.3, 0.4",
+        "DT 1", "SM", "LI 'V1','I1'", "MD", "ME1")
+    assert int(e.handle("SP")) == 16  # busy
+    e.handle("ME1")
+    assert error(e).endswith("(-980)")
+    assert len(e.handle("DO 'V1'").split(",")) == 5  # DO waits for the test to end
+    e.handle("ME4")
