@@ -230,7 +230,8 @@ def paced_server():
     server.server_close()
 
 
-def test_sigterm_aborts_cli_run_over_the_socket(paced_server, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_aborts_cli_run_over_the_socket(paced_server, tmp_path, signum):
     server, engine = paced_server
     out = tmp_path / "sig.h5"
     # 6000 samples at 100/s: 60 s of instrument time, 3 s wall at speed 20
@@ -243,12 +244,12 @@ def test_sigterm_aborts_cli_run_over_the_socket(paced_server, tmp_path):
         assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
         time.sleep(0.05)
     time.sleep(0.3)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 1, stderr
     assert "aborted" in stdout and str(out) in stdout
     run = read_run(out)
-    assert run.status == "aborted" and "SIGTERM" in run.attrs["reason"]
+    assert run.status == "aborted" and signal.Signals(signum).name in run.attrs["reason"]
     assert engine.outputs_safe()
     assert_switched_off_after_last_test(list(engine.log), (1, 2, 3, 4))
     assert np.all(np.diff(run.samples["time_s"]) > 0) if run.samples["time_s"].size else True

@@ -135,3 +135,12 @@ def test_python_api_in_a_few_lines(tmp_path):
     assert [r.run_id for r in list_runs(tmp_path / "wv.h5")] == [result.run_id]
     g = read_run(tmp_path / "wv.h5").samples["conductance_G0"]
     assert abs(g[-1] - 5.5) <= 0.275 and np.isfinite(g).all()
+
+
+def test_cli_write_verify_unreachable_exits_nonzero_with_reason(tmp_path, capsys):
+    path = tmp_path / "wv.h5"
+    assert cli(["run", "write-verify", "--sim", "--set", "target_g0=200", "--set",
+                "limit_pulses=3", "-o", str(path), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "status completed (amplitude limit" in out and "200 G0" in out
+    assert read_run(path).attrs["outcome"]["converged"] is False

@@ -110,4 +110,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"labapp run: WARNING: safe state not confirmed: {problem}", file=sys.stderr)
     if result.status == "failed" and getattr(args, "debug", False):
         print(result.traceback, file=sys.stderr)
+    if result.outcome.get("converged") is False:  # e.g. write-verify missed its target
+        return 1
     return 0 if result.ok else 1
