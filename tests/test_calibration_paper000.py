@@ -26,7 +26,8 @@ read_disturb     reads > 1/4 G0 off: >= 5 % at 0.15  visible at 0.15 V, minimal 
 reset_train      I_{i+1} < 1.02 I_i for >= 70 % of   gradual decay, I_{i+1} < I_i, 5-10 %
                  pulses on levels >= 1/2 G0; >= 80 % scatter
                  of level steps (>= 0.4 G0) fall;
-                 I_500/I_1 <= 0.7; level CV 1.5..12%
+                 I_500/I_1 <= 0.7; 5-95 % range of a
+                 level 3..20 % (sigma/mu 1..12 %)
 ltp_ltd          |NL| 2..9 for both halves           5.08 / 4.85
 retention        max |G/G(0) - 1| <= 10 % (>= 2 G0)  within +-10 % over 6x10^3 s
 rtn              >= 10 transitions; relative         two-level RTN at a low state
