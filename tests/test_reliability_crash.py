@@ -30,16 +30,12 @@ import pytest
 
 from analysis.runfile import list_runs, read_run
 from analysis.summary import summarize
+from labapp.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT = 400  # pulses; at --sim-speed 1 with a 50 ms period the run would last > 20 s
 FLUSH_S = 1.0  # the writer's flush interval (the documented loss bound)
 SLACK_S = 0.35  # pty delivery, poll cadence and one pulse period
-
-
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "labapp.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
 
 
 def swmr_rows(path: Path) -> int | None:
@@ -126,32 +122,31 @@ def test_killed_writer_leaves_a_readable_file_with_data_up_to_the_last_flush(kil
     assert np.all(np.isfinite(run.streams["samples"]["current_A"]))
 
 
-def test_info_reports_the_killed_run_incomplete(killed_run):
-    info = cli("info", str(killed_run["path"]))
-    assert info.returncode == 0, info.stderr
-    assert "incomplete" in info.stdout and "--repair" in info.stdout
-    assert "Traceback" not in info.stderr
+def test_info_reports_the_killed_run_incomplete(killed_run, capsys):
+    assert cli_main(["info", str(killed_run["path"])]) == 0
+    out = capsys.readouterr()
+    assert "incomplete" in out.out and "--repair" in out.out
+    assert "Traceback" not in out.err
     [run] = list_runs(killed_run["path"])
     assert run.effective_status == "incomplete" and not run.complete
 
 
-def test_repair_makes_the_killed_run_analysable(killed_run):
+def test_repair_makes_the_killed_run_analysable(killed_run, capsys):
     path = killed_run["path"]
     rows_before = read_run(path).streams["pulses"]["time_s"].size
-    repair = cli("info", "--repair", str(path))
-    assert repair.returncode == 0, repair.stderr
-    assert "repaired run" in repair.stdout
+    assert cli_main(["info", "--repair", str(path)]) == 0
+    assert "repaired run" in capsys.readouterr().out
     [info_run] = list_runs(path)
     assert info_run.complete and info_run.status == "incomplete"
     run = read_run(path)
     assert run.status == "incomplete" and "repaired" in run.attrs["reason"]
     assert run.streams["pulses"]["time_s"].size == rows_before  # nothing lost by repairing
     summary = summarize(run)  # analysis reads it like any run
-    assert summary
+    assert summary["status"] == "incomplete" and summary["protocol"] == "pulse-train"
+    assert summary["n_samples"] == run.streams["samples"]["time_s"].size > 0
     # a second repair finds nothing to do, and a new run can be appended to the file
-    again = cli("info", "--repair", str(path))
-    assert again.returncode == 0 and "nothing to repair" in again.stdout
-    more = cli("run", "read-noise", "--sim", "--set", "duration=0.2", "-o", str(path),
-               "--quiet")
-    assert more.returncode == 0, more.stderr
+    assert cli_main(["info", "--repair", str(path)]) == 0
+    assert "nothing to repair" in capsys.readouterr().out
+    assert cli_main(["run", "read-noise", "--sim", "--set", "duration=0.2", "-o", str(path),
+                     "--quiet"]) == 0
     assert [r.effective_status for r in list_runs(path)] == ["incomplete", "completed"]

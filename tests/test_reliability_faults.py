@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from analysis.runfile import read_run
 from drivers.pmu_config import PulseTiming, PulseTrainConfig
+from labapp.cli import main as cli_main
 from protocols import DCSweep, Protocol, RunEngine, connect
 from protocols.base import Record, as_columns
 
@@ -311,11 +312,6 @@ def test_safe_off_rejected_by_the_instrument_is_reported(fault_sim, tmp_path):
 # ---------------------------------------------------------------------------- CLI
 
 
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "labapp.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
-
-
 @pytest.fixture
 def sim_server_process():
     """``labapp sim-server --port 0 --fault ...`` as a subprocess; yields its resource."""
@@ -339,20 +335,22 @@ def sim_server_process():
         proc.wait(timeout=10)
 
 
-def test_cli_run_against_a_faulty_server_fails_in_one_line(sim_server_process, tmp_path):
+def test_cli_run_against_a_faulty_server_fails_in_one_line(sim_server_process, tmp_path,
+                                                           capsys):
     """``labapp run --resource`` against ``labapp sim-server --fault error-at=...``: exit 1,
     the status and reason on stdout, no traceback, the file closed as failed."""
     resource = sim_server_process("error-at=40:-991")
-    out = cli("run", "dc-sweep", "--resource", resource, "--set", "step=0.05", "--set",
-              "cycles=3", "-o", str(tmp_path / "f.h5"), "--quiet")
-    assert out.returncode == 1, (out.stdout, out.stderr)
-    assert "status failed" in out.stdout and "4200A error" in out.stdout
-    assert "Traceback" not in out.stderr + out.stdout
+    rc = cli_main(["run", "dc-sweep", "--resource", resource, "--set", "step=0.05", "--set",
+                   "cycles=3", "-o", str(tmp_path / "f.h5"), "--quiet"])
+    out = capsys.readouterr()
+    assert rc == 1, (out.out, out.err)
+    assert "status failed" in out.out and "4200A error" in out.out
+    assert "Traceback" not in out.err + out.out
     assert read_run(tmp_path / "f.h5").status == "failed"
 
 
-def test_cli_sim_server_rejects_an_unknown_fault():
-    out = cli("sim-server", "--port", "0", "--fault", "explode=1", timeout=30)
-    assert out.returncode != 0
-    text = (out.stdout + out.stderr).strip()
+def test_cli_sim_server_rejects_an_unknown_fault(capsys):
+    assert cli_main(["sim-server", "--port", "0", "--fault", "explode=1"]) != 0
+    out = capsys.readouterr()
+    text = (out.out + out.err).strip()
     assert "explode" in text and "\n" not in text and "Traceback" not in text
