@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", action="store_true",
                    help="connect and start the protocol in the form on opening")
     p.add_argument("--open", type=Path, metavar="FILE.h5", help="open a run file in the browser")
+    p.add_argument("--run-id", metavar="RUN", help="run to select in --open (default: newest)")
     p.add_argument("--tab", choices=TABS, default=None,
                    help="tab to show (default: browser with --open, else live)")
     p.add_argument("--view", metavar="NAME",
@@ -72,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
         window.protocols.select(args.protocol).set_values(values)
     window.show()
     if args.open:
-        window.show_browser(args.open, args.view)
+        window.show_browser(args.open, args.view, args.run_id)
     elif args.view:
         window.browser.set_view(args.view)
     if args.tab:

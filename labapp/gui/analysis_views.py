@@ -95,23 +95,27 @@ def view_histogram(ra: RunAnalysis, plot: pg.PlotItem) -> ViewResult:
     model = fit.model(hist.centers, hist.bin_width) if fit.peaks else np.zeros(hist.centers.size)
     lines = [f"{hist.total} values, bin {hist.bin_width:g} G0, {len(fit.peaks)} fitted peaks"
              + ("" if fit.success else f" ({fit.message})")]
+    # the high-resistance state piles up below 1/4 G0 and would flatten the quantized
+    # peaks: the count axis is scaled to the histogram above 1/4 G0 when that differs
+    above = hist.counts[hist.centers >= 0.25]
+    top = float(above.max()) if above.size and above.max() > 0 else float(hist.counts.max())
     if fit.peaks:
         plot.plot(hist.centers, model, pen=pg.mkPen(RED, width=2))
-        top = float(hist.counts.max())
-        for p in fit.peaks:
+        for k, p in enumerate(fit.peaks):
             plot.addItem(pg.InfiniteLine(p.center_g0, angle=90, pen=pg.mkPen(
                 RED, style=QtCore.Qt.PenStyle.DotLine)))
-            label = pg.TextItem(f"{p.center_g0:.2f}", color=RED, anchor=(0.5, 1))
-            label.setPos(p.center_g0, top)
+            label = pg.TextItem(f"{p.label_g0:g}", color=RED, anchor=(0.5, 1))
+            label.setPos(p.center_g0, top * (1.12 if k % 2 else 1.04))  # staggered labels
             plot.addItem(label)
             lines.append(f"peak {p.center_g0:.3f} G0 (n/2 = {p.label_g0:g}), "
                          f"sigma {p.width_g0:.3f} G0, weight {p.weight:.2f}")
+    plot.setYRange(0, top * 1.15)
     nz = np.flatnonzero(hist.counts)
     right = max(hist.edges[nz[-1] + 1] if nz.size else 2.0,
                 max((p.center_g0 + 4 * p.width_g0 for p in fit.peaks), default=0.0))
     plot.setXRange(0, min(ra.options.g_range_max, max(2.0, 1.05 * right)))
     plot.setLabels(left="counts", bottom="G/G0")
-    plot.setTitle("Conductance histogram with fitted peaks (red)")
+    plot.setTitle("Conductance histogram, fitted peaks (red, labelled n/2)")
     return ViewResult({"g_center_G0": hist.centers, "counts": hist.counts.astype(float),
                        "fit_counts": model}, "\n".join(lines))
 

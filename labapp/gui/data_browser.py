@@ -151,6 +151,7 @@ class DataBrowser(QtWidgets.QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 2)
+        split.setSizes([400, 1000])
         lay = QtWidgets.QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(split, 1)

@@ -273,10 +273,11 @@ class MainWindow(QtWidgets.QMainWindow):
             time.sleep(0.005)
         return False
 
-    def show_browser(self, path: str | Path | None = None, view: str | None = None) -> None:
+    def show_browser(self, path: str | Path | None = None, view: str | None = None,
+                     run_id: str | None = None) -> None:
         self.tabs.setCurrentWidget(self.browser)
         if path is not None:
-            self.browser.open_file(path)
+            self.browser.open_file(path, run_id)
         if view is not None:
             self.browser.set_view(view)
 
