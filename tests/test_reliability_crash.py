@@ -150,3 +150,44 @@ def test_repair_makes_the_killed_run_analysable(killed_run, capsys):
     assert cli_main(["run", "read-noise", "--sim", "--set", "duration=0.2", "-o", str(path),
                      "--quiet"]) == 0
     assert [r.effective_status for r in list_runs(path)] == ["incomplete", "completed"]
+
+
+def test_sigint_and_sigterm_abort_a_cli_run_safely(tmp_path):
+    """Ctrl-C (SIGINT) and SIGTERM are not crashes: the CLI aborts the run, puts the
+    instrument safe, closes the file with status ``aborted`` and the signal as reason,
+    and exits non-zero. Both runs go in parallel to keep the test short."""
+    procs = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        path = tmp_path / f"{sig.name}.h5"
+        procs[sig] = (path, subprocess.Popen(
+            [sys.executable, "-m", "labapp.cli", "run", "pulse-train", "--sim", "--sim-speed",
+             "1", "--set", f"count={COUNT}", "--set", "period=0.05", "-o", str(path),
+             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT))
+    try:
+        pending = dict(procs)
+        deadline = time.monotonic() + 60
+        while pending and time.monotonic() < deadline:
+            for sig, (path, proc) in list(pending.items()):
+                assert proc.poll() is None, proc.communicate()
+                if (swmr_rows(path) or 0) > 0:  # measuring, with data flushed
+                    proc.send_signal(sig)
+                    del pending[sig]
+            time.sleep(0.05)
+        assert not pending, "runs never started"
+        for sig, (path, proc) in procs.items():
+            t0 = time.monotonic()
+            stdout, stderr = proc.communicate(timeout=30)
+            assert time.monotonic() - t0 < 10, f"{sig.name}: slow to abort"
+            assert proc.returncode == 1, (sig.name, proc.returncode, stderr)
+            assert "status aborted" in stdout and sig.name in stdout, stdout
+            assert "Traceback" not in stderr
+            run = read_run(path)
+            assert run.status == "aborted" and run.attrs["complete"]
+            assert sig.name in run.attrs["reason"]
+            assert run.attrs["safe_state_problems"] == []
+            assert 0 < run.streams["pulses"]["time_s"].size < COUNT
+    finally:
+        for _, proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
