@@ -354,3 +354,23 @@ def test_cli_sim_server_rejects_an_unknown_fault(capsys):
     out = capsys.readouterr()
     text = (out.out + out.err).strip()
     assert "explode" in text and "\n" not in text and "Traceback" not in text
+
+
+def test_queue_stops_after_an_instrument_fault(fault_sim, tmp_path, reference):
+    """A run queue stops at the first failed run: later runs never start, the failed
+    run's file says why, the instrument is safe."""
+    from protocols import RunQueue
+
+    log, at = reference
+    k_msg = nth(log, "ME1", after=at[0])
+    server, eng = fault_sim([f"error-at={k_msg}:-993"])
+    k = connect(server.resource, timeout_ms=TIMEOUT_MS)
+    queue = RunQueue(RunEngine(k))
+    queue.add(sweep(), tmp_path / "a.h5").add(sweep(), tmp_path / "b.h5")
+    results = queue.run()
+    assert [r.status for r in results] == ["failed"]
+    assert "-993" in results[0].reason
+    assert read_run(tmp_path / "a.h5").status == "failed"
+    assert not (tmp_path / "b.h5").exists()
+    assert eng.outputs_safe()
+    k.adapter.close()
