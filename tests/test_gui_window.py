@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import time
 
+import numpy as np
 import pytest
 
 from analysis.runfile import list_runs, read_run
@@ -191,3 +192,39 @@ def test_queue_is_checked_before_anything_runs(qtbot, window, tmp_path):
     assert "queue item 2" in window.status.message.text()
     assert "v_set" in window.status.message.text()
     assert not (tmp_path / "gui.h5").exists()
+
+
+@pytest.mark.parametrize("stop_on_error", [True, False])
+def test_queue_stop_on_error(qtbot, window, tmp_path, stop_on_error):
+    connect_sim(qtbot, window)
+    # the simulator fails a message of the first run with a KXCI error (fault injection)
+    sim = window.instrument.adapter.engine
+    sim.faults.error_at[sim.message_count + 8] = -992
+    fill(window, "dc-sweep", step="0.02", integration="short")
+    window.run_panel.add_button.click()
+    fill(window, "read-noise", duration="0.2", rate="100")
+    window.run_panel.add_button.click()
+    window.run_panel.stop_on_error.setChecked(stop_on_error)
+    window.run_panel.run_queue_button.click()
+    wait_done(qtbot, window)
+    statuses = [i.status for i in window.run_panel.items]
+    assert statuses[0] == "failed"
+    assert statuses[1] == ("cancelled" if stop_on_error else "completed")
+    runs = list_runs(tmp_path / "gui.h5")
+    assert [r.status for r in runs] == (["failed"] if stop_on_error else ["failed", "completed"])
+    assert "failed" in window.log_dock.text()  # the engine's message reached the log dock
+
+
+def test_pulse_run_plots_g_per_pulse_and_the_latest_waveform(qtbot, window, tmp_path):
+    connect_sim(qtbot, window)
+    fill(window, "reset-train", count="12")
+    window.run_panel.run_button.click()
+    wait_done(qtbot, window)
+    assert window.results[-1].status == "completed"
+    plots = window.plots
+    assert plots.x_mode == "pulse" and "pulse" in plots.gt.titleLabel.text
+    x, g = plots.gt_trace.curve.getData()
+    assert x.tolist() == list(range(1, 13))  # one G/G0 point per pulse
+    t, i = plots.wf_current.getData()
+    wf = read_run(tmp_path / "gui.h5").waveforms
+    np.testing.assert_allclose(i, wf["current_A"][-1])  # the last captured pulse
