@@ -359,8 +359,8 @@ def test_csv_with_non_numeric_rows(tmp_path, capsys):
     assert str(csv) in line
 
 
-def test_unwritable_output_is_one_line_before_the_instrument(tmp_path, capsys):
-    """The run file's directory is a file: the error names it; the run never started."""
+def test_unwritable_output_is_one_line(tmp_path, capsys):
+    """The run file's directory is a file: the error names it, exit 1."""
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory")
     rc, _, stderr = run_cli_inprocess(["run", "dc-sweep", "--sim", "-o",
