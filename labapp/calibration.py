@@ -254,11 +254,17 @@ def _figure(row: str, cal: Calibration, path: Path) -> None:
         for e, cc in zip(ex, SETTINGS.dc_compliances, strict=False):
             ax.plot(e.traces["v"], e.traces["g"], lw=0.8, label=f"CC {cc * 1e3:g} mA")
         ax.set(xlabel="V (V)", ylabel="G / G0", ylim=(0, None))
-    elif row in ("pulsed_cc", "amplitude", "count"):
+    elif row == "count":
+        longest = max(ex, key=lambda e: e.metrics["count"])
+        ax.plot(longest.traces["pulse"], longest.traces["g"], "-", color="0.7",
+                label="read after each pulse")
+        ax.plot([e.metrics["count"] for e in ex], [e.metrics["final_G0"] for e in ex], "o",
+                ms=7, label="after a train of N pulses")
+        ax.set(xlabel="number of pulses N", ylabel="read G / G0")
+    elif row in ("pulsed_cc", "amplitude"):
         for e in ex:
-            key = {"pulsed_cc": "compliance_mA", "amplitude": "amplitude_V",
-                   "count": "count"}[row]
-            unit = {"pulsed_cc": " mA", "amplitude": " V", "count": " pulses"}[row]
+            key = {"pulsed_cc": "compliance_mA", "amplitude": "amplitude_V"}[row]
+            unit = {"pulsed_cc": " mA", "amplitude": " V"}[row]
             ax.plot(e.traces["pulse"], e.traces["g"], "o-", ms=3,
                     label=f"{e.metrics[key]:g}{unit}")
         ax.set(xlabel="pulse", ylabel="read G / G0")
