@@ -206,3 +206,37 @@ def test_stop_ends_at_a_step_with_status_stopped(tmp_path):
     assert read_run(tmp_path / "s.h5").status == "stopped"
     assert_intact(tmp_path / "s.h5", rec, small_protocol("pulse-train"))
     assert k.adapter.engine.outputs_safe()
+
+
+def test_keyboard_interrupt_in_a_script_aborts_safely(tmp_path):
+    """Ctrl-C in a script without signal handlers (KeyboardInterrupt raised anywhere in
+    the run) still ends the run ``aborted``, instrument safe, data kept."""
+    k = connect(sim=True, seed=1)
+    rec = Recorder()
+
+    def ctrl_c_after_4(kind, payload):
+        if kind == "record" and len(rec.records) == 4:
+            raise KeyboardInterrupt
+
+    protocol = small_protocol("ltp-ltd")
+    result = RunEngine(k).run(protocol, tmp_path / "k.h5", [rec, ctrl_c_after_4])
+    assert result.status == "aborted" and "Ctrl-C" in result.reason
+    assert read_run(tmp_path / "k.h5").status == "aborted"
+    assert_intact(tmp_path / "k.h5", rec, protocol)
+    assert_safe(k, result)
+
+
+def test_a_failing_live_view_does_not_stop_acquisition(tmp_path):
+    """A consumer (plot, progress bar) that raises on every document is logged and
+    ignored: the run completes and stores every record."""
+    k = connect(sim=True, seed=1)
+    rec = Recorder()
+
+    def broken_view(kind, payload):
+        raise RuntimeError("plot widget deleted")
+
+    protocol = small_protocol("pulse-train")
+    result = RunEngine(k).run(protocol, tmp_path / "v.h5", [broken_view, rec])
+    assert result.status == "completed"
+    assert len(rec.records) == reference("pulse-train")[0]
+    assert_intact(tmp_path / "v.h5", rec, protocol)

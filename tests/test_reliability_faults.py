@@ -374,3 +374,40 @@ def test_queue_stops_after_an_instrument_fault(fault_sim, tmp_path, reference):
     assert not (tmp_path / "b.h5").exists()
     assert eng.outputs_safe()
     k.adapter.close()
+
+
+def test_protocol_exception_is_recorded_with_its_traceback(fault_sim, tmp_path):
+    """A bug in a protocol ends the run ``failed`` with the exception and its traceback in
+    the file, and the instrument safe (here: SMU1 was on at 0.5 V when it raised)."""
+    result, eng, seen, _ = run_with_faults(fault_sim, tmp_path, OutputOnThenFail())
+    assert result.status == "failed"
+    assert result.reason == "RuntimeError: simulated protocol failure with the output on"
+    run = read_run(tmp_path / "run.h5")
+    assert "Traceback" in run.attrs["traceback"]
+    assert "raise RuntimeError" in run.attrs["traceback"]
+    assert run.samples["current_A"].size == 1
+    assert eng.outputs_safe() and result.safe_state_problems == []
+
+
+def test_disk_full_while_writing(fault_sim, tmp_path, monkeypatch):
+    """The run file cannot take more rows (disk full): the run fails naming the OS error,
+    the instrument is put safe, the rows written before stay readable."""
+    from analysis import runfile
+
+    append = runfile.RunWriter.append
+    calls = {"n": 0}
+
+    def append_until_full(self, stream, columns):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise OSError(28, "No space left on device")
+        return append(self, stream, columns)
+
+    monkeypatch.setattr(runfile.RunWriter, "append", append_until_full)
+    result, eng, seen, elapsed = run_with_faults(fault_sim, tmp_path, sweep())
+    assert result.status == "failed"
+    assert "No space left on device" in result.reason
+    assert eng.outputs_safe() and result.safe_state_problems == []
+    run = read_run(tmp_path / "run.h5")
+    assert run.status == "failed" and run.samples["time_s"].size > 0
+    assert elapsed < 5
