@@ -411,3 +411,26 @@ def test_disk_full_while_writing(fault_sim, tmp_path, monkeypatch):
     run = read_run(tmp_path / "run.h5")
     assert run.status == "failed" and run.samples["time_s"].size > 0
     assert elapsed < 5
+
+
+def test_abort_during_a_pmu_test(fault_sim, tmp_path):
+    """A PMU test that keeps running (the instrument reports it busy) is interruptible:
+    an abort from another thread stops it with ``:PMU:ABORT`` and ends the run safely."""
+    import threading
+
+    server, eng = fault_sim([], busy_polls=10**9)
+    k = connect(server.resource, timeout_ms=TIMEOUT_MS)
+    engine = RunEngine(k)
+    timer = threading.Timer(0.5, engine.abort, args=("aborted during the PMU test",))
+    timer.start()
+    t0 = time.monotonic()
+    result = engine.run(PMUProbe(), tmp_path / "run.h5")
+    elapsed = time.monotonic() - t0
+    timer.cancel()
+    assert result.status == "aborted" and result.reason == "aborted during the PMU test"
+    assert elapsed < 3
+    first_execute = eng.log.index(":PMU:EXECUTE")
+    assert ":PMU:ABORT" in eng.log[first_execute:]
+    assert eng.outputs_safe() and eng.pmu_outputs_safe() and result.safe_state_problems == []
+    assert read_run(tmp_path / "run.h5").status == "aborted"
+    k.adapter.close()
