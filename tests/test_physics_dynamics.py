@@ -127,3 +127,19 @@ def test_default_device_is_the_quantized_conductance_model():
     dev = default_device(3)
     assert isinstance(dev, QCDevice)
     assert dev.params == QCDevice(3).params
+
+
+def test_truth_travels_with_every_reading():
+    """With the noise processes off, every low-bias reading is the reported true state."""
+    from sim_backend.qc_stimulus import pulse_train
+
+    p = QCParams(rtn_traps=0, nu_rearrange=0.0, nu_disturb=0.0)
+    dev = QCDevice(8, params=p, spread=False)
+    amps = np.concatenate([np.full(8, 1.7), np.full(8, -1.6)])
+    sch = pulse_train(amps, 10e-3, 5e-3, 0.01, 1e-3, 1e-3)
+    res = dev.drive(sch.dt, sch.v, sch.i_limit)
+    k = sch.read_index
+    g_neck = 1.0 / (res.v[k] / res.i[k] - p.r_series) / G0
+    truth = res.open_transmission[k] + res.partial[k]
+    assert g_neck == pytest.approx(truth, rel=2e-3, abs=2e-3)
+    assert np.ptp(res.n_channels[k]) >= 3  # the train really moved the state
