@@ -16,6 +16,7 @@ from typing import Any
 
 from PyQt6 import QtCore, QtWidgets
 
+from labapp.gui.qt_wait import process_until
 from protocols import connect
 
 log = logging.getLogger("labapp.gui.connection")
@@ -172,12 +173,7 @@ class ConnectionPanel(QtWidgets.QGroupBox):
 
     def wait_done(self, timeout: float = 10.0) -> None:
         """Block (processing events) until a connect attempt ends; for scripts and tests."""
-        deadline = time.monotonic() + timeout
-        while self._pending is not None and time.monotonic() < deadline:
-            QtCore.QCoreApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents,
-                                                  20)
-            self._check_pending()
-            time.sleep(0.005)
+        process_until(lambda: self._pending is None, timeout, self._check_pending)
 
     def _finish(self) -> None:
         self._pending = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from analysis.csv_io import write_csv
 from analysis.runfile import RunData, RunFileError, RunInfo, list_runs, read_run
 from analysis.summary import RunAnalysis
 from labapp.gui.analysis_views import VIEW_NEEDS, VIEWS, NotApplicable, ViewResult
+from labapp.gui.qt_wait import process_until
 
 log = logging.getLogger("labapp.gui.browser")
 
@@ -300,12 +300,7 @@ class DataBrowser(QtWidgets.QWidget):
 
     def wait_view(self, timeout: float = 30.0) -> ViewResult | None:
         """Block (processing events) until the view is drawn; for scripts and tests."""
-        deadline = time.monotonic() + timeout
-        while self._job is not None and time.monotonic() < deadline:
-            QtCore.QCoreApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents,
-                                                  20)
-            self._check_job()
-            time.sleep(0.002)
+        process_until(lambda: self._job is None, timeout, self._check_job)
         return self.result
 
     def _check_job(self) -> None:

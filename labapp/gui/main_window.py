@@ -10,7 +10,6 @@ records status ``aborted`` with the reason) and waits, bounded, for the safe sta
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from labapp.gui.device_panel import DevicePanel
 from labapp.gui.live_plots import LivePlots
 from labapp.gui.log_dock import LogDock
 from labapp.gui.protocol_panel import ProtocolPanel
+from labapp.gui.qt_wait import process_until
 from labapp.gui.run_controller import EtaEstimator, Job, QueueItem, RunController
 from labapp.gui.run_queue import RunPanel
 from labapp.gui.status_panel import RunStatus
@@ -263,15 +263,9 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- helpers for scripts, tests and --screenshot ---------------------------------------
     def wait_idle(self, timeout: float) -> bool:
         """Process events until no run is active (bounded); True when idle."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            QtCore.QCoreApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents,
-                                                  20)
-            if not self.running and not self.controller.inbox:
-                self.tick()
-                return True
-            time.sleep(0.005)
-        return False
+        idle = process_until(lambda: not self.running and not self.controller.inbox, timeout)
+        self.tick()
+        return idle
 
     def show_browser(self, path: str | Path | None = None, view: str | None = None,
                      run_id: str | None = None) -> None:
