@@ -10,9 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from analysis.figure_style import DPI, G_LABEL, SINGLE, new_figure, styled
-from analysis.figures_states import histogram_axes
+from analysis.figures_states import cdf_axes, histogram_axes
 from analysis.histograms import fit_mixture, state_histogram
-from analysis.switching import ecdf
 
 
 def batch_figures(report: Any, agg: dict[str, Any], out: Path) -> list[Path]:
@@ -33,13 +32,9 @@ def batch_figures(report: Any, agg: dict[str, Any], out: Path) -> list[Path]:
     vs, vr = agg.get("v_set_jump_V", []), agg.get("v_reset_jump_V", [])
     if vs or vr:
         fig, ax = new_figure()
-        for vals, lab in ((vs, "V$_{SET}$"), (np.abs(vr), "|V$_{RESET}$|")):
-            x, p = ecdf(vals)
-            if x.size:
-                ax.step(x, p, where="post", label=f"{lab} ({x.size} cycles)")
-        ax.set_xlabel("Switching voltage |V| (V)")
-        ax.set_ylabel("Cumulative probability (–)")
-        ax.legend(frameon=False)
+        cdf_axes(ax, [(np.asarray(vs, float), "V$_{SET}$", "-"),
+                      (np.abs(np.asarray(vr, float)), "|V$_{RESET}$|", "-")])
+        ax.set_title(f"first-jump definition, {len(report.runs)} runs", fontsize=7)
         written.append(_save(styled(fig), out / "switching_cdf.png"))
     tc = agg.get("top_level_vs_compliance")
     if tc and len(tc.get("compliance_A", [])) >= 2:

@@ -115,19 +115,24 @@ def figure_cdf(an: RunAnalysis) -> Figure:
     if sw is None:
         raise NotApplicable("the 'cdf' figure needs a DC sweep (segments SET/RESET)")
     fig, ax = new_figure()
-    for vals, lab, st in ((sw.v_set_jump, "V$_{SET}$ first jump", "-"),
-                          (sw.v_set_didv, "V$_{SET}$ max dI/dV", "--"),
-                          (np.abs(sw.v_reset_jump), "|V$_{RESET}$| first jump", "-"),
-                          (np.abs(sw.v_reset_didv), "|V$_{RESET}$| min dI/dV", "--")):
+    cdf_axes(ax, [(sw.v_set_jump, "V$_{SET}$ first jump", "-"),
+                  (sw.v_set_didv, "V$_{SET}$ max dI/dV", "--"),
+                  (np.abs(sw.v_reset_jump), "|V$_{RESET}$| first jump", "-"),
+                  (np.abs(sw.v_reset_didv), "|V$_{RESET}$| min dI/dV", "--")])
+    title(ax, an.run, f"{sw.cycle.size} cycles")
+    return styled(fig)
+
+
+def cdf_axes(ax, series: list[tuple]) -> None:
+    """Empirical CDFs of switching voltages: series of (values, label, line style)."""
+    for vals, lab, st in series:
         xs, ps = ecdf(vals)
         if xs.size:
-            ax.step(xs, ps, where="post", ls=st, label=lab)
+            ax.step(xs, ps, where="post", ls=st, label=f"{lab} (n = {xs.size})")
     ax.set_xlabel("Switching voltage |V| (V)")
     ax.set_ylabel("Cumulative probability (–)")
     ax.set_ylim(0, 1.02)
     ax.legend(frameon=False)
-    title(ax, an.run, f"{sw.cycle.size} cycles")
-    return styled(fig)
 
 
 def figure_retention(an: RunAnalysis) -> Figure:
