@@ -165,14 +165,21 @@ class RunWriter:
         except OSError as exc:
             raise RunFileError(f"{self.path}: cannot open for writing ({exc})") from exc
         f = self._f
-        if "schema" not in f.attrs:
-            f.attrs["schema"] = SCHEMA_NAME
-            f.attrs["schema_version"] = SCHEMA_VERSION
-        else:
-            _check_schema(f, self.path)
-        runs = f.require_group("runs")
-        if self.run_id in runs:
-            raise RunFileError(f"{self.path}: run {self.run_id!r} already exists")
+        try:
+            if mode == "a" and "schema" not in f.attrs:
+                raise RunFileError(f"{self.path}: not a labapp run file (no '{SCHEMA_NAME}' "
+                                   "schema attribute); write the run to a new file")
+            if "schema" not in f.attrs:
+                f.attrs["schema"] = SCHEMA_NAME
+                f.attrs["schema_version"] = SCHEMA_VERSION
+            else:
+                _check_schema(f, self.path)
+            runs = f.require_group("runs")
+            if self.run_id in runs:
+                raise RunFileError(f"{self.path}: run {self.run_id!r} already exists")
+        except RunFileError:
+            f.close()  # leave the file usable by the next writer or reader
+            raise
         g = runs.create_group(self.run_id)
         self._group = g
         g.attrs["protocol"] = protocol

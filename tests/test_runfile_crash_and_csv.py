@@ -141,3 +141,22 @@ def test_import_bad_csv_is_one_clear_error(tmp_path, capsys):
     assert cli(["import-csv", str(bad), "-o", str(tmp_path / "x.h5")]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "bad.csv" in err and "current" in err
+
+
+def test_writer_refuses_foreign_file_and_duplicate_run_cleanly(tmp_path):
+    import h5py
+
+    from analysis.runfile import RunFileError
+
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = 1
+    with pytest.raises(RunFileError, match="not a labapp run file"):
+        RunWriter(foreign, "x", {}, {"s": {"time_s": "f8"}})
+    path = tmp_path / "dup.h5"
+    RunWriter(path, "x", {}, {"s": {"time_s": "f8"}}, run_id="r1").close()
+    with pytest.raises(RunFileError, match="already exists"):
+        RunWriter(path, "x", {}, {"s": {"time_s": "f8"}}, run_id="r1")
+    w = RunWriter(path, "x", {}, {"s": {"time_s": "f8"}}, run_id="r2")  # file still usable
+    w.close("stopped", reason="test")
+    assert [r.run_id for r in list_runs(path)] == ["r1", "r2"]
