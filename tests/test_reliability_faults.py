@@ -31,7 +31,8 @@ from protocols import DCSweep, Protocol, RunEngine, connect
 from protocols.base import Record, as_columns
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT_MS = 500  # driver I/O timeout in these tests
+TIMEOUT_MS = 400  # driver I/O timeout in these tests
+LATE_S = 1.2  # a reply this late misses the timeout
 
 
 def sweep() -> DCSweep:
@@ -113,13 +114,13 @@ def test_reply_later_than_the_timeout(fault_sim, tmp_path, reference):
     log, at = reference
     k_msg = nth(log, "ME1", after=at[0])  # a sweep of the second cycle
     result, eng, seen, elapsed = run_with_faults(
-        fault_sim, tmp_path, sweep(), [f"delay-at={k_msg}", "delay=2"])
+        fault_sim, tmp_path, sweep(), [f"delay-at={k_msg}", f"delay={LATE_S}"])
     assert result.status == "failed"
     assert elapsed < 10, f"no hang: the run ended after {elapsed:.1f} s"
     assert re.search(r"time(d)? ?out|TMO", result.reason, re.I), result.reason
     assert_data_kept(tmp_path, result, seen)
     assert 0 < seen.rows("samples") < sum(r.rows.get("samples", 0) for r in [result]) + 1
-    time.sleep(2.2)  # the simulator answers the late reply, then the queued safe-off
+    time.sleep(LATE_S + 0.2)  # the simulator answers the late reply, then the queued safe-off
     assert_safe_off_sent(eng, k_msg)
     assert eng.outputs_safe()
 
@@ -173,6 +174,18 @@ def test_kxci_error_code_on_a_command(fault_sim, tmp_path, reference):
     assert eng.outputs_safe() and result.safe_state_problems == []
 
 
+_SWEEP_LOG: list[str] = []
+
+
+def sweep_log(fault_sim, tmp_path_factory) -> list[str]:
+    """Messages of a fault-free :func:`sweep` (computed once)."""
+    if not _SWEEP_LOG:
+        ref, eng, _, _ = run_with_faults(fault_sim, tmp_path_factory.mktemp("r"), sweep())
+        assert ref.status == "completed"
+        _SWEEP_LOG.extend(eng.log)
+    return _SWEEP_LOG
+
+
 @settings(max_examples=8, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(frac=st.floats(0.0, 1.0, exclude_max=True), code=st.sampled_from([-992, -993, -991]))
@@ -180,8 +193,7 @@ def test_kxci_error_on_any_command_of_a_sweep_is_never_silent(fault_sim, tmp_pat
                                                                frac, code):
     """Hypothesis: an error on *any* command of a sweep (up to its last test) fails the
     run with a KXCI code; no sweep completes over a rejected command."""
-    ref, ref_eng, _, _ = run_with_faults(fault_sim, tmp_path_factory.mktemp("r"), sweep())
-    log = ref_eng.log
+    log = sweep_log(fault_sim, tmp_path_factory)
     last_me = max(i for i, m in enumerate(log) if m == "ME1") + 1
     k_msg = 3 + int(frac * (last_me - 3))
     tmp = tmp_path_factory.mktemp("f")
@@ -204,7 +216,7 @@ def test_fault_reason_names_the_command(fault_sim, tmp_path, reference, fault):
     log, at = reference
     if fault == "delay":
         k_msg = nth(log, "ME1", after=at[0])
-        specs = [f"delay-at={k_msg}", "delay=2"]
+        specs = [f"delay-at={k_msg}", f"delay={LATE_S}"]
     elif fault == "drop":
         k_msg = nth(log, "DO", after=at[1])
         specs = [f"drop-after={k_msg - 1}"]
@@ -219,7 +231,7 @@ def test_fault_reason_names_the_command(fault_sim, tmp_path, reference, fault):
     assert log[k_msg - 1] in result.reason, result.reason
     if fault == "rejected-query":
         assert "-993" in result.reason, result.reason
-    time.sleep(2.2 if fault == "delay" else 0)
+    time.sleep(LATE_S + 0.2 if fault == "delay" else 0)
 
 
 def test_compliance_hit_is_limited_and_recorded(fault_sim, tmp_path):
