@@ -48,7 +48,7 @@ def test_simulated_sweep_end_to_end(sim_runs, capsys, tmp_path):
         assert abs(p["level_g0"] - p["label_g0"]) <= 0.1
     assert s["histogram_peaks"] and all(p["center_g0"] >= 0.25 for p in s["histogram_peaks"])
     an = RunAnalysis(load_run(sim_runs["sweep"]))
-    paths = save_figures(an, applicable_figures(an), tmp_path)
+    paths = save_figures(an, applicable_figures(an), tmp_path, dpi=60)
     assert {p.stem.split("_", 1)[1] for p in paths} >= {"iv", "gv", "histogram", "cdf"}
 
 
