@@ -317,3 +317,15 @@ def test_pulse_train_bad_parameters_name_the_parameter(kwargs, name):
     with pytest.raises(ParameterError) as err:
         PulseTrain(**kwargs)
     assert err.value.name == name and err.value.allowed
+
+
+def test_pulse_protocols_over_the_real_pyvisa_socket(lan_instrument, sim_engine, tmp_path):
+    assert type(lan_instrument.adapter).__name__ == "VISAAdapter"
+    engine = RunEngine(lan_instrument)
+    for proto in (PulseTrain(count=3), ResetTrain(count=3, width=1e-3, period=2e-3),
+                  ResetTrain(count=2), Retention(duration=100, interval=10)):
+        result = engine.run(proto, tmp_path / "lan.h5")
+        assert result.status == "completed" and result.ok, result.reason
+        assert sim_engine.outputs_safe()
+    runs = [read_run(tmp_path / "lan.h5", r.run_id) for r in [result]]
+    assert runs[0].samples["elapsed_s"][-1] >= 100
