@@ -90,7 +90,6 @@ def run_cli_inprocess(argv: list[str], capsys) -> tuple[int, str, str]:
                          ids=[r[0] for r in PARAM_ROWS])
 def test_bad_parameter(argv, code, parts, capsys, tmp_path):
     out = tmp_path / "never.h5"
-    t0 = time.monotonic()
     rc, stdout, stderr = run_cli_inprocess(
         ["run", *argv[:1], "--resource", UNREACHABLE, "-o", str(out), *argv[1:]], capsys)
     assert rc == code, (rc, stderr)
@@ -100,7 +99,6 @@ def test_bad_parameter(argv, code, parts, capsys, tmp_path):
         assert part in line, (part, line)
     assert "cannot reach" not in line  # checked before the instrument was touched
     assert not out.exists()
-    assert time.monotonic() - t0 < 5
 
 
 @pytest.mark.xfail(strict=True, reason=SAFETY_PROFILE_DEFECT)
