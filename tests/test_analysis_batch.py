@@ -59,11 +59,12 @@ def test_process_pool_and_dask_cluster_give_the_same_result(run_dir):
     serial = analyze_batch(pattern, workers=1)
     pool = analyze_batch(pattern, workers=2)
     assert pool.workers.startswith("process pool")
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
                       dashboard_address=None) as cluster, Client(cluster) as client:
         dask_rep = analyze_batch(pattern, client=client)
         addr = cluster.scheduler_address
-        via_address = analyze_batch(pattern, scheduler=addr)
+        assert addr.startswith("tcp://")
+        via_address = analyze_batch(pattern, scheduler=addr)  # what --scheduler does
     for rep in (pool, dask_rep, via_address):
         assert rep.histogram.total == serial.histogram.total
         assert sorted(r["run_id"] for r in rep.runs) == sorted(r["run_id"] for r in serial.runs)
