@@ -240,3 +240,24 @@ def test_a_failing_live_view_does_not_stop_acquisition(tmp_path):
     assert result.status == "completed"
     assert len(rec.records) == reference("pulse-train")[0]
     assert_intact(tmp_path / "v.h5", rec, protocol)
+
+
+@pytest.mark.xfail(strict=True, reason="driver: an abort or timeout while waiting for an SMU "
+                   "test's data raises without aborting the test (ME4), so the instrument "
+                   "keeps sweeping the device after the run ended")
+def test_abort_during_a_running_sweep_stops_the_sweep_on_the_instrument(tmp_path):
+    """Abort while the instrument is in the middle of a 20 s system-mode sweep (paced in
+    real time): the host stops waiting *and* the instrument's test is aborted (``ME4``
+    [M 5-28]); otherwise the SMU would keep sweeping the device after the run "ended"."""
+    k = connect(sim=True, seed=2, speed=1.0)
+    eng = k.adapter.engine
+    engine = RunEngine(k)
+    timer = threading.Timer(0.5, engine.abort, args=("aborted mid-sweep",))
+    t0 = time.monotonic()
+    timer.start()
+    result = engine.run(PROTOCOLS["dc-sweep"](step=0.01, cycles=1), tmp_path / "sweep.h5")
+    elapsed = time.monotonic() - t0
+    timer.cancel()
+    assert result.status == "aborted" and elapsed < 3
+    assert time.monotonic() >= eng.state.busy_until, "the SMU test is still running"
+    assert eng.outputs_safe() and result.safe_state_problems == []

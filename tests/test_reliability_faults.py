@@ -446,3 +446,44 @@ def test_abort_during_a_pmu_test(fault_sim, tmp_path):
     assert eng.outputs_safe() and eng.pmu_outputs_safe() and result.safe_state_problems == []
     assert read_run(tmp_path / "run.h5").status == "aborted"
     k.adapter.close()
+
+
+class SlowSweep(Protocol):
+    """Test protocol: one list sweep that waits for its data at most 0.5 s."""
+
+    name = "slow-sweep"
+    streams = {"samples": {"time_s": "f8", "voltage_V": "f8", "current_A": "f8"}}
+
+    def plan(self, ctx):
+        data = ctx.instrument.list_sweep(1, np.linspace(0, 0.1, 200), 1e-3, timeout=0.5,
+                                         should_stop=ctx.should_abort)
+        yield Record("samples", as_columns(time_s=data.time, voltage_V=data.voltage,
+                                           current_A=data.current))
+
+
+def test_instrument_that_never_finishes_times_out(fault_sim, tmp_path):
+    """A test that runs far longer than its timeout (the instrument is 1000x slower than
+    real time): the wait ends at the timeout with a clear reason, the instrument is safe."""
+    result, eng, seen, elapsed = run_with_faults(fault_sim, tmp_path, SlowSweep(), speed=0.001)
+    assert result.status == "failed"
+    assert "no data after 0.5 s" in result.reason, result.reason
+    assert elapsed < 5
+    assert eng.outputs_safe() and result.safe_state_problems == []
+    assert read_run(tmp_path / "run.h5").status == "failed"
+
+
+def test_driver_recovers_after_a_dropped_connection(fault_sim, tmp_path, reference):
+    """After a lost connection (and the safe-off's reconnect) the same driver object runs
+    the next protocol normally: no restart of the application is needed."""
+    log, at = reference
+    k_msg = nth(log, "DO", after=at[1])
+    server, eng = fault_sim([f"drop-after={k_msg - 1}"])
+    k = connect(server.resource, timeout_ms=TIMEOUT_MS)
+    engine = RunEngine(k)
+    first = engine.run(sweep(), tmp_path / "a.h5")
+    assert first.status == "failed"
+    second = engine.run(sweep(), tmp_path / "b.h5")
+    assert second.status == "completed", second.reason
+    assert second.safe_state_problems == [] and eng.outputs_safe()
+    assert read_run(tmp_path / "b.h5").samples["time_s"].size == second.rows["samples"] > 0
+    k.adapter.close()
