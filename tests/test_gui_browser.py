@@ -113,31 +113,29 @@ def test_bad_file_is_a_clear_message(browser, tmp_path):
     assert "no such file" in browser.message.text()
 
 
-def test_cli_screenshot_of_the_browser_and_of_a_live_run(tmp_path, sweep_file):
-    import subprocess
-    import sys
+def _gui(*argv: str) -> int:
+    """``labapp gui ...`` in this process (the test's QApplication runs its event loop)."""
+    from labapp.cli import build_parser
 
-    env_cmd = [sys.executable, "-m", "labapp.cli", "gui"]
+    args = build_parser().parse_args(["gui", *argv])
+    return args.func(args)
+
+
+def test_cli_screenshot_of_the_browser_and_of_a_live_run(qapp, tmp_path, sweep_file):
     shot = tmp_path / "browser.png"
-    out = subprocess.run([*env_cmd, "--open", str(sweep_file), "--view", "Plateaus",
-                          "--screenshot", str(shot), "--after", "0.3"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
+    assert _gui("--open", str(sweep_file), "--view", "Plateaus", "--screenshot", str(shot),
+                "--after", "0.3") == 0
     assert shot.read_bytes()[:4] == b"\x89PNG" and shot.stat().st_size > 20_000
     live, run_file = tmp_path / "live.png", tmp_path / "live.h5"
-    out = subprocess.run([*env_cmd, "--sim-speed", "4", "--run", "--protocol", "dc-sweep",
-                          "--set", "cycles=20", "--set", "integration=short", "-o",
-                          str(run_file), "--screenshot", str(live), "--after", "1.5"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
+    assert _gui("--sim-speed", "4", "--run", "--protocol", "dc-sweep", "--set", "cycles=20",
+                "--set", "integration=short", "-o", str(run_file), "--screenshot", str(live),
+                "--after", "1.5") == 0
     assert live.stat().st_size > 20_000
     info = list_runs(run_file)[-1]  # the window closed mid-run: aborted, and why
     assert info.status == "aborted" and "window closed" in info.attrs["reason"]
+    assert info.rows["samples"] > 0
 
 
 def test_cli_rejects_an_unknown_view(capsys):
-    from labapp.cli import build_parser
-
-    args = build_parser().parse_args(["gui", "--view", "nope"])
-    assert args.func(args) == 2
+    assert _gui("--view", "nope") == 2
     assert "Histogram + fit" in capsys.readouterr().err

@@ -82,6 +82,10 @@ def main(args: argparse.Namespace) -> int:
         window.tabs.setCurrentIndex(TABS.index(args.tab or "live"))
         window.connect_instrument(then_run=True)
     if args.screenshot:
+        # a local event loop, not app.exec()/app.quit(): the command can then also run
+        # inside a process whose QApplication lives on (tests, scripts)
+        loop = QtCore.QEventLoop()
+
         def shoot() -> None:
             window.browser.wait_view(30)  # an analysis view still computing is drawn first
             window.tick()
@@ -89,7 +93,9 @@ def main(args: argparse.Namespace) -> int:
             window.grab().save(str(args.screenshot))
             print(args.screenshot)
             window.close()  # aborts a run in progress (status aborted, reason recorded)
-            app.quit()
+            loop.quit()
 
         QtCore.QTimer.singleShot(int(args.after * 1000), shoot)
+        loop.exec()
+        return 0
     return app.exec()
