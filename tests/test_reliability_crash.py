@@ -191,3 +191,36 @@ def test_sigint_and_sigterm_abort_a_cli_run_safely(tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def test_rows_become_visible_within_a_second_even_when_the_run_is_idle(tmp_path):
+    """Records that arrive between long waits (a pulse every 1.2 s) are flushed within the
+    flush interval, not only when the next record comes: a SWMR reader in another thread
+    sees every row no later than ~1 s after the live view did."""
+    import threading
+
+    from protocols import PROTOCOLS, RunEngine, connect
+
+    path = tmp_path / "idle.h5"
+    shown: list[tuple[float, int]] = []  # (time, pulses shown to the live view)
+
+    def live(kind, payload):
+        if kind == "record" and payload.stream == "pulses":
+            shown.append((time.monotonic(), (shown[-1][1] if shown else 0) + 1))
+
+    k = connect(sim=True, seed=1, speed=1.0)
+    protocol = PROTOCOLS["pulse-train"](count=3, period=1.2)
+    runner = threading.Thread(target=RunEngine(k).run, args=(protocol, path, [live]))
+    runner.start()
+    visible: list[tuple[float, int]] = []
+    while runner.is_alive():
+        n = swmr_rows(path)
+        if n is not None:
+            visible.append((time.monotonic(), n))
+        time.sleep(0.05)
+    runner.join()
+    assert len(shown) == 3
+    for t_shown, n in shown[:-1]:  # the last one is flushed by close()
+        t_seen = next((t for t, m in visible if m >= n), None)
+        assert t_seen is not None, f"pulse {n} never became visible while running"
+        assert t_seen - t_shown < FLUSH_S + SLACK_S, (n, t_seen - t_shown)
