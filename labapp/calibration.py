@@ -377,3 +377,29 @@ def run_calibration(outdir: Path, seed: int = 0, devices: int = 4,
     return write_report(cal, outdir, "Every row ran as a protocol through the driver and the "
                         "simulated 4200A (in-process KXCI engine)")
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labapp.calibration -o DIR``: the report without the ``labapp`` CLI."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m labapp.calibration",
+                                description="Calibrate the simulated QC device against "
+                                "paper 000 through the simulated 4200A; write the report.")
+    p.add_argument("-o", "--outdir", type=Path, required=True, help="report directory")
+    p.add_argument("--seed", type=int, default=0, help="first device seed (default 0)")
+    p.add_argument("--devices", type=int, default=4, help="ensemble size (default 4)")
+    p.add_argument("--row", action="append", choices=ROWS, help="run only this row "
+                   "(repeatable; default all)")
+    args = p.parse_args(argv)
+    try:
+        path = run_calibration(args.outdir, args.seed, args.devices,
+                               tuple(args.row) if args.row else ROWS)
+    except ValueError as exc:
+        p.error(str(exc))
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
