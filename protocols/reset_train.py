@@ -5,9 +5,11 @@ is at negative bias in this device, so the default is negative and the sign is a
 parameter). Every pulse is captured as V(t), I(t), by whichever source the width needs
 (``source = auto``):
 
-* **SMU** (widths >= :data:`SMU_MIN_WIDTH`): one list test of ``samples`` equal points per
-  pulse, each a 0.01 PLC integration or longer, with the SMU's true compliance;
-  ``samples = 0`` takes as many as the width allows (at most 32).
+* **SMU** (widths >= :data:`SMU_MIN_WIDTH`): list tests of equal points, each a 0.01 PLC
+  integration or longer, ``samples`` at the amplitude then 0 V up to the period, as many
+  periods per test as fit in 4096 points (instrument-timed; see
+  :meth:`ResetTrain.smu_train_layout`), with the SMU's true compliance; ``samples = 0``
+  takes as many as the width allows (at most 32).
 * **PMU** (shorter pulses, or ``source = pmu``): a 4225-PMU pulse train in waveform mode
   [M 7-20], bursts of as many pulses as fit in 65 536 samples; ``samples = 0`` means about
   200 samples per pulse window. **The PMU has no true compliance**: ``compliance`` is then
@@ -27,7 +29,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from analysis.conductance import conductance_g0
-from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX
+from drivers.keithley4200 import MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
 from drivers.pmu_config import (
     PulseTiming,
     PulseTrainConfig,
@@ -142,8 +144,13 @@ class ResetTrain(Protocol):
                     "sample_rate_Hz": effective_sample_rate(cfg.sample_rate),
                     "samples_per_pulse": self.n_samples(), "i_range_A": v["i_range"],
                     "pulses_per_test": self.pulses_per_test()}
+        n, rest, per_test = self.smu_train_layout()
         return {"smu": v["smu"], "capture": "SMU list sweep, 0.01 PLC points",
-                "compliance": "SMU hardware compliance", "samples_per_pulse": self.n_samples()}
+                "compliance": "SMU hardware compliance", "samples_per_pulse": n,
+                "timing": "instrument (list of pulses and 0 V rests)" if per_test
+                else "host-timed rest between pulses",
+                "period_s": (n + rest) * v["width"] / n if per_test else v["period"],
+                "pulses_per_test": per_test or 1}
 
     def estimated_duration(self) -> float:
         v = self.values
@@ -171,19 +178,45 @@ class ResetTrain(Protocol):
             peak_current_A=peak,
         ))
 
-    def _plan_smu(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
+    def smu_train_layout(self) -> tuple[int, int, int]:
+        """(samples per pulse, 0 V rest points per period, pulses per list test).
+
+        The SMU train is instrument-timed: one list test holds several periods, each
+        ``samples`` points at the amplitude and ``rest`` points at 0 V, all points
+        ``width / samples`` long, so the period is ``(samples + rest) * width / samples``
+        (the requested period rounded to whole points). ``pulses`` is 0 when one period
+        does not fit in a 4096-point list; then each pulse is its own test and the rest
+        is waited on the host.
+        """
         v = self.values
         n = self.n_samples()
-        dt = v["width"] / n
-        for k in range(v["count"]):
-            shot = pulsing.capture(ctx, v["smu"], v["amplitude"], v["width"], v["compliance"], n)
-            if shot.current.size < n:
-                raise RuntimeError(f"pulse {k + 1}: {shot.current.size} of {n} samples returned")
-            t_rel = shot.time - (shot.time[0] - dt)
-            yield from self._rows(k + 1, shot.time[-1:], t_rel[None], shot.voltage[None],
-                                  shot.current[None], np.array([shot.compliance.any()]))
-            pulsing.wait_rest(ctx, v["period"], v["width"])
-            yield Step((k + 1) / v["count"])
+        q = v["width"] / n
+        rest = max(0, int(round((v["period"] - v["width"]) / q)))
+        return n, rest, MAX_LIST_POINTS // (n + rest)
+
+    def _plan_smu(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
+        v = self.values
+        n, rest, per_test = self.smu_train_layout()
+        q = v["width"] / n
+        one = np.concatenate([np.full(n, v["amplitude"]), np.zeros(rest)])
+        done = 0
+        while done < v["count"]:
+            k = min(per_test or 1, v["count"] - done)
+            shot = pulsing.smu_levels(ctx, v["smu"], np.tile(one if per_test else one[:n], k),
+                                      v["compliance"], q, pulsing.PLC_MIN)
+            m = n + rest if per_test else n
+            if shot.current.size < k * m:
+                raise RuntimeError(f"pulses {done + 1}..{done + k}: {shot.current.size} of "
+                                   f"{k * m} samples returned")
+            cols = [a[: k * m].reshape(k, m)[:, :n] for a in
+                    (shot.time, shot.voltage, shot.current, shot.compliance)]
+            t, volts, amps, comp = cols
+            yield from self._rows(done + 1, t[:, -1], t - (t[:, :1] - q), volts, amps,
+                                  comp.any(axis=1))
+            if not per_test:
+                pulsing.wait_rest(ctx, v["period"], v["width"])
+            done += k
+            yield Step(done / v["count"])
 
     def _plan_pmu(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
         v = self.values
