@@ -110,7 +110,8 @@ class DecimatedTrace:
 
     def _update_summary(self) -> None:
         n = self.x.n
-        todo = ((n - self._done) // self.stride) * self.stride
+        # the newest sample always stays raw, so a live trace ends at the latest point
+        todo = ((n - 1 - self._done) // self.stride) * self.stride
         if todo > 0:
             sl = slice(self._done, self._done + todo)
             sx, sy = minmax_decimate(self.x.view()[sl], self.y.view()[sl], self.stride)

@@ -203,13 +203,13 @@ class LivePlots(QtWidgets.QWidget):
         self.wf.setTitle("latest PMU waveform")
         self.wf.setLabels(left=("I", "A"), bottom=("t", "s"))
         self.wf.addLegend(offset=(-10, 10))
-        for p in (self.iv, self.gv, self.gt, self.wf):
-            # no grid: grid lines belong to the axis items, which then span the plot
-            # area and are repainted (alpha-blended) on every curve update
-            # pyqtgraph's own reduction where its assumptions hold (increasing x); the
-            # traces hand it bounded, pre-reduced data in any case
-            p.setClipToView(True)
-        self.gt.setDownsampling(auto=True, mode="peak")
+        # No grid: grid lines belong to the axis items, which then span the plot area and
+        # are repainted (alpha-blended) on every curve update.
+        # pyqtgraph's own clip-to-view only on G vs time/pulse: it bisects x, which an I-V
+        # sweep (V up and down) breaks. Its peak downsampling is not used: it assumes
+        # uniform x spacing and drops the last partial window, i.e. the newest points;
+        # the traces' min/max summary bounds the drawn data instead.
+        self.gt.setClipToView(True)
         add_half_integer_guides(self.gv)
         add_half_integer_guides(self.gt)
         self.gv.setYRange(0, 5)
