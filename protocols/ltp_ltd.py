@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
+
 from drivers.keithley4200 import SMU_V_MAX
 from protocols import pulse_base as pb
 from protocols import pulsing
@@ -35,6 +37,7 @@ class LTPLTD(pb.PulseProtocol):
         pb.read_width_param(5e-3),
         pb.compliance_param(default=5e-3),
         pb.READ_COMPLIANCE_PARAM,
+        pb.TIMING_PARAM,
         pb.SMU_PARAM,
     )
 
@@ -49,11 +52,9 @@ class LTPLTD(pb.PulseProtocol):
         for cycle in range(v["cycles"]):
             if cycle == 0:
                 yield from self.initial_read(ctx, v["v_read"], cycle)
-            for phase in (pulsing.SET, pulsing.RESET):
-                for k in range(v["count"]):
-                    index = k + 1 + (v["count"] if phase == pulsing.RESET else 0)
-                    yield from self.write_read(ctx, index, cycle, phase, phase * v["amplitude"],
-                                               phase * v["v_read"], v["compliance"])
-                    done += 1
-                    yield Step(done / total)
+            phase = np.repeat([pulsing.SET, pulsing.RESET], v["count"])
+            yield from self.train(ctx, phase * v["amplitude"], phase * v["v_read"],
+                                  np.arange(1, phase.size + 1), cycle, phase, v["compliance"],
+                                  (done, total))
+            done += phase.size
         yield STEP

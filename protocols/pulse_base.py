@@ -8,12 +8,15 @@ units and limits identical across protocols, which scripts and the GUI rely on.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
-from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX
+import numpy as np
+
+from analysis.conductance import conductance_g0
+from drivers.keithley4200 import MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
 from drivers.validation import ParameterError
 from protocols import pulsing
-from protocols.base import Protocol, Record, RunContext
+from protocols.base import Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
 
 
@@ -47,6 +50,12 @@ def amplitude_param(name: str = "amplitude", default: float = 1.5,
     return Param(name, default, "V", 0.0, SMU_V_MAX, doc, lo_open=True, safety="voltage")
 
 
+TIMING_PARAM = Param(
+    "timing", "auto", "",
+    doc="instrument: the train as SMU lists of pulse, read and 0 V points (exact period; "
+    "reads share the pulse compliance); host: one test per pulse and per read; auto: "
+    "instrument when width, read_width and period share a point time",
+    kind="str", choices=("auto", "instrument", "host"))
 SMU_PARAM = Param("smu", 1, "", 1, 8, "SMU wired to the top electrode", kind="int")
 READ_COMPLIANCE_PARAM = compliance_param("read_compliance", 1e-3,
                                          "current compliance of the reads")
@@ -73,11 +82,82 @@ class PulseProtocol(Protocol):
 
     def check(self) -> None:
         self.check_timing()
+        v = self.values
+        if v.get("timing") == "instrument" and self.layout() is None:
+            raise ParameterError(
+                "timing", "instrument",
+                "host or auto here: width, read_width and period need a common point time "
+                f">= {pulsing.T_POINT_MIN:.3g} s on a 1 us grid and <= 4096 points per period")
+
+    def layout(self) -> tuple[float, int, int, int] | None:
+        """Instrument-timed train layout, or None for host timing (see ``timing``)."""
+        v = self.values
+        if v.get("timing", "host") == "host":
+            return None
+        return pulsing.train_layout(v["width"], v["read_width"], v["period"])
 
     def instrument_settings(self) -> dict:
         v = self.values
-        return {"smu": v["smu"], "pulse_source": "SMU list sweep (true compliance)",
-                "read_integration": pulsing.integration_for(v["read_width"])}
+        lay = self.layout()
+        out = {"smu": v["smu"], "pulse_source": "SMU list sweep (true compliance)"}
+        if lay:
+            out.update(timing="instrument: one list of pulse, read and 0 V points",
+                       point_time_s=lay[0], read_integration=pulsing.integration_for(lay[0]),
+                       read_compliance="the pulse compliance (one compliance per list)")
+        else:
+            out.update(timing="host: one test per pulse and per read",
+                       read_integration=pulsing.integration_for(v["read_width"]))
+        return out
+
+    def train(self, ctx: RunContext, amplitudes, v_reads, index, cycle, phase,
+              compliance: float, progress: tuple[int, int] = (0, 0),
+              ) -> Iterator[Record | Step]:
+        """Pulses ``amplitudes[k]`` each followed by a read at ``v_reads[k]``.
+
+        Instrument-timed when :meth:`layout` allows (lists of whole periods, <= 4096
+        points per test), else one pulse and one read at a time with host-timed rests.
+        ``progress = (done, total)`` pulses for the progress fraction.
+        """
+        amps, reads = np.asarray(amplitudes, float), np.asarray(v_reads, float)
+        idx, cyc, ph = (np.broadcast_to(np.asarray(x), amps.shape) for x in (index, cycle, phase))
+        done0, total = progress
+        total = total or amps.size
+        lay = self.layout()
+        if lay is None:
+            for k in range(amps.size):
+                yield from self.write_read(ctx, int(idx[k]), int(cyc[k]), int(ph[k]),
+                                           float(amps[k]), float(reads[k]), compliance)
+                yield Step((done0 + k + 1) / total)
+            return
+        q, a, b, c = lay
+        per_test = MAX_LIST_POINTS // c
+        v = self.values
+        for start in range(0, amps.size, per_test):
+            sl = slice(start, min(start + per_test, amps.size))
+            m = sl.stop - sl.start
+            levels = np.zeros((m, c))
+            levels[:, :a] = amps[sl, None]
+            levels[:, a:a + b] = reads[sl, None]
+            shot = pulsing.smu_levels(ctx, v["smu"], levels.ravel(), compliance, q)
+            if shot.current.size < m * c:
+                raise RuntimeError(f"pulses {start + 1}..{sl.stop}: {shot.current.size} of "
+                                   f"{m * c} points returned")
+            cols = {name: arr[: m * c].reshape(m, c) for name, arr in (
+                ("t", shot.time), ("vp", shot.v_program), ("v", shot.voltage),
+                ("i", shot.current), ("comp", shot.compliance))}
+            at_pulse = {k: x[:, a - 1] for k, x in cols.items()}
+            at_read = {k: x[:, a + b - 1] for k, x in cols.items()}
+            yield Record("pulses", as_columns(
+                time_s=at_pulse["t"], pulse_index=idx[sl], cycle=cyc[sl], phase=ph[sl],
+                v_program_V=at_pulse["vp"], voltage_V=at_pulse["v"], current_A=at_pulse["i"],
+                compliance=cols["comp"][:, :a].any(axis=1), width_s=v["width"],
+                compliance_A=compliance))
+            yield Record("samples", as_columns(
+                time_s=at_read["t"], pulse_index=idx[sl], cycle=cyc[sl], phase=ph[sl],
+                v_program_V=at_read["vp"], voltage_V=at_read["v"], current_A=at_read["i"],
+                conductance_G0=conductance_g0(at_read["v"], at_read["i"]),
+                compliance=at_read["comp"]))
+            yield Step((done0 + sl.stop) / total)
 
     def write_read(self, ctx: RunContext, index: int, cycle: int, phase: int,
                    amplitude: float, v_read: float, compliance: float,

@@ -36,6 +36,7 @@ class PulseTrain(pb.PulseProtocol):
         pb.read_width_param(0.02),
         pb.compliance_param(default=5e-3),
         pb.READ_COMPLIANCE_PARAM,
+        pb.TIMING_PARAM,
         pb.SMU_PARAM,
     )
 
@@ -60,8 +61,7 @@ class PulseTrain(pb.PulseProtocol):
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
         yield from self.initial_read(ctx, v["v_read"])
-        for k, amp in enumerate(self.amplitudes()):
-            yield from self.write_read(ctx, k + 1, 0, self.sign(), amp, v["v_read"],
-                                       v["compliance"])
-            yield Step((k + 1) / v["count"])
+        amps = self.amplitudes()
+        yield from self.train(ctx, amps, [v["v_read"]] * len(amps), range(1, len(amps) + 1),
+                              0, self.sign(), v["compliance"])
         yield STEP

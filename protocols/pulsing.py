@@ -18,12 +18,13 @@ the pulse-to-pulse time on the simulator and a lower bound on hardware.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from analysis.conductance import conductance_g0
-from drivers.keithley4200 import INTEGRATION_PLC
+from drivers.keithley4200 import INTEGRATION_PLC, MAX_LIST_POINTS
 from drivers.validation import ParameterError
 from protocols.base import Record, RunContext, as_columns
 
@@ -149,6 +150,28 @@ def read_record(shot: Shot, pulse_index: int, cycle: int, phase: int) -> Record:
         v_program_V=shot.v_program, voltage_V=shot.voltage, current_A=shot.current,
         conductance_G0=shot.conductance_g0, compliance=shot.compliance,
     ))
+
+
+def train_layout(width: float, read_width: float, period: float
+                 ) -> tuple[float, int, int, int] | None:
+    """Point time and points per pulse, read and period of an instrument-timed train.
+
+    A list sweep holds every point for the same time [M 5-10, 5-16], so a train of
+    (pulse, read, 0 V rest) periods fits one list only when ``width``, ``read_width`` and
+    ``period`` are whole multiples of a common point time (on a 1 us grid) of at least
+    one fastest integration, and one period fits in 4096 points. Returns
+    ``(point_time, pulse_points, read_points, period_points)`` or None.
+    """
+    grid = [x * 1e6 for x in (width, read_width, period)]
+    ints = [round(g) for g in grid]
+    if any(abs(g - i) > 1e-6 * max(1.0, g) or i <= 0 for g, i in zip(grid, ints, strict=True)):
+        return None
+    q_us = math.gcd(*ints)
+    q = q_us * 1e-6
+    a, b, c = (i // q_us for i in ints)
+    if q < T_POINT_MIN - 1e-12 or c < a + b or c > MAX_LIST_POINTS:
+        return None
+    return q, a, b, c
 
 
 def wait_rest(ctx: RunContext, period: float, used: float) -> None:

@@ -93,7 +93,8 @@ def test_stop_finishes_the_step(k, tmp_path):
         if kind == "record" and payload.stream == "pulses" and payload.data["pulse_index"][0] == 3:
             engine.stop()
 
-    result = engine.run(PulseTrain(count=20), tmp_path / "r.h5", consumers=[consumer])
+    result = engine.run(PulseTrain(count=20, timing="host"), tmp_path / "r.h5",
+                        consumers=[consumer])
     assert result.status == "stopped" and result.reason == "stopped by user"
     run = read_run(tmp_path / "r.h5")
     # pulse 3 and its read completed (the step), nothing after it
@@ -109,7 +110,8 @@ def test_abort_ends_at_once(k, tmp_path):
         if kind == "record" and payload.stream == "pulses" and payload.data["pulse_index"][0] == 3:
             engine.abort("operator pressed abort")
 
-    result = engine.run(PulseTrain(count=20), tmp_path / "r.h5", consumers=[consumer])
+    result = engine.run(PulseTrain(count=20, timing="host"), tmp_path / "r.h5",
+                        consumers=[consumer])
     assert result.status == "aborted" and result.reason == "operator pressed abort"
     run = read_run(tmp_path / "r.h5")
     assert run.streams["pulses"]["pulse_index"].tolist() == [1, 2, 3]
@@ -175,7 +177,8 @@ def test_lost_connection_reports_safe_state_problem(k, tmp_path, caplog):
             adapter._write = dead
 
     with caplog.at_level(logging.ERROR, "labapp.engine"):
-        result = RunEngine(k).run(PulseTrain(count=5), tmp_path / "r.h5", consumers=[consumer])
+        result = RunEngine(k).run(PulseTrain(count=5, timing="host"), tmp_path / "r.h5",
+                                  consumers=[consumer])
     adapter._write = real_write
     assert result.status == "failed" and "link down" in result.reason
     assert result.safe_state_problems and not result.ok

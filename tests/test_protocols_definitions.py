@@ -331,3 +331,28 @@ def test_pulse_protocols_over_the_real_pyvisa_socket(lan_instrument, sim_engine,
         assert sim_engine.outputs_safe()
     runs = [read_run(tmp_path / "lan.h5", r.run_id) for r in [result]]
     assert runs[0].samples["elapsed_s"][-1] >= 100
+
+
+@pytest.mark.parametrize("timing", ["instrument", "host"])
+def test_pulse_train_instrument_and_host_timing_write_the_same_tables(tmp_path, timing):
+    k = connect(sim=True, seed=8)
+    proto = PulseTrain(count=9, width=0.01, read_width=0.005, period=0.025, timing=timing)
+    _, d = run(k, proto, tmp_path)
+    p, s = d.streams["pulses"], d.samples
+    np.testing.assert_array_equal(p["pulse_index"], np.arange(1, 10))
+    np.testing.assert_array_equal(s["pulse_index"], np.arange(0, 10))
+    np.testing.assert_allclose(np.diff(p["time_s"]), 0.025, atol=2e-5)
+    np.testing.assert_allclose(s["time_s"][1:] - p["time_s"], 0.005, atol=2e-5)
+    np.testing.assert_allclose(s["v_program_V"], 0.1)
+    tests = sum(m.startswith("ME") for m in k.adapter.engine.log)
+    assert tests == (2 if timing == "instrument" else 1 + 2 * 9)
+    assert d.instrument["timing"].startswith(timing)
+
+
+def test_instrument_timing_needs_a_common_point_time():
+    assert PulseTrain(width=0.01, read_width=0.005, period=0.025).layout() == (
+        pytest.approx(0.005), 2, 1, 5)
+    assert PulseTrain(width=0.0101, read_width=0.0033, period=0.0251).layout() is None
+    with pytest.raises(ParameterError) as err:
+        PulseTrain(width=0.0101, read_width=0.0033, period=0.0251, timing="instrument")
+    assert err.value.name == "timing"
