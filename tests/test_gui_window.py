@@ -85,7 +85,7 @@ def test_dc_sweep_points_arrive_live_and_metadata_reach_the_file(qtbot, window, 
     window.device.set_values(device_id="W3-D12", sample="Ag/SiO2", operator="ana",
                              notes="probe 2", max_voltage=3.0, max_compliance=0.02)
     connect_sim(qtbot, window, speed=8.0)
-    fill(window, "dc-sweep", cycles="3", **FAST_SWEEP)
+    fill(window, "dc-sweep", cycles="6", **FAST_SWEEP)  # about 1.2 s at speed 8
     window.run_panel.run_button.click()
     assert window.running
     # points arrive while the run is still going (acquisition in a worker thread)
@@ -98,7 +98,7 @@ def test_dc_sweep_points_arrive_live_and_metadata_reach_the_file(qtbot, window, 
     assert result.status == "completed"
     run = read_run(tmp_path / "gui.h5")
     n = run.samples["voltage_V"].size
-    assert n >= 3 * 1000 and window.plots.n_points == n  # every stored point was plotted
+    assert n >= 6 * 1000 and window.plots.n_points == n  # every stored point was plotted
     x, y = window.plots.gv_trace.curve.getData()
     assert x.size > 100 and window.plots.refresh_count >= 2
     assert run.attrs["device_id"] == "W3-D12" and run.attrs["operator"] == "ana"
