@@ -80,3 +80,25 @@ def test_empty_histogram_gives_no_peaks_and_bad_bins_raise():
         conductance_histogram([1.0], bin_width=0)
     with pytest.raises(ValueError, match="mode"):
         fit_mixture(conductance_histogram([1.0]), mode="magic")
+
+
+def test_bounded_levenberg_marquardt_respects_bounds_and_converges():
+    from analysis.histograms import levenberg_marquardt
+
+    x = np.linspace(0, 1, 50)
+    y = 3.0 * x + 0.5
+
+    def resid(p):
+        return p[0] * x + p[1] - y
+
+    def jac(p):
+        return np.column_stack((x, np.ones_like(x)))
+
+    p, ok, msg = levenberg_marquardt(resid, jac, np.array([1.0, 0.0]),
+                                     np.array([0.0, 0.0]), np.array([10.0, 10.0]))
+    assert ok and "converged" in msg
+    np.testing.assert_allclose(p, [3.0, 0.5], atol=1e-6)
+    # slope capped below its best value: it sits on the bound, the offset compensates
+    p, ok, _ = levenberg_marquardt(resid, jac, np.array([1.0, 0.0]),
+                                   np.array([0.0, 0.0]), np.array([2.0, 10.0]))
+    assert ok and p[0] == 2.0 and 0.5 < p[1] < 1.5
