@@ -102,3 +102,15 @@ def test_bounded_levenberg_marquardt_respects_bounds_and_converges():
     p, ok, _ = levenberg_marquardt(resid, jac, np.array([1.0, 0.0]),
                                    np.array([0.0, 0.0]), np.array([2.0, 10.0]))
     assert ok and p[0] == 2.0 and 0.5 < p[1] < 1.5
+
+
+def test_spd_solver_matches_numpy():
+    from analysis.histograms import solve_spd
+
+    rng = np.random.default_rng(4)
+    m = rng.normal(size=(60, 40))
+    a = m.T @ m + np.eye(40)
+    b = rng.normal(size=40)
+    np.testing.assert_allclose(solve_spd(a, b), np.linalg.solve(a, b), rtol=1e-9)
+    with pytest.raises(np.linalg.LinAlgError):
+        solve_spd(-np.eye(3), np.ones(3))
