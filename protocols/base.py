@@ -82,8 +82,6 @@ class RunContext:
     safety: SafetyProfile = field(default_factory=SafetyProfile)
     #: protocol result stored with the run (e.g. write-verify: converged, reason)
     outcome: dict[str, Any] = field(default_factory=dict)
-    #: longest single simulator clock advance in s, so paced waits stay interruptible
-    max_sim_step: float = 5.0
 
     def now(self) -> float:
         """Instrument time in s (virtual on the simulator, wall clock on hardware)."""
@@ -96,17 +94,32 @@ class RunContext:
         if seconds <= 0:
             return
         if self.instrument.simulated:
-            # split long waits so that a paced simulator (--sim-speed) still notices an
-            # abort; at most 100 pieces, so a 6e3 s wait costs few commands
-            pieces = min(100, max(1, int(np.ceil(seconds / self.max_sim_step))))
-            for _ in range(pieces):
-                self.check_abort()
-                self.instrument.sim_advance(seconds / pieces)
+            self._sim_sleep(seconds)
             return
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             self.check_abort()
             time.sleep(min(poll, left))
+
+    def _sim_sleep(self, seconds: float, wall_piece: float = 0.05) -> None:
+        """Advance the simulator clock in pieces of about ``wall_piece`` s of wall time.
+
+        The simulator may be paced (``--sim-speed``) at a rate the host does not know, so
+        the first piece is short and later ones are sized from the measured pace: an
+        unpaced simulator takes a long wait in two commands, a real-time one in 50 ms
+        pieces, and an abort is noticed within one piece either way.
+        """
+        remaining = float(seconds)
+        piece = min(remaining, wall_piece)
+        while remaining > 1e-12:
+            self.check_abort()
+            step = min(piece, remaining)
+            t0 = time.monotonic()
+            self.instrument.sim_advance(step)
+            wall = time.monotonic() - t0
+            remaining -= step
+            pace = step / max(wall, 1e-6)  # instrument seconds per wall second
+            piece = max(1e-3, pace * wall_piece)
 
     def check_abort(self) -> None:
         if self.should_abort():

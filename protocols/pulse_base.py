@@ -51,10 +51,11 @@ def amplitude_param(name: str = "amplitude", default: float = 1.5,
 
 
 TIMING_PARAM = Param(
-    "timing", "auto", "",
-    doc="instrument: the train as SMU lists of pulse, read and 0 V points (exact period; "
-    "reads share the pulse compliance); host: one test per pulse and per read; auto: "
-    "instrument when width, read_width and period share a point time",
+    "timing", "host", "",
+    doc="host: one test per pulse and per read (own read compliance, a record per pulse); "
+    "instrument: the train as SMU lists of pulse, read and 0 V points (exact period; reads "
+    "share the pulse compliance; records per list); auto: instrument when width, "
+    "read_width and period share a point time",
     kind="str", choices=("auto", "instrument", "host"))
 SMU_PARAM = Param("smu", 1, "", 1, 8, "SMU wired to the top electrode", kind="int")
 READ_COMPLIANCE_PARAM = compliance_param("read_compliance", 1e-3,

@@ -350,9 +350,11 @@ def test_pulse_train_instrument_and_host_timing_write_the_same_tables(tmp_path, 
 
 
 def test_instrument_timing_needs_a_common_point_time():
-    assert PulseTrain(width=0.01, read_width=0.005, period=0.025).layout() == (
+    assert PulseTrain(width=0.01, read_width=0.005, period=0.025).layout() is None  # host
+    assert PulseTrain(width=0.01, read_width=0.005, period=0.025, timing="auto").layout() == (
         pytest.approx(0.005), 2, 1, 5)
-    assert PulseTrain(width=0.0101, read_width=0.0033, period=0.0251).layout() is None
+    assert PulseTrain(width=0.0101, read_width=0.0033, period=0.0251,
+                      timing="auto").layout() is None
     with pytest.raises(ParameterError) as err:
         PulseTrain(width=0.0101, read_width=0.0033, period=0.0251, timing="instrument")
     assert err.value.name == "timing"

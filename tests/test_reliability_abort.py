@@ -263,9 +263,6 @@ def test_abort_during_a_running_sweep_stops_the_sweep_on_the_instrument(tmp_path
     assert eng.outputs_safe() and result.safe_state_problems == []
 
 
-@pytest.mark.xfail(strict=True, reason="protocols: RunContext.sleep advances a real-time "
-                   "paced simulator in pieces of >= 5 s of instrument time (60 s for a "
-                   "6000 s wait), and an abort waits for the piece to finish")
 def test_abort_inside_a_long_wait_is_prompt_on_the_paced_simulator(tmp_path):
     """``--sim-speed 1`` (the real-time demo mode): an abort during a pulse train's 20 s
     period ends the run within a second, as it does on hardware (50 ms polls)."""
