@@ -12,10 +12,10 @@ from labapp.gui.data_browser import DataBrowser
 from protocols import DCSweep, RunEngine, SafetyProfile, connect
 
 
-@pytest.fixture
-def sweep_file(tmp_path):
-    """Two real DC-sweep runs from the simulator (QC steps in the SET branch)."""
-    path = tmp_path / "sweeps.h5"
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    """Two real DC-sweep runs from the simulator (QC steps in the SET branch); read-only."""
+    path = tmp_path_factory.mktemp("browser") / "sweeps.h5"
     for seed, protocol in ((1, DCSweep(cycles=1, step=0.01, integration="short")),
                            (2, DCSweep(cycles=3, step=0.005, integration="short"))):
         engine = RunEngine(connect(sim=True, seed=seed), SafetyProfile(4.0, 0.02),
