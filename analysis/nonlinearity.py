@@ -159,9 +159,11 @@ def fit_update(
             lo_, hi_ = (y.min(), y.max())
             start = lo_ if sign > 0 else hi_
             span = (hi_ - lo_) * sign
-        else:
-            m = np.column_stack((np.ones_like(f), f))
-            (start, span), *_ = np.linalg.lstsq(m, y, rcond=None)
+        else:  # straight-line least squares y = start + span * f, closed form
+            fm, ym = f.mean(), y.mean()
+            var = float(((f - fm) ** 2).sum())
+            span = float(((f - fm) * (y - ym)).sum() / var) if var > 0 else 0.0
+            start = ym - span * fm
         r = y - (start + span * f)
         return float(r @ r), float(start), float(span)
 
