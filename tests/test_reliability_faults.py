@@ -266,19 +266,23 @@ class PMUProbe(Protocol):
                                                current_A=wf.current))
 
 
-def test_pmu_error_too_many_samples(fault_sim, tmp_path):
-    """The PMU refuses the second test with -963 (too many samples): the run fails naming
+@pytest.mark.parametrize("code", [-963, -964, -967, -968],
+                         ids=["too-many-samples", "voltage-for-load", "pulse-config", "thermal"])
+def test_pmu_error(fault_sim, tmp_path, code):
+    """The PMU refuses the second test (e.g. -963 too many samples): the run fails naming
     the code and its text, the PMU is aborted and its outputs are off, the first train's
     samples are kept."""
+    from sim_backend.kxci_common import ERRORS
+
     ref, ref_eng, _, _ = run_with_faults(fault_sim, tmp_path / "ref", PMUProbe())
     assert ref.status == "completed", ref.reason
     executes = [i + 1 for i, m in enumerate(ref_eng.log) if m == ":PMU:EXECUTE"]
     assert len(executes) == 2
     result, eng, seen, elapsed = run_with_faults(
-        fault_sim, tmp_path, PMUProbe(), [f"error-at={executes[1]}:-963"])
+        fault_sim, tmp_path, PMUProbe(), [f"error-at={executes[1]}:{code}"])
     assert result.status == "failed"
-    assert "-963" in result.reason
-    assert "Maximum number of samples" in result.reason and ":PMU:EXECUTE" in result.reason
+    assert str(code) in result.reason and ERRORS[code] in result.reason
+    assert ":PMU:EXECUTE" in result.reason
     assert elapsed < 5
     assert_data_kept(tmp_path, result, seen)
     assert seen.rows("samples") > 0
