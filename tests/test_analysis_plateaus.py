@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.plateaus import (
     KIND_NOT_HALF,
@@ -108,3 +110,17 @@ def test_bad_parameters_are_named():
         detect_plateaus(np.ones(10), label_tol_g0=0.3)
     with pytest.raises(ValueError, match="x has 3"):
         detect_plateaus(np.ones(10), x=np.ones(3))
+
+
+@settings(max_examples=25, deadline=None)
+@given(levels=st.lists(st.integers(1, 40), min_size=1, max_size=12),
+       lengths=st.lists(st.integers(20, 120), min_size=12, max_size=12),
+       seed=st.integers(0, 2**16))
+def test_any_staircase_is_recovered_exactly(levels, lengths, seed):
+    # consecutive levels differ (otherwise they are one plateau)
+    ks = [levels[0]] + [b for a, b in zip(levels, levels[1:], strict=False) if b != a]
+    g = np.concatenate([np.full(n, k / 2) for k, n in zip(ks, lengths, strict=False)])
+    g = g + np.random.default_rng(seed).normal(0, 0.04, g.size)
+    res = detect_plateaus(g, min_length=10)
+    assert [p.label_g0 for p in res.plateaus] == [k / 2 for k in ks]
+    assert len(res.jumps) == len(ks) - 1
