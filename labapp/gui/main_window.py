@@ -148,7 +148,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- runs -----------------------------------------------------------------------------
     def _job(self, items: list[QueueItem]) -> Job:
-        return Job(items, Path(self.run_panel.output.text().strip() or "runs/gui.h5"),
+        # a copy of the list: items added to the queue during a run wait for the next one
+        return Job(list(items), Path(self.run_panel.output.text().strip() or "runs/gui.h5"),
                    self.device.safety(), self.device.metadata(),
                    stop_on_error=self.run_panel.stop_on_error.isChecked())
 
