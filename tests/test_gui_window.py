@@ -56,11 +56,21 @@ def test_connect_to_simulator_shows_idn_and_cards(qtbot, window):
     assert "connected" in window.log_dock.text()
 
 
-def test_connect_over_loopback_socket(qtbot, window, sim_server):
+def test_run_and_abort_over_loopback_socket(qtbot, window, sim_server, sim_engine, tmp_path):
+    """pyvisa + pyvisa-py over a real socket to the simulator, as to an instrument on LAN."""
+    sim_engine.speed = 4.0  # paced, so the abort lands mid-run
     window.connection.use_resource(sim_server.resource)
     window.connection.connect_button.click()
     qtbot.waitUntil(lambda: window.instrument is not None, timeout=10000)
     assert "KI4200A" in window.connection.idn_label.text()
+    fill(window, "dc-sweep", cycles="50", **FAST_SWEEP)
+    window.run_panel.run_button.click()
+    qtbot.waitUntil(lambda: window.plots.n_points > 0, timeout=10000)
+    window.abort_run()
+    wait_done(qtbot, window, 10000)
+    info = list_runs(tmp_path / "gui.h5")[-1]
+    assert info.status == "aborted" and 0 < info.rows["samples"] < 50 * 1000
+    assert sim_engine.outputs_safe()
 
 
 def test_unreachable_resource_is_a_clear_error_without_hanging(qtbot, window):
