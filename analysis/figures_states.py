@@ -17,10 +17,12 @@ from analysis.figure_style import (
     title,
 )
 from analysis.histograms import Histogram, MixtureFit, fit_mixture
-from analysis.plateaus import KIND_QUANTIZED
+from analysis.plateaus import KIND_ABOVE, KIND_NOT_HALF, KIND_OFF, KIND_QUANTIZED
 from analysis.retention import TEN_YEARS_S
 from analysis.summary import RunAnalysis
 from analysis.switching import ecdf
+
+KIND_COLOURS = {KIND_QUANTIZED: "C2", KIND_NOT_HALF: "C1", KIND_OFF: "0.35", KIND_ABOVE: "C4"}
 
 
 class NotApplicable(ValueError):
@@ -82,14 +84,15 @@ def figure_histogram(an: RunAnalysis) -> Figure:
 
 
 def figure_plateaus(an: RunAnalysis) -> Figure:
-    """The level trace with detected plateaus (quantized: green, not n/2: orange)."""
+    """The level trace with detected plateaus (quantized green, not at n/2 orange, off
+    grey, above the analysis range purple)."""
     g, x, unit = an.level_trace
     res = an.plateaus
     fig, ax = new_figure(width=DOUBLE * 0.6)
     ax.plot(x, g, ".", ms=1.2, color="0.55", label="G/G$_0$", rasterized=g.size > 5000)
     done = set()
     for p in res.plateaus:
-        colour = "C2" if p.kind == KIND_QUANTIZED else "C1"
+        colour = KIND_COLOURS.get(p.kind, "C1")
         lab = p.kind if p.kind not in done else None
         done.add(p.kind)
         ax.plot([p.x_start, p.x_end], [p.level_g0, p.level_g0], color=colour, lw=2.0,

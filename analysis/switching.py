@@ -10,7 +10,9 @@ Two definitions of V_SET / V_RESET, because the papers use both:
 * **first jump** (paper 000: "the first current jump during the SET and RESET
   process"): the first sample on the branch where G = I/V changes by at least
   ``jump_g0`` *and* by at least ``jump_rel`` of its previous value (up on SET, down on
-  RESET); samples with ``|V| < v_min`` are ignored because G is noise there;
+  RESET) and does not come back past the middle of the jump later on the branch (a
+  telegraph blip is not a SET); samples with ``|V| < v_min`` are ignored because G is
+  noise there;
 * **dI/dV extremum** (paper 001): the voltage of the maximum of dI/dV on the SET branch
   and of the minimum on the RESET branch.
 
@@ -77,14 +79,21 @@ class SwitchingResult:
 
 def first_jump(v: NDArray, g: NDArray, direction: int, jump_g0: float,
                jump_rel: float) -> float:
-    """Voltage of the first G change of at least jump_g0 and jump_rel in ``direction``."""
+    """Voltage of the first lasting G change of at least jump_g0 and jump_rel.
+
+    ``direction`` +1 looks for a rise (SET), -1 for a drop (RESET). *Lasting*: for the
+    rest of the branch G stays beyond the midpoint of the jump, so a telegraph blip in
+    the high-resistance state (up and straight back down) is not taken for the SET.
+    """
     ok = np.isfinite(g)
-    v, g = v[ok], g[ok]
+    v, g = v[ok], g[ok] * direction  # a drop becomes a rise
     if g.size < 2:
         return float("nan")
-    d = np.diff(g) * direction
+    d = np.diff(g)
     prev = np.abs(g[:-1])
-    hit = np.flatnonzero((d >= jump_g0) & (d >= jump_rel * prev))
+    rest_min = np.minimum.accumulate(g[::-1])[::-1][1:]  # min of g[k+1:], per k
+    hit = np.flatnonzero((d >= jump_g0) & (d >= jump_rel * prev)
+                         & (rest_min >= g[:-1] + 0.5 * d))
     return float(v[hit[0] + 1]) if hit.size else float("nan")
 
 

@@ -108,3 +108,11 @@ def test_rtn_levels_and_dwell_times():
     assert res.dwell_mean_s[0] == pytest.approx(0.05, rel=0.1)
     assert res.dwell_mean_s[1] == pytest.approx(0.02, rel=0.1)
     assert res.as_dict()["relative_amplitude"][0] == pytest.approx(0.25, abs=0.01)
+
+
+def test_telegraph_blip_before_set_is_not_the_set():
+    v, i, seg = sweep_cycle(1.2, 0.8)
+    blip = (seg == 1) & (v > 0.30) & (v < 0.35)
+    i = np.where(blip, v * 0.6 * G0, i)  # 0.05 -> 0.6 G0 and straight back
+    res = switching_analysis(v, i, segment=seg)
+    assert res.v_set_jump[0] == pytest.approx(1.2)
