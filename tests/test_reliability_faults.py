@@ -500,3 +500,21 @@ def test_timed_out_sweep_is_aborted_on_the_instrument(fault_sim, tmp_path):
     assert result.status == "failed"
     assert "ME4" in eng.log
     assert time.monotonic() >= eng.state.busy_until, "the SMU test is still running"
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frac=st.floats(0.0, 1.0, exclude_max=True))
+def test_garbled_reply_anywhere_in_a_sweep_is_never_taken_as_data(fault_sim, tmp_path_factory,
+                                                                  frac):
+    """Hypothesis: a corrupted reply to *any* message of a sweep (up to its last data read)
+    fails the run; no corrupted reply is ever stored as a reading."""
+    log = sweep_log(fault_sim, tmp_path_factory)
+    last_do = max(i for i, m in enumerate(log) if m.startswith("DO")) + 1
+    k_msg = 3 + int(frac * (last_do - 3))
+    tmp = tmp_path_factory.mktemp("g")
+    result, eng, seen, _ = run_with_faults(fault_sim, tmp, sweep(), [f"garble-at={k_msg}"])
+    assert result.status == "failed", (k_msg, log[k_msg - 1], result.status)
+    assert result.reason and "\n" not in result.reason
+    assert_data_kept(tmp, result, seen)
+    assert eng.outputs_safe()
