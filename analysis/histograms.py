@@ -31,8 +31,8 @@ from scipy.optimize import least_squares
 from scipy.signal import find_peaks
 
 from analysis.constants import G0
+from analysis.options import DEFAULT_BIN_G0
 
-DEFAULT_BIN_G0 = 0.025
 DEFAULT_RANGE_G0 = (0.0, 25.0)
 
 

@@ -12,7 +12,7 @@ The JSON keys are documented in ``docs/analysis.md``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import cached_property
 from typing import Any
 
@@ -22,7 +22,6 @@ from numpy.typing import NDArray
 from analysis.conductance import conductance_g0
 from analysis.endurance import EnduranceResult, endurance_from_reads
 from analysis.histograms import (
-    DEFAULT_BIN_G0,
     Histogram,
     MixtureFit,
     conductance_histogram,
@@ -31,10 +30,10 @@ from analysis.histograms import (
 )
 from analysis.inputs import main_stream
 from analysis.nonlinearity import NonlinearityFit, fit_update, split_ltp_ltd
+from analysis.options import AnalysisOptions
 from analysis.plateaus import PlateauResult, breaks_from_labels, detect_plateaus
 from analysis.pulses import (
     PulseLevels,
-    TopPortion,
     levels_from_reads,
     levels_from_samples,
     levels_from_waveforms,
@@ -45,35 +44,14 @@ from analysis.runfile import RunData
 from analysis.switching import SwitchingResult, switching_analysis
 from analysis.timelag import below_unity_fraction, variability_per_level
 
+__all__ = ["AnalysisOptions", "RunAnalysis", "jsonable", "summarize"]
+
 SWEEP_PROTOCOLS = ("dc-sweep",)
 PULSE_PROTOCOLS = ("pulse-train", "reset-train", "ltp-ltd", "write-verify", "endurance")
 #: protocols whose rows are reads in time (their pulse_index counts reads, not pulses)
 TIME_PROTOCOLS = ("retention", "read-noise")
 #: per-read columns that give the write polarity (+ potentiation / SET, - depression)
 POLARITY_COLUMNS = ("phase", "polarity", "v_pulse_V", "v_program_V")
-
-
-@dataclass
-class AnalysisOptions:
-    """Every knob of the analysis; stored in the summary so results are reproducible."""
-
-    v_min: float = 0.02
-    series_resistance_ohm: float | None = None
-    bin_width_g0: float = DEFAULT_BIN_G0
-    g_range_max: float = 25.0
-    min_length: int = 5
-    merge_g0: float = 0.25
-    label_tol_g0: float = 0.1
-    mixture_mode: str = "free"
-    portion: TopPortion = field(default_factory=TopPortion)
-
-    def __post_init__(self) -> None:
-        if not (self.v_min >= 0):
-            raise ValueError(f"v_min must be >= 0 V, got {self.v_min!r}")
-        if not (0 < self.bin_width_g0 <= 1.0):
-            raise ValueError(f"bin_width_g0 must be in (0, 1] G0, got {self.bin_width_g0!r}")
-        if not (self.g_range_max > 0):
-            raise ValueError(f"g_range_max must be > 0 G0, got {self.g_range_max!r}")
 
 
 class RunAnalysis:

@@ -7,10 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from analysis.figures import FIGURES, applicable_figures, save_figures
-from analysis.inputs import load_run
+from analysis.options import FIGURE_NAMES, AnalysisOptions
 from analysis.pulses import TopPortion
-from analysis.summary import AnalysisOptions, RunAnalysis
 
 
 def add_analysis_options(p: argparse.ArgumentParser) -> None:
@@ -72,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="run id (default: the last run)")
     runs.add_argument("--all-runs", action="store_true",
                       help="every run of the file (figures per run; --json prints a list)")
-    p.add_argument("--figure", action="append", choices=[*FIGURES, "all"], default=[],
+    p.add_argument("--figure", action="append", choices=[*FIGURE_NAMES, "all"], default=[],
                    help="figure to render (repeatable; 'all' = every figure the run has "
                    "data for)")
     p.add_argument("-o", "--output", type=Path, default=None,
@@ -87,6 +85,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # scipy and matplotlib load here, not when the parser is built (fast ``labapp --help``)
+    from analysis.inputs import load_run
+    from analysis.summary import RunAnalysis
+
     options = options_from_args(args)  # bad options fail before the file is read
     if not 30 <= args.dpi <= 1200:
         raise ValueError(f"--dpi must be within 30..1200, got {args.dpi}")
@@ -112,8 +114,10 @@ def run_ids(path: Path) -> list[str | None]:
     return [r.run_id for r in list_runs(path)]
 
 
-def analyze_one(an: RunAnalysis, args: argparse.Namespace) -> dict | None:
-    """Figures and report lines of one run; its summary when --json is given."""
+def analyze_one(an, args: argparse.Namespace) -> dict | None:
+    """Figures and report lines of one run (a RunAnalysis); its summary with --json."""
+    from analysis.figures import applicable_figures, save_figures
+
     info = sys.stderr if args.json else sys.stdout
     wants_figures = bool(args.figure) or args.output is not None
     if not (wants_figures or args.json or args.report):

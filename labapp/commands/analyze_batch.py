@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.batch import analyze_batch, write_report
 from labapp.commands.analyze import add_analysis_options, options_from_args
 
 
@@ -29,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from analysis.batch import analyze_batch, write_report
+
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     report = analyze_batch(args.patterns, options=options_from_args(args),

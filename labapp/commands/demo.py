@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analysis.figures import save_figures
 from analysis.runfile import read_run
 from protocols import DCSweep, RunEngine, connect
 
@@ -21,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from analysis.figures import save_figures  # matplotlib only when the demo runs
+
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     path = out / "demo.h5"

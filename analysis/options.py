@@ -1,0 +1,44 @@
+"""Analysis options and the figure names: light to import (numpy only).
+
+Kept apart from :mod:`analysis.summary` and :mod:`analysis.figures` (which pull in scipy
+and matplotlib) so that the command line can build its parser, with these defaults in
+its help, without importing them: ``labapp --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from analysis.pulses import TopPortion
+
+#: default trace-histogram bin width (G0); <= 0.05 G0 separates k and k + 1/2
+DEFAULT_BIN_G0 = 0.025
+
+#: names of ``labapp analyze --figure`` (the registry is :data:`analysis.figures.FIGURES`)
+FIGURE_NAMES = ("iv", "gv", "histogram", "plateaus", "pulses", "polar", "timelag", "ltp-ltd",
+                "retention", "cdf", "endurance", "rtn", "compliance")
+
+
+@dataclass
+class AnalysisOptions:
+    """Every knob of the analysis; stored in the summary so results are reproducible."""
+
+    v_min: float = 0.02
+    series_resistance_ohm: float | None = None
+    bin_width_g0: float = DEFAULT_BIN_G0
+    g_range_max: float = 25.0
+    min_length: int = 5
+    merge_g0: float = 0.25
+    label_tol_g0: float = 0.1
+    mixture_mode: str = "free"
+    portion: TopPortion = field(default_factory=TopPortion)
+
+    def __post_init__(self) -> None:
+        if not (self.v_min >= 0):
+            raise ValueError(f"v_min must be >= 0 V, got {self.v_min!r}")
+        if not (0 < self.bin_width_g0 <= 1.0):
+            raise ValueError(f"bin_width_g0 must be in (0, 1] G0, got {self.bin_width_g0!r}")
+        if not (self.g_range_max > 0):
+            raise ValueError(f"g_range_max must be > 0 G0, got {self.g_range_max!r}")
+        if self.mixture_mode not in ("free", "tied"):
+            raise ValueError(f"mixture_mode must be 'free' or 'tied', got {self.mixture_mode!r}")
