@@ -61,7 +61,6 @@ from analysis.figures_states import (  # noqa: E402
     figure_retention,
     figure_rtn,
 )
-from analysis.options import FIGURE_NAMES  # noqa: E402
 from analysis.plateaus import KIND_QUANTIZED  # noqa: E402
 from analysis.runfile import RunData  # noqa: E402
 from analysis.summary import RunAnalysis  # noqa: E402
@@ -199,9 +198,6 @@ FIGURES: dict[str, Callable[[RunAnalysis], Figure]] = {
     "rtn": figure_rtn,
     "compliance": figure_compliance,
 }
-
-
-assert tuple(FIGURES) == FIGURE_NAMES, "analysis.options.FIGURE_NAMES is out of date"
 
 
 def applicable_figures(an: RunAnalysis) -> list[str]:

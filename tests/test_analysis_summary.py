@@ -129,3 +129,10 @@ def test_figure_that_does_not_apply_says_why(runs):
         figure_polar(an)
     with pytest.raises(NotApplicable, match="retention"):
         figure_retention(an)
+
+
+def test_cli_figure_names_match_the_registry():
+    from analysis.figures import FIGURES
+    from analysis.options import FIGURE_NAMES
+
+    assert tuple(FIGURES) == FIGURE_NAMES
