@@ -219,7 +219,14 @@ def fit_mixture(
         def unpack(p: NDArray) -> tuple:
             return p[0], p[1:K + 1], p[K + 1:2 * K + 1], p[2 * K + 1:], None
     else:
-        r0 = _initial_series_r(c0)
+        r0, mse = _initial_series_r(c0)
+        params["ladder_rms_g0"] = float(np.sqrt(mse))
+        if mse > 0.25 * RANDOM_LADDER_MSE:
+            # no single R_s puts these centres on n/2 (non-quantized steps dominate):
+            # say so, and start from R_s = 0 rather than from a chance alignment
+            params["warning"] = (f"no single series resistance maps the peaks onto n/2 "
+                                 f"(rms distance {np.sqrt(mse):.3f} G0); tied fit from R_s = 0")
+            r0 = 0.0
         labels = _labels_for_r(c0, r0)
         p0 = np.concatenate(([bg0, r0], a0, s0))
         lb = np.concatenate(([0.0, 0.0], np.zeros(K), np.full(K, smin)))
@@ -349,19 +356,26 @@ def _labels_for_r(c: NDArray, r: float) -> NDArray:
     return np.maximum(np.round(2 * corr) / 2, 0.5)
 
 
-def _initial_series_r(c: NDArray, r_max: float = 2000.0) -> float:
-    """R_s (ohm) that best maps the centres onto the n/2 ladder (grid search).
+#: mean squared distance to the nearest n/2 of values spread at random (uniform +-1/4)
+RANDOM_LADDER_MSE = 0.5**2 / 12
 
-    Scored by the mean squared distance of the corrected centres to their nearest n/2;
-    the grid is fine enough (1 ohm) that the ladder does not slip by one level.
+
+def _initial_series_r(c: NDArray) -> tuple[float, float]:
+    """R_s (ohm) that best maps the centres onto the n/2 ladder, and its mean squared
+    distance to the ladder (grid search on 1 ohm steps).
+
+    The grid stops where the correction would double the highest centre
+    (R_s G0 c_max = 1/2): beyond that, the corrected values spread so fast that some
+    R_s lines up any set of centres by chance. Among near-equal minima (rms within
+    ~0.045 G0) the smallest R_s is taken, for the same reason.
     """
+    r_max = 0.5 / (G0 * max(float(c.max()), 0.5))
     grid = np.arange(0.0, r_max, 1.0)
-    corr = c[None, :] / np.maximum(1 - grid[:, None] * G0 * c[None, :], 1e-9)
+    corr = c[None, :] / (1 - grid[:, None] * G0 * c[None, :])
     err = ((corr - np.round(2 * corr) / 2) ** 2).mean(axis=1)
-    # prefer the smallest R_s among near-equal minima (rms within ~0.045 G0): several R_s
-    # can map a few centres onto a shifted ladder, the smallest is the physical one
     best = err.min()
-    return float(grid[np.flatnonzero(err <= best + 0.002)[0]])
+    k = int(np.flatnonzero(err <= best + 0.002)[0])
+    return float(grid[k]), float(err[k])
 
 
 def peaks_json(fit: MixtureFit) -> list[dict]:

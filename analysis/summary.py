@@ -341,7 +341,9 @@ class RunAnalysis:
             "histogram_peaks": [p.as_dict() for p in self.mixture.peaks],
             "histogram": {"bin_width_g0": self.histogram.bin_width,
                           "samples": self.histogram.total, "mode": self.mixture.mode,
-                          "series_resistance_ohm": self.mixture.series_resistance_ohm},
+                          "series_resistance_ohm": self.mixture.series_resistance_ohm,
+                          "fit": self.mixture.message,
+                          "warning": self.mixture.params.get("warning")},
         }
         p = self.pulses
         if p is not None:

@@ -114,3 +114,12 @@ def test_spd_solver_matches_numpy():
     np.testing.assert_allclose(solve_spd(a, b), np.linalg.solve(a, b), rtol=1e-9)
     with pytest.raises(np.linalg.LinAlgError):
         solve_spd(-np.eye(3), np.ones(3))
+
+
+def test_tied_fit_refuses_a_chance_ladder():
+    rng = np.random.default_rng(5)
+    centres = np.array([1.3, 2.8, 4.1, 5.35, 6.9, 8.2])  # not on one n/2 ladder
+    g = np.repeat(centres, 20_000) + rng.normal(0, 0.04, 6 * 20_000)
+    fit = fit_mixture(conductance_histogram(g), mode="tied")
+    assert "no single series resistance" in fit.params["warning"]
+    assert fit.series_resistance_ohm < 100.0  # no chance alignment at hundreds of ohm
