@@ -21,7 +21,12 @@ from analysis.figures_states import NotApplicable
 from analysis.polar import RULE_LABELS, polar_coordinates, ring_radii
 from analysis.pulses import PulseLevels, top_portion_mask
 from analysis.summary import RunAnalysis
-from analysis.timelag import below_unity_fraction, lag_density, lag_pairs
+from analysis.timelag import (
+    below_unity_fraction,
+    clearly_above_unity_fraction,
+    lag_density,
+    lag_pairs,
+)
 
 MAX_SCATTER = 20000
 
@@ -144,6 +149,7 @@ def figure_timelag(an: RunAnalysis) -> Figure:
     cur = np.abs(p.current_A) * 1e3
     a, b = lag_pairs(cur)
     frac = below_unity_fraction(cur)
+    above = clearly_above_unity_fraction(cur)
     fig, (a1, a2) = new_figure(1, 2, width=DOUBLE * 0.75, height=SINGLE)
     sel = np.arange(a.size)
     if a.size > MAX_SCATTER:
@@ -160,8 +166,9 @@ def figure_timelag(an: RunAnalysis) -> Figure:
         ax.set_aspect("equal")
         ax.set_xlabel("|I$_i$| (mA)")
         ax.set_ylabel("|I$_{i+1}$| (mA)")
-    a1.legend(frameon=False, loc="upper left", title=f"{100 * frac:.1f} % below the line",
-              title_fontsize=7)
+    a1.legend(frameon=False, loc="upper left", title_fontsize=6,
+              title=f"{100 * frac:.1f} % below the line\n"
+                    f"{100 * above:.1f} % above it by > 2σ noise")
     title(a1, an.run, f"{a.size} pairs")
     d = lag_density(cur, bins=min(200, max(20, int(np.sqrt(max(a.size, 1))))),
                     value_range=(lo - pad, hi + pad))

@@ -42,7 +42,11 @@ from analysis.retention import DriftFit, fit_drift
 from analysis.rtn import RTNResult, analyze_rtn
 from analysis.runfile import RunData
 from analysis.switching import SwitchingResult, switching_analysis
-from analysis.timelag import below_unity_fraction, variability_per_level
+from analysis.timelag import (
+    below_unity_fraction,
+    clearly_above_unity_fraction,
+    variability_per_level,
+)
 
 __all__ = ["AnalysisOptions", "RunAnalysis", "jsonable", "summarize"]
 
@@ -357,6 +361,7 @@ class RunAnalysis:
                 "g_g0": p.g_g0.tolist(),
                 "i_over_i1": ratio.tolist(),
                 "below_unity_fraction": below_unity_fraction(p.current_A),
+                "clearly_above_unity_fraction": clearly_above_unity_fraction(p.current_A),
                 "variability": variability_per_level(p.current_A, np.abs(p.g_g0),
                                                      min_length=3),
             }

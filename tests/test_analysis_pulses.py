@@ -107,3 +107,14 @@ def test_variability_per_level_recovers_relative_scatter():
     assert [o["label_g0"] for o in out] == [6.5, 8.0, 10.0]
     for o in out:
         assert o["cv"] == pytest.approx(0.07, rel=0.2)
+
+
+def test_clearly_above_unity_ignores_noise_on_a_flat_level():
+    from analysis.timelag import clearly_above_unity_fraction
+
+    rng = np.random.default_rng(8)
+    flat = 1.0 + rng.normal(0, 0.01, 2000)
+    assert 0.4 < below_unity_fraction(flat) < 0.6
+    assert clearly_above_unity_fraction(flat) < 0.04
+    steps_up = np.repeat([1.0, 2.0, 3.0], 5) + rng.normal(0, 0.001, 15)
+    assert clearly_above_unity_fraction(steps_up) == pytest.approx(2 / 14)
