@@ -51,7 +51,6 @@ from analysis.timelag import (
 __all__ = ["AnalysisOptions", "RunAnalysis", "jsonable", "summarize"]
 
 SWEEP_PROTOCOLS = ("dc-sweep",)
-PULSE_PROTOCOLS = ("pulse-train", "reset-train", "ltp-ltd", "write-verify", "endurance")
 #: protocols whose rows are reads in time (their pulse_index counts reads, not pulses)
 TIME_PROTOCOLS = ("retention", "read-noise")
 #: per-read columns that give the write polarity (+ potentiation / SET, - depression)
