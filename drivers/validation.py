@@ -34,11 +34,14 @@ def check_finite(name: str, value: float) -> float:
 def check_range(name: str, value: float, lo: float, hi: float, unit: str = "",
                 *, lo_open: bool = False) -> float:
     """``lo <= value <= hi`` (or ``lo < value`` with ``lo_open``), else ParameterError."""
-    v = check_finite(name, value)
+    allowed = f"{'(' if lo_open else '['}{lo:g}, {hi:g}] {unit}".rstrip()
+    try:
+        v = check_finite(name, value)
+    except ParameterError:
+        raise ParameterError(name, value, f"a finite number in {allowed}") from None
     low_ok = v > lo if lo_open else v >= lo
     if not (low_ok and v <= hi):
-        bracket = "(" if lo_open else "["
-        raise ParameterError(name, value, f"{bracket}{lo:g}, {hi:g}] {unit}".rstrip())
+        raise ParameterError(name, value, allowed)
     return v
 
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from drivers.keithley4200 import Keithley4200A
-from drivers.validation import ParameterError
+from drivers.validation import ParameterError, check_range
 from protocols.parameters import Param, resolve
 
 
@@ -27,6 +27,13 @@ class SafetyProfile:
 
     max_voltage: float = 5.0
     max_compliance: float = 0.02
+
+    def __post_init__(self) -> None:
+        # A NaN limit would make every comparison false and silently disable the check.
+        from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX
+
+        check_range("max_voltage", self.max_voltage, 0.0, SMU_V_MAX, "V", lo_open=True)
+        check_range("max_compliance", self.max_compliance, 0.0, SMU_I_MAX, "A", lo_open=True)
 
     def check_voltage(self, name: str, value: float) -> None:
         if abs(value) > self.max_voltage:

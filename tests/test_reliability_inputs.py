@@ -101,7 +101,6 @@ def test_bad_parameter(argv, code, parts, capsys, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=SAFETY_PROFILE_DEFECT)
 @pytest.mark.parametrize(("argv", "code", "parts"), [r[1:] for r in SAFETY_ROWS],
                          ids=[r[0] for r in SAFETY_ROWS])
 def test_bad_safety_profile(argv, code, parts, capsys, tmp_path):
@@ -125,7 +124,6 @@ SIM_OPTION_ROWS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=SIM_OPTION_DEFECT)
 @pytest.mark.parametrize(("argv", "parts"), [r[1:] for r in SIM_OPTION_ROWS],
                          ids=[r[0] for r in SIM_OPTION_ROWS])
 def test_bad_simulator_option(argv, parts, capsys, tmp_path):

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from drivers.validation import ParameterError, check_range
 from protocols import PROTOCOLS, RunEngine, SafetyProfile, build, connect, get_protocol
 from protocols.parameters import parse_assignments
 
@@ -23,7 +24,16 @@ def add_connection_args(p: argparse.ArgumentParser) -> None:
                    help="pace the simulator at X times real time (default: as fast as possible)")
 
 
+def check_connection_args(args: argparse.Namespace) -> None:
+    """Reject simulator options that would otherwise be ignored or fail later, unnamed."""
+    if args.sim_speed is not None:
+        check_range("--sim-speed", args.sim_speed, 0.0, 1e6, "x real time", lo_open=True)
+    if args.seed < 0:
+        raise ParameterError("--seed", args.seed, "an integer >= 0")
+
+
 def open_instrument(args: argparse.Namespace):
+    check_connection_args(args)
     if args.resource:
         return connect(args.resource)
     return connect(sim=True, seed=args.seed, speed=args.sim_speed)
@@ -93,6 +103,7 @@ class Progress:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_connection_args(args)
     cls = get_protocol(args.protocol)
     values = parse_assignments(cls.params, args.assignments)
     protocol = build(cls.name, args.preset, values)
