@@ -36,7 +36,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -478,10 +479,49 @@ def _check_schema(f: h5py.File, path: Path) -> None:
         )
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_not_truncated(p: Path) -> None:
+    """Refuse a file shorter than the end-of-file address its superblock records.
+
+    Opening with ``swmr=True`` (needed to read a file that is being written) skips HDF5's
+    own EOF check, and a truncated file then hangs or crashes inside the library, where
+    Python cannot interrupt it. Superblock versions 2 and 3 (``libver="latest"``, what
+    the writer uses) store the EOF address after the base and extension addresses.
+    """
+    with open(p, "rb") as fh:
+        head = fh.read(64)
+    if not head.startswith(_HDF5_SIGNATURE) or len(head) < 12 or head[8] not in (2, 3):
+        return  # other layouts: HDF5's own checks apply
+    size = head[9]
+    if size not in (2, 4, 8) or len(head) < 12 + 3 * size:
+        return
+    base = int.from_bytes(head[12:12 + size], "little")
+    eof = int.from_bytes(head[12 + 2 * size:12 + 3 * size], "little")
+    actual = p.stat().st_size
+    if actual < base + eof:
+        raise RunFileError(
+            f"{p}: truncated run file ({actual} bytes on disk, the file records {base + eof})"
+        )
+
+
+@contextmanager
+def _file_errors(p: Path) -> Iterator[None]:
+    """Turn errors from damaged HDF5 structures into one RunFileError naming the file."""
+    try:
+        yield
+    except RunFileError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise RunFileError(f"{p}: damaged or corrupt run file ({exc})") from exc
+
+
 def _open(path: str | Path) -> h5py.File:
     p = Path(path)
     if not p.exists():
         raise RunFileError(f"{p}: no such file")
+    _check_not_truncated(p)
     try:
         f = h5py.File(p, "r", libver="latest", swmr=True)
     except OSError as exc:
@@ -496,7 +536,8 @@ def _open(path: str | Path) -> h5py.File:
 
 def list_runs(path: str | Path) -> list[RunInfo]:
     """All runs in a file, oldest first."""
-    with _open(path) as f:
+    p = Path(path)
+    with _file_errors(p), _open(p) as f:
         out = []
         for run_id, g in f.get("runs", {}).items():
             attrs = {k: _decode(v) for k, v in g.attrs.items()}
@@ -525,7 +566,7 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunData:
     column, so that a partially flushed row never misaligns the table.
     """
     p = Path(path)
-    with _open(p) as f:
+    with _file_errors(p), _open(p) as f:
         runs = f.get("runs")
         if runs is None or len(runs) == 0:
             raise RunFileError(f"{p}: file holds no runs")
@@ -587,6 +628,7 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
     p = Path(path)
     if not p.exists():
         raise RunFileError(f"{p}: no such file")
+    _check_not_truncated(p)
     try:
         f = h5py.File(p, "r+", libver="latest")
     except OSError as exc:
@@ -595,7 +637,7 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
         _reopen_after_crash(p)
         f = h5py.File(p, "r+", libver="latest")
     repaired = []
-    with f:
+    with _file_errors(p), f:
         _check_schema(f, p)
         for rid, g in f.get("runs", {}).items():
             if run_ids is not None and rid not in run_ids:

@@ -273,12 +273,6 @@ FILE_EXPECT = {  # regular expressions (case-insensitive) the one-line error mus
     "foreign-hdf5": r"not a labapp run file",
     "newer-schema": r"schema version 99 is newer than this labapp reads \(<= 1\)",
 }
-FILE_DEFECTS = {
-    "truncated": "runfile: a truncated run file opened with swmr=True skips HDF5's EOF "
-                 "check and hangs while iterating attributes",
-    "corrupt": "runfile: errors from damaged HDF5 structures (e.g. 'bad global heap "
-               "collection signature') surface without naming the file",
-}
 FILE_COMMANDS = ["info", "analyze", "export", "repair"]
 
 
@@ -296,9 +290,7 @@ def check_file_error(line: str, kind: str, path: Path) -> None:
 
 @pytest.mark.parametrize("command", FILE_COMMANDS)
 @pytest.mark.parametrize("kind", [k for k in FILE_EXPECT if k != "truncated"])
-def test_bad_run_file(kind, command, good_run, tmp_path, capsys, request):
-    if kind in FILE_DEFECTS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=FILE_DEFECTS[kind]))
+def test_bad_run_file(kind, command, good_run, tmp_path, capsys):
     path = make_bad_file(kind, good_run, tmp_path)
     rc, _, stderr = run_cli_inprocess(file_argv(command, path, tmp_path), capsys)
     assert rc == 1, (rc, stderr)
@@ -316,7 +308,6 @@ except RunFileError as exc:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=FILE_DEFECTS["truncated"])
 def test_truncated_run_file(good_run, tmp_path, capsys):
     """A run file cut in half (copied while written, full disk): a clear error, no hang.
 
