@@ -9,6 +9,7 @@ any page [M 5-36].
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,8 @@ from drivers.cards import SMU_V_MAX
 from drivers.readings import Reading, SweepData, parse_reading, parse_reading_list
 from drivers.smu import SMU
 from drivers.validation import ParameterError, check_int, check_range, fmt_number
+
+log = logging.getLogger("labapp.driver")
 
 MAX_LIST_POINTS = 4096  # VL [M 5-16]
 MAX_VAR1_POINTS = 1024  # VR [M 5-19]
@@ -139,6 +142,19 @@ class SystemMode:
         else:
             check_range("integration", integration, 0.01, 10.0, "PLC")
 
+    def abort_test(self) -> None:
+        """``ME4`` on the MD page: abort a running SMU test [M 5-28].
+
+        Sent when the host stops waiting (abort, timeout), so the SMU does not keep
+        sweeping the device after the run has ended. Best effort: never raises, because it
+        runs on the way out of an error that must not be masked.
+        """
+        try:
+            self.page("MD")
+            self.command("ME4")
+        except Exception:  # noqa: BLE001 - the original error is what the caller sees
+            log.warning("ME4 (abort the running SMU test) failed", exc_info=True)
+
     def _run_and_fetch(self, smu: int, timeout: float, should_stop: ShouldStop,
                        program: np.ndarray | None) -> SweepData:
         vname, iname = f"V{smu}", f"I{smu}"
@@ -148,7 +164,11 @@ class SystemMode:
         self.page("MD")
         self.command("ME1")
         self.check_errors("ME1")
-        self.wait_for_data(timeout, should_stop=should_stop)
+        try:
+            self.wait_for_data(timeout, should_stop=should_stop)
+        except (InterruptedError, TimeoutError):
+            self.abort_test()
+            raise
         volts, vstat = self.query_parsed(f"DO '{vname}'", parse_reading_list)
         amps, istat = self.query_parsed(f"DO '{iname}'", parse_reading_list)
         times, _ = self.query_parsed(f"DO 'CH{smu}T'", parse_reading_list)

@@ -242,9 +242,6 @@ def test_a_failing_live_view_does_not_stop_acquisition(tmp_path):
     assert_intact(tmp_path / "v.h5", rec, protocol)
 
 
-@pytest.mark.xfail(strict=True, reason="driver: an abort or timeout while waiting for an SMU "
-                   "test's data raises without aborting the test (ME4), so the instrument "
-                   "keeps sweeping the device after the run ended")
 def test_abort_during_a_running_sweep_stops_the_sweep_on_the_instrument(tmp_path):
     """Abort while the instrument is in the middle of a 20 s system-mode sweep (paced in
     real time): the host stops waiting *and* the instrument's test is aborted (``ME4``

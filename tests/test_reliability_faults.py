@@ -493,8 +493,6 @@ def test_driver_recovers_after_a_dropped_connection(fault_sim, tmp_path, referen
     k.adapter.close()
 
 
-@pytest.mark.xfail(strict=True, reason="driver: a timed-out wait for an SMU test's data does "
-                   "not abort the test (ME4), so the instrument keeps sweeping")
 def test_timed_out_sweep_is_aborted_on_the_instrument(fault_sim, tmp_path):
     result, eng, _, _ = run_with_faults(fault_sim, tmp_path, SlowSweep(), speed=0.001)
     assert result.status == "failed"
