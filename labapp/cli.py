@@ -16,7 +16,7 @@ from drivers.validation import ParameterError
 
 #: subcommand modules, in the order ``--help`` lists them
 COMMANDS = ("run", "presets", "analyze", "analyze_batch", "info", "export", "import_csv",
-            "sim_server", "gui", "demo")
+            "sim_server", "sim", "gui", "demo", "reproduce")
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1

@@ -1,0 +1,32 @@
+"""``labapp reproduce FIG``: one of paper 000's figures from simulated runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from labapp.reproduce import RECIPES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce", help="reproduce a figure of paper 000 on the simulated 4200A",
+        description="Run the protocols a figure of paper 000 needs on the simulated 4200A "
+        "(one instrument, so the device keeps its state between runs), write "
+        "DIR/paper000-FIG.h5 and render the figure(s). Figures: "
+        + "; ".join(f"{k}: {r.title}" for k, r in RECIPES.items()))
+    p.add_argument("figure", choices=list(RECIPES), help="figure of paper 000")
+    p.add_argument("-o", "--output", type=Path, default=Path("figures"),
+                   help="output directory (default: figures)")
+    p.add_argument("--seed", type=int, default=1, help="simulated device seed")
+    p.add_argument("--dpi", type=int, default=150, help="figure resolution")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from labapp.reproduce import reproduce
+
+    for path in reproduce(args.figure, args.output, seed=args.seed, dpi=args.dpi):
+        if path.suffix == ".png":
+            print(f"figure:   {path}")
+    return 0

@@ -1,0 +1,77 @@
+"""Paper 000's figures from simulated runs, one command each (``labapp reproduce``).
+
+Each recipe is the sequence of protocol runs (by preset) that the figure needs, followed
+by the analysis figures to render. All runs of a recipe go to one simulated instrument
+kept alive in this process, so a RESET train meets the device its SET train left behind,
+as it would at the probe station. The recipes are the commands of ``docs/analysis.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Runs (protocol, preset, overrides) then figures (names, which runs)."""
+
+    title: str
+    runs: tuple[tuple[str, str, dict[str, Any]], ...]
+    figures: tuple[str, ...]
+    figure_runs: str = "last"  # "last" or "all"
+    notes: tuple[str, ...] = field(default=())
+
+
+RECIPES: dict[str, Recipe] = {
+    "fig1": Recipe("Fig. 1e-g: DC switching at 2 mA, G-V of SET and RESET with n/2 levels",
+                   (("dc-sweep", "paper000-fig1-cc2mA", {"cycles": 3}),), ("iv", "gv")),
+    "fig2": Recipe("Fig. 2: compliance ladder 5/7/10 mA",
+                   (("dc-sweep", "paper000-fig2-ladder", {"cycles": 2}),),
+                   ("iv", "gv", "compliance")),
+    "fig5": Recipe("Fig. 5a: SET then RESET pulse trains, increasing amplitude, 5 mA",
+                   (("pulse-train", "paper000-fig5a-set-cc5mA", {}),
+                    ("pulse-train", "paper000-fig5a-reset-cc5mA", {})),
+                   ("pulses",), figure_runs="all"),
+    "fig6": Recipe("Fig. 6: 500-pulse RESET train after a SET train: I_i/I_1, polar, time lag",
+                   (("pulse-train", "paper000-fig5b-set-1.5V", {}),
+                    ("reset-train", "paper000-fig6-reset-train", {})),
+                   ("pulses", "polar", "timelag")),
+    "fig7": Recipe("Fig. 7b: 30 potentiation + 30 depression pulses with the NeuroSim fit",
+                   (("ltp-ltd", "paper000-fig7-ltp-ltd", {}),), ("ltp-ltd",)),
+}
+
+
+def reproduce(figure: str, outdir: str | Path, seed: int = 1, dpi: int = 150,
+              log=print) -> list[Path]:
+    """Run the recipe of ``figure`` on the simulator; returns the run file and figures."""
+    from analysis.figures import save_figures
+    from analysis.inputs import load_run
+    from analysis.summary import RunAnalysis
+    from protocols import RunEngine, build, connect
+
+    if figure not in RECIPES:
+        raise KeyError(f"figure {figure!r} unknown; choose from {', '.join(RECIPES)}")
+    recipe = RECIPES[figure]
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"paper000-{figure}.h5"
+    if path.exists():
+        path.unlink()  # a fresh file: the figure shows exactly this recipe's runs
+    instrument = connect(sim=True, seed=seed)
+    engine = RunEngine(instrument, metadata={"device_id": f"sim-seed-{seed}",
+                                             "sample": "simulated", "notes": recipe.title})
+    run_ids = []
+    for protocol, preset, overrides in recipe.runs:
+        result = engine.run(build(protocol, preset, overrides), path)
+        log(f"{path} run {result.run_id} {protocol} ({preset}) status {result.status}")
+        if not result.ok:
+            raise RuntimeError(f"{protocol} ({preset}) ended {result.status}: {result.reason}")
+        run_ids.append(result.run_id)
+    written = [path]
+    chosen = run_ids if recipe.figure_runs == "all" else run_ids[-1:]
+    for rid in chosen:
+        written += save_figures(RunAnalysis(load_run(path, rid)), list(recipe.figures), out,
+                                dpi=dpi)
+    return written

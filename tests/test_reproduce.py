@@ -1,0 +1,42 @@
+"""``labapp reproduce``: a paper figure from simulated runs in one command."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.runfile import list_runs
+from labapp.cli import main
+from labapp.reproduce import RECIPES, reproduce
+
+
+def test_every_recipe_names_existing_presets_and_figures():
+    from analysis.options import FIGURE_NAMES
+    from protocols.preset_library import get_preset
+
+    for recipe in RECIPES.values():
+        for protocol, preset, _ in recipe.runs:
+            assert get_preset(preset).protocol == protocol
+        assert set(recipe.figures) <= set(FIGURE_NAMES)
+
+
+def test_fig6_runs_set_then_reset_train_on_one_device(tmp_path):
+    written = reproduce("fig6", tmp_path, seed=2, log=lambda *_: None)
+    runs = list_runs(tmp_path / "paper000-fig6.h5")
+    assert [r.protocol for r in runs] == ["pulse-train", "reset-train"]
+    assert all(r.effective_status == "completed" for r in runs)
+    pngs = [p for p in written if p.suffix == ".png"]
+    assert {p.stem.rsplit("_", 1)[1] for p in pngs} == {"pulses", "polar", "timelag"}
+    assert all(p.stat().st_size > 20_000 for p in pngs)
+
+
+def test_cli_reproduce_fig7(tmp_path, capsys):
+    assert main(["reproduce", "fig7", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ltp-ltd.png" in out
+    assert (tmp_path / "paper000-fig7.h5").exists()
+
+
+def test_unknown_figure_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "fig9"])
+    assert exc.value.code == 2
