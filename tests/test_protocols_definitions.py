@@ -231,13 +231,15 @@ def test_endurance_cycles_stream(k, tmp_path):
     check_common(d, proto)
     p = d.streams["pulses"]
     np.testing.assert_array_equal(p["phase"], np.tile([1, -1], 6))
-    np.testing.assert_allclose(p["v_program_V"], np.tile([1.5, -1.5], 6))
+    np.testing.assert_allclose(p["v_program_V"], np.tile([2.0, -2.5], 6))
     np.testing.assert_allclose(p["compliance_A"], np.tile([5e-3, 0.02], 6))
     c = d.streams["cycles"]
     np.testing.assert_array_equal(c["cycle"], np.arange(6))
     reads = d.samples["conductance_G0"]
     np.testing.assert_allclose(c["g_set_G0"], reads[0::2])
     np.testing.assert_allclose(c["g_reset_G0"], reads[1::2])
+    # the defaults really cycle the device: every SET read well above every RESET read
+    assert np.min(c["g_set_G0"]) > 10 * np.max(c["g_reset_G0"])
 
 
 def test_read_noise_sampling_in_chunks(k, tmp_path):
