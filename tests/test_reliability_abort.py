@@ -273,3 +273,41 @@ def test_abort_inside_a_long_wait_is_prompt_on_the_paced_simulator(tmp_path):
     timer.cancel()
     assert result.status == "aborted"
     assert elapsed < 2.0, f"abort took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("name", ["dc-sweep", "pulse-train"])
+@settings(max_examples=3, deadline=None, derandomize=True, database=None)
+@given(frac=st.floats(0.0, 1.0, exclude_max=True))
+def test_abort_at_random_command_over_loopback(name, frac):
+    """The same as the in-process case, through pyvisa-py and the loopback TCP server."""
+    from sim_backend.kxci import KXCIEngine
+    from sim_backend.server import KXCIServer
+
+    _, before, at_record = reference(name)
+    k_cmd = before + 1 + int(frac * (at_record[-1] - before - 1))
+    eng = KXCIEngine(seed=1)
+    server = KXCIServer(eng, port=0)
+    server.start_background()
+    try:
+        k = connect(server.resource, timeout_ms=2000)
+        engine = RunEngine(k)
+        process = eng.process
+
+        def process_and_abort(message: str):
+            if len(eng.log) + 1 == k_cmd:
+                engine.abort(f"test abort at command {k_cmd}")
+            return process(message)
+
+        eng.process = process_and_abort
+        rec = Recorder()
+        protocol = small_protocol(name)
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "run.h5"
+            result = engine.run(protocol, path, [rec])
+            assert result.status == "aborted", (k_cmd, result.status, result.reason)
+            assert_intact(path, rec, protocol)
+        assert eng.outputs_safe() and result.safe_state_problems == []
+        k.adapter.close()
+    finally:
+        server.shutdown()
+        server.server_close()
