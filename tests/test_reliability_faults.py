@@ -175,15 +175,26 @@ def test_kxci_error_code_on_a_command(fault_sim, tmp_path, reference):
 
 
 _SWEEP_LOG: list[str] = []
+_SWEEP_RECORDS: list[Record] = []
 
 
 def sweep_log(fault_sim, tmp_path_factory) -> list[str]:
-    """Messages of a fault-free :func:`sweep` (computed once)."""
+    """Messages of a fault-free :func:`sweep` (computed once, with its records)."""
     if not _SWEEP_LOG:
-        ref, eng, _, _ = run_with_faults(fault_sim, tmp_path_factory.mktemp("r"), sweep())
+        ref, eng, seen, _ = run_with_faults(fault_sim, tmp_path_factory.mktemp("r"), sweep())
         assert ref.status == "completed"
         _SWEEP_LOG.extend(eng.log)
+        _SWEEP_RECORDS.extend(seen.records)
     return _SWEEP_LOG
+
+
+def assert_as_without_fault(fault_sim, tmp_path_factory, seen: Seen) -> None:
+    """Records taken before a fault equal the fault-free run's, value for value."""
+    sweep_log(fault_sim, tmp_path_factory)
+    for got, want in zip(seen.records, _SWEEP_RECORDS, strict=False):
+        assert got.stream == want.stream
+        for col, values in want.data.items():
+            np.testing.assert_array_equal(got.data[col], values, err_msg=col)
 
 
 @settings(max_examples=8, deadline=None, derandomize=True, database=None,
@@ -200,6 +211,7 @@ def test_kxci_error_on_any_command_of_a_sweep_is_never_silent(fault_sim, tmp_pat
     result, eng, seen, _ = run_with_faults(fault_sim, tmp, sweep(), [f"error-at={k_msg}:{code}"])
     assert result.status == "failed", (k_msg, log[k_msg - 1], result.status)
     assert result.reason and "\n" not in result.reason
+    assert_as_without_fault(fault_sim, tmp_path_factory, seen)
     assert_data_kept(tmp, result, seen)
     assert eng.outputs_safe()
 
@@ -514,5 +526,28 @@ def test_garbled_reply_anywhere_in_a_sweep_is_never_taken_as_data(fault_sim, tmp
     result, eng, seen, _ = run_with_faults(fault_sim, tmp, sweep(), [f"garble-at={k_msg}"])
     assert result.status == "failed", (k_msg, log[k_msg - 1], result.status)
     assert result.reason and "\n" not in result.reason
+    assert_as_without_fault(fault_sim, tmp_path_factory, seen)
     assert_data_kept(tmp, result, seen)
+    assert eng.outputs_safe()
+
+
+@settings(max_examples=4, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frac=st.floats(0.0, 1.0, exclude_max=True))
+def test_late_reply_anywhere_never_mixes_up_replies(fault_sim, tmp_path_factory, frac):
+    """Hypothesis: one reply anywhere in a sweep arrives after the timeout. The run fails
+    naming the command, and every record stored before is exactly the fault-free run's
+    record: a late reply is never taken as the answer to a later query."""
+    log = sweep_log(fault_sim, tmp_path_factory)
+    last_do = max(i for i, m in enumerate(log) if m.startswith("DO")) + 1
+    k_msg = 3 + int(frac * (last_do - 3))
+    tmp = tmp_path_factory.mktemp("d")
+    result, eng, seen, elapsed = run_with_faults(
+        fault_sim, tmp, sweep(), [f"delay-at={k_msg}", "delay=0.6"], timeout_ms=250)
+    assert result.status == "failed", (k_msg, log[k_msg - 1], result.status)
+    assert log[k_msg - 1] in result.reason, result.reason
+    assert elapsed < 8
+    assert_as_without_fault(fault_sim, tmp_path_factory, seen)
+    assert_data_kept(tmp, result, seen)
+    time.sleep(0.7)  # the late reply drains, the queued safe-off runs
     assert eng.outputs_safe()
