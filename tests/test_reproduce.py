@@ -40,3 +40,18 @@ def test_unknown_figure_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["reproduce", "fig9"])
     assert exc.value.code == 2
+
+
+def test_cli_sim_calibrate_writes_report_with_figure_and_table(tmp_path, capsys):
+    assert main(["sim", "calibrate", "-o", str(tmp_path), "--devices", "1",
+                 "--row", "retention"]) == 0
+    report = (tmp_path / "calibration.md").read_text()
+    assert "retention" in report and "paper 000" in report
+    assert (tmp_path / "retention.png").stat().st_size > 10_000
+    assert "retention" in (tmp_path / "calibration.csv").read_text()
+
+
+def test_cli_sim_calibrate_unknown_row_is_one_line(tmp_path, capsys):
+    assert main(["sim", "calibrate", "-o", str(tmp_path), "--row", "nope"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "'nope'" in err and "retention" in err
