@@ -84,6 +84,9 @@ class DCSweep(Protocol):
         Param("integration", "normal", "", doc="A/D integration: short 0.1 PLC, normal 1 PLC, "
               "long 10 PLC", kind="str", choices=("short", "normal", "long")),
         Param("smu", 1, "", 1, 8, "SMU wired to the top electrode", kind="int"),
+        Param("points_per_test", MAX_LIST_POINTS, "", 2, MAX_LIST_POINTS,
+              "largest list sweep per instrument test; smaller tests show live data sooner "
+              "(a test returns its data when it ends)", kind="int"),
     )
     streams = {
         "samples": {
@@ -147,7 +150,7 @@ class DCSweep(Protocol):
                 program = np.concatenate([s for k, s in segs if k in half])
                 seg_id = np.concatenate([np.full(s.size, k, np.int8) for k, s in segs if k in half])
                 parts = []
-                for sl in chunks(program.size):
+                for sl in chunks(program.size, v["points_per_test"]):
                     ctx.check_abort()
                     t0 = ctx.now()
                     data = ctx.instrument.list_sweep(

@@ -85,6 +85,23 @@ def test_paper_sweep_splits_into_4096_point_tests(sim_engine, tmp_path):
     assert np.max(np.abs(np.diff(s["v_program_V"]))) <= 0.001 + 1e-12
 
 
+def test_points_per_test_sets_the_list_sweep_size(sim_engine, tmp_path):
+    from drivers.keithley4200 import Keithley4200A
+    from drivers.validation import ParameterError
+    from sim_backend.adapter import SimAdapter
+
+    k = Keithley4200A(SimAdapter(sim_engine))
+    protocol = DCSweep(step=0.01, points_per_test=250)  # 601 + 600 points per half
+    result = RunEngine(k).run(protocol, tmp_path / "c.h5")
+    assert result.status == "completed"
+    sizes = [m.count(",") - 2 for m in sim_engine.log if m.startswith("VL")]
+    assert sizes == [250, 250, 101, 250, 250, 100]
+    s = read_run(tmp_path / "c.h5").samples
+    assert np.max(np.abs(np.diff(s["v_program_V"]))) <= 0.01 + 1e-12
+    with pytest.raises(ParameterError, match="points_per_test"):
+        DCSweep(points_per_test=5000)
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "labapp.cli", *args], capture_output=True,
                           text=True, timeout=120)
