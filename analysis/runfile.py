@@ -379,6 +379,10 @@ class RunWriter:
                 self._closed = True
                 self._stop_flusher.set()
                 self._f.close()
+        # A flusher still alive at interpreter exit can crash the process while HDF5 is
+        # torn down (seen as a segfault after a completed CLI run): end it here.
+        if self._flush_thread is not threading.current_thread():
+            self._flush_thread.join(timeout=5)
         with h5py.File(self.path, "r+", libver="latest") as f:
             g = f["runs"][self.run_id]
             g.attrs["status"] = status
