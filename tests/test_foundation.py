@@ -152,3 +152,17 @@ def test_gui_screenshot(tmp_path):
     out = run_cli("gui", "--screenshot", str(shot), "--after", "0.2")
     assert out.returncode == 0, out.stderr
     assert shot.stat().st_size > 5_000
+
+
+def test_cli_output_into_a_closed_pipe_is_not_an_error():
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written (``| head`` exited)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "labapp.cli", "presets"],
+                              stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Broken pipe" not in proc.stderr and b"Traceback" not in proc.stderr
