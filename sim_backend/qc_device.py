@@ -13,6 +13,10 @@ State (see ``docs/simulator-physics.md``):
 * the neck configuration (redrawn by atomic rearrangements under strong bias: the
   cycle-to-cycle scatter of a level) and two-level RTN traps;
 * the filament temperature, quasi-static: ``T = T_amb + R_th |I V|``.
+* the width of the filament body (``n_body`` channels): neck channels beyond it are held
+  only by the field and relax at zero bias (volatile); a channel formed while the neck's
+  hot spot is hot enough (Joule power, so a high compliance) anneals the neck into the
+  body. A low compliance therefore leaves only the few channels of the pristine body.
 
 Dynamics: creation (positive bias) and removal (negative bias) of channels are Arrhenius
 rates with field-lowered barriers evaluated at the constriction voltage and the Joule
@@ -46,7 +50,7 @@ from sim_backend.qpc import zero_bias_transmission
 _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 
 # event types (rows of the rate matrix)
-_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE = range(7)
+_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE, _RELAX = range(8)
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
@@ -121,6 +125,8 @@ class QCDevice:
             self._open_channel()
         if half_open:
             self._set_half()
+        # channels the filament body backs (stable); a prepared state is a consolidated one
+        self.n_body = max(int(p.n_body0), n_channels + int(half_open))
         # RTN traps: capture/emission times log-uniform; uniformization rate and occupancy.
         k = p.rtn_traps
         lo, hi = np.log(p.rtn_tau_range[0]), np.log(p.rtn_tau_range[1])
@@ -180,6 +186,24 @@ class QCDevice:
         else:
             self._open_channel()
 
+    def _anneal(self, power: float) -> None:
+        """A new channel is annealed into the filament body if the neck's hot spot is hot.
+
+        The body widens by thermally activated lateral vacancy diffusion at the hot-spot
+        temperature ``T_hot = T_amb + r_hot P``; if it happens within ``t_anneal`` of the
+        channel's formation (probability ``1 - exp(-nu_widen t_anneal e^{-e_widen/kT_hot})``),
+        the whole neck becomes part of the body (stable). Otherwise the new channel is
+        held only by the field and relaxes once it is gone (``_RELAX``).
+        """
+        p = self.params
+        m = self.n + int(self.half)
+        if m <= self.n_body:
+            return
+        t_hot = p.t_ambient + p.r_hot * power
+        chance = -np.expm1(-p.nu_widen * p.t_anneal * np.exp(-p.e_widen / (_KB_EV * t_hot)))
+        if self.rng.random() < chance:
+            self.n_body = min(m, p.n_sat)
+
     def _remove(self, current: float, x: float) -> None:
         p = self.params
         if self.half:
@@ -199,10 +223,16 @@ class QCDevice:
     def _apply(self, kind: int, current: float, x: float) -> None:
         if kind == _CREATE:
             self._create()
+            self._anneal(abs(current * x))
         elif kind == _REMOVE:
             self._remove(current, x)
         elif kind == _DIFFUSE:  # a diffusive channel dissolves once the field is gone
             self._close_channel()
+        elif kind == _RELAX:  # the outermost unbacked (half or whole) channel dissolves
+            if self.half:
+                self._close_half()
+            else:
+                self._close_channel()
         elif kind == _TIP_FIX:  # an open tip is incorporated into the filament
             if x > 0:
                 self._create()
@@ -292,6 +322,12 @@ class QCDevice:
                 > negligible:
             procs.append((_DIFFUSE, p.nu_diffuse * excess
                           * np.exp(-np.maximum(x, 0.0) / p.v_diffuse)))
+        unbacked = int(np.ceil(m - self.n_body))
+        if unbacked > 0:
+            # neck channels beyond the body's width relax once the field is gone
+            if p.nu_volatile * unbacked * np.exp(-max(x_min, 0.0) / p.v_hold) > negligible:
+                procs.append((_RELAX, p.nu_volatile * unbacked
+                              * np.exp(-np.maximum(x, 0.0) / p.v_hold)))
         if self.n > 0 and tip is not None and tip.any():
             procs.append((_TIP_FIX, (p.p_tip_fix * p.nu_tip_relax / p.tip_t) * np.abs(tip)))
         if self.osc_phase:

@@ -411,6 +411,7 @@ CHECKS: tuple[Check, ...] = (
     Check("dc_loop", "half_plateaus_set", "n + 1/2 plateaus in SET", 1.0, np.inf),
     Check("dc_loop", "half_plateaus_reset", "n + 1/2 plateaus in RESET", 1.0, np.inf),
     Check("pulsed_cc", "ratio_5_to_1", "~20 G0 (5 mA) vs ~1 G0 (1 mA)", 2.0, np.inf),
+    Check("pulsed_cc", "max_G0_1mA", "few narrow steps reaching ~1 G0 at 1 mA", 0.0, 4.0),
     Check("pulsed_cc", "max_G0_5mA", "up to ~20 G0 at 5 mA", 15.0, 45.0),
     Check("amplitude", "final_G0_1.5V", "~6 G0, slow rise", 2.0, 14.0),
     Check("amplitude", "final_G0_2.3V", "~12 G0", 9.0, 16.0),

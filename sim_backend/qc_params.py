@@ -51,6 +51,20 @@ class QCParams:
         structural reconfiguration".
     t_ambient : ambient temperature in K.
 
+    Filament body (compliance-dependent stability of the neck)
+    ----------------------------------------------------------
+    n_body0 : channels a pristine (formed) device's filament body supports: the few stable
+        contacts a low-compliance SET leaves.
+    nu_volatile, v_hold : a neck channel beyond the body's width is not backed by the
+        vacancy reservoir of the body and relaxes at ``nu_volatile`` once the field is gone;
+        positive bias holds it (suppression ``exp(-V / v_hold)``).
+    nu_widen, e_widen, t_anneal : the body widens by thermally activated lateral vacancy
+        diffusion at rate ``nu_widen exp(-e_widen / kT_hot)``; a channel formed while that
+        happens within ``t_anneal`` is annealed into the body together with the whole neck.
+    r_hot : thermal resistance of the neck hot spot in K/W: ``T_hot = T_amb + r_hot |I V|``
+        (filament hot spots, 1e5-1e6 K/W; only the widening uses it, the channel barriers
+        use the filament-average temperature of ``r_thermal``).
+
     Read disturb (metastable filament tip, MSS-like logistic in bias)
     ----------------------------------------------------------------
     nu_disturb : saturated opening rate of the tip in 1/s.
@@ -106,6 +120,13 @@ class QCParams:
     nu_diffuse: float = 30.0
     v_diffuse: float = 0.1
     t_ambient: float = 300.0
+    n_body0: int = 3
+    nu_volatile: float = 3e4
+    v_hold: float = 0.1
+    nu_widen: float = 1e13
+    e_widen: float = 3.4
+    r_hot: float = 4.8e5
+    t_anneal: float = 0.01
 
     nu_disturb: float = 40.0
     v_disturb: float = 0.15

@@ -15,8 +15,8 @@ dc_loop          SET onset 0.9..1.6 V; top level     SET from ~1-1.5 V to >= 20 
                  mA; level kept after SET 18..28 G0; G0, from about -1.5 V to a few G0;
                  RESET onset -1.9..-1.0 V; end       n and n+1/2 plateaus
                  <= 5 G0; >= 1 n+1/2 plateau/branch
-pulsed_cc        max(5 mA)/max(1 mA) >= 2;           ~20 G0 vs ~1 G0
-                 max(5 mA) 15..45 G0
+pulsed_cc        max(1 mA) <= 4 G0; max(5 mA) 15..45    ~20 G0 vs ~1 G0
+                 G0; max(5 mA)/max(1 mA) >= 2
 amplitude        1.5 V: 2..14 G0; 2.3 V: 9..16 G0;   ~6 G0 (slow), ~12 G0
                  ratio >= 1.2
 count            6-10 pulses 18..32 G0, >= 1 G0      ~18 G0 -> ~25 G0
