@@ -35,7 +35,7 @@ RECIPES: dict[str, Recipe] = {
                     ("pulse-train", "paper000-fig5a-reset-cc5mA", {})),
                    ("pulses",), figure_runs="all"),
     "fig6": Recipe("Fig. 6: 500-pulse RESET train after a SET train: I_i/I_1, polar, time lag",
-                   (("pulse-train", "paper000-fig5b-set-1.5V", {}),
+                   (("pulse-train", "paper000-fig5a-set-cc5mA", {}),
                     ("reset-train", "paper000-fig6-reset-train", {})),
                    ("pulses", "polar", "timelag")),
     "fig7": Recipe("Fig. 7b: 30 potentiation + 30 depression pulses with the NeuroSim fit",
