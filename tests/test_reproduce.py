@@ -15,7 +15,8 @@ def test_every_recipe_names_existing_presets_and_figures():
 
     for recipe in RECIPES.values():
         for protocol, preset, _ in recipe.runs:
-            assert get_preset(preset).protocol == protocol
+            if preset:  # "" = the protocol's defaults with the recipe's overrides
+                assert get_preset(preset).protocol == protocol
         assert set(recipe.figures) <= set(FIGURE_NAMES)
 
 
@@ -30,10 +31,17 @@ def test_fig6_runs_set_then_reset_train_on_one_device(tmp_path):
 
 
 def test_cli_reproduce_fig7(tmp_path, capsys):
+    import json
+
     assert main(["reproduce", "fig7", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "ltp-ltd.png" in out
-    assert (tmp_path / "paper000-fig7.h5").exists()
+    assert main(["analyze", str(tmp_path / "paper000-fig7.h5"), "--json"]) == 0
+    nl = json.loads(capsys.readouterr().out)["nonlinearity"]
+    # paper 000: nonlinear potentiation and depression, NL 5.08 / 4.85
+    assert nl["g_max"] > 2 * nl["g_min"]
+    assert 2 <= nl["potentiation"]["label"] <= 9
+    assert 2 <= abs(nl["depression"]["label"]) <= 9
 
 
 def test_unknown_figure_is_a_usage_error(capsys):

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("figure", choices=list(RECIPES), help="figure of paper 000")
     p.add_argument("-o", "--output", type=Path, default=Path("figures"),
                    help="output directory (default: figures)")
-    p.add_argument("--seed", type=int, default=1, help="simulated device seed")
+    p.add_argument("--seed", type=int, default=None,
+                   help="simulated device seed (default: the recipe's device)")
     p.add_argument("--dpi", type=int, default=150, help="figure resolution")
     p.set_defaults(func=main)
 
