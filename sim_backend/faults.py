@@ -20,10 +20,13 @@ Messages are counted from 1 in arrival order over the engine's lifetime.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 
 GARBLE_PREFIX = "\x15"
+#: longest reply delay accepted (s); a finite bound keeps ``time.sleep`` valid
+MAX_DELAY = 3600.0
 
 
 @dataclass
@@ -51,9 +54,10 @@ class FaultPlan:
             raise ValueError(f"fault {spec!r}: expected name=value")
         try:
             if name == "delay":
-                self.delay = float(value)
-                if self.delay < 0:
-                    raise ValueError
+                delay = float(value)
+                if not (math.isfinite(delay) and 0 <= delay <= MAX_DELAY):
+                    raise ValueError(f"delay must be a number of seconds in [0, {MAX_DELAY:g}]")
+                self.delay = delay
             elif name == "delay-at":
                 self.delay_at.add(_positive(value))
                 self.delay = self.delay or 2.0
@@ -65,14 +69,18 @@ class FaultPlan:
                 self.garble_at.add(_positive(value))
             elif name == "error-at":
                 k, _, code = value.partition(":")
-                self.error_at[_positive(k)] = int(code) if code else -992
+                kxci = int(code) if code else -992
+                if not -999 <= kxci <= -900:  # the manual's table [M 2-12, 2-13]
+                    raise ValueError
+                self.error_at[_positive(k)] = kxci
             else:
                 raise KeyError(name)
         except KeyError:
             raise ValueError(f"fault {spec!r}: unknown fault {name!r} (delay, delay-at, "
                              "drop-after, garble-at, error-at)") from None
-        except ValueError:
-            raise ValueError(f"fault {spec!r}: bad value {value!r}") from None
+        except ValueError as exc:
+            why = f" ({exc})" if str(exc).startswith("delay must") else ""
+            raise ValueError(f"fault {spec!r}: bad value {value!r}{why}") from None
         return self
 
     @classmethod

@@ -55,6 +55,7 @@ from sim_backend.kxci_smu import (
     SMUState,
     smu_channels,
 )
+from sim_backend.message_log import DEFAULT_LOG_SIZE, MessageLog
 
 __all__ = ["KXCIEngine", "KXCIError", "ERRORS", "SMUChannel", "fmt_value", "IT_PLC", "PLC_S",
            "MAX_LIST_POINTS", "MAX_BUFFER", "SMU_V_MAX", "SMU_I_MAX", "SMU_I_MIN_COMP"]
@@ -77,6 +78,7 @@ class KXCIEngine(SMUCommands, PMUCommands):
     error_reply : LAN reply to a message whose command failed (default ``"ACK"``).
     series_ohms : a physical resistor in series with the device on the PMU path.
     busy_polls : ``:PMU:TEST:STATUS?`` answers 1 this many times after each EXECUTE.
+    log_size : how many of the last messages :attr:`log` keeps (it counts them all).
     """
 
     IDN = "KEITHLEY INSTRUMENTS,KI4200A,SIM{seed:07d},V1.13"
@@ -91,6 +93,7 @@ class KXCIEngine(SMUCommands, PMUCommands):
         error_reply: str = "ACK",
         series_ohms: float = 0.0,
         busy_polls: int = 1,
+        log_size: int = DEFAULT_LOG_SIZE,
     ) -> None:
         self.device = device if device is not None else default_device(seed)
         self.seed = seed
@@ -108,7 +111,7 @@ class KXCIEngine(SMUCommands, PMUCommands):
         self.last_truth = None
         self._test_t0 = 0.0
         self.lock = threading.RLock()
-        self.log: list[str] = []  # every message received, for tests
+        self.log = MessageLog(log_size)  # the last messages received, for tests
         self.message_count = 0
         self._handlers: dict[str, Callable[[str], str | None]] = {
             "*IDN?": self._idn,
@@ -122,6 +125,7 @@ class KXCIEngine(SMUCommands, PMUCommands):
             **self._pmu_handlers(),
         }
         self._by_length = sorted(self._handlers, key=len, reverse=True)
+        self._name_lengths = sorted({len(n) for n in self._handlers}, reverse=True)
 
     # ------------------------------------------------------------------ compatibility
     @property
@@ -166,15 +170,22 @@ class KXCIEngine(SMUCommands, PMUCommands):
                 reply = self.error_reply if failed else "ACK"
             return k, reply
 
+    def refuse(self, code: int, detail: str = "") -> None:
+        """Record KXCI error ``code`` for a message the front end refuses before parsing
+        (an over-long message, a simulator defect)."""
+        with self.lock:
+            self._set_error(KXCIError(code, detail))
+
     def _set_error(self, exc: KXCIError) -> None:
         self.last_error = (exc.code, ERRORS.get(exc.code, "Error."))
         self.sm.status_byte |= SB_SYNTAX_ERROR | SB_RQS  # RQS is set with B1 [M 3-3]
 
     def _dispatch(self, part: str) -> str | None:
         upper = part.upper()
-        for name in self._by_length:  # longest-prefix match over the command table
-            if upper.startswith(name):
-                rest = part[len(name):]
+        for length in self._name_lengths:  # longest-prefix match over the command table
+            name = upper[:length]
+            if name in self._handlers:
+                rest = part[length:]
                 if name[-1].isalpha() and rest[:1].isalpha():
                     continue  # e.g. "DEX" is not "DE" + "X"
                 rest = rest.strip()
