@@ -4,12 +4,15 @@ Both go through the real client path (pyvisa + pyvisa-py ``TCPIP::SOCKET`` with 
 terminations) to the simulated 4200A's TCP server on 127.0.0.1, so they measure the
 driver + transport + simulator overhead, not a real instrument's latency (unpublished).
 Targets: round trip < 1 ms; 65 536 points (32 pages of ``:PMU:DATA:GET``) < 0.5 s.
+An unterminated stream of 50 MB is discarded in linear time: sending it takes at most
+~5x (target < 8x) the time for 10 MB (the old ``buf +=`` receive took 40x).
 
 Run: ``python benchmarks/bench_kxci.py`` or ``python -m benchmarks``.
 """
 
 from __future__ import annotations
 
+import socket
 import statistics
 import sys
 import time
@@ -65,6 +68,20 @@ def fetch_65536(k: Keithley4200A) -> tuple[float, float, int]:
     return t_test, statistics.median(fetches), len(wf)
 
 
+def unterminated_send_s(server: KXCIServer, megabytes: int) -> float:
+    """Seconds to send ``megabytes`` MB without a terminator, then NUL, until the reply."""
+    block = b"A" * (1 << 20)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=120) as sock:
+        t0 = time.perf_counter()
+        for _ in range(megabytes):
+            sock.sendall(block)
+        sock.sendall(b"\0")
+        reply = b""
+        while not reply.endswith(b"\0"):
+            reply += sock.recv(4096)
+        return time.perf_counter() - t0
+
+
 def main() -> dict[str, float]:
     engine = KXCIEngine(seed=0)
     server = KXCIServer(engine, port=0)
@@ -75,6 +92,8 @@ def main() -> dict[str, float]:
         cmd = command_ms(k)
         t_test, t_fetch, n = fetch_65536(k)
         k.adapter.close()
+        t10 = min(unterminated_send_s(server, 10) for _ in range(3))
+        t50 = min(unterminated_send_s(server, 50) for _ in range(3))
     finally:
         server.shutdown()
         server.server_close()
@@ -85,7 +104,10 @@ def main() -> dict[str, float]:
     print(f"  fetch {n} PMU points:     median {t_fetch * 1e3:.1f} ms over 32 pages "
           f"(target < 500 ms) {'OK' if t_fetch < 0.5 else 'MISSED'}")
     print(f"  Segment Arb test incl. simulation and first fetch: {t_test:.2f} s")
-    return {"round_trip_ms": med, "command_ms": cmd, "fetch_65536_s": t_fetch}
+    print(f"  unterminated 10 MB / 50 MB refused in {t10:.2f} s / {t50:.2f} s "
+          f"(best of 3; ratio {t50 / t10:.1f}, target < 8) {'OK' if t50 < 8 * t10 else 'MISSED'}")
+    return {"round_trip_ms": med, "command_ms": cmd, "fetch_65536_s": t_fetch,
+            "unterminated_50mb_s": t50}
 
 
 if __name__ == "__main__":
