@@ -13,11 +13,12 @@ import math
 class ParameterError(ValueError):
     """An argument outside what the instrument or the safety profile allows."""
 
-    def __init__(self, name: str, value: object, allowed: str) -> None:
+    def __init__(self, name: str, value: object, allowed: str, *,
+                 message: str | None = None) -> None:
         self.name = name
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{name}={value!r} is out of range: allowed {allowed}")
+        super().__init__(message or f"{name}={value!r} is out of range: allowed {allowed}")
 
 
 def check_finite(name: str, value: float) -> float:

@@ -14,21 +14,31 @@ import os
 import sys
 
 from drivers.validation import ParameterError
+from protocols.versioning import software_version
 
 #: subcommand modules, in the order ``--help`` lists them
-COMMANDS = ("run", "presets", "analyze", "analyze_batch", "info", "export", "import_csv",
-            "sim_server", "sim", "gui", "demo", "reproduce")
+COMMANDS = ("run", "list_protocols", "presets", "analyze", "analyze_batch", "info", "export",
+            "import_csv", "sim_server", "sim", "gui", "demo", "reproduce")
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the problem and where help is, not a usage dump."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="labapp",
         description="Instrument control and analysis for quantized-conductance memristors "
         "(Keithley 4200A-SCS, simulated or real).",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"labapp {software_version()['software_version']}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log engine messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

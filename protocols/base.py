@@ -143,7 +143,7 @@ class Protocol:
     streams: ClassVar[dict[str, dict[str, str]]] = {}
 
     def __init__(self, **values: Any) -> None:
-        self.values = resolve(self.params, values)
+        self.values = resolve(self.params, values, self.name)
         self.check()
 
     def check(self) -> None:

@@ -111,9 +111,20 @@ class DCSweep(Protocol):
         ladder = list(v["compliance_ladder"]) or [v["compliance_set"]]
         return [c for c in ladder for _ in range(v["cycles"])]
 
+    def count_points(self) -> int:
+        """Points per loop from the parameters alone (the arrays are not built: a tiny
+        step would otherwise allocate gigabytes before being refused)."""
+        v = self.values
+
+        def n(span: float) -> int:  # as ramp(): ceil(span / step) points after the start
+            return max(1, int(np.ceil(abs(span) / v["step"] - 1e-9)))
+
+        set_half = 1 + 2 * n(v["v_set"])
+        return set_half if v["sweep"] == "set-only" else set_half + 2 * n(v["v_reset"])
+
     def check(self) -> None:
         v = self.values
-        n = sum(s.size for _, s in self.segments())
+        n = self.count_points()
         if n < 4:
             raise ParameterError("step", v["step"], f"< v_set and v_reset ({n} points per loop)")
         if n > 10_000_000:

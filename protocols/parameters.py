@@ -8,6 +8,7 @@ stored in the run file.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,81 @@ from drivers.validation import ParameterError
 
 #: SI prefixes as powers of ten (decimal arithmetic: "100uA" is exactly 1e-4, not 9.99e-5)
 _PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "m": -3, "": 0, "k": 3, "M": 6}
+
+#: the quantity each unit measures, so a value in the wrong unit is named as such
+QUANTITY = {"V": "voltage", "A": "current", "s": "time", "Hz": "frequency",
+            "G0": "conductance in G0", "S": "conductance", "Ω": "resistance",
+            "ohm": "resistance", "W": "power"}
+
+_NUMBER = re.compile(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)")
+
+
+class NotANumberError(ParameterError):
+    """A value that does not read as a number (with an optional SI prefix and unit)."""
+
+    def __init__(self, param: Param, text: str) -> None:
+        bounded = param.lo is not None or param.hi is not None
+        super().__init__(param.name, text, param.allowed(), message=(
+            f"{param.name}={text!r} is not a number; {param.name} takes {param.takes()}"
+            + (f", allowed {param.allowed()}" if bounded else "")))
+
+
+class WrongUnitError(ParameterError):
+    """A number given in another quantity's unit, e.g. ``5mV`` for a current."""
+
+    def __init__(self, param: Param, text: str, unit: str) -> None:
+        super().__init__(param.name, text, param.allowed(), message=(
+            f"{text} is a{'n' if QUANTITY[unit][0] in 'aeiou' else ''} {QUANTITY[unit]}; "
+            f"{param.name} takes {param.takes()}"))
+
+
+class UnknownParameterError(ParameterError):
+    """A parameter name the protocol does not declare; suggests the closest one."""
+
+    def __init__(self, name: str, value: object, known: Sequence[str],
+                 protocol: str = "") -> None:
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        of = f" ({protocol})" if protocol else ""
+        super().__init__(name, value, f"a parameter of this protocol: {sorted(known)}", message=(
+            f"unknown parameter {name!r}: not a parameter of this protocol{of}{hint} "
+            f"(parameters: {', '.join(known)})"))
+        self.suggestion = close[0] if close else ""
+
+
+def split_quantity(text: str) -> tuple[float, str] | None:
+    """``"5mA"`` -> ``(0.005, "A")``; ``"5m"`` -> ``(0.005, "")``; None if not a number.
+
+    Accepts a plain number (also ``nan``/``inf``, refused later by the range check),
+    or a number followed by an SI prefix and/or a unit of :data:`QUANTITY`.
+    """
+    text = text.strip()
+    try:
+        return float(text), ""
+    except ValueError:
+        pass
+    m = _NUMBER.fullmatch(text)
+    if not m:
+        return None
+    suffix = m.group(2)
+    for unit in sorted(QUANTITY, key=len, reverse=True):
+        if suffix.endswith(unit) and suffix[: len(suffix) - len(unit)] in _PREFIX:
+            prefix = suffix[: len(suffix) - len(unit)]
+            return float(Decimal(m.group(1)).scaleb(_PREFIX[prefix])), unit
+    if suffix in _PREFIX:
+        return float(Decimal(m.group(1)).scaleb(_PREFIX[suffix])), ""
+    return None
+
+
+def parse_quantity(param: Param, text: str) -> float:
+    """One number for ``param`` from text, its unit checked (not its range)."""
+    got = split_quantity(str(text))
+    if got is None:
+        raise NotANumberError(param, str(text).strip())
+    value, unit = got
+    if unit and unit != param.unit and not {unit, param.unit} <= {"Ω", "ohm"}:
+        raise WrongUnitError(param, str(text).strip(), unit)
+    return value
 
 
 @dataclass(frozen=True)
@@ -53,6 +129,29 @@ class Param:
         what = "integer in " if self.kind == "int" else ""
         return f"{what}{bracket}{lo}, {hi}] {self.unit}".rstrip()
 
+    def takes(self) -> str:
+        """What the parameter takes, in words: "a current in A", "an integer"."""
+        if self.kind == "str":
+            return f"one of {', '.join(self.choices)}"
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "int":
+            return "an integer"
+        what = QUANTITY.get(self.unit)
+        one = f"a {what} in {self.unit}" if what else (
+            f"a number in {self.unit}" if self.unit else "a plain number")
+        return f"a comma-separated list of {one[2:]}s" if self.kind == "floats" else one
+
+    def describe(self) -> str:
+        """One line for ``--help``: unit, default, range and doc."""
+        unit = f" [{self.unit}]" if self.unit else ""
+        default = self.default
+        if self.kind == "floats":
+            default = ", ".join(f"{v:g}" for v in default) or "empty"
+        elif self.kind == "float":
+            default = f"{default:g}"
+        return f"{self.name}{unit}: {self.doc} (default {default}; allowed {self.allowed()})"
+
     def parse(self, text: str) -> Any:
         """Parse a CLI/GUI string, accepting an SI prefix + this parameter's unit."""
         text = text.strip()
@@ -71,15 +170,7 @@ class Param:
         return self.validate(self._number(text))
 
     def _number(self, text: str) -> float:
-        unit = re.escape(self.unit) if self.unit else ""
-        m = re.fullmatch(rf"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([pnuµmkM]?)(?:{unit})?",
-                         text) if unit else None
-        if m:
-            return float(Decimal(m.group(1)).scaleb(_PREFIX[m.group(2)]))
-        try:
-            return float(text)
-        except ValueError:
-            raise ParameterError(self.name, text, self.allowed()) from None
+        return parse_quantity(self, text)
 
     def validate(self, value: Any) -> Any:
         """Return the checked value or raise :class:`ParameterError`."""
@@ -120,29 +211,34 @@ class Param:
         return v
 
 
-def resolve(params: Sequence[Param], values: Mapping[str, Any]) -> dict[str, Any]:
+def resolve(params: Sequence[Param], values: Mapping[str, Any],
+            protocol: str = "") -> dict[str, Any]:
     """Defaults overlaid with ``values``, each validated; unknown names are an error."""
     known = {p.name: p for p in params}
     unknown = set(values) - set(known)
     if unknown:
         name = sorted(unknown)[0]
-        raise ParameterError(name, values[name], f"a parameter of this protocol: {sorted(known)}")
+        raise UnknownParameterError(name, values[name], list(known), protocol)
     out = {}
     for p in params:
         out[p.name] = p.validate(values[p.name]) if p.name in values else p.default
     return out
 
 
-def parse_assignments(params: Sequence[Param], items: Sequence[str]) -> dict[str, Any]:
+def parse_assignments(params: Sequence[Param], items: Sequence[str],
+                      protocol: str = "") -> dict[str, Any]:
     """Parse CLI ``name=value`` items against the declarations."""
     known = {p.name: p for p in params}
+    example = f"{params[0].name}={params[0].default}" if params else "name=value"
     out: dict[str, Any] = {}
     for item in items:
-        if "=" not in item:
-            raise ParameterError("--set", item, "name=value")
-        name, _, text = item.partition("=")
+        name, eq, text = item.partition("=")
         name = name.strip().replace("-", "_")
+        if not eq or not name:
+            missing = "no '='" if not eq else "no parameter name before '='"
+            raise ParameterError("--set", item, "name=value", message=(
+                f"--set={item!r} has {missing}: write name=value, e.g. {example}"))
         if name not in known:
-            raise ParameterError(name, text, f"a parameter of this protocol: {sorted(known)}")
+            raise UnknownParameterError(name, text, list(known), protocol)
         out[name] = known[name].parse(text)
     return out

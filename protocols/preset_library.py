@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.validation import ParameterError
 from protocols.base import Protocol
-from protocols.parameters import resolve
+from protocols.parameters import UnknownParameterError, resolve
 from protocols.registry import get_protocol
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -51,7 +50,7 @@ def parse_values(cls: type[Protocol], values: Mapping[str, Any]) -> dict[str, An
     for name, value in values.items():
         p = known.get(name)
         if p is None:
-            raise ParameterError(name, value, f"a parameter of {cls.name}: {sorted(known)}")
+            raise UnknownParameterError(name, value, list(known), cls.name)
         out[name] = p.parse(value) if isinstance(value, str) and p.kind != "str" else value
     return resolve(cls.params, out)
 
@@ -76,14 +75,25 @@ def load_presets(directory: str | Path = PRESET_DIR) -> dict[str, Preset]:
     return {p.stem: read_preset(p) for p in sorted(Path(directory).glob("*.json"))}
 
 
-def get_preset(name: str) -> Preset:
+def is_preset_path(text: str | Path) -> bool:
+    """A preset argument names a file when it ends in ``.json`` or holds a directory."""
+    s = str(text)
+    return s.lower().endswith(".json") or "/" in s or "\\" in s
+
+
+def get_preset(name: str | Path) -> Preset:
+    """A shipped preset by name, or a preset file by path (``my/preset.json``)."""
+    if is_preset_path(name):
+        if not Path(name).is_file():
+            raise PresetError(f"preset file {str(name)!r} does not exist")
+        return read_preset(name)
     presets = load_presets()
     if name not in presets:
         raise PresetError(f"unknown preset {name!r}; known: {', '.join(presets)}")
     return presets[name]
 
 
-def build(protocol: str, preset: str | None = None,
+def build(protocol: str, preset: str | Path | None = None,
           values: Mapping[str, Any] | None = None) -> Protocol:
     """A protocol from an optional preset overlaid with ``values``."""
     cls = get_protocol(protocol)
@@ -91,6 +101,6 @@ def build(protocol: str, preset: str | None = None,
     if preset:
         pre = get_preset(preset)
         if pre.protocol != cls.name:
-            raise PresetError(f"preset {preset!r} is for {pre.protocol}, not {cls.name}")
+            raise PresetError(f"preset {str(preset)!r} is for {pre.protocol}, not {cls.name}")
         base = {k: v for k, v in pre.resolved().items() if k in pre.values}
     return cls(**{**base, **dict(values or {})})

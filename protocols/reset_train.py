@@ -31,6 +31,7 @@ import numpy as np
 from analysis.conductance import conductance_g0
 from drivers.keithley4200 import MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
 from drivers.pmu_config import (
+    SAMPLE_CLOCK,
     PulseTiming,
     PulseTrainConfig,
     effective_sample_rate,
@@ -105,6 +106,26 @@ class ResetTrain(Protocol):
                                 count=count, i_range=v["i_range"], sample_rate=rate,
                                 pre=PMU_PRE, post=PMU_POST)
 
+    def check_pmu_sampling(self) -> None:
+        """The samples per pulse fit the PMU's 200 MS/s clock over the captured window.
+
+        Checked here, from ``width`` and ``samples``, so the error names a parameter the
+        user set rather than the sample rate derived from them.
+        """
+        v = self.values
+        edge = max(20e-9, min(33e-3, 0.01 * v["width"]))
+        window = (1 + PMU_PRE + PMU_POST) * (v["width"] + edge)  # as pmu_config()
+        samples = v["samples"] or 200
+        if samples / window > SAMPLE_CLOCK:
+            shortest = samples / SAMPLE_CLOCK / (1 + PMU_PRE + PMU_POST) - 20e-9
+            if v["samples"]:
+                raise ParameterError("samples", samples, (
+                    f"<= {int(SAMPLE_CLOCK * window)} for width={v['width']:g} s "
+                    "(the PMU samples at most 200 MS/s)"))
+            raise ParameterError("width", v["width"], (
+                f">= {shortest:.3g} s for {samples} samples per pulse at the PMU's 200 MS/s "
+                "(or set samples lower)"))
+
     def n_samples(self) -> int:
         v = self.values
         if self.uses_pmu():
@@ -127,6 +148,7 @@ class ResetTrain(Protocol):
         if self.uses_pmu():
             if v["period"] > 1.0:
                 raise ParameterError("period", v["period"], "<= 1 s on the PMU [M 7-18]")
+            self.check_pmu_sampling()
             self.pmu_config(self.pulses_per_test()).validate()
         else:
             pulsing.check_point_time("width", v["width"], self.n_samples())

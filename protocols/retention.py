@@ -57,32 +57,45 @@ class Retention(Protocol):
         "pulses": pulsing.PULSE_COLUMNS,
     }
 
+    def count_reads(self) -> int:
+        """Reads after programming (without the one at 0), from the parameters alone, so
+        that a tiny interval is refused before an array of that size is built."""
+        v = self.values
+        if v["spacing"] == "linear":
+            return int(np.floor(v["duration"] / v["interval"] + 1e-9))
+        decades = np.log10(v["duration"] / v["interval"])
+        return max(int(np.ceil(decades * v["points_per_decade"] - 1e-9)) + 1, 1)
+
     def read_times(self) -> np.ndarray:
         """Read times after programming, starting with 0."""
         v = self.values
+        n = self.count_reads()
         if v["spacing"] == "linear":
-            t = np.arange(1, int(np.floor(v["duration"] / v["interval"] + 1e-9)) + 1)
-            t = t * v["interval"]
+            t = np.arange(1, n + 1) * v["interval"]
         else:
-            decades = np.log10(v["duration"] / v["interval"])
-            n = int(np.ceil(decades * v["points_per_decade"] - 1e-9)) + 1
-            t = np.logspace(np.log10(v["interval"]), np.log10(v["duration"]), max(n, 1))
+            t = np.logspace(np.log10(v["interval"]), np.log10(v["duration"]), n)
         return np.concatenate([[0.0], t])
 
     def check(self) -> None:
         v = self.values
         if v["interval"] > v["duration"]:
             raise ParameterError("interval", v["interval"], f"<= duration = {v['duration']:g} s")
-        n = self.read_times().size
-        if n > 1_000_000:
+        if self.count_reads() + 1 > 1_000_000:
             raise ParameterError("interval", v["interval"], "a value giving <= 1e6 reads")
         pulsing.check_point_time("read_width", v["read_width"])
         if v["program_amplitude"]:
             pulsing.check_point_time("program_width", v["program_width"])
         gaps = np.diff(self.read_times())
         if gaps.size and gaps.min() < v["read_width"] - 1e-12:
-            raise ParameterError("read_width", v["read_width"],
-                                 f"<= the shortest time between reads ({gaps.min():g} s)")
+            # name what the user most likely set: the interval is the first gap (and
+            # every gap when linear), points_per_decade sets the later log-spaced ones
+            if v["spacing"] == "linear" or v["interval"] < v["read_width"]:
+                raise ParameterError("interval", v["interval"],
+                                     f">= read_width = {v['read_width']:g} s (one read "
+                                     "must end before the next starts)")
+            raise ParameterError("points_per_decade", v["points_per_decade"],
+                                 f"fewer: reads {gaps.min():g} s apart are shorter than "
+                                 f"read_width = {v['read_width']:g} s")
 
     def instrument_settings(self) -> dict:
         v = self.values

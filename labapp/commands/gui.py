@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from labapp.commands.run import run_file_path
+
 TABS = ("live", "browser")
 
 
@@ -23,12 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="simulator seed")
     p.add_argument("--sim-speed", type=float, default=None, metavar="X",
                    help="pace the simulator at X times real time (default: as fast as possible)")
-    p.add_argument("-o", "--output", type=Path, default=Path("runs/gui.h5"),
+    p.add_argument("-o", "--output", type=run_file_path, default=Path("runs/gui.h5"),
                    help="run file the window writes runs into (default runs/gui.h5)")
     p.add_argument("--protocol", metavar="NAME", help="protocol selected on opening")
     p.add_argument("--set", dest="assignments", action="append", default=[],
                    metavar="NAME=VALUE", help="set a parameter of --protocol in the form")
-    p.add_argument("--preset", type=Path, metavar="FILE.json", help="load a preset on opening")
+    p.add_argument("--preset", metavar="NAME|FILE.json",
+                   help="load a preset on opening: a shipped name (see 'labapp presets') "
+                   "or a preset file")
     p.add_argument("--run", action="store_true",
                    help="connect and start the protocol in the form on opening")
     p.add_argument("--open", type=Path, metavar="FILE.h5", help="open a run file in the browser")
@@ -62,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     values = {}
     if args.protocol:
-        values = parse_assignments(get_protocol(args.protocol).params, args.assignments)
+        values = parse_assignments(get_protocol(args.protocol).params, args.assignments,
+                                   args.protocol)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = MainWindow(resource=args.resource, output=args.output, seed=args.seed,
                         sim_speed=args.sim_speed)

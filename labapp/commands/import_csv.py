@@ -16,6 +16,7 @@ import numpy as np
 from analysis.conductance import conductance_g0
 from analysis.csv_io import read_csv_run
 from analysis.runfile import STANDARD_UNITS, RunWriter
+from labapp.commands.run import run_file_path
 from protocols.versioning import software_version
 
 _DTYPES = {"pulse_index": "i8", "segment": "i1", "cycle": "i4", "compliance": "?",
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "conductance_G0, pulse_index, segment, compliance] or common Clarius "
                        "column names (Time, AV, AI, ...) and add it as a run to a run file.")
     p.add_argument("csv", type=Path, nargs="+", help="CSV file(s); one run each")
-    p.add_argument("-o", "--output", type=Path, required=True, help="run file (.h5)")
+    p.add_argument("-o", "--output", type=run_file_path, required=True, help="run file (.h5)")
     p.add_argument("--protocol", help="protocol name to record (default: from the file)")
     p.add_argument("--device-id", default="", help="device the data belongs to")
     p.add_argument("--sample", default="", help="sample name")

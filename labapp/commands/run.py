@@ -8,8 +8,68 @@ import time
 from pathlib import Path
 
 from drivers.validation import ParameterError, check_range
+from labapp.commands.list_protocols import parameter_table
 from protocols import PROTOCOLS, RunEngine, SafetyProfile, build, connect, get_protocol
-from protocols.parameters import parse_assignments
+from protocols.parameters import Param, parse_assignments, parse_quantity
+
+#: file name endings a run file may have (it is HDF5, whatever the name says)
+RUN_FILE_SUFFIXES = (".h5", ".hdf5")
+
+
+def run_file_path(text: str) -> Path:
+    """``-o`` value: a run file is HDF5, so a name like ``out.csv`` is refused with a hint."""
+    p = Path(text)
+    if p.suffix.lower() not in RUN_FILE_SUFFIXES:
+        hint = (f"; for CSV, run to {p.with_suffix('.h5')} and then "
+                f"'labapp export {p.with_suffix('.h5')} --csv DIR'"
+                if p.suffix.lower() == ".csv" else "")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a run file is HDF5 and its name must end in .h5 "
+            f"(e.g. {p.with_suffix('.h5')}){hint}")
+    return p
+
+
+def quantity(name: str, unit: str):
+    """argparse type: a number in ``unit``, SI prefix and unit accepted (``5mA``)."""
+    param = Param(name, 0.0, unit)
+
+    def convert(text: str) -> float:
+        try:
+            return parse_quantity(param, text)
+        except ParameterError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = f"quantity in {unit}"
+    return convert
+
+
+def whole_number(text: str) -> int:
+    """argparse type: an integer, also written as ``1e3`` (refused when not whole)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(value)
+
+
+class ProtocolHelp(argparse.Action):
+    """``-h``: the generic options, and with a protocol named before it, its parameters."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):  # noqa: A002 - argparse's keyword
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        name = getattr(namespace, "protocol", None)
+        if name in PROTOCOLS:
+            print()
+            print(parameter_table(PROTOCOLS[name]))
+        else:
+            print(f"\nprotocols: {', '.join(PROTOCOLS)}; 'labapp run PROTOCOL --help' lists "
+                  "a protocol's parameters")
+        parser.exit()
 
 
 def add_connection_args(p: argparse.ArgumentParser) -> None:
@@ -19,7 +79,8 @@ def add_connection_args(p: argparse.ArgumentParser) -> None:
                    help="use the simulated 4200A in this process (the default)")
     g.add_argument("--resource", metavar="RES",
                    help="VISA resource of a 4200A, e.g. TCPIP::192.168.0.10::1225::SOCKET")
-    p.add_argument("--seed", type=int, default=0, help="simulator seed (reproducible runs)")
+    p.add_argument("--seed", type=whole_number, default=0,
+                   help="simulator seed (reproducible runs)")
     p.add_argument("--sim-speed", type=float, default=None, metavar="X",
                    help="pace the simulator at X times real time (default: as fast as possible)")
 
@@ -40,23 +101,35 @@ def open_instrument(args: argparse.Namespace):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a protocol and write a run file",
-                       description="Run a protocol; prints the file and run id it wrote.")
-    p.add_argument("protocol", choices=list(PROTOCOLS), help="protocol name")
+    p = sub.add_parser("run", help="run a protocol and write a run file", add_help=False,
+                       usage="labapp run PROTOCOL [options] [--set NAME=VALUE ...]",
+                       description="Run a protocol; prints the file and run id it wrote. "
+                       "'labapp run PROTOCOL --help' lists the protocol's parameters with "
+                       "unit, default and allowed range.")
+    p.add_argument("-h", "--help", action=ProtocolHelp,
+                   help="show this help (with PROTOCOL: also its parameters) and exit")
+    p.add_argument("protocol", choices=list(PROTOCOLS), metavar="PROTOCOL",
+                   help=f"one of: {', '.join(PROTOCOLS)}")
     add_connection_args(p)
-    p.add_argument("--preset", metavar="NAME",
-                   help="start from a named preset (see 'labapp presets'); --set overrides")
+    p.add_argument("--preset", metavar="NAME|FILE.json",
+                   help="start from a preset: a shipped name (see 'labapp presets') or a "
+                   "preset file; --set overrides")
     p.add_argument("--set", dest="assignments", action="append", default=[],
                    metavar="NAME=VALUE", help="set a parameter (SI units; 5mA accepted)")
-    p.add_argument("-o", "--output", required=True, type=Path, help="run file (.h5)")
+    p.add_argument("-o", "--output", required=True, type=run_file_path,
+                   help="run file (.h5, HDF5; 'labapp export' writes CSV)")
     p.add_argument("--device-id", default="", help="device under test")
     p.add_argument("--sample", default="", help="sample name")
     p.add_argument("--operator", default="", help="who ran it")
     p.add_argument("--notes", default="", help="free text stored with the run")
-    p.add_argument("--max-voltage", type=float, default=SafetyProfile.max_voltage,
-                   help="safety profile: largest |V| allowed on this device (V)")
-    p.add_argument("--max-compliance", type=float, default=SafetyProfile.max_compliance,
-                   help="safety profile: largest compliance allowed on this device (A)")
+    p.add_argument("--max-voltage", type=quantity("--max-voltage", "V"),
+                   default=SafetyProfile.max_voltage, metavar="V",
+                   help="safety profile: largest |V| allowed on this device "
+                   f"(default {SafetyProfile.max_voltage:g} V; e.g. 3 or 3V)")
+    p.add_argument("--max-compliance", type=quantity("--max-compliance", "A"),
+                   default=SafetyProfile.max_compliance, metavar="A",
+                   help="safety profile: largest compliance allowed on this device "
+                   f"(default {SafetyProfile.max_compliance:g} A; e.g. 0.005 or 5mA)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
@@ -105,7 +178,7 @@ class Progress:
 def main(args: argparse.Namespace) -> int:
     check_connection_args(args)
     cls = get_protocol(args.protocol)
-    values = parse_assignments(cls.params, args.assignments)
+    values = parse_assignments(cls.params, args.assignments, cls.name)
     protocol = build(cls.name, args.preset, values)
     safety = SafetyProfile(args.max_voltage, args.max_compliance)
     protocol.check_safety(safety)  # before the instrument is touched

@@ -16,7 +16,7 @@ from PyQt6 import QtCore, QtWidgets
 
 from drivers.validation import ParameterError
 from protocols import Protocol, SafetyProfile
-from protocols.parameters import Param
+from protocols.parameters import Param, UnknownParameterError
 
 INVALID_STYLE = "background: #fde2e1; border: 1px solid #c0392b"
 
@@ -151,8 +151,7 @@ class ProtocolForm(QtWidgets.QWidget):
         unknown = set(values) - set(self.editors)
         if unknown:
             name = sorted(unknown)[0]
-            raise ParameterError(name, values[name],
-                                 f"a parameter of {self.cls.name}: {sorted(self.editors)}")
+            raise UnknownParameterError(name, values[name], list(self.editors), self.cls.name)
         for name, value in values.items():
             ed = self.editors[name]
             if isinstance(value, str) and ed.param.kind not in ("str",):

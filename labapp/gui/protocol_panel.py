@@ -15,7 +15,7 @@ from drivers.validation import ParameterError
 from labapp.gui.presets import save_preset
 from labapp.gui.protocol_form import ProtocolForm
 from protocols import PROTOCOLS, Protocol, SafetyProfile
-from protocols.preset_library import Preset, PresetError, load_presets, read_preset
+from protocols.preset_library import Preset, PresetError, get_preset, load_presets
 
 log = logging.getLogger("labapp.gui.protocols")
 
@@ -157,8 +157,9 @@ class ProtocolPanel(QtWidgets.QGroupBox):
         self._say(f"preset loaded: {preset.name} — {preset.title}")
 
     def load_file(self, path: str | Path) -> None:
+        """Apply a preset given by file path or by shipped name (as ``--preset``)."""
         try:
-            self.apply_preset(read_preset(path))
+            self.apply_preset(get_preset(path))
         except PresetError as exc:
             self._say(str(exc), error=True)
 
