@@ -1,31 +1,42 @@
-"""CSV input: the labapp export columns, plus the names Clarius and other tools write.
+"""CSV in and out: the one CSV writer (CLI export and GUI) and the reader.
 
-A CSV file is turned into the same :class:`analysis.runfile.RunData` a run file gives,
-with one stream ``samples``, so that every analysis downstream has one input type.
+Writing (:func:`write_csv`, :func:`export_run`): plain RFC 4180 tables that Excel, Origin
+and ``pandas.read_csv(path)`` open as they are: one header line of SI-suffixed names
+(``time_s, voltage_V, current_A, conductance_G0``; ``cycle``, ``segment``,
+``pulse_index``, ``compliance`` as 0/1 where the stream has them), then numbers only
+(an empty cell is a missing value), comma separated, CRLF line ends. Everything else
+about a run goes into a JSON sidecar (:mod:`analysis.run_json`): one CSV per run and
+stream, ``DIR/<run_id>_<stream>.csv``, plus ``DIR/<run_id>.json``.
 
-Accepted headers (case and spacing ignored, a unit in ``()`` or ``[]`` is read and
-applied, e.g. ``Current (mA)`` is scaled to A):
+Reading (:func:`read_csv_run`): that format (metadata from the sidecar when it is next
+to the CSV), the earlier labapp format (``#`` comment lines, ``", "`` separators) and the
+names Clarius and other tools write. Headers are matched with case and spacing ignored;
+a unit in ``()`` or ``[]`` is read and applied (``Current (mA)`` is scaled to A):
 
 * export columns: ``time_s, voltage_V, current_A[, conductance_G0, pulse_index, segment,
-  compliance, cycle, v_program_V]``;
+  compliance, cycle, v_program_V]``; other identifier-like headers are kept by name;
 * common instrument names: ``Time``, ``AV``/``V``/``Voltage``/``V1``/``VMeasCh1``/
   ``Drain Voltage`` for voltage, ``AI``/``I``/``Current``/``I1``/``IMeasCh1``/
   ``Drain Current`` for current, ``Pulse``/``Pulse Number`` for the pulse index.
 
-Comment lines start with ``#``; ``# protocol: ltp-ltd`` and ``# run_id: x`` set those
-fields, ``# param name = value [unit]`` adds a parameter.
+Comment lines (earlier format) start with ``#``; ``# protocol: ltp-ltd`` and
+``# run_id: x`` set those fields, ``# param name = value [unit]`` adds a parameter.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from analysis.runfile import STANDARD_UNITS, RunData, RunFileError
+from analysis.run_json import describe_run, dumps
+from analysis.runfile import STANDARD_UNITS, RunData, RunFileError, list_runs, read_run
 
 #: normalised header -> standard column name
 ALIASES: dict[str, str] = {
@@ -51,6 +62,11 @@ ALIASES: dict[str, str] = {
 _PREFIX = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "n": 1e-9, "p": 1e-12,
            "k": 1e3}
 _UNIT_RE = re.compile(r"^(?P<name>.*?)\s*[\(\[](?P<unit>[^\)\]]*)[\)\]]\s*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: integer columns (written without a decimal point, read back as integers)
+INT_COLUMNS = ("pulse_index", "segment", "cycle", "n_true", "phase")
+#: RFC 4180 line end
+CRLF = "\r\n"
 
 
 def _normalise(header: str) -> tuple[str, float]:
@@ -100,6 +116,7 @@ def read_csv_run(path: str | Path) -> RunData:
         body.append(line)
     if not body:
         raise RunFileError(f"{p}: no header line and no data")
+    side = read_sidecar(p)
     try:
         dialect = csv.Sniffer().sniff(body[0], delimiters=",;\t")
         delim = dialect.delimiter
@@ -108,11 +125,15 @@ def read_csv_run(path: str | Path) -> RunData:
     reader = csv.reader(body[:1], delimiter=delim)
     header = next(reader)
     columns: dict[str, tuple[int, float]] = {}
+    extra: dict[str, tuple[int, float]] = {}
     for idx, h in enumerate(header):
         key, scale = _normalise(h)
         name = ALIASES.get(key)
         if name and name not in columns:
             columns[name] = (idx, scale)
+        elif not name and _IDENT.fullmatch(h.strip().strip('"')):
+            extra.setdefault(h.strip().strip('"'), (idx, 1.0))
+    columns.update({k: v for k, v in extra.items() if k not in columns})
     if "current_A" not in columns or (
         "voltage_V" not in columns and "v_program_V" not in columns
     ):
@@ -128,7 +149,7 @@ def read_csv_run(path: str | Path) -> RunData:
     streams: dict[str, np.ndarray] = {}
     for name, (idx, scale) in columns.items():
         col = table[:, idx] * scale
-        if name in ("pulse_index", "segment", "cycle", "n_true"):
+        if name in INT_COLUMNS:
             col = np.nan_to_num(col, nan=-1).astype(np.int64)
         elif name == "compliance":
             col = np.nan_to_num(col) != 0
@@ -138,6 +159,20 @@ def read_csv_run(path: str | Path) -> RunData:
     if "time_s" not in streams:
         streams["time_s"] = np.arange(len(table), dtype=float)
     units = {c: STANDARD_UNITS.get(c, "") for c in streams}
+    if side:
+        stream = side.get("_stream", "samples")
+        info = side.get("streams", {}).get(stream, {})
+        units.update({c: u for c, u in info.get("columns", {}).items() if c in units})
+        return RunData(
+            path=p, run_id=side.get("run_id", p.stem), protocol=side.get("protocol", ""),
+            status=side.get("status", "completed"),
+            attrs={"source": "csv", **{k: side[k] for k in ("operator", "notes", "reason")
+                                       if side.get(k)},
+                   **{k: v for k, v in side.get("device", {}).items() if v}},
+            parameters=dict(side.get("parameters", {})),
+            instrument=dict(side.get("instrument", {}).get("settings", {})),
+            safety=dict(side.get("safety_profile", {})),
+            streams={"samples": streams}, units={"samples": units}, waveforms={})
     return RunData(
         path=p,
         run_id=meta.get("run_id", p.stem),
@@ -187,14 +222,189 @@ def _parse_comment(text: str, meta: dict[str, str], parameters: dict[str, dict])
             meta[key] = value.strip()
 
 
-def write_csv(path: str | Path, columns: dict[str, np.ndarray], *, protocol: str = "") -> Path:
-    """Write columns as a labapp-style CSV (used by tests and ``analyze-batch`` reports)."""
+def csv_name(column: str, unit: str) -> str:
+    """Header of a column: its name, with the unit appended unless the name carries it."""
+    if not unit or column.endswith(f"_{unit}"):
+        return column
+    return f"{column}_{unit}"
+
+
+def _cells(values: np.ndarray) -> list[str]:
+    """One column as text: integers plain, booleans 0/1, floats to 12 digits, NaN empty."""
+    a = np.asarray(values)
+    if a.dtype == bool:
+        return np.where(a, "1", "0").tolist()
+    if np.issubdtype(a.dtype, np.integer):
+        return a.astype(str).tolist()
+    a = a.astype(float)
+    text = np.char.mod("%.12g", a)
+    return np.where(np.isnan(a), "", text).tolist()
+
+
+def write_csv(path: str | Path, columns: Mapping[str, Any], *,
+              units: Mapping[str, str] | None = None,
+              metadata: Mapping[str, Any] | None = None, protocol: str = "") -> Path:
+    """Write one table as RFC 4180 CSV: a header line, then numbers only.
+
+    Parameters
+    ----------
+    columns : equal-length columns by name; the header is :func:`csv_name` of each.
+    units : unit per column (appended to names that lack it, e.g. ``elapsed`` -> ``elapsed_s``).
+    metadata : written beside the CSV as ``<name>.json`` (e.g. :func:`describe_run`).
+    protocol : shorthand for ``metadata={"protocol": protocol}``.
+    """
     p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
     names = list(columns)
-    data = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
-    header = ",".join(names)
-    prefix = f"# protocol: {protocol}\n" if protocol else ""
-    with p.open("w", encoding="utf-8") as fh:
-        fh.write(prefix + header + "\n")
-        np.savetxt(fh, data, delimiter=",", fmt="%.10g")
+    header = [csv_name(n, (units or {}).get(n, "")) for n in names]
+    cells = [_cells(columns[n]) for n in names]
+    n = min((len(c) for c in cells), default=0)
+    with p.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator=CRLF)  # quotes a header only if it must
+        writer.writerow(header)
+        block = 100_000
+        for start in range(0, n, block):
+            rows = zip(*(c[start:start + block] for c in cells), strict=True)
+            fh.write(CRLF.join(",".join(r) for r in rows) + CRLF)
+    if protocol and metadata is None:
+        metadata = {"protocol": protocol}
+    if metadata is not None:
+        p.with_suffix(".json").write_text(dumps(metadata) + "\n", encoding="utf-8")
     return p
+
+
+#: leading columns of an export, in this order (the run file stores columns unordered)
+COLUMN_ORDER = ("time_s", "elapsed_s", "cycle", "segment", "pulse_index", "phase", "sample",
+                "v_program_V", "voltage_V", "current_A", "conductance_G0", "compliance")
+
+
+def ordered(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """Columns with :data:`COLUMN_ORDER` first, the others after them by name."""
+    rank = {c: i for i, c in enumerate(COLUMN_ORDER)}
+    return {c: columns[c] for c in sorted(columns, key=lambda c: (rank.get(c, len(rank)), c))}
+
+
+def _waveform_table(run: RunData) -> dict[str, np.ndarray]:
+    """The per-pulse captures as one long table: pulse_index, sample, then each capture."""
+    waves = {k: np.atleast_2d(v) for k, v in run.waveforms.items()}
+    pulses, samples = next(iter(waves.values())).shape
+    idx = run.streams.get("samples", {}).get("pulse_index")
+    index = idx if idx is not None and len(idx) == pulses else np.arange(pulses)
+    table: dict[str, np.ndarray] = {"pulse_index": np.repeat(index, samples),
+                                    "sample": np.tile(np.arange(samples), pulses)}
+    for name, arr in waves.items():
+        table[name] = arr.reshape(-1)
+    return table
+
+
+def export_run(run: RunData, directory: str | Path) -> list[Path]:
+    """``DIR/<run_id>_<stream>.csv`` per stream with rows (and ``_waveforms`` for per-pulse
+    captures) plus the sidecar ``DIR/<run_id>.json``; returns the files written."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    meta = describe_run(run)
+    written = []
+    tables = {s: (ordered(cols), run.units.get(s, {})) for s, cols in run.streams.items()}
+    if run.waveforms:
+        wt = _waveform_table(run)
+        tables["waveforms"] = (wt, {k: STANDARD_UNITS.get(k, "") for k in wt})
+        meta["streams"]["waveforms"] = {"rows": int(len(wt["sample"])),
+                                        "columns": dict(tables["waveforms"][1])}
+    for stream, (cols, units) in tables.items():
+        if meta["streams"][stream]["rows"] == 0:
+            continue  # an unused stream (e.g. no program pulse): listed, no file
+        path = d / f"{run.run_id}_{stream}.csv"
+        write_csv(path, cols, units=units)
+        meta["streams"][stream]["file"] = path.name
+        meta["streams"][stream]["columns"] = {c: units.get(c, "") for c in cols}  # file order
+        meta["streams"][stream]["header"] = [csv_name(c, units.get(c, "")) for c in cols]
+        written.append(path)
+    side = d / f"{run.run_id}.json"
+    side.write_text(dumps(meta) + "\n", encoding="utf-8")
+    return [*written, side]
+
+
+def export_csv(path: str | Path, out: str | Path, run_id: str | None = None) -> list[Path]:
+    """Export runs of a run file: :func:`export_run` for each run (or ``run_id``) into the
+    directory ``out``. An ``out`` ending in ``.csv`` (one run) receives that run's
+    ``samples`` stream, with the sidecar beside it as ``<name>.json``."""
+    ids = [run_id] if run_id else [r.run_id for r in list_runs(path)]
+    if not ids:
+        raise RunFileError(f"{path}: file holds no runs")
+    o = Path(out)
+    if o.suffix.lower() == ".csv":
+        if len(ids) != 1:
+            raise RunFileError(f"{path}: {len(ids)} runs; give --run ID or a directory as output")
+        run = read_run(path, ids[0])
+        if "samples" not in run.streams:
+            raise RunFileError(f"{path}: run {ids[0]!r} has no samples stream; export it to "
+                               "a directory (one CSV per stream)")
+        meta = describe_run(run)
+        meta["_stream"] = "samples"
+        return [write_csv(o, ordered(run.streams["samples"]), units=run.units.get("samples", {}),
+                          metadata=meta), o.with_suffix(".json")]
+    return [f for rid in ids for f in export_run(read_run(path, rid), o)]
+
+
+def read_sidecar(csv_path: str | Path) -> dict[str, Any]:
+    """The sidecar of an exported CSV (``<name>.json`` or ``<run_id>.json`` for
+    ``<run_id>_<stream>.csv``), with ``_stream`` set to the CSV's stream; {} if none."""
+    p = Path(csv_path)
+    candidates = [(p.with_suffix(".json"), None)]
+    stem = p.stem
+    while "_" in stem:
+        stem, _, _ = stem.rpartition("_")
+        candidates.append((p.with_name(stem + ".json"), stem))
+    for side, run_id in candidates:
+        if not side.is_file():
+            continue
+        try:
+            data = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        if run_id is None:
+            data.setdefault("_stream", "samples")
+            return data
+        for stream, info in data.get("streams", {}).items():
+            if isinstance(info, dict) and info.get("file") == p.name:
+                return {**data, "_stream": stream}
+    return {}
+
+
+def read_export(sidecar: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """An exported run from its sidecar: ``(metadata, {stream: columns})`` with every
+    stream's columns under their original names and dtypes."""
+    side = Path(sidecar)
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunFileError(f"{side}: not a readable export sidecar ({exc})") from exc
+    streams: dict[str, dict[str, np.ndarray]] = {}
+    for stream, info in meta.get("streams", {}).items():
+        if not isinstance(info, dict) or "file" not in info:
+            continue
+        streams[stream] = read_table(side.parent / info["file"], list(info["columns"]))
+    return meta, streams
+
+
+def read_table(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """A CSV written by :func:`write_csv`, columns renamed to ``names`` (header order)."""
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not lines:
+        raise RunFileError(f"{path}: empty CSV")
+    header = next(csv.reader(lines[:1]))
+    if len(header) != len(names):
+        raise RunFileError(f"{path}: {len(header)} columns, the sidecar lists {len(names)}")
+    table = (_numeric_table(path, lines[1:], ",") if len(lines) > 1
+             else np.empty((0, len(names))))
+    out = {}
+    for j, name in enumerate(names):
+        col = table[:, j]
+        if name in INT_COLUMNS:
+            col = np.nan_to_num(col, nan=-1).astype(np.int64)
+        elif name == "compliance":
+            col = col != 0
+        out[name] = col
+    return out

@@ -563,8 +563,16 @@ def list_runs(path: str | Path) -> list[RunInfo]:
     return out
 
 
-def read_run(path: str | Path, run_id: str | None = None) -> RunData:
+def _placeholder(ds: h5py.Dataset) -> np.ndarray:
+    """An array of the dataset's shape and dtype that holds no data (zero strides)."""
+    return np.broadcast_to(np.zeros((), dtype=ds.dtype), ds.shape)
+
+
+def read_run(path: str | Path, run_id: str | None = None, *, data: bool = True) -> RunData:
     """Load one run (the last one when ``run_id`` is None).
+
+    ``data=False`` reads no values: every column and waveform is a read-only placeholder
+    of its stored shape and dtype (NaN or zero, no memory), for listings of large files.
 
     A run cut off by a crash loads with equal-length columns trimmed to the shortest
     column, so that a partially flushed row never misaligns the table.
@@ -583,11 +591,12 @@ def read_run(path: str | Path, run_id: str | None = None) -> RunData:
         streams: dict[str, dict[str, np.ndarray]] = {}
         units: dict[str, dict[str, str]] = {}
         for s, grp in g["data"].items():
-            cols = {c: ds[()] for c, ds in grp.items()}
+            cols = {c: ds[()] if data else _placeholder(ds) for c, ds in grp.items()}
             n = min((len(a) for a in cols.values()), default=0)
             streams[s] = {c: a[:n] for c, a in cols.items()}
             units[s] = {c: str(_decode(ds.attrs.get("units", ""))) for c, ds in grp.items()}
-        waveforms = {w: ds[()] for w, ds in g.get("waveforms", {}).items()}
+        waveforms = {w: ds[()] if data else _placeholder(ds)
+                     for w, ds in g.get("waveforms", {}).items()}
         status = str(attrs.get("status", ""))
         if not attrs.get("complete", False):
             status = "incomplete"
@@ -654,76 +663,3 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
                     g.attrs["end_utc"] = utc_now()
                 repaired.append(rid)
     return repaired
-
-
-# ----------------------------------------------------------------------------------------
-# CSV export
-# ----------------------------------------------------------------------------------------
-
-#: CSV columns: always the first four, then these where the run has them
-CSV_COLUMNS = ("time_s", "voltage_V", "current_A", "conductance_G0")
-CSV_OPTIONAL = ("pulse_index", "segment", "compliance")
-
-
-def run_csv_table(run: RunData, stream: str = "samples") -> dict[str, np.ndarray]:
-    """The export columns of one run's main stream (conductance computed if absent)."""
-    if stream not in run.streams:
-        raise RunFileError(f"{run.path}: run {run.run_id!r} has no stream {stream!r} "
-                           f"(streams: {sorted(run.streams)})")
-    s = run.streams[stream]
-    missing = [c for c in ("time_s", "voltage_V", "current_A") if c not in s]
-    if missing:
-        raise RunFileError(f"{run.path}: run {run.run_id!r} stream {stream!r} lacks {missing}")
-    out = {c: s[c] for c in CSV_COLUMNS[:3]}
-    if "conductance_G0" in s:
-        out["conductance_G0"] = s["conductance_G0"]
-    else:
-        v, i = s["voltage_V"].astype(float), s["current_A"].astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out["conductance_G0"] = np.where(np.abs(v) >= 1e-3, i / v / G0, np.nan)
-    for c in CSV_OPTIONAL:
-        if c in s:
-            out[c] = s[c]
-    return out
-
-
-def write_run_csv(run: RunData, out: str | Path, stream: str = "samples") -> Path:
-    """Write one run as CSV: ``#`` comment lines (protocol, run id, parameters), a header
-    of :data:`CSV_COLUMNS` (+ :data:`CSV_OPTIONAL` where present), then the rows."""
-    table = run_csv_table(run, stream)
-    p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"# protocol: {run.protocol}", f"# run_id: {run.run_id}",
-             f"# status: {run.status}", f"# g0_S: {run.attrs.get('g0_S', G0)!r}"]
-    for key in ("device_id", "sample"):
-        if run.attrs.get(key):
-            lines.append(f"# {key}: {run.attrs[key]}")
-    for name, pv in run.parameters.items():
-        if isinstance(pv, dict) and not isinstance(pv.get("value"), list | dict):
-            lines.append(f"# param {name} = {pv.get('value')} {pv.get('unit', '')}".rstrip())
-    cols = [a.astype(np.int8) if a.dtype == bool else a for a in table.values()]
-    fmts = ["%d" if np.issubdtype(a.dtype, np.integer) else "%.10g" for a in cols]
-    data = np.empty((len(cols[0]), len(cols)), dtype=object)
-    for j, a in enumerate(cols):
-        data[:, j] = a
-    with p.open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write("\n".join(lines) + "\n" + ", ".join(table) + "\n")
-        np.savetxt(fh, data, delimiter=", ", fmt=fmts)
-    return p
-
-
-def export_csv(path: str | Path, out: str | Path, run_id: str | None = None) -> list[Path]:
-    """Export runs of a run file as CSV, one file per run.
-
-    ``out`` ending in ``.csv`` with one run (``run_id`` given, or a one-run file) is the
-    file written; otherwise ``out`` is a directory receiving ``<run_id>.csv`` per run.
-    """
-    ids = [run_id] if run_id else [r.run_id for r in list_runs(path)]
-    if not ids:
-        raise RunFileError(f"{path}: file holds no runs")
-    o = Path(out)
-    if o.suffix.lower() == ".csv":
-        if len(ids) != 1:
-            raise RunFileError(f"{path}: {len(ids)} runs; give --run ID or a directory as output")
-        return [write_run_csv(read_run(path, ids[0]), o)]
-    return [write_run_csv(read_run(path, rid), o / f"{rid}.csv") for rid in ids]

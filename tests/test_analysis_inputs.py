@@ -72,7 +72,8 @@ def test_run_file_and_missing_file(tmp_path):
 
 
 def test_run_file_export_reads_back(tmp_path):
-    from analysis.runfile import export_csv, read_run
+    from analysis.csv_io import export_csv
+    from analysis.runfile import read_run
 
     path = tmp_path / "r.h5"
     cols = {"time_s": "f8", "voltage_V": "f8", "current_A": "f8", "pulse_index": "i4",
@@ -81,7 +82,8 @@ def test_run_file_export_reads_back(tmp_path):
         w.append("samples", {"time_s": [0.0, 1.0], "voltage_V": [0.1, 0.1],
                              "current_A": [1e-5, 2e-5], "pulse_index": [1, 2],
                              "compliance": [False, True]})
-    (out,) = export_csv(path, tmp_path / "r.csv")
+    out, side = export_csv(path, tmp_path / "r.csv")
+    assert side == tmp_path / "r.json"
     back = load_run(out)
     orig = read_run(path)
     assert back.protocol == "pulse-train" and back.run_id == orig.run_id

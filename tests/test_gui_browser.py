@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from analysis.csv_io import export_run
 from analysis.runfile import list_runs
 from analysis.synthetic import write_synthetic_run
 from labapp.gui.analysis_views import VIEWS
@@ -99,9 +102,17 @@ def test_export_png_and_csv(browser, sweep_file, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     csv = browser.export_csv(tmp_path / "out" / "hist.csv")
     lines = csv.read_text().splitlines()
-    assert lines[0] == "# protocol: dc-sweep"
-    assert lines[1] == "g_center_G0,counts,fit_counts"
-    assert len(lines) == 2 + browser.result.columns["counts"].size
+    assert lines[0] == "g_center_G0,counts,fit_counts"  # the CLI export's plain dialect
+    assert len(lines) == 1 + browser.result.columns["counts"].size
+    side = json.loads(csv.with_suffix(".json").read_text())
+    assert side["protocol"] == "dc-sweep" and side["view"] == "Histogram + fit"
+    # the stored stream, as 'labapp export' writes it (same writer, same bytes)
+    browser.result = None
+    browser.stream_box.setCurrentText("samples")
+    mine = browser.export_csv(tmp_path / "gui" / "samples.csv")
+    cli_files = export_run(browser.run, tmp_path / "cli")
+    assert mine.read_bytes() == next(f for f in cli_files
+                                     if f.name.endswith("_samples.csv")).read_bytes()
 
 
 def test_bad_file_is_a_clear_message(browser, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -84,24 +85,34 @@ def pulse_file(tmp_path):
     return path, r1.run_id, r2.run_id
 
 
-def test_export_one_csv_per_run(pulse_file, tmp_path, capsys):
+def test_export_one_csv_per_run_and_stream(pulse_file, tmp_path, capsys):
     path, r1, r2 = pulse_file
     assert cli(["export", str(path), "--csv", str(tmp_path / "out")]) == 0
     files = sorted((tmp_path / "out").glob("*.csv"))
-    assert [f.stem for f in files] == sorted([r1, r2])
-    text = files[0].read_text().splitlines()
-    header = next(line for line in text if not line.startswith("#"))
-    assert header == "time_s, voltage_V, current_A, conductance_G0, pulse_index, compliance"
-    assert "# protocol: pulse-train" in text and f"# run_id: {files[0].stem}" in text
-    assert any(line.startswith("# param compliance = 0.005 A") for line in text)
-    table = read_csv_run(files[0]).samples  # the analysis reads it back
-    run = read_run(path, files[0].stem)
+    assert [f.name for f in files] == sorted(f"{r}_{s}.csv" for r in (r1, r2)
+                                             for s in ("pulses", "samples"))
+    assert sorted(f.name for f in (tmp_path / "out").glob("*.json")) == sorted(
+        [f"{r1}.json", f"{r2}.json"])
+    samples = tmp_path / "out" / f"{r1}_samples.csv"
+    raw = samples.read_bytes()
+    text = raw.decode().split("\r\n")  # RFC 4180 line ends
+    assert text[0] == ("time_s,cycle,pulse_index,phase,v_program_V,voltage_V,current_A,"
+                       "conductance_G0,compliance")
+    assert not any(line.startswith("#") for line in text) and ", " not in raw.decode()
+    side = json.loads((tmp_path / "out" / f"{r1}.json").read_text())
+    assert side["protocol"] == "pulse-train" and side["run_id"] == r1
+    assert side["parameters"]["compliance"] == {"value": 0.005, "unit": "A"}
+    assert side["device"] == {"device_id": "D7", "sample": "S1"} and side["operator"] == "ana"
+    assert side["streams"]["samples"]["file"] == samples.name
+    table = read_csv_run(samples).samples  # the analysis reads it back
+    run = read_run(path, r1)
     np.testing.assert_allclose(table["time_s"], run.samples["time_s"], rtol=1e-9)
     np.testing.assert_allclose(table["current_A"], run.samples["current_A"], rtol=1e-9)
     np.testing.assert_array_equal(table["pulse_index"], run.samples["pulse_index"])
+    assert read_csv_run(samples).protocol == "pulse-train"  # metadata from the sidecar
     # a single run to a named file
     assert cli(["export", str(path), "--run", r2, "--csv", str(tmp_path / "one.csv")]) == 0
-    assert (tmp_path / "one.csv").exists()
+    assert (tmp_path / "one.csv").exists() and (tmp_path / "one.json").exists()
     assert str(tmp_path / "one.csv") in capsys.readouterr().out
 
 

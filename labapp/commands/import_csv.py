@@ -1,9 +1,12 @@
-"""``labapp import-csv IN.csv -o FILE.h5``: legacy CSV (labapp export or Clarius) to a run.
+"""``labapp import-csv IN.csv|RUN.json -o FILE.h5``: CSV (labapp export or Clarius) to a run.
 
-The CSV is read by :func:`analysis.csv_io.read_csv_run` (labapp export columns and the
-common Clarius names such as ``AV``/``AI``, ``Time``, units in brackets), and written as
-a new run (protocol from the file's ``# protocol:`` line, else ``imported``) through the
-run-file schema module, so legacy data reads like any run.
+A CSV is read by :func:`analysis.csv_io.read_csv_run` (labapp export columns, with the
+metadata of its JSON sidecar when that is beside it; the earlier ``#``-commented export
+format; the common Clarius names such as ``AV``/``AI``, ``Time``, units in brackets), and
+written as a new run (protocol from the sidecar or the ``# protocol:`` line, else
+``imported``) through the run-file schema module, so legacy data reads like any run. An
+export's sidecar ``RUN.json`` imports the whole run: every stream it lists, parameters
+with units and the device/operator metadata.
 """
 
 from __future__ import annotations
@@ -14,13 +17,45 @@ from pathlib import Path
 import numpy as np
 
 from analysis.conductance import conductance_g0
-from analysis.csv_io import read_csv_run
+from analysis.csv_io import read_csv_run, read_export
 from analysis.runfile import STANDARD_UNITS, RunWriter
 from labapp.commands.run import run_file_path
 from protocols.versioning import software_version
 
 _DTYPES = {"pulse_index": "i8", "segment": "i1", "cycle": "i4", "compliance": "?",
-           "n_true": "i8"}
+           "n_true": "i8", "phase": "i1"}
+#: run metadata an export's sidecar carries back into the run
+_META = ("device_id", "sample", "operator", "notes")
+
+
+def import_export(sidecar: str | Path, h5_path: str | Path, *, protocol: str | None = None,
+                  metadata: dict | None = None) -> str:
+    """Write an exported run (its sidecar and every stream CSV) as a new run."""
+    meta, streams = read_export(sidecar)
+    specs = {s: {c: (_DTYPES.get(c, "f8"), meta["streams"][s]["columns"].get(c, ""))
+                 for c in cols} for s, cols in streams.items() if s != "waveforms"}
+    params = {k: (v.get("value"), v.get("unit", "")) for k, v in meta.get("parameters", {}).items()}
+    attrs = {**software_version(), "source_file": str(Path(sidecar).resolve()),
+             "notes": meta.get("notes") or "imported from CSV export",
+             **{k: v for k, v in meta.get("device", {}).items() if v},
+             **({"operator": meta["operator"]} if meta.get("operator") else {}),
+             **({"simulated": meta["simulated"]} if meta.get("simulated") is not None else {}),
+             **({"seed": meta["seed"]} if meta.get("seed") is not None else {}),
+             **(metadata or {})}
+    writer = RunWriter(h5_path, protocol or meta.get("protocol") or "imported", params, specs,
+                       metadata=attrs,
+                       instrument_settings=meta.get("instrument", {}).get("settings", {}),
+                       safety_profile=meta.get("safety_profile", {}))
+    try:
+        for s in specs:
+            writer.append(s, {c: np.asarray(a).astype(specs[s][c][0])
+                              for c, a in streams[s].items()})
+    except BaseException as exc:
+        writer.close("failed", reason=f"{type(exc).__name__}: {exc}")
+        raise
+    writer.close("completed", reason=meta.get("reason", ""),
+                 extra={"outcome": meta["outcome"]} if meta.get("outcome") else None)
+    return writer.run_id
 
 
 def import_csv(csv_path: str | Path, h5_path: str | Path, *, protocol: str | None = None,
@@ -34,7 +69,7 @@ def import_csv(csv_path: str | Path, h5_path: str | Path, *, protocol: str | Non
     params = {k: (v.get("value"), v.get("unit", "")) for k, v in run.parameters.items()}
     meta = {**software_version(), "source_file": str(Path(csv_path).resolve()),
             "notes": "imported from CSV",
-            **{k: run.attrs[k] for k in ("device_id", "sample") if run.attrs.get(k)},
+            **{k: run.attrs[k] for k in _META if run.attrs.get(k)},
             **(metadata or {})}
     writer = RunWriter(h5_path, protocol or run.protocol or "imported", params,
                        {"samples": spec}, metadata=meta)
@@ -51,8 +86,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import-csv", help="import a CSV (labapp export or Clarius) as a run",
                        description="Read a CSV with time_s, voltage_V, current_A[, "
                        "conductance_G0, pulse_index, segment, compliance] or common Clarius "
-                       "column names (Time, AV, AI, ...) and add it as a run to a run file.")
-    p.add_argument("csv", type=Path, nargs="+", help="CSV file(s); one run each")
+                       "column names (Time, AV, AI, ...) and add it as a run to a run file. "
+                       "Given the JSON sidecar of 'labapp export', import the whole run "
+                       "(every stream, parameters, metadata).")
+    p.add_argument("csv", type=Path, nargs="+",
+                   help="CSV file(s) or export sidecar(s) RUN.json; one run each")
     p.add_argument("-o", "--output", type=run_file_path, required=True, help="run file (.h5)")
     p.add_argument("--protocol", help="protocol name to record (default: from the file)")
     p.add_argument("--device-id", default="", help="device the data belongs to")
@@ -65,6 +103,7 @@ def main(args: argparse.Namespace) -> int:
     meta = {k: v for k, v in (("device_id", args.device_id), ("sample", args.sample),
                               ("operator", args.operator)) if v}
     for path in args.csv:
-        rid = import_csv(path, args.output, protocol=args.protocol, metadata=meta)
+        load = import_export if path.suffix.lower() == ".json" else import_csv
+        rid = load(path, args.output, protocol=args.protocol, metadata=meta)
         print(f"{args.output} run {rid} (from {path})")
     return 0

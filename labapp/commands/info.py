@@ -1,11 +1,16 @@
-"""``labapp info FILE``: list the runs in a run file, their status and metadata."""
+"""``labapp info FILE [--json]``: list the runs in a run file, their status and metadata.
+
+``--json`` prints ``{"file": ..., "runs": [...]}`` with each run as
+:func:`analysis.run_json.describe_run` describes it (the keys of the CSV export's sidecar).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from analysis.runfile import list_runs, mark_incomplete
+from analysis.run_json import describe_run, dumps
+from analysis.runfile import list_runs, mark_incomplete, read_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "shows as 'incomplete'; --repair closes such runs so analysis can "
                        "use the data they hold.")
     p.add_argument("file", type=Path, help="run file (.h5)")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable: every run with parameters (and units), outcome, "
+                   "simulated, seed, instrument and streams with row counts")
     p.add_argument("--repair", action="store_true",
                    help="mark runs cut off by a crash as closed with status 'incomplete'")
     p.set_defaults(func=main)
@@ -27,6 +35,11 @@ def main(args: argparse.Namespace) -> int:
         if not repaired:
             print("nothing to repair")
     runs = list_runs(args.file)
+    if args.json:
+        described = [describe_run(read_run(args.file, r.run_id, data=False), r.rows)
+                     for r in runs]
+        print(dumps({"file": str(args.file), "runs": described}))
+        return 0
     print(f"{args.file}: {len(runs)} run(s)")
     for r in runs:
         rows = ", ".join(f"{k}={v}" for k, v in r.rows.items())
@@ -38,10 +51,24 @@ def main(args: argparse.Namespace) -> int:
         if r.attrs.get("reason"):
             print(f"    reason: {r.attrs['reason']}")
         if r.attrs.get("outcome"):
-            print(f"    outcome: {r.attrs['outcome']}")
+            print(f"    outcome: {outcome_text(r.attrs['outcome'])}")
         if r.attrs.get("safe_state_problems"):
             print(f"    WARNING safe state not confirmed: {r.attrs['safe_state_problems']}")
     if any(not r.complete for r in runs) and not args.repair:
         print("incomplete runs were cut off (writer stopped); 'labapp info --repair' closes "
               "them so analysis reads the data they hold")
     return 0
+
+
+def outcome_text(outcome) -> str:
+    """``converged: yes, pulses: 23, final_g0: 5.49`` rather than a Python dict."""
+    if not isinstance(outcome, dict):
+        return str(outcome)
+
+    def fmt(v) -> str:
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+    return ", ".join(f"{k}: {fmt(v)}" for k, v in outcome.items())

@@ -17,7 +17,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from analysis.csv_io import write_csv
+from analysis.csv_io import ordered, write_csv
+from analysis.run_json import describe_run
 from analysis.runfile import RunData, RunFileError, RunInfo, list_runs, read_run
 from analysis.summary import RunAnalysis
 from labapp.gui.analysis_views import VIEW_NEEDS, VIEWS, NotApplicable, ViewResult
@@ -357,14 +358,21 @@ class DataBrowser(QtWidgets.QWidget):
         return p
 
     def export_csv(self, path: str | Path) -> Path:
-        """The data of the current view (or the stored stream) as CSV."""
+        """The data of the current view (or the stored stream) as CSV, with the run's
+        metadata as a JSON sidecar beside it (the writer ``labapp export`` uses)."""
         if self.run is None:
             raise RunFileError("no run selected")
-        cols = self.result.columns if self.result and self.result.columns else \
-            self.run.streams.get(self.stream_box.currentText(), {})
+        stream = self.stream_box.currentText()
+        meta = describe_run(self.run)
+        if self.result and self.result.columns:
+            cols, units = self.result.columns, {}
+            meta["view"] = self.view_box.currentText()
+        else:
+            cols = ordered(self.run.streams.get(stream, {}))
+            units = self.run.units.get(stream, {})
+            meta["_stream"] = stream
         p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        write_csv(p, _pad(cols), protocol=self.run.protocol)
+        write_csv(p, _pad(cols), units=units, metadata=meta)
         self._say(f"saved {p}")
         return p
 
