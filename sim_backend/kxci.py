@@ -41,6 +41,7 @@ from sim_backend.kxci_common import (
     fmt_value,
     parse_float,
 )
+from sim_backend.kxci_errors import NO_ERROR_REPLY
 from sim_backend.kxci_pmu import PMUCommands, PMUMainState, pulse_channels
 from sim_backend.kxci_smu import (
     IT_PLC,
@@ -52,18 +53,28 @@ from sim_backend.kxci_smu import (
     SMU_V_MAX,
     SMUChannel,
     SMUCommands,
-    SMUState,
     smu_channels,
+    vs_vm_channels,
 )
+from sim_backend.kxci_system import SystemCommands, SystemState, apply_startup_definitions
 from sim_backend.message_log import DEFAULT_LOG_SIZE, MessageLog
+from sim_backend.smu_noise import SMUNoise
 
 __all__ = ["KXCIEngine", "KXCIError", "ERRORS", "SMUChannel", "fmt_value", "IT_PLC", "PLC_S",
-           "MAX_LIST_POINTS", "MAX_BUFFER", "SMU_V_MAX", "SMU_I_MAX", "SMU_I_MIN_COMP"]
+           "MAX_LIST_POINTS", "MAX_BUFFER", "SMU_V_MAX", "SMU_I_MAX", "SMU_I_MIN_COMP",
+           "DEFAULT_OPTIONS"]
 
-DEFAULT_OPTIONS = ("SMU1", "SMU2", "SMU3", "SMU4", "PMU1", "", "", "")
+#: the card list of a 4200A with four SMUs and a 4225-PMU, as ``*OPT?`` answers it [M 4-4,
+#: 4-5]: one entry per installed card. Empty slots are not listed: pymeasure's
+#: ``Keithley4200`` builds a channel from every entry and its test against the real
+#: instrument passes [3P pymeasure tests/instruments/keithley/test_keithley4200_with_device.py],
+#: so the real reply has no empty entries.
+DEFAULT_OPTIONS = ("SMU1", "SMU2", "SMU3", "SMU4", "PMU1")
+#: ``ID`` reply: ``KI4200A Vx.x.x`` [M 4-3]
+ID_REPLY = "KI4200A V1.13.0"
 
 
-class KXCIEngine(SMUCommands, PMUCommands):
+class KXCIEngine(SMUCommands, SystemCommands, PMUCommands):
     """Parser and state machine of the simulated 4200A.
 
     Parameters
@@ -79,6 +90,8 @@ class KXCIEngine(SMUCommands, PMUCommands):
     series_ohms : a physical resistor in series with the device on the PMU path.
     busy_polls : ``:PMU:TEST:STATUS?`` answers 1 this many times after each EXECUTE.
     log_size : how many of the last messages :attr:`log` keeps (it counts them all).
+    noise : SMU readings with range, resolution and seeded noise (:mod:`sim_backend.smu_noise`);
+        False gives exact readings.
     """
 
     IDN = "KEITHLEY INSTRUMENTS,KI4200A,SIM{seed:07d},V1.13"
@@ -94,6 +107,7 @@ class KXCIEngine(SMUCommands, PMUCommands):
         series_ohms: float = 0.0,
         busy_polls: int = 1,
         log_size: int = DEFAULT_LOG_SIZE,
+        noise: bool = True,
     ) -> None:
         self.device = device if device is not None else default_device(seed)
         self.seed = seed
@@ -103,8 +117,9 @@ class KXCIEngine(SMUCommands, PMUCommands):
         self.error_reply = error_reply
         self.series_ohms = float(series_ohms)
         self.busy_polls = int(busy_polls)
-        self.sm = SMUState()
-        self.smus = smu_channels(self.options)
+        self.noise = SMUNoise(seed, enabled=noise)
+        self.files: dict = {}  # SV / GT [M 5-29]
+        self._reset_smus()
         self.pulse = pulse_channels(self.options)
         self.pmu = PMUMainState()
         self.last_error: tuple[int, str] | None = None
@@ -117,11 +132,13 @@ class KXCIEngine(SMUCommands, PMUCommands):
             "*IDN?": self._idn,
             "*OPT?": self._opt,
             "*RST": self._rst,
+            "ID": self._id,
             ":ERROR:LAST:GET": self._err_get,
             ":ERROR:LAST:CLEAR": self._err_clear,
             ":SIM:TIME?": self._sim_time,
             ":SIM:ADVANCE": self._sim_advance,
             **self._smu_handlers(),
+            **self._system_handlers(),
             **self._pmu_handlers(),
         }
         self._by_length = sorted(self._handlers, key=len, reverse=True)
@@ -129,7 +146,7 @@ class KXCIEngine(SMUCommands, PMUCommands):
 
     # ------------------------------------------------------------------ compatibility
     @property
-    def state(self) -> SMUState:
+    def state(self) -> SystemState:
         """SMU/system-mode state (page, mode, buffer, status byte, ...)."""
         return self.sm
 
@@ -228,23 +245,54 @@ class KXCIEngine(SMUCommands, PMUCommands):
             time.sleep(remaining)
 
     # ------------------------------------------------------------------ identity, errors
-    def _idn(self, _: str) -> str:
+    def _idn(self, rest: str) -> str:
+        """``*IDN?`` -> ``KEITHLEY INSTRUMENTS,KI4200A,serial,firmware`` [M 4-4]."""
+        self._no_args(rest)
         return self.IDN.format(seed=self.seed)
 
-    def _opt(self, _: str) -> str:
-        return ",".join(self.options)
+    def _id(self, rest: str) -> str:
+        """``ID`` -> ``KI4200A Vx.x.x`` in 4200A mode [M 4-3]."""
+        self._no_args(rest)
+        return ID_REPLY
 
-    def _rst(self, _: str) -> None:
-        """Power-on state of sources and settings (the device keeps its state)."""
-        self.sm = SMUState()
+    def _opt(self, rest: str) -> str:
+        """``*OPT?``: the installed cards, comma-separated, empty slots left out [M 4-4]."""
+        self._no_args(rest)
+        return ",".join(o for o in self.options if o)
+
+    @staticmethod
+    def _no_args(rest: str) -> None:
+        if rest:
+            raise KXCIError(-993, rest)
+
+    def _reset_smus(self) -> None:
+        """SMUs, VS/VM channels and system mode in the KXCI start-up state [M 5-4, 5-5]."""
+        self.sm = SystemState()
         self.smus = smu_channels(self.options)
+        self.vsvm = vs_vm_channels(self.options)
+        self.mapped_away: dict[int, tuple[str, int]] = {}  # MP [M 5-30]
+        self.phantom_vm: dict = {}  # VMn defined without a VMn in the mainframe [M 5-8]
+        apply_startup_definitions(self.smus)
+
+    def _rst(self, rest: str) -> None:
+        """``*RST`` [M 4-5]: SMUs back to their start-up state, PMUs reset into standard
+        pulse mode (``:PMU:INIT 0`` [M 7-9]) with their data and Segment Arb sequences
+        deleted, a running test cancelled. Files, status byte and the last error are
+        kept (the manual lists neither); the device keeps its state."""
+        self._no_args(rest)
+        status, srq = self.sm.status_byte, self.sm.srq_on_data
+        self._reset_smus()
+        self.sm.status_byte, self.sm.srq_on_data = status, srq
         self.pulse = pulse_channels(self.options)
         self.pmu = PMUMainState()
+        self.pmu.mode = 0
 
-    def _err_get(self, _: str) -> str:
-        """``:ERROR:LAST:GET`` -> ``<message> (<code>)``; non-destructive [M 4-2]."""
+    def _err_get(self, rest: str) -> str:
+        """``:ERROR:LAST:GET`` -> ``<message> (<code>)``; non-destructive; ``""`` when no
+        error is stored [M 4-3; :mod:`sim_backend.kxci_errors`]."""
+        self._no_args(rest)
         if self.last_error is None:
-            return "No error. (0)"
+            return NO_ERROR_REPLY
         code, msg = self.last_error
         return f"{msg} ({code})"
 
@@ -282,7 +330,8 @@ class KXCIEngine(SMUCommands, PMUCommands):
     def smu_outputs_safe(self) -> bool:
         """Every SMU output off or at 0 V."""
         return all((not s.output_on) or (s.output_v == 0.0 and s.output_i == 0.0)
-                   for s in self.smus.values())
+                   for s in self.smus.values()) and all(
+            not c.user_on or c.user_value == 0.0 for c in self.vsvm.values())
 
     def outputs_safe(self) -> bool:
         """The safe state: every SMU off or at 0 V, no PMU output on and no PMU test

@@ -1,6 +1,6 @@
-"""Shared pieces of the simulated 4200A: KXCI error codes, argument parsing, formats.
+"""Shared pieces of the simulated 4200A: the KXCI error exception, argument parsing, formats.
 
-Error codes and texts are the manual's [M 2-12, 2-13] (reference note §1.7).
+Error codes and texts are the manual's [M 2-12, 2-13], in :mod:`sim_backend.kxci_errors`.
 """
 
 from __future__ import annotations
@@ -9,35 +9,11 @@ import re
 
 import numpy as np
 
-#: KXCI error codes and messages [M 2-12, 2-13].
-ERRORS: dict[int, str] = {
-    -992: "KXCI command error.",
-    -993: "Invalid command argument.",
-    -991: "Illegal setup.",
-    -989: "Command not valid on this page.",
-    -988: "Instrument not mapped.",
-    -986: "Unsupported command.",
-    -980: "Command not valid during test execution.",
-    -979: "SMU not present.",
-    -975: "Command not valid in User Mode.",
-    -974: "Command not valid in System Mode.",
-    -969: "Invalid PMU argument.",
-    -968: "PMU thermal limit.",
-    -967: "Invalid pulse configuration.",
-    -966: "PMU test aborted.",
-    -965: "Command not valid in present pulse mode.",
-    -964: "Maximum source voltage exceeded for the load.",
-    -963: "Maximum number of samples per channel exceeded.",
-    -962: "Invalid segment.",
-    -961: "Unknown sequence.",
-    -960: "Maximum number of sequences exceeded.",
-    -959: "Segment Arb slew rate violation.",
-    -958: "At least 3 segments per sequence are required.",
-    -957: "Sequence too short to measure.",
-    -956: "Segment start voltage differs from the previous stop voltage.",
-    -955: "SSR cannot be opened with RPM current ranges.",
-    -954: "Too many segments.",
-}
+from sim_backend.kxci_errors import ERROR_TEXT, KXCIErrorCode
+
+#: KXCI error codes and messages [M 2-12, 2-13]; the table lives in
+#: :mod:`sim_backend.kxci_errors` (one enum for every card)
+ERRORS: dict[int, str] = ERROR_TEXT
 
 # Status byte bits [M 3-3]
 SB_DATA_READY = 1
@@ -49,7 +25,8 @@ SB_RQS = 64
 class KXCIError(Exception):
     """A command the instrument rejects; carries the KXCI error code."""
 
-    def __init__(self, code: int, detail: str = "") -> None:
+    def __init__(self, code: int | KXCIErrorCode, detail: str = "") -> None:
+        code = int(code)
         self.code = code
         self.detail = detail
         super().__init__(f"{ERRORS.get(code, 'Error.')} ({code}) {detail}".strip())

@@ -74,7 +74,7 @@ def test_error_retrieval_becomes_exception_with_code_and_text():
     with expected_protocol(Keithley4200A, init() + [
         (":ERROR:LAST:GET", "KXCI command error. (-992)"),
         (":ERROR:LAST:CLEAR", "ACK"),
-        (":ERROR:LAST:GET", "No error. (0)"),
+        (":ERROR:LAST:GET", ""),
     ]) as k:
         with pytest.raises(InstrumentError) as err:
             k.check_errors("XX")
@@ -130,7 +130,7 @@ SWEEP_RESULT = ("N+1.0000E-01,N+2.0000E-01,C+2.9000E-01", "N+1.0000E-06,N+2.0000
 
 def sweep_tail(smu=1) -> list[tuple[str, str]]:
     return acked("SM", "DM2", f"LI 'V{smu}', 'I{smu}', 'CH{smu}T'", "MD", "ME1") + [
-        (":ERROR:LAST:GET", "No error. (0)"), ("SP", "16"), ("SP", "1"),
+        (":ERROR:LAST:GET", ""), ("SP", "16"), ("SP", "1"),
         (f"DO 'V{smu}'", SWEEP_RESULT[0]), (f"DO 'I{smu}'", SWEEP_RESULT[1]),
         (f"DO 'CH{smu}T'", SWEEP_RESULT[2]),
     ]
@@ -210,7 +210,7 @@ def test_gpib_has_no_ack_and_polls_the_serial_byte():
     dialogue = init("SMU1,,,,,,,") + [(c, None) for c in (
         "BC", "DE", "CH1, 'V1', 'I1', 1, 1", "SS", "VL1, 1, 0.0001, 0.1, 0.2, 0.3", "DT 0",
         "IT2", "EC 0", "SM", "DM2", "LI 'V1', 'I1', 'CH1T'", "MD", "ME1")] + [
-        (":ERROR:LAST:GET", "No error. (0)"), ("DO 'V1'", SWEEP_RESULT[0]),
+        (":ERROR:LAST:GET", ""), ("DO 'V1'", SWEEP_RESULT[0]),
         ("DO 'I1'", SWEEP_RESULT[1]), ("DO 'CH1T'", SWEEP_RESULT[2])]
     with expected_protocol(Keithley4200A, dialogue, ack=False,
                            connection_methods={"read_stb": 1}) as k:
@@ -223,7 +223,7 @@ def test_gpib_srq_sends_dr1_and_waits_for_service_request():
     dialogue = init("SMU1,,,,,,,") + [(c, None) for c in (
         "BC", "DR1", "DE", "CH1, 'V1', 'I1', 1, 1", "SS", "VL1, 1, 0.0001, 0.1, 0.2, 0.3",
         "DT 0", "IT2", "EC 0", "SM", "DM2", "LI 'V1', 'I1', 'CH1T'", "MD", "ME1")] + [
-        (":ERROR:LAST:GET", "No error. (0)"), (":ERROR:LAST:GET", "No error. (0)"),
+        (":ERROR:LAST:GET", ""), (":ERROR:LAST:GET", ""),
         ("DO 'V1'", SWEEP_RESULT[0]), ("DO 'I1'", SWEEP_RESULT[1]),
         ("DO 'CH1T'", SWEEP_RESULT[2])]
     with expected_protocol(Keithley4200A, dialogue, ack=False, srq=True,
@@ -248,7 +248,7 @@ def test_manual_pmu_pulse_train_example():
     """[M 7-20]: waveform capture of one 5 V, 50 us pulse through an RPM, 10 uA range."""
     points = "0.00788628,-21.7246e-9,0,01020021;4.99,4.2e-06,5e-09,01020021"
     dialogue = init("SMU1,,,,PMU1RPM1-2,,,") + acked(*(manual(x) for x in MANUAL_PULSE_TRAIN))
-    dialogue += [(":ERROR:LAST:GET", "No error. (0)"), (":PMU:TEST:STATUS?", "1"),
+    dialogue += [(":ERROR:LAST:GET", ""), (":PMU:TEST:STATUS?", "1"),
                  (":PMU:TEST:STATUS?", "0"), (":PMU:DATA:COUNT? 1", "2"),
                  (":PMU:DATA:GET 1, 0, 2", points), (":PMU:OUTPUT:STATE 1, 0", "ACK")]
     cfg = PulseTrainConfig(base=0.0, amplitude=5.0, i_range=10e-6,
@@ -270,7 +270,7 @@ def test_pulse_train_with_load_range_rate_and_declared_series_element():
         ":PMU:SAMPLE:RATE 1e+07", ":PMU:PULSE:TRAIN 1, -1, 8", ":PMU:PULSE:TIMES 1, 1e-05, "
         "5e-06, 1e-07, 1e-07, 1e-07", ":PMU:PULSE:BURST:COUNT 20", ":PMU:OUTPUT:STATE 1, 1",
         ":PMU:EXECUTE") + [
-        (":ERROR:LAST:GET", "No error. (0)"), (":PMU:TEST:STATUS?", "0"),
+        (":ERROR:LAST:GET", ""), (":PMU:TEST:STATUS?", "0"),
         (":PMU:DATA:COUNT? 1", "1"), (":PMU:DATA:GET 1, 0, 1", "8,0.0079,0,00000C54"),
         (":PMU:OUTPUT:STATE 1, 0", "ACK")]
     cfg = PulseTrainConfig(base=-1, amplitude=8, v_range=40, load=1e3, i_range=10e-3,
@@ -319,7 +319,7 @@ MANUAL_SARB_SEQUENCE = SarbSequence(
 def test_manual_segment_arb_example():
     """[M 7-57, 7-58]: one 7-segment sequence with two spot-mean windows, 0.2 A range."""
     dialogue = init("SMU1,,,,PMU1RPM1-2,,,") + acked(*(manual(x) for x in MANUAL_SARB))
-    dialogue += [(":ERROR:LAST:GET", "No error. (0)"), (":PMU:TEST:STATUS?", "0"),
+    dialogue += [(":ERROR:LAST:GET", ""), (":PMU:TEST:STATUS?", "0"),
                  (":PMU:DATA:COUNT? 1", "2"),
                  (":PMU:DATA:GET 1, 0, 2", "1,1.5e-06,7.5e-08,01010061;"
                                            "1.5,2.2e-06,2.2e-07,01010061"),
@@ -405,7 +405,7 @@ def test_status_word_decoding():
 
 
 # ---------------------------------------------------------------------- safe_off
-NO_ERROR = (":ERROR:LAST:GET", "No error. (0)")
+NO_ERROR = (":ERROR:LAST:GET", "")
 SAFE_OFF_RPM = (acked(":ERROR:LAST:CLEAR", ":PMU:ABORT", ":PMU:OUTPUT:STATE 1, 0",
                       ":PMU:OUTPUT:STATE 2, 0", ":PMU:RPM:CONFIGURE PMU1-1, 0",
                       ":PMU:RPM:CONFIGURE PMU1-2, 0") + [NO_ERROR]
@@ -460,7 +460,7 @@ def test_spot_mean_pulse_train_pulse_iv_settings():
         ":PMU:MEASURE:MODE 1", ":PMU:MEASURE:PIV 1, 1, 1", ":PMU:TIMES:PIV 1, 0.75, 0.9",
         ":PMU:PULSE:TRAIN 1, 0, 2", ":PMU:PULSE:TIMES 1, 1e-05, 5e-06, 1e-07, 1e-07",
         ":PMU:PULSE:BURST:COUNT 2", ":PMU:OUTPUT:STATE 1, 1", ":PMU:EXECUTE") + [
-        (":ERROR:LAST:GET", "No error. (0)"), (":PMU:TEST:STATUS?", "0"),
+        (":ERROR:LAST:GET", ""), (":PMU:TEST:STATUS?", "0"),
         (":PMU:DATA:COUNT? 1", "2"),
         (":PMU:DATA:GET 1, 0, 2", "2,0.002,4e-06,00010051,0,0,8e-06,00010051;"
                                   "2,0.0021,1.4e-05,00010051,0,0,1.8e-05,00010051"),

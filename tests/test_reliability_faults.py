@@ -29,6 +29,7 @@ from drivers.pmu_config import PulseTiming, PulseTrainConfig
 from labapp.cli import main as cli_main
 from protocols import DCSweep, Protocol, RunEngine, connect
 from protocols.base import Record, as_columns
+from sim_backend.kxci_common import ERRORS
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 400  # driver I/O timeout in these tests
@@ -166,7 +167,7 @@ def test_kxci_error_code_on_a_command(fault_sim, tmp_path, reference):
     result, eng, seen, elapsed = run_with_faults(
         fault_sim, tmp_path, sweep(), [f"error-at={k_msg}:-993"])
     assert result.status == "failed"
-    assert "-993" in result.reason and "Invalid command argument" in result.reason
+    assert "-993" in result.reason and ERRORS[-993] in result.reason  # [M 2-12]
     assert "ME1" in result.reason
     assert_data_kept(tmp_path, result, seen)
     assert seen.rows("samples") > 0

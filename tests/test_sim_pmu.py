@@ -47,7 +47,7 @@ def fetch(engine, ch=1, fields=4):
 def test_manual_pulse_train_waveform_on_a_resistor(ohmic_engine):
     e = ohmic_engine
     _, err = run(e, *MANUAL_TRAIN, ":PMU:EXECUTE")
-    assert err == "No error. (0)"
+    assert err == ""
     assert e.device.drives == [e.device.drives[0]]  # one drive call per EXECUTE
     assert e.handle(":PMU:TEST:STATUS?") == "1"  # busy for the first poll
     assert e.handle(":PMU:TEST:STATUS?") == "0"
@@ -75,7 +75,7 @@ def test_load_setting_scales_the_applied_amplitude(make_ohmic_engine):
         cmds = [c.replace("0.0, 5.0", "0, 4").replace("10e-3", "0.2") for c in MANUAL_TRAIN]
         cmds.insert(1, f":PMU:LOAD 1, {load:g}")
         _, err = run(e, *cmds, ":PMU:EXECUTE")
-        assert err == "No error. (0)"
+        assert err == ""
         v, i, _, _ = fetch(e)
         assert v.max() == pytest.approx(expected, rel=1e-6)
 
@@ -104,7 +104,7 @@ def test_spot_mean_burst_records(ohmic_engine):
             .replace("COUNT 1", "COUNT 5") for c in MANUAL_TRAIN]
     _, err = run(e, *cmds, ":PMU:MEASURE:PIV 1, 1, 1", ":PMU:TIMES:PIV 1, 0.2, 0.8",
                  ":PMU:EXECUTE")
-    assert err == "No error. (0)"
+    assert err == ""
     vh, ih, th, sh, vl, il, tl, sl = fetch(e, fields=8)
     assert vh.size == 5
     np.testing.assert_allclose(vh, 5.0 * 1.00005 * 1e4 / 1.005e4, rtol=1e-5)
@@ -127,7 +127,7 @@ def test_waveform_average_and_auto_lowered_rate(ohmic_engine):
 def test_manual_segment_arb_example_spot_means(ohmic_engine):
     e = ohmic_engine
     _, err = run(e, *SARB_EXAMPLE, ":PMU:EXECUTE")
-    assert err == "No error. (0)"
+    assert err == ""
     v, i, t, s = fetch(e)
     scale = (1e6 + 50) / 1e6 * 1e4 / (1e4 + 50)
     np.testing.assert_allclose(v, [1.0 * scale, 1.5 * scale], rtol=1e-5)
@@ -148,7 +148,7 @@ def test_segment_arb_write_read_loop_with_waveform_segments(ohmic_engine):
     _, err = run(e, ":PMU:INIT 1", ":PMU:MEASURE:RANGE 1, 2, 0.01", *write, *read,
                  ":PMU:SARB:WFM:SEQ:LIST 1, 2, 1, 1, 3", ":PMU:SARB:WFM:SEQ:LIST:ADD 1, 2, 2",
                  ":PMU:OUTPUT:STATE 1, 1", ":PMU:EXECUTE")
-    assert err == "No error. (0)"
+    assert err == ""
     v, i, t, s = fetch(e)
     kind = (s >> 16) & 0xF
     assert np.count_nonzero(kind == 1) == 3  # three reads

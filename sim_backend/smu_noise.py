@@ -1,0 +1,124 @@
+"""What an SMU's A/D adds to a reading: range choice, resolution and seeded noise.
+
+The simulated device returns the true V and I; the instrument reports them the way a
+4200A SMU would [SMU datasheet]:
+
+* **Current range**: autorange picks the smallest range whose full scale (105 % [M 5-33])
+  holds the reading, never below the ``RG`` lowest range (default 100 nA without a
+  preamplifier, 1 nA with one [M 5-42]); ``RI`` fixes the range [M 5-42]. A reading beyond
+  105 % of a fixed range saturates there.
+* **Resolution**: each range's measure resolution (its least significant digit) from the
+  4200A-SCS datasheet's SMU tables, below; readings are rounded to it.
+* **Noise**: Gaussian, σ = ``NOISE_LSB`` resolution steps at 1 PLC, scaling as
+  1/√(PLC) with the integration time ``IT`` [M 5-40] (an A/D averages over its aperture).
+  The datasheet gives accuracy bounds, not a noise figure; ``NOISE_LSB`` = 2 is this
+  simulator's assumption, chosen so that the noise is a few digits of the range, below the
+  datasheet's offset term on every range.
+
+Measure resolution per range (4200A-SCS datasheet, SMU specifications; 4200-SMU/4201-SMU
+= medium power, 4210-SMU/4211-SMU = high power, ``+PA`` = with 4200-PA preamplifier):
+
+========== ============== ===============================
+range      resolution     available on
+========== ============== ===============================
+1 A        1 µA           4210/4211 only
+100 mA     100 nA         all
+10 mA      10 nA          all
+1 mA       1 nA           all
+100 µA     100 pA         all
+10 µA      10 pA          all
+1 µA       1 pA           all
+100 nA     100 fA         all
+10 nA      10 fA          with 4200-PA
+1 nA       1 fA           with 4200-PA
+100 pA     300 aA         with 4200-PA
+10 pA      30 aA          with 4200-PA
+1 pA       10 aA          with 4200-PA
+========== ============== ===============================
+
+Voltage: 200 V range 200 µV, 20 V range 20 µV; with 4200-PA also 2 V (2 µV) and 200 mV
+(1 µV). The figures were transcribed from the datasheet's tables; no copy of the datasheet
+is stored with the project, so they are recorded here as the one place to check and fix.
+
+Everything is drawn from one ``numpy`` generator seeded by the engine's seed, so a run is
+reproducible; ``enabled=False`` gives exact readings (for tests of the wiring itself).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: current range full scale -> measure resolution (A) [datasheet, table above]
+I_RESOLUTION = {1.0: 1e-6, 100e-3: 100e-9, 10e-3: 10e-9, 1e-3: 1e-9, 100e-6: 100e-12,
+                10e-6: 10e-12, 1e-6: 1e-12, 100e-9: 100e-15, 10e-9: 10e-15, 1e-9: 1e-15,
+                100e-12: 300e-18, 10e-12: 30e-18, 1e-12: 10e-18}
+#: voltage range full scale -> measure resolution (V) [datasheet]
+V_RESOLUTION = {200.0: 200e-6, 20.0: 20e-6, 2.0: 2e-6, 0.2: 1e-6}
+#: noise σ in resolution steps at 1 PLC (simulator assumption, see the module docstring)
+NOISE_LSB = 2.0
+#: readings are accepted up to 105 % of a range's full scale [M 5-32, 5-33]
+OVERRANGE = 1.05
+#: ``DV`` range code -> full scale (0 = auto) [M 5-33]
+DV_RANGE = {1: 20.0, 2: 200.0, 3: 200.0, 4: 0.2, 5: 2.0}
+
+
+def current_ranges(smu) -> list[float]:
+    """The current ranges of this SMU, smallest first."""
+    lowest = 1e-12 if smu.preamp else 100e-9
+    top = 1.0 if smu.high_power else 100e-3
+    return sorted(r for r in I_RESOLUTION if lowest * 0.999 <= r <= top * 1.001)
+
+
+def voltage_ranges(smu) -> list[float]:
+    """The voltage ranges of this SMU, smallest first (200 mV and 2 V need the preamp)."""
+    return sorted(V_RESOLUTION) if smu is not None and smu.preamp else [20.0, 200.0]
+
+
+class SMUNoise:
+    """Range, resolution and noise of SMU readings (seeded)."""
+
+    def __init__(self, seed: int = 0, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.rng = np.random.default_rng([int(seed), 4200])
+
+    def current_range(self, smu, values: np.ndarray) -> np.ndarray:
+        """Range per reading: autorange (``RG`` floor) or the ``RI`` fixed range."""
+        ranges = np.array(current_ranges(smu))
+        fixed = getattr(smu, "fixed_i_range", 0.0)
+        if fixed:
+            return np.full(values.shape, ranges[np.argmin(np.abs(np.log(ranges / fixed)))])
+        floor = max(getattr(smu, "lowest_range", 0.0), ranges[0])
+        usable = ranges[ranges >= floor * 0.999]
+        k = np.searchsorted(usable * OVERRANGE, np.abs(values), side="left")
+        return usable[np.minimum(k, usable.size - 1)]
+
+    def measure_i(self, smu, values: np.ndarray, plc: float) -> np.ndarray:
+        """Current readings of ``smu`` for true currents ``values`` at ``plc``."""
+        values = np.asarray(values, dtype=float)
+        if not self.enabled or smu is None:
+            return values
+        rng = self.current_range(smu, values)
+        res = np.array([I_RESOLUTION[float(r)] for r in rng]) if rng.size else rng
+        return self._read(values, rng, res, plc)
+
+    def measure_v(self, smu, values: np.ndarray, range_code: int = 0,
+                  plc: float = 1.0) -> np.ndarray:
+        """Voltage readings for true voltages ``values`` (``DV`` range code or auto)."""
+        values = np.asarray(values, dtype=float)
+        if not self.enabled:
+            return values
+        spans = np.array(voltage_ranges(smu))
+        fixed = DV_RANGE.get(int(range_code)) or getattr(smu, "fixed_v_range", 0.0)
+        if fixed:
+            rng = np.full(values.shape, fixed)
+        else:
+            k = np.searchsorted(spans * OVERRANGE, np.abs(values), side="left")
+            rng = spans[np.minimum(k, spans.size - 1)]
+        res = np.array([V_RESOLUTION[float(r)] for r in rng]) if rng.size else rng
+        return self._read(values, rng, res, plc)
+
+    def _read(self, values, rng, res, plc) -> np.ndarray:
+        sigma = NOISE_LSB * res / np.sqrt(max(plc, 0.01))
+        noisy = values + sigma * self.rng.standard_normal(values.shape)
+        noisy = np.clip(noisy, -OVERRANGE * rng, OVERRANGE * rng)
+        return np.round(noisy / res) * res
