@@ -28,10 +28,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sim_backend.qc_device import QCDevice  # noqa: E402
-from sim_backend.qc_experiments import SETTINGS  # noqa: E402
 from sim_backend.qc_stimulus import dc_loop, pulse_train, reads_at  # noqa: E402
 
 SEEDS = range(7)
+DC_POINT_TIME = 0.1 / 60 + 3.3e-5  # one point of a 0.1 PLC sweep (integration + overhead)
 
 
 def _time(setup, work) -> tuple[float, float, float, int]:
@@ -51,7 +51,7 @@ def _time(setup, work) -> tuple[float, float, float, int]:
 
 
 def dc_loop_bench() -> tuple[float, float, float, int]:
-    s = dc_loop(step=1e-3, dwell=SETTINGS.dc_point_time, compliance=5e-3)
+    s = dc_loop(step=1e-3, dwell=DC_POINT_TIME, compliance=5e-3)
     assert s.v.size == 12_000
     return _time(QCDevice, lambda d: d.drive(s.dt, s.v, s.i_limit))
 

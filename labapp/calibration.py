@@ -1,382 +1,238 @@
-"""Calibration of the simulated quantized-conductance device against paper 000.
+"""Run the paper-000 calibration table on the simulated 4200A and write its report.
 
-Every row of the calibration table runs as a real protocol (``protocols``) through the
-driver (``drivers.Keithley4200A``) and the simulated 4200A (``sim_backend.kxci``, in process)
-with the device model behind SMU1, on an ensemble of devices (one seed each). The measured
-arrays come back from the run files and go through the same metric functions and targets
-as the model-level runner (:mod:`sim_backend.qc_experiments`).
+The table (rows, presets, metrics, bands, pass rule) is ``sim_backend/qc_calibration_table.json``
+read by :mod:`sim_backend.qc_table`. For every device seed, each recipe a requested row
+needs runs once: its protocol runs (``protocols.build`` from the named presets) go
+through the run engine, the driver and the in-process simulated 4200A whose device is
+drawn from the seed, into an HDF5 run file; the metrics read the run files back. Seeds
+run in a small process pool (the work is numpy in one interpreter per seed).
 
-:func:`run_calibration` writes the report: one figure per row with the paper's target
-beside the measurement, and the table of targets versus measured values (Markdown and
-CSV). ``labapp sim calibrate -o DIR`` calls it.
+:func:`run_calibration` writes ``calibration.md`` (per row: paper value and reference,
+band, median, interquartile range, fraction of seeds in band, verdict), ``calibration.csv``
+and one figure per row. ``labapp sim calibrate -o DIR`` calls it.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import tempfile
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from sim_backend.qc_experiments import (
-    ROWS,
-    SETTINGS,
-    Calibration,
-    Experiment,
-    Settings,
-    calibrate,
-    conductance,
-    dc_loop_metrics,
-    log_read_times,
-    ltp_ltd_metrics,
-    read_disturb_metrics,
-    read_series_metrics,
-    reset_train_metrics,
-    retention_metrics,
-    rtn_metrics,
-)
+from sim_backend.qc_table import METRICS, Measured, RowResult, Table, load_table
 
-__all__ = ["InstrumentRunner", "run_calibration", "write_report"]
+__all__ = ["measure_seed", "run_table", "run_calibration", "write_report"]
+
+DEFAULT_DEVICES = 8
 
 
-class InstrumentRunner:
-    """Runs the calibration rows as protocols on the simulated instrument.
+def _run_recipe(specs, seed: int, path: Path) -> list:
+    """Run one recipe (protocol runs in order) on a fresh simulated device of ``seed``."""
+    from analysis.inputs import load_run
+    from protocols import RunEngine, build, connect
 
-    Each call connects a fresh simulated 4200A whose device is drawn from ``seed`` (the
-    same device the model-level runner builds), runs one or more protocols with the run
-    engine into HDF5 run files under ``workdir``, and reads the measurement back.
-    """
+    k4200 = connect(sim=True, seed=seed)
+    runs = []
+    try:
+        engine = RunEngine(k4200, metadata={"device_id": f"sim-seed-{seed}",
+                                            "sample": "simulated"})
+        for protocol, preset, overrides in specs:
+            result = engine.run(build(protocol, preset or None, overrides), path)
+            if result.status != "completed":
+                raise RuntimeError(f"{protocol} ({preset or 'custom'}) on seed {seed}: "
+                                   f"run {result.status}: {result.reason}")
+            runs.append(load_run(path, result.run_id))
+    finally:
+        k4200.adapter.close()
+    return runs
 
-    def __init__(self, workdir: Path | None = None, settings: Settings = SETTINGS) -> None:
-        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="calib-"))
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.s = settings
-        self._n = 0
 
-    @contextmanager
-    def _instrument(self, seed: int) -> Iterator:
-        from protocols import RunEngine, connect
+def measure_seed(seed: int, row_ids: Sequence[str], workdir: str | Path,
+                 table: Table | None = None) -> dict[str, Measured]:
+    """Every requested row's metric on the device of ``seed`` (each recipe run once)."""
+    table = table or load_table()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = [table.row(r) for r in row_ids]
+    cache: dict[str, list] = {}
+    out = {}
+    for row in rows:
+        for key in row.recipes:
+            if key not in cache:
+                cache[key] = _run_recipe(table.recipes[key], seed,
+                                         workdir / f"seed{seed:03d}-{key}.h5")
+        out[row.id] = METRICS[row.metric]([cache[k] for k in row.recipes])
+    return out
 
-        k4200 = connect(sim=True, seed=seed)
-        try:
-            yield RunEngine(k4200)
-        finally:
-            k4200.adapter.close()
 
-    def _run(self, engine, protocol):
-        from analysis.inputs import load_run
+def _measure_job(args: tuple[int, tuple[str, ...], str]) -> tuple[int, dict[str, Measured]]:
+    seed, row_ids, workdir = args
+    return seed, measure_seed(seed, row_ids, workdir)
 
-        self._n += 1
-        result = engine.run(protocol, self.workdir / f"{self._n:04d}-{protocol.name}.h5")
-        if result.status != "completed":
-            raise RuntimeError(f"{protocol.name}: run {result.status}: {result.reason}")
-        return load_run(result.path)
 
-    def _train(self, engine, amplitudes, compliance: float, v_read: float | None = 0.1,
-               width: float | None = None):
-        """Pulse train(s) for a list of amplitudes (consecutive equal signs in one run)."""
-        from protocols import PulseTrain
+def run_table(seeds: Sequence[int], row_ids: Sequence[str] | None = None,
+              workdir: str | Path | None = None, jobs: int | None = None,
+              table: Table | None = None) -> list[RowResult]:
+    """The rows over the seed ensemble (``jobs`` worker processes; 1 = in this process)."""
+    table = table or load_table()
+    ids = tuple(row_ids) if row_ids else tuple(r.id for r in table.rows)
+    for r in ids:
+        table.row(r)  # KeyError with the list of rows for a wrong id
+    if not seeds:
+        raise ValueError("devices: give at least one device seed")
+    workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="calib-"))
+    jobs = min(len(seeds), jobs or min(2, os.cpu_count() or 1))
+    work = [(int(s), ids, str(workdir)) for s in seeds]
+    if jobs > 1:
+        import multiprocessing
 
-        s = self.s
-        runs = []
-        amps = list(amplitudes)
-        while amps:
-            sign = 1.0 if amps[0] > 0 else -1.0
-            n = 1
-            while n < len(amps) and np.sign(amps[n]) == sign and amps[n] == amps[0]:
-                n += 1
-            read = 0.1 if v_read is None else v_read
-            runs.append(self._run(engine, PulseTrain(
-                polarity="set" if sign > 0 else "reset", amplitude=abs(amps[0]), count=n,
-                width=s.pulse_width if width is None else width, period=s.pulse_period,
-                read_width=s.read_width, v_read=sign * abs(read), compliance=compliance)))
-            amps = amps[n:]
-        return runs
-
-    @staticmethod
-    def _reads(run) -> np.ndarray:
-        """Read conductance after each pulse (the initial read, pulse index 0, left out)."""
-        st = run.streams["samples"]
-        after = np.asarray(st["pulse_index"]) > 0
-        return conductance(np.asarray(st["voltage_V"])[after], np.asarray(st["current_A"])[after])
-
-    # ------------------------------------------------------------------ rows
-    def dc_loop(self, seed: int, compliance: float) -> Experiment:
-        from protocols import DCSweep
-
-        s = self.s
-        with self._instrument(seed) as eng:
-            run = self._run(eng, DCSweep(v_set=3.0, v_reset=3.0, step=s.dc_step,
-                                         compliance_set=compliance,
-                                         compliance_reset=compliance, integration="short"))
-        st = run.streams["samples"]
-        e = dc_loop_metrics(np.asarray(st["segment"]), np.asarray(st["voltage_V"]),
-                            np.asarray(st["current_A"]))
-        e.metrics["compliance_mA"] = compliance * 1e3
-        return e
-
-    def _staircase_run(self, eng, polarity: str, compliance: float):
-        from protocols import PulseTrain
-
-        s = self.s
-        start, step, count = s.staircase
-        sign = 1.0 if polarity == "set" else -1.0
-        return self._run(eng, PulseTrain(
-            polarity=polarity, amplitude=start, amplitude_step=step, count=int(count),
-            width=s.pulse_width, period=s.pulse_period, read_width=s.read_width,
-            v_read=0.1 * sign, compliance=compliance))
-
-    def pulsed_cc(self, seed: int, compliance: float) -> Experiment:
-        with self._instrument(seed) as eng:
-            g = self._reads(self._staircase_run(eng, "set", compliance))
-            self._staircase_run(eng, "reset", compliance)
-        return read_series_metrics("pulsed_cc", g, compliance_mA=compliance * 1e3)
-
-    def amplitude(self, seed: int, amplitude: float) -> Experiment:
-        s = self.s
-        with self._instrument(seed) as eng:
-            (run,) = self._train(eng, [amplitude] * s.amplitude_count, s.amplitude_compliance)
-        return read_series_metrics("amplitude", self._reads(run), amplitude_V=amplitude)
-
-    def count(self, seed: int, count: int) -> Experiment:
-        s = self.s
-        with self._instrument(seed) as eng:
-            (run,) = self._train(eng, [s.count_amplitude] * count, s.count_compliance)
-        return read_series_metrics("count", self._reads(run), count=float(count))
-
-    def read_disturb(self, seed: int, read_v: float) -> Experiment:
-        from protocols import Retention
-
-        s = self.s
-        with self._instrument(seed) as eng:
-            self._train(eng, [1.6] * 3, s.program_compliance)
-            run = self._run(eng, Retention(
-                duration=s.disturb_interval * (s.disturb_reads - 1) + 1e-9,
-                interval=s.disturb_interval, spacing="linear", v_read=read_v,
-                read_width=s.disturb_read_width, program_amplitude=0.0))
-        st = run.streams["samples"]
-        g = conductance(np.asarray(st["voltage_V"]), np.asarray(st["current_A"]))
-        return read_disturb_metrics(g, read_v)
-
-    def reset_train(self, seed: int) -> Experiment:
-        from protocols import ResetTrain
-
-        s = self.s
-        amp, n = s.reset_set
-        with self._instrument(seed) as eng:
-            self._train(eng, [amp] * n, s.program_compliance)
-            run = self._run(eng, ResetTrain(
-                amplitude=s.reset_amplitude, width=s.reset_width, count=s.reset_count,
-                period=s.reset_period, samples=s.reset_samples,
-                compliance=s.reset_compliance))
-        wf = run.waveforms
-        return reset_train_metrics(np.asarray(wf["current_A"]), np.asarray(wf["voltage_V"]))
-
-    def ltp_ltd(self, seed: int) -> Experiment:
-        from protocols import LTPLTD
-
-        s = self.s
-        with self._instrument(seed) as eng:
-            self._train(eng, list(s.ltp_prepare), s.program_compliance)
-            run = self._run(eng, LTPLTD(
-                amplitude=s.ltp_amplitude, width=s.ltp_width, count=s.ltp_count,
-                v_read=s.ltp_read, period=s.ltp_period, read_width=s.ltp_read_width,
-                compliance=s.program_compliance))
-        st = run.streams["samples"]
-        g = conductance(np.asarray(st["voltage_V"]), np.asarray(st["current_A"]))
-        return ltp_ltd_metrics(g, s.ltp_count)
-
-    def retention(self, seed: int, program: tuple[float, ...]) -> Experiment:
-        from protocols import Retention
-
-        s = self.s
-        with self._instrument(seed) as eng:
-            self._train(eng, list(program), s.program_compliance)
-            run = self._run(eng, Retention(
-                duration=float(log_read_times(s)[-1]), interval=s.retention_first,
-                spacing="log", points_per_decade=10, v_read=0.1,
-                read_width=s.retention_read_width, program_amplitude=0.0))
-        st = run.streams["samples"]
-        g = conductance(np.asarray(st["voltage_V"]), np.asarray(st["current_A"]))
-        return retention_metrics(np.asarray(st["elapsed_s"]), g)
-
-    def rtn(self, seed: int) -> Experiment:
-        from protocols import ReadNoise
-
-        s = self.s
-        with self._instrument(seed) as eng:
-            self._train(eng, [s.rtn_prepare[0]], 1e-3)
-            self._train(eng, [s.rtn_prepare[1]], 1e-3)
-            run = self._run(eng, ReadNoise(v_read=0.1, duration=s.rtn_duration,
-                                           rate=s.rtn_rate))
-        st = run.streams["samples"]
-        return rtn_metrics(np.asarray(st["time_s"]),
-                           conductance(np.asarray(st["voltage_V"]), np.asarray(st["current_A"])))
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+            done = dict(ex.map(_measure_job, work))
+    else:
+        done = dict(map(_measure_job, work))
+    results = []
+    for rid in ids:
+        vals = np.array([done[int(s)][rid].value for s in seeds], dtype=float)
+        results.append(RowResult(table.row(rid), tuple(int(s) for s in seeds), vals,
+                                 done[int(seeds[0])][rid]))
+    return results
 
 
 # --------------------------------------------------------------------------- report
-_TARGETS = {
-    "dc_loop": "0->3->0->-3->0 V at CC 5/7/10 mA: stepwise SET from ~1-1.5 V to >= 20 G0; "
-               "RESET steps from about -1.5 to -2.5 V down to a few G0; n and n+1/2 plateaus; "
-               "higher CC -> higher top level",
-    "pulsed_cc": "pulsed SET, CC 1 mA vs 5 mA (20 ms pulses, +-0.1 V reads): ~1 G0 vs up to "
-                 "~20 G0",
-    "amplitude": "pulse amplitude 1.5 / 1.9 / 2.3 V: slow rise to ~6 G0 at 1.5 V, ~12 G0 at "
-                 "2.3 V",
-    "count": "2-4 pulses: up to ~18 G0; 6-10 pulses: ~25 G0",
-    "read_disturb": "read at 0.15 V: elevated baseline, filament modified; 0.1 V: minimal",
-    "reset_train": "500 x -1.5 V / 5 ms: I_i/I_1 decays gradually through plateaus; "
-                   "I_{i+1} < I_i for most pulses; 5-10 % scatter around levels",
-    "ltp_ltd": "30 + 30 pulses +-1.5 V / 5 ms, reads +-0.2 V: nonlinear, asymmetric; "
-               "NL 5.08 (pot.), 4.85 (dep.)",
-    "retention": "0.1 V reads over 6x10^3 s: states >= 2 G0 within +-10 %",
-    "rtn": "constant bias at a low state: two-level RTN visible",
-}
+def _fmt(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.3g}"
 
 
-def _figure(row: str, cal: Calibration, path: Path) -> None:
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell (a literal | would split the cell)."""
+    return text.replace("|", "\\|")
+
+
+def _recipe_text(table: Table, key: str) -> str:
+    parts = []
+    for protocol, preset, overrides in table.recipes[key]:
+        ov = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        name = f"`{preset}`" if preset else f"{protocol}"
+        parts.append(f"{name} ({ov})" if ov else name)
+    return " then ".join(parts)
+
+
+def _figure(res: RowResult, table: Table, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ex = cal.examples[row]
-    checks = [(c, v, ok) for c, v, ok in cal.results() if c.row == row]
-    fig, (ax, note) = plt.subplots(
-        2, 1, figsize=(8.0, 5.2 + 0.16 * len(checks)),
-        gridspec_kw={"height_ratios": (4.0, 0.9 + 0.22 * len(checks))})
-    note.axis("off")
-    if row == "dc_loop":
-        for e, cc in zip(ex, SETTINGS.dc_compliances, strict=False):
-            ax.plot(e.traces["v"], e.traces["g"], lw=0.8, label=f"CC {cc * 1e3:g} mA")
-        ax.set(xlabel="V (V)", ylabel="G / G0", ylim=(0, None))
-    elif row == "count":
-        longest = max(ex, key=lambda e: e.metrics["count"])
-        ax.plot(longest.traces["pulse"], longest.traces["g"], "-", color="0.7",
-                label="read after each pulse")
-        ax.plot([e.metrics["count"] for e in ex], [e.metrics["final_G0"] for e in ex], "o",
-                ms=7, label="after a train of N pulses")
-        ax.set(xlabel="number of pulses N", ylabel="read G / G0")
-    elif row in ("pulsed_cc", "amplitude"):
-        for e in ex:
-            key = {"pulsed_cc": "compliance_mA", "amplitude": "amplitude_V"}[row]
-            unit = {"pulsed_cc": " mA", "amplitude": " V"}[row]
-            ax.plot(e.traces["pulse"], e.traces["g"], "o-", ms=3,
-                    label=f"{e.metrics[key]:g}{unit}")
-        ax.set(xlabel="pulse", ylabel="read G / G0")
-    elif row == "read_disturb":
-        for e in ex:
-            ax.plot(e.traces["read"], e.traces["g"], lw=0.8,
-                    label=f"read {e.metrics['read_V']:g} V")
-        ax.set(xlabel="read", ylabel="G / G0")
-    elif row == "reset_train":
-        e = ex[0]
-        ax.plot(e.traces["pulse"], e.traces["ratio"], ".", ms=3, label="I_i / I_1")
-        ax.set(xlabel="pulse", ylabel="I_i / I_1", yscale="log")
-        inset = ax.inset_axes((0.6, 0.55, 0.37, 0.4))
-        i = np.abs(e.traces["i"]) * 1e3
-        inset.plot(i[:-1], i[1:], ".", ms=2)
-        lim = (0, float(np.nanmax(i)) * 1.05)
-        inset.plot(lim, lim, "k-", lw=0.6)
-        inset.set(xlabel="I_i (mA)", ylabel="I_i+1 (mA)", xlim=lim, ylim=lim)
-        inset.tick_params(labelsize=6)
-    elif row == "ltp_ltd":
-        e = ex[0]
-        ax.plot(e.traces["pulse"], e.traces["g"], "o-", ms=3)
-        ax.set(xlabel="pulse (0: before the train)", ylabel="read G / G0")
-    elif row == "retention":
-        for e in ex:
-            ax.plot(e.traces["t"], e.traces["g"], "o-", ms=3,
-                    label=f"{e.metrics['initial_G0']:.1f} G0")
-        ax.set(xlabel="t (s)", ylabel="G / G0 at 0.1 V", xscale="log")
-    elif row == "rtn":
-        e = ex[0]
-        ax.plot(e.traces["t"], e.traces["g"], lw=0.5)
-        ax.set(xlabel="t (s)", ylabel="G / G0 at 0.1 V", xlim=(0, 1.0))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower left" if row == "reset_train" else "best")
-    measured = "\n".join(f"{'ok ' if ok else 'OUT'} {c.metric} = {v:.3g}   "
-                         f"(accepted {c.lo:g} .. {c.hi:g}; paper: {c.target})"
-                         for c, v, ok in checks)
-    n = len(cal.seeds)
-    ax.set_title(f"{row}: simulated device ({n} device{'s' if n > 1 else ''}; shown: seed "
-                 f"{cal.seeds[0]})", fontsize=10)
-    target = textwrap.fill(f"paper 000: {_TARGETS[row]}", 110)
-    note.text(0.0, 1.0, f"{target}\n\nensemble:\n{measured}", fontsize=7, va="top",
-              family="monospace", transform=note.transAxes)
+    row = res.row
+    fig, (ax, ens) = plt.subplots(1, 2, figsize=(10.0, 4.2),
+                                  gridspec_kw={"width_ratios": (2.2, 1.0)})
+    ex = res.example
+    if ex is not None and ex.x.size:
+        style = "-" if ex.x.size > 200 else "o-"
+        ax.plot(ex.x, ex.y, style, ms=3, lw=0.8)
+        ax.set(xlabel=ex.xlabel, ylabel=ex.ylabel)
+        if ex.xlabel.startswith("t ("):
+            ax.set_xscale("log")
+    ax.set_title(f"example: seed {res.seeds[0]}", fontsize=9)
+    vals = res.values
+    x = np.zeros(vals.size) + np.linspace(-0.15, 0.15, vals.size)
+    colors = ["tab:green" if row.in_band(v) else "tab:red" for v in vals]
+    ens.scatter(x, np.where(np.isfinite(vals), vals, np.nan), c=colors, s=22, zorder=3)
+    finite = vals[np.isfinite(vals)]
+    span = np.concatenate([finite, [row.lo, row.hi]])
+    span = span[np.isfinite(span)]
+    lo = float(span.min()) if span.size else 0.0
+    hi = float(span.max()) if span.size else 1.0
+    pad = 0.15 * (hi - lo or 1.0)
+    ens.axhspan(row.lo if np.isfinite(row.lo) else lo - pad,
+                row.hi if np.isfinite(row.hi) else hi + pad, color="tab:green", alpha=0.15,
+                label="band")
+    if np.isfinite(res.median):
+        ens.axhline(res.median, color="k", lw=1.2, label=f"median {_fmt(res.median)}")
+    ens.set(xlim=(-0.5, 0.5), ylim=(lo - pad, hi + pad), xticks=[],
+            ylabel=f"{row.metric} ({row.unit})" if row.unit else row.metric)
+    ens.legend(fontsize=7, loc="best")
+    verdict = "PASS" if res.passed(table.rule) else "FAIL"
+    ens.set_title(f"{len(vals)} devices, {100 * res.fraction_in_band:.0f} % in band: {verdict}",
+                  fontsize=9)
+    fig.suptitle(textwrap.fill(f"{row.id}: paper 000 {row.paper}: {row.paper_value}; "
+                               f"band {row.band}", 120), fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def write_report(cal: Calibration, outdir: Path, how: str) -> Path:
-    """Figures, ``calibration.csv`` and ``calibration.md`` in ``outdir``; returns the .md."""
+def write_report(results: Sequence[RowResult], outdir: str | Path,
+                 table: Table | None = None, figures: bool = True) -> Path:
+    """``calibration.md``, ``calibration.csv`` and one figure per row in ``outdir``."""
+    table = table or load_table()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    results = cal.results()
     with open(outdir / "calibration.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["row", "metric", "paper_target", "accept_lo", "accept_hi", "measured",
-                    "ok"])
-        for c, v, ok in results:
-            w.writerow([c.row, c.metric, c.target, c.lo, c.hi, f"{v:.6g}", ok])
+        w.writerow(["row", "paper", "paper_value", "metric", "unit", "band_lo", "band_hi",
+                    "median", "q1", "q3", "fraction_in_band", "seeds", "passed", "values"])
+        for r in results:
+            q1, q3 = r.iqr
+            w.writerow([r.row.id, r.row.paper, r.row.paper_value, r.row.metric, r.row.unit,
+                        r.row.lo, r.row.hi, f"{r.median:.6g}", f"{q1:.6g}", f"{q3:.6g}",
+                        f"{r.fraction_in_band:.3f}", len(r.seeds), r.passed(table.rule),
+                        " ".join(f"{v:.6g}" for v in r.values)])
+    n_pass = sum(r.passed(table.rule) for r in results)
+    seeds = results[0].seeds if results else ()
     lines = [
-        "# Simulated QC device versus paper 000",
+        "# Simulated QC device against paper 000: calibration table",
         "",
-        f"{how}. Ensemble of {len(cal.seeds)} devices (seeds {', '.join(map(str, cal.seeds))}); "
-        "values are ensemble medians (retention: the worst state). Accepted ranges are the "
-        "ones the calibration tests assert. Protocol settings the paper leaves open are in "
-        "`sim_backend/qc_experiments.py` (`Settings`) and `docs/simulator-physics.md`.",
+        f"Table `{table.name}` version {table.version} (`sim_backend/qc_calibration_table.json`). "
+        "Every row ran its presets as protocols through the driver and the simulated 4200A on "
+        f"{len(seeds)} devices (seeds {', '.join(map(str, seeds))}). Pass rule: the median over "
+        f">= {table.rule.min_seeds} seeds in the band and >= "
+        f"{100 * table.rule.min_fraction:.0f} % of the seeds in the band.",
         "",
-        f"**{sum(ok for *_, ok in results)} of {len(results)} checks in range.**",
+        f"**{n_pass} of {len(results)} rows pass.**",
         "",
-        "| row | metric | paper 000 | accepted | measured | |",
-        "|---|---|---|---|---|---|",
+        "| row | paper 000 | paper value | presets | band | median | IQR | in band | |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for c, v, ok in results:
-        lines.append(f"| {c.row} | `{c.metric}` | {c.target} | {c.lo:g} .. {c.hi:g} | "
-                     f"{v:.3g} | {'ok' if ok else '**out**'} |")
-    lines += ["", "## All measured values", ""]
-    for row, mets in cal.metrics.items():
-        vals = ", ".join(f"{k} = {v:.3g}" for k, v in mets.items())
-        lines.append(f"- **{row}**: {vals}")
-    lines += ["", "## Figures", ""]
-    for row in cal.examples:
-        name = f"{row}.png"
-        _figure(row, cal, outdir / name)
-        lines += [f"### {row}", "", f"Paper 000: {_TARGETS[row]}", "", f"![{row}]({name})", ""]
+    for r in results:
+        q1, q3 = r.iqr
+        presets = "; ".join(_recipe_text(table, k) for k in r.row.recipes)
+        lines.append(
+            f"| {r.row.id} | {r.row.paper} | {_cell(r.row.paper_value)} | {presets} | "
+            f"{_cell(r.row.band)} | "
+            f"{_fmt(r.median)} | {_fmt(q1)} - {_fmt(q3)} | {100 * r.fraction_in_band:.0f} % | "
+            f"{'pass' if r.passed(table.rule) else '**FAIL**'} |")
+    lines += ["", "Per-seed values are in `calibration.csv`; the metrics are the functions of "
+              "`sim_backend/qc_table.py` named in the table.", ""]
+    if figures:
+        lines += ["## Figures", ""]
+        for r in results:
+            name = f"{r.row.id}.png"
+            _figure(r, table, outdir / name)
+            lines += [f"### {r.row.id}", "", f"Paper 000 {r.row.paper}: {r.row.paper_value}. "
+                      f"Band: {r.row.band}.", "", f"![{r.row.id}]({name})", ""]
     path = outdir / "calibration.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def run_calibration(outdir: Path, seed: int = 0, devices: int = 4,
-                    rows: tuple[str, ...] = ROWS) -> Path:
-    """Run every calibration row through the simulated instrument; write the report.
+def run_calibration(outdir: str | Path, seed: int = 0, devices: int = DEFAULT_DEVICES,
+                    rows: Sequence[str] | None = None, jobs: int | None = None) -> Path:
+    """Run the table (or ``rows``) on seeds ``seed .. seed + devices - 1``; write the report.
 
-    Parameters
-    ----------
-    outdir : report directory (created); run files go to ``outdir/runs``.
-    seed : first device seed; the ensemble is ``seed .. seed + devices - 1``.
-    devices : ensemble size (>= 1).
-    rows : rows to run (default all).
-
-    Returns
-    -------
-    Path of ``calibration.md``.
+    Run files go to ``outdir/runs``. Returns the path of ``calibration.md``.
     """
     if devices < 1:
         raise ValueError(f"devices must be >= 1, got {devices!r}")
     outdir = Path(outdir)
-    runner = InstrumentRunner(outdir / "runs")
-    cal = calibrate(runner, tuple(range(seed, seed + devices)), rows)
-    return write_report(cal, outdir, "Every row ran as a protocol through the driver and the "
-                        "simulated 4200A (in-process KXCI engine)")
-
+    table = load_table()
+    results = run_table(range(seed, seed + devices), rows, outdir / "runs", jobs, table)
+    return write_report(results, outdir, table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,19 +240,19 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m labapp.calibration",
-                                description="Calibrate the simulated QC device against "
-                                "paper 000 through the simulated 4200A; write the report.")
+                                description="Run paper 000's calibration table on the "
+                                "simulated 4200A; write the report.")
     p.add_argument("-o", "--outdir", type=Path, required=True, help="report directory")
     p.add_argument("--seed", type=int, default=0, help="first device seed (default 0)")
-    p.add_argument("--devices", type=int, default=4, help="ensemble size (default 4)")
-    p.add_argument("--row", action="append", choices=ROWS, help="run only this row "
-                   "(repeatable; default all)")
+    p.add_argument("--devices", type=int, default=DEFAULT_DEVICES,
+                   help=f"ensemble size (default {DEFAULT_DEVICES})")
+    p.add_argument("--row", action="append", help="run only this row (repeatable)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default 2)")
     args = p.parse_args(argv)
     try:
-        path = run_calibration(args.outdir, args.seed, args.devices,
-                               tuple(args.row) if args.row else ROWS)
-    except ValueError as exc:
-        p.error(str(exc))
+        path = run_calibration(args.outdir, args.seed, args.devices, args.row, args.jobs)
+    except (ValueError, KeyError) as exc:
+        p.error(str(exc).strip("'\""))
     print(path)
     return 0
 
