@@ -61,6 +61,7 @@ from analysis.figures_states import (  # noqa: E402
     figure_retention,
     figure_rtn,
 )
+from analysis.options import figure_supported  # noqa: E402
 from analysis.plateaus import KIND_QUANTIZED  # noqa: E402
 from analysis.runfile import RunData  # noqa: E402
 from analysis.summary import RunAnalysis  # noqa: E402
@@ -219,7 +220,7 @@ def applicable_figures(an: RunAnalysis) -> list[str]:
         names.append("endurance")
     if an.rtn is not None:
         names.append("rtn")
-    return names
+    return [n for n in names if figure_supported(an.protocol, n)]
 
 
 def save_figures(run: RunAnalysis | RunData, names: Sequence[str], outdir: str | Path,

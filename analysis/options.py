@@ -18,6 +18,26 @@ DEFAULT_BIN_G0 = 0.025
 FIGURE_NAMES = ("iv", "gv", "histogram", "plateaus", "pulses", "polar", "timelag", "ltp-ltd",
                 "retention", "cdf", "endurance", "rtn", "compliance")
 
+#: figures that mean something for a protocol's runs (paper 000: polar and time-lag plots
+#: are of identical pulse trains, Fig. 6e-f; a write-verify run changes amplitude and
+#: polarity from pulse to pulse). A protocol not listed (CSV, imported) gets every figure
+#: its data allows.
+PROTOCOL_FIGURES: dict[str, tuple[str, ...]] = {
+    "dc-sweep": ("iv", "gv", "histogram", "plateaus", "cdf", "endurance", "compliance"),
+    "pulse-train": ("histogram", "plateaus", "pulses", "polar", "timelag"),
+    "reset-train": ("histogram", "plateaus", "pulses", "polar", "timelag"),
+    "ltp-ltd": ("histogram", "plateaus", "pulses", "ltp-ltd"),
+    "retention": ("histogram", "plateaus", "retention"),
+    "write-verify": ("histogram", "plateaus", "pulses"),
+    "endurance": ("histogram", "plateaus", "pulses", "endurance", "cdf"),
+    "read-noise": ("histogram", "plateaus", "rtn"),
+}
+
+
+def figure_supported(protocol: str, figure: str) -> bool:
+    """Whether ``figure`` is one the runs of ``protocol`` are drawn as."""
+    return figure in PROTOCOL_FIGURES.get(protocol, FIGURE_NAMES)
+
 
 @dataclass
 class AnalysisOptions:

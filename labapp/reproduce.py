@@ -15,30 +15,48 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Recipe:
-    """Runs (protocol, preset, overrides) then figures (names, which runs)."""
+    """Runs (protocol, preset, overrides) then figures (names, which runs).
+
+    ``panels`` names each figure after the paper's panel it reproduces (files are
+    ``paper000-<panel>_<figure>.png``); with ``figure_runs="all"`` the run's
+    ``run_labels`` entry is appended to the panel (``fig5a-set``).
+    """
 
     title: str
     runs: tuple[tuple[str, str, dict[str, Any]], ...]
     figures: tuple[str, ...]
+    panels: dict[str, str]
     figure_runs: str = "last"  # "last" or "all"
+    run_labels: tuple[str, ...] = ()
     seed: int = 1  # default device: devices differ (lognormal spread), like real ones
     notes: tuple[str, ...] = field(default=())
+
+    def file_name(self, figure: str, run_index: int) -> str:
+        """``paper000-fig6e_polar.png``: the paper's panel, then the figure name."""
+        panel = self.panels[figure]
+        if self.figure_runs == "all" and self.run_labels:
+            panel = f"{panel}-{self.run_labels[run_index]}"
+        return f"paper000-{panel}_{figure}.png"
 
 
 RECIPES: dict[str, Recipe] = {
     "fig1": Recipe("Fig. 1e-g: DC switching at 2 mA, G-V of SET and RESET with n/2 levels",
-                   (("dc-sweep", "paper000-fig1-cc2mA", {"cycles": 3}),), ("iv", "gv")),
+                   (("dc-sweep", "paper000-fig1-cc2mA", {"cycles": 3}),), ("iv", "gv"),
+                   {"iv": "fig1e", "gv": "fig1fg"}),
     "fig2": Recipe("Fig. 2: compliance ladder 5/7/10 mA",
                    (("dc-sweep", "paper000-fig2-ladder", {"cycles": 2}),),
-                   ("iv", "gv", "compliance")),
+                   ("iv", "gv", "compliance"),
+                   {"iv": "fig2adg", "gv": "fig2bcefhi", "compliance": "fig2"}),
     "fig5": Recipe("Fig. 5a: SET then RESET pulse trains, increasing amplitude, 5 mA",
                    (("pulse-train", "paper000-fig5a-set-cc5mA", {}),
                     ("pulse-train", "paper000-fig5a-reset-cc5mA", {})),
-                   ("pulses",), figure_runs="all"),
+                   ("pulses",), {"pulses": "fig5a"}, figure_runs="all",
+                   run_labels=("set", "reset")),
     "fig6": Recipe("Fig. 6: 500-pulse RESET train after a SET train: I_i/I_1, polar, time lag",
                    (("pulse-train", "paper000-fig5a-set-cc5mA", {}),
                     ("reset-train", "paper000-fig6-reset-train", {})),
-                   ("pulses", "polar", "timelag")),
+                   ("pulses", "polar", "timelag"),
+                   {"pulses": "fig6abd", "polar": "fig6e", "timelag": "fig6f"}),
     "fig7": Recipe("Fig. 7b: 30 potentiation + 30 depression pulses with the NeuroSim fit",
                    # a formed filament first (one SET, one RESET pulse at 5 mA / 20 ms),
                    # so that potentiation regrows it gradually, as on a cycled device
@@ -46,7 +64,8 @@ RECIPES: dict[str, Recipe] = {
                                          "compliance": 5e-3}),
                     ("pulse-train", "", {"polarity": "reset", "amplitude": 1.8, "count": 1,
                                          "v_read": -0.1, "compliance": 5e-3}),
-                    ("ltp-ltd", "paper000-fig7-ltp-ltd", {})), ("ltp-ltd",), seed=0),
+                    ("ltp-ltd", "paper000-fig7-ltp-ltd", {})), ("ltp-ltd",),
+                   {"ltp-ltd": "fig7b"}, seed=0),
 }
 
 
@@ -84,7 +103,9 @@ def reproduce(figure: str, outdir: str | Path, seed: int | None = None, dpi: int
         run_ids.append(result.run_id)
     written = [path]
     chosen = run_ids if recipe.figure_runs == "all" else run_ids[-1:]
-    for rid in chosen:
-        written += save_figures(RunAnalysis(load_run(path, rid)), list(recipe.figures), out,
-                                dpi=dpi)
+    for index, rid in enumerate(chosen):
+        pngs = save_figures(RunAnalysis(load_run(path, rid)), list(recipe.figures), out,
+                            dpi=dpi)
+        for name, png in zip(recipe.figures, pngs, strict=True):
+            written.append(png.replace(out / recipe.file_name(name, index)))
     return written

@@ -18,6 +18,12 @@ def test_every_recipe_names_existing_presets_and_figures():
             if preset:  # "" = the protocol's defaults with the recipe's overrides
                 assert get_preset(preset).protocol == protocol
         assert set(recipe.figures) <= set(FIGURE_NAMES)
+        assert set(recipe.panels) == set(recipe.figures)  # every file named by its panel
+        names = {recipe.file_name(f, i) for f in recipe.figures
+                 for i in range(len(recipe.runs) if recipe.figure_runs == "all" else 1)}
+        assert len(names) == len(recipe.figures) * (
+            len(recipe.runs) if recipe.figure_runs == "all" else 1)
+        assert all(n.startswith("paper000-fig") for n in names)
 
 
 def test_fig6_runs_set_then_reset_train_on_one_device(tmp_path):
@@ -26,7 +32,10 @@ def test_fig6_runs_set_then_reset_train_on_one_device(tmp_path):
     assert [r.protocol for r in runs] == ["pulse-train", "reset-train"]
     assert all(r.effective_status == "completed" for r in runs)
     pngs = [p for p in written if p.suffix == ".png"]
-    assert {p.stem.rsplit("_", 1)[1] for p in pngs} == {"pulses", "polar", "timelag"}
+    assert sorted(p.name for p in pngs) == ["paper000-fig6abd_pulses.png",
+                                           "paper000-fig6e_polar.png",
+                                           "paper000-fig6f_timelag.png"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(p.name for p in pngs)
     assert all(p.stat().st_size > 20_000 for p in pngs)
 
 
@@ -35,9 +44,11 @@ def test_cli_reproduce_fig7(tmp_path, capsys):
 
     assert main(["reproduce", "fig7", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "ltp-ltd.png" in out
+    assert "paper000-fig7b_ltp-ltd.png" in out
     assert main(["analyze", str(tmp_path / "paper000-fig7.h5"), "--json"]) == 0
-    nl = json.loads(capsys.readouterr().out)["nonlinearity"]
+    summaries = json.loads(capsys.readouterr().out)  # three runs: each analysed
+    assert [s["protocol"] for s in summaries] == ["pulse-train", "pulse-train", "ltp-ltd"]
+    nl = summaries[-1]["nonlinearity"]
     # paper 000: nonlinear potentiation and depression, NL 5.08 / 4.85
     assert nl["g_max"] > 2 * nl["g_min"]
     assert 2 <= nl["potentiation"]["label"] <= 9

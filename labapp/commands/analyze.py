@@ -1,4 +1,8 @@
-"""``labapp analyze FILE``: figures and a JSON summary of one run (run file or CSV)."""
+"""``labapp analyze FILE``: figures and a JSON summary of each run (run file or CSV).
+
+A file with several runs is analysed run by run (``--run ID`` picks one); each run gets
+only the figures its protocol is drawn as (:data:`analysis.options.PROTOCOL_FIGURES`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from analysis.options import FIGURE_NAMES, AnalysisOptions
+from analysis.options import FIGURE_NAMES, PROTOCOL_FIGURES, AnalysisOptions, figure_supported
 from analysis.pulses import TopPortion
 
 
@@ -59,17 +63,20 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "analyze", help="figures and a JSON summary of one run (run file or CSV)",
+        "analyze", help="figures and a JSON summary of each run (run file or CSV)",
         description="Analyse one run: plateaus with n/2 labels, conductance histogram with "
         "Gaussian-mixture peaks, per-pulse levels and I_i/I_1, time-lag statistics, "
         "nonlinearity fit, switching voltages, retention, RTN. Renders figures (-o DIR) "
-        "and/or prints a machine-readable summary (--json).")
+        "and/or prints a machine-readable summary (--json). Every run of the file is "
+        "analysed (--json prints a list when there are several) unless --run picks one; "
+        "a run gets only the figures its protocol is drawn as.")
     p.add_argument("file", type=Path, help="run file (.h5) or CSV export")
     runs = p.add_mutually_exclusive_group()
     runs.add_argument("--run", default=None, metavar="ID",
-                      help="run id (default: the last run)")
+                      help="only this run (default: every run of the file)")
     runs.add_argument("--all-runs", action="store_true",
-                      help="every run of the file (figures per run; --json prints a list)")
+                      help="every run of the file, --json a list even for one run "
+                      "(the default, apart from the list)")
     p.add_argument("--figure", action="append", choices=[*FIGURE_NAMES, "all"], default=[],
                    help="figure to render (repeatable; 'all' = every figure the run has "
                    "data for)")
@@ -92,14 +99,15 @@ def main(args: argparse.Namespace) -> int:
     options = options_from_args(args)  # bad options fail before the file is read
     if not 30 <= args.dpi <= 1200:
         raise ValueError(f"--dpi must be within 30..1200, got {args.dpi}")
-    if args.all_runs:
-        ids = run_ids(args.file)
-    else:
-        ids = [args.run]
-    summaries = [analyze_one(RunAnalysis(load_run(args.file, rid), options), args)
+    ids = [args.run] if args.run is not None else run_ids(args.file)
+    several = args.all_runs or len(ids) > 1
+    if len(ids) > 1 and not args.json:
+        print(f"{args.file}: {len(ids)} runs, each analysed (--run ID for one)",
+              file=sys.stderr)
+    summaries = [analyze_one(RunAnalysis(load_run(args.file, rid), options), args, several)
                  for rid in ids]
     if args.json:
-        json.dump(summaries if args.all_runs else summaries[0], sys.stdout, indent=1)
+        json.dump(summaries if several else summaries[0], sys.stdout, indent=1)
         sys.stdout.write("\n")
     return 0
 
@@ -114,7 +122,7 @@ def run_ids(path: Path) -> list[str | None]:
     return [r.run_id for r in list_runs(path)]
 
 
-def analyze_one(an, args: argparse.Namespace) -> dict | None:
+def analyze_one(an, args: argparse.Namespace, several: bool = False) -> dict | None:
     """Figures and report lines of one run (a RunAnalysis); its summary with --json."""
     from analysis.figures import applicable_figures, save_figures
 
@@ -125,11 +133,17 @@ def analyze_one(an, args: argparse.Namespace) -> dict | None:
     if wants_figures:
         names = (applicable_figures(an) if (not args.figure or "all" in args.figure)
                  else list(dict.fromkeys(args.figure)))
+        skipped = [n for n in names if not figure_supported(an.protocol, n)]
+        if skipped:
+            names = [n for n in names if n not in skipped]
+            print(f"run {an.run.run_id} ({an.protocol}): no {', '.join(skipped)} figure for "
+                  f"this protocol (it has: {', '.join(PROTOCOL_FIGURES[an.protocol])})",
+                  file=sys.stderr)
         out = args.output if args.output is not None else Path(".")
         for path in save_figures(an, names, out, dpi=args.dpi):
             print(path, file=info)
     if args.report:
-        if args.all_runs:
+        if several:
             print(f"# {an.run.run_id} ({an.protocol})", file=info)
         for line in an.plateaus.report(an.level_trace[2]):
             print(line, file=info)
