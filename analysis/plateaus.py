@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from analysis.noise import WINDOW, NoiseModel, despike, fit_noise_model
+
 KIND_QUANTIZED = "quantized"
 KIND_NOT_HALF = "step, not at n/2"
 KIND_OFF = "off"
@@ -178,36 +180,46 @@ def detect_plateaus(
     min_length: int = 5,
     merge_g0: float = 0.25,
     label_tol_g0: float = 0.1,
-    max_drift_g0: float = 0.2,
+    max_drift_g0: float | None = None,
     penalty: float = 4.0,
     noise_g0: float | None = None,
     g_range_max: float = 25.0,
+    spike_filter: bool = True,
 ) -> PlateauResult:
     """Find plateaus in a conductance trace and label them with the nearest n/2.
 
     Parameters
     ----------
-    g_g0 : conductance in G0 units; NaN samples (masked |V|) are skipped and split plateaus.
+    g_g0 : conductance in G0 units; NaN samples (masked |V|, compliance) are skipped and
+        split plateaus.
     x : the axis to report positions in (voltage, pulse number, time); default index.
     breaks : indices where a new segment must start (e.g. where ``segment`` or ``cycle``
         changes); see :func:`breaks_from_labels`.
     min_length : minimum samples of a plateau (>= 2).
-    merge_g0 : adjacent segments closer than this (G0) are one plateau.
+    merge_g0 : two adjacent segments with the *same* nearest n/2 and closer
+        than this (G0) are one plateau (the n/2 ladder is the one scale in G0 used).
     label_tol_g0 : maximum |level - n/2| (G0) for a quantized label.
-    max_drift_g0 : maximum change of the level between the first and last third.
-    penalty : split threshold in units of sigma^2 ln(N).
-    noise_g0 : noise sigma if known; estimated from the data otherwise.
+    max_drift_g0 : if given, maximum change of the level between the first and last
+        third (G0); default: a segment is a ramp when that change exceeds 3 local noise
+        sigmas and 6 standard errors (noise-derived, unit free).
+    penalty : split threshold in units of sigma^2 ln(N) (sigma from the noise model).
+    noise_g0 : white noise sigma if known (G0); the noise model is fitted otherwise.
     g_range_max : plateaus above this level (G0) are reported as "above range".
+    spike_filter : replace single-sample spikes (Hampel filter) before segmentation.
 
     Returns
     -------
     PlateauResult with plateaus in sample order and jumps between consecutive plateaus.
+    ``params["noise_model"]`` holds the fitted sigma(G), ``params["spikes"]`` the number
+    of samples replaced and ``spike_mask`` (in ``params``) their indices.
     """
     g = np.asarray(g_g0, dtype=np.float64).ravel()
     if min_length < 2:
         raise ValueError(f"min_length must be >= 2 samples, got {min_length}")
     for name, val in (("merge_g0", merge_g0), ("label_tol_g0", label_tol_g0),
-                      ("max_drift_g0", max_drift_g0), ("penalty", penalty)):
+                      ("penalty", penalty),
+                      *((("max_drift_g0", max_drift_g0),) if max_drift_g0 is not None
+                        else ())):
         if not np.isfinite(val) or val <= 0:
             raise ValueError(f"{name} must be > 0, got {val!r}")
     if label_tol_g0 > 0.25:
@@ -217,12 +229,21 @@ def detect_plateaus(
     xa = np.arange(g.size, dtype=float) if x is None else np.asarray(x, dtype=float).ravel()
     if xa.shape != g.shape:
         raise ValueError(f"x has {xa.size} samples, g has {g.size}")
-    params = dict(min_length=min_length, merge_g0=merge_g0, label_tol_g0=label_tol_g0,
-                  max_drift_g0=max_drift_g0, penalty=penalty, g_range_max=g_range_max)
+    params: dict = dict(min_length=min_length, merge_g0=merge_g0, label_tol_g0=label_tol_g0,
+                        max_drift_g0=max_drift_g0, penalty=penalty, g_range_max=g_range_max)
     idx = np.flatnonzero(np.isfinite(g))
     y = g[idx]
-    sigma = float(noise_g0) if noise_g0 is not None else estimate_noise(y)
-    params["noise_g0"] = sigma
+    given = NoiseModel(float(noise_g0), 0.0) if noise_g0 is not None and noise_g0 > 0 else None
+    if spike_filter and y.size >= 3 * WINDOW:
+        y, spikes, model = despike(y, given)
+    else:
+        spikes = np.zeros(y.size, dtype=bool)
+        model = given or fit_noise_model(y)
+    if given is not None:
+        model = given
+    sigma = float(model.sigma(np.median(np.abs(y)))) if y.size else 0.0
+    params.update(noise_g0=sigma, noise_model=model.as_dict(), spikes=int(spikes.sum()),
+                  spike_index=idx[spikes])
     if y.size < min_length:
         return PlateauResult([], [], sigma, np.zeros(0, np.int64), params)
     # forced boundaries: gaps in the finite samples and caller breaks (never merged over)
@@ -230,20 +251,21 @@ def detect_plateaus(
     if breaks is not None:
         br = np.asarray(breaks, dtype=np.int64)
         forced.update(np.searchsorted(idx, br).tolist())
-    # floor the noise at a small fraction of G0 so a noiseless trace is not split on
-    # rounding error, and a quiet one still gets a finite threshold
-    sig_eff = max(sigma, 1e-3)
-    threshold = penalty * sig_eff**2 * np.log(max(y.size, 3))
-    seeds = window_candidates(y, max(2, min_length // 2), threshold)
-    cps = binary_segmentation(y, threshold, min_size=1, blocks=sorted(forced | set(seeds)))
+    z = model.transform(y)  # unit noise at every level
+    threshold = penalty * np.log(max(y.size, 3))
+    seeds = window_candidates(z, max(2, min_length // 2), threshold)
+    cps = binary_segmentation(z, threshold, min_size=1, blocks=sorted(forced | set(seeds)))
     ends = np.append(cps[1:], y.size)
     csum = np.concatenate(([0.0], np.cumsum(y)))
+    zsum = np.concatenate(([0.0], np.cumsum(z)))
     hard = np.zeros(y.size + 1, dtype=bool)
     hard[sorted(forced | {0})] = True
-    ms, me = _merge(cps, ends, csum, hard, merge_g0)
-    plateaus = _plateaus(y, idx, ms, me, csum, xa, min_length, max_drift_g0, label_tol_g0,
-                         g_range_max)
-    jumps = _jumps(plateaus, g, xa, merge_g0)
+    ms, me = _merge(cps, ends, csum, zsum, hard, threshold, merge_g0, min_length)
+    plateaus = _plateaus(y, z, idx, ms, me, csum, zsum, xa, min_length, max_drift_g0,
+                         label_tol_g0, g_range_max)
+    g_clean = g.copy()
+    g_clean[idx] = y
+    jumps = _jumps(plateaus, g_clean, xa, model)
     return PlateauResult(plateaus, jumps, sigma, idx[cps], params)
 
 
@@ -268,31 +290,48 @@ def window_candidates(y: NDArray[np.float64], w: int, threshold: float) -> NDArr
     return i[peak]
 
 
-def _merge(starts: NDArray, ends: NDArray, csum: NDArray, hard: NDArray,
-           merge_g0: float) -> tuple[list[int], list[int]]:
-    """Left-to-right merge of adjacent segments closer than merge_g0 (not across hard)."""
+def _merge(starts: NDArray, ends: NDArray, csum: NDArray, zsum: NDArray, hard: NDArray,
+           threshold: float, merge_g0: float, min_length: int) -> tuple[list[int], list[int]]:
+    """Left-to-right merge of adjacent segments (never across a hard boundary).
+
+    A segment joins the running plateau when, in unit-noise coordinates, the two means
+    differ by less than one noise sigma or by less than the split threshold allows
+    (``d^2 n1 n2 / (n1 + n2) < threshold``: the split would not be made on the merged
+    data), or when both are plateau-long, have the same nearest n/2 (>= 1/2 G0) and are
+    closer than ``merge_g0`` (a drift or 1/f excursion on one plateau; transition
+    samples are never merged this way, so edges do not depend on the unit).
+    """
     ms: list[int] = []
     me: list[int] = []
     sums = (csum[ends] - csum[starts]).tolist()
+    zs = (zsum[ends] - zsum[starts]).tolist()
     hard_at = hard[starts].tolist()
-    run_sum = 0.0
+    run_sum = run_z = 0.0
     run_n = 0
-    for a, b, sm, h in zip(starts.tolist(), ends.tolist(), sums, hard_at, strict=True):
+    for a, b, sm, sz, h in zip(starts.tolist(), ends.tolist(), sums, zs, hard_at,
+                               strict=True):
         n = b - a
-        if ms and not h and abs(run_sum / run_n - sm / n) < merge_g0:
-            me[-1] = b
-            run_sum += sm
-            run_n += n
-            continue
+        if ms and not h:
+            d = run_z / run_n - sz / n
+            g1, g2 = run_sum / run_n, sm / n
+            l1, l2 = round(2 * g1) / 2, round(2 * g2) / 2
+            same_label = (l1 == l2 and l1 >= 0.5 and abs(g1 - g2) < merge_g0
+                          and min(n, run_n) >= min_length)
+            if abs(d) < 1.0 or d * d * run_n * n / (run_n + n) < threshold or same_label:
+                me[-1] = b
+                run_sum += sm
+                run_z += sz
+                run_n += n
+                continue
         ms.append(a)
         me.append(b)
-        run_sum, run_n = sm, n
+        run_sum, run_z, run_n = sm, sz, n
     return ms, me
 
 
-def _plateaus(y: NDArray, idx: NDArray, ms: list[int], me: list[int], csum: NDArray,
-              xa: NDArray, min_length: int, max_drift: float, tol: float,
-              g_max: float) -> list[Plateau]:
+def _plateaus(y: NDArray, z: NDArray, idx: NDArray, ms: list[int], me: list[int],
+              csum: NDArray, zsum: NDArray, xa: NDArray, min_length: int,
+              max_drift: float | None, tol: float, g_max: float) -> list[Plateau]:
     """Vectorised statistics of the merged segments, then the labelled plateaus."""
     a = np.asarray(ms, dtype=np.int64)
     b = np.asarray(me, dtype=np.int64)
@@ -305,8 +344,12 @@ def _plateaus(y: NDArray, idx: NDArray, ms: list[int], me: list[int], csum: NDAr
     level = (csum[b] - csum[a]) / n
     var = np.maximum((c2[b] - c2[a]) / n - level**2, 0.0)
     t = np.maximum(1, n // 3)
-    drift = np.abs((csum[b] - csum[b - t]) - (csum[a + t] - csum[a])) / t
-    flat = drift <= max_drift
+    if max_drift is not None:
+        drift = np.abs((csum[b] - csum[b - t]) - (csum[a + t] - csum[a])) / t
+        flat = drift <= max_drift
+    else:  # a ramp: the thirds differ by > 3 noise sigmas and > 6 standard errors
+        dz = np.abs((zsum[b] - zsum[b - t]) - (zsum[a + t] - zsum[a])) / t
+        flat = (dz <= 3.0) | (dz <= 6.0 * np.sqrt(2.0 / t))
     a, b, n, level, var = a[flat], b[flat], n[flat], level[flat], var[flat]
     label = np.round(2.0 * level) / 2.0
     resid = level - label
@@ -321,7 +364,7 @@ def _plateaus(y: NDArray, idx: NDArray, ms: list[int], me: list[int], csum: NDAr
     return [Plateau(*r) for r in rows]
 
 
-def _jumps(plateaus: list[Plateau], g: NDArray, xa: NDArray, min_jump_g0: float = 0.25
+def _jumps(plateaus: list[Plateau], g: NDArray, xa: NDArray, model: NoiseModel
            ) -> list[Jump]:
     """Jump between consecutive plateaus at the largest single-sample |dG| between them."""
     if len(plateaus) < 2:
@@ -341,10 +384,11 @@ def _jumps(plateaus: list[Plateau], g: NDArray, xa: NDArray, min_jump_g0: float 
     first = np.concatenate(([True], seg[hit][1:] != seg[hit][:-1]))
     at = j[hit[first]] + 1
     lv = [p.level_g0 for p in plateaus]
+    zl = model.transform(np.asarray(lv)).tolist()
     # consecutive plateaus at the same level (split by an excursion or a gap) are not a
-    # jump: only changes of at least a quarter G0 are reported
+    # jump: only changes larger than the noise sigma at that level are reported
     return [Jump(int(at[k]), float(xa[at[k]]), lv[k], lv[k + 1], k, k + 1)
-            for k in range(lo.size) if abs(lv[k + 1] - lv[k]) >= min_jump_g0]
+            for k in range(lo.size) if abs(zl[k + 1] - zl[k]) >= 1.0]
 
 
 def breaks_from_labels(*labels: ArrayLike | None) -> NDArray[np.int64]:

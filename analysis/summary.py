@@ -29,6 +29,7 @@ from analysis.histograms import (
     state_histogram,
 )
 from analysis.inputs import main_stream
+from analysis.masks import Masks, sample_masks
 from analysis.nonlinearity import NonlinearityFit, fit_update, split_ltp_ltd
 from analysis.options import AnalysisOptions
 from analysis.plateaus import PlateauResult, breaks_from_labels, detect_plateaus
@@ -71,11 +72,33 @@ class RunAnalysis:
         return main_stream(self.run)
 
     @cached_property
-    def g(self) -> NDArray[np.float64]:
-        """G/G0 of every sample (masked below v_min, series-R corrected if asked)."""
+    def masks(self) -> Masks:
+        """Near-zero-bias and compliance samples of the main stream (excluded, counted)."""
         s = self.samples
-        return conductance_g0(s["voltage_V"], s["current_A"], self.options.v_min,
-                              series_resistance_ohm=self.options.series_resistance_ohm)
+        cc = None
+        if "compliance" not in s and self.is_sweep:
+            per = self.compliance_per_cycle
+            if per and "cycle" in s:
+                cc = np.array([per.get(int(c), np.nan) for c in s["cycle"]], dtype=float)
+            elif per:
+                cc = next(iter(per.values()))
+        branch = None
+        if self.is_sweep:
+            seg = np.asarray(s.get("segment", np.zeros(len(s["voltage_V"]), int)), np.int64)
+            cyc = np.asarray(s.get("cycle", np.zeros(seg.size, int)), np.int64)
+            branch = cyc * 16 + seg
+        return sample_masks(s["voltage_V"], s["current_A"], self.options.v_min,
+                            flag=s.get("compliance"), compliance_a=cc, branch=branch,
+                            detect_clamp=self.is_sweep)
+
+    @cached_property
+    def g(self) -> NDArray[np.float64]:
+        """G/G0 of every sample (masked below v_min and in compliance, series-R corrected
+        if asked)."""
+        s = self.samples
+        g = conductance_g0(s["voltage_V"], s["current_A"], self.options.v_min,
+                           series_resistance_ohm=self.options.series_resistance_ohm)
+        return np.where(self.masks.compliance, np.nan, g)
 
     @property
     def protocol(self) -> str:
@@ -341,6 +364,8 @@ class RunAnalysis:
             "jumps": [j.as_dict() for j in pl.jumps],
             "jump_report": pl.report(x_unit),
             "noise_g0": pl.noise_g0,
+            "noise_model": pl.params.get("noise_model"),
+            "masks": {**self.masks.as_dict(), "spikes": pl.params.get("spikes", 0)},
             "histogram_peaks": [p.as_dict() for p in self.mixture.peaks],
             "histogram": {"bin_width_g0": self.histogram.bin_width,
                           "samples": self.histogram.total, "mode": self.mixture.mode,

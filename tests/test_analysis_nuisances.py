@@ -1,0 +1,95 @@
+"""The analysis on truth-labelled traces with real-measurement nuisances, end to end.
+
+Traces come from ``tests/qc_traces.py`` (an independent generator, not
+``analysis/synthetic.py``), go through ``labapp import-csv`` into a run file and come
+back through ``labapp analyze --json``. Bands are the acceptance figures written before
+tuning: plateau precision, recall and n/2 label accuracy >= 0.95 per nuisance, pooled
+over four seeds; the same steps after scaling the current by 10, 1000 and 1e-3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labapp.cli import main as cli
+from tests.qc_traces import Trace, read_trace, score, sweep_trace
+
+SEEDS = (0, 1, 2, 3)
+
+
+def analyze(trace: Trace, tmp: Path, *extra: str) -> dict:
+    """CSV -> labapp import-csv -> labapp analyze --json."""
+    csv = trace.write_csv(tmp / "trace.csv")
+    h5 = tmp / "trace.h5"
+    if h5.exists():
+        h5.unlink()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli(["import-csv", str(csv), "-o", str(h5)]) == 0
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli(["analyze", str(h5), "--json", *extra]) == 0
+    return json.loads(buf.getvalue())
+
+
+NUISANCES = {
+    "white 5 %": lambda s: read_trace(s, white=0.05),
+    "1/f 5 %": lambda s: read_trace(s, white=0.0, pink=0.05),
+    "proportional 1 %": lambda s: read_trace(s, white=0.005, prop=0.01),
+    "proportional 3 %": lambda s: read_trace(s, white=0.005, prop=0.03),
+    "spikes 0.5 %": lambda s: read_trace(s, spikes=0.005),
+    "spikes 2 %": lambda s: read_trace(s, spikes=0.02),
+    "RTN 0.3 G0": lambda s: read_trace(s, rtn=0.3),
+    "sweep, 1 % current noise": lambda s: sweep_trace(s, noise=0.01),
+    "sweep, 2 % current noise": lambda s: sweep_trace(s, noise=0.02),
+    "sweep in compliance (flag)": lambda s: sweep_trace(s, noise=0.01, compliance_a=2e-4),
+    "sweep in compliance (I_cc)": lambda s: sweep_trace(s, noise=0.01, compliance_a=2e-4,
+                                                        flag=False),
+}
+
+
+@pytest.mark.parametrize("name", list(NUISANCES))
+def test_plateaus_hold_under_each_nuisance(name, tmp_path):
+    matched = detected = true = labelled = 0
+    for seed in SEEDS:
+        tr = NUISANCES[name](seed)
+        s = analyze(tr, tmp_path)
+        p, r, lab = score(s, tr)
+        n_det, n_true = len(s["plateaus"]), len(tr.plateaus)
+        detected += n_det
+        true += n_true
+        matched += round(p * n_det)
+        labelled += lab * round(p * n_det)
+    assert matched / detected >= 0.95, (name, matched, detected)
+    assert matched / true >= 0.95, (name, matched, true)
+    assert labelled / matched >= 0.95, (name, labelled, matched)
+
+
+def test_compliance_samples_are_masked_and_reported(tmp_path):
+    tr = sweep_trace(1, noise=0.01, compliance_a=2e-4, flag=False)
+    assert tr.truth["compliance_samples"] > 20
+    tr.params = {}  # neither flag nor I_cc: the clamp itself must be found
+    s = analyze(tr, tmp_path)
+    clamped = np.flatnonzero(np.abs(tr.columns["current_A"]) >= 0.97 * 2e-4)
+    assert s["masks"]["compliance"] >= 0.9 * tr.truth["compliance_samples"]
+    assert s["masks"]["compliance_source"] == "clamp"
+    for p in s["plateaus"]:  # no plateau inside the clamp
+        inside = np.intersect1d(np.arange(p["start_index"], p["end_index"] + 1), clamped)
+        assert inside.size <= 0.1 * (p["end_index"] - p["start_index"] + 1), p
+
+
+@pytest.mark.parametrize("factor", [10.0, 1000.0, 1e-3])
+def test_same_steps_in_any_unit(factor, tmp_path):
+    for seed in SEEDS[:2]:
+        tr = read_trace(seed, white=0.03, prop=0.01)
+        ref = analyze(tr, tmp_path)
+        out = analyze(tr.scaled(factor), tmp_path)
+        edges = [(p["start_index"], p["end_index"]) for p in ref["plateaus"]]
+        assert [(p["start_index"], p["end_index"]) for p in out["plateaus"]] == edges
+        assert out["noise_model"]["proportional"] == pytest.approx(
+            ref["noise_model"]["proportional"], rel=1e-6)
