@@ -131,7 +131,12 @@ class BatchReport:
         out: dict[str, Any] = {"files": self.files, "runs": len(self.runs),
                                "failures": len(self.failures), "seconds": self.seconds,
                                "runs_per_second": self.runs_per_second,
-                               "workers": self.workers}
+                               "workers": self.workers,
+                               # simulated and measured runs must not be mixed unnoticed
+                               "simulated_runs": sum(1 for r in self.runs
+                                                     if r.get("simulated")),
+                               "measured_runs": sum(1 for r in self.runs
+                                                    if r.get("simulated") is False)}
         if self.histogram is not None and self.histogram.total:
             fit = fit_mixture(self.histogram)
             out["histogram_peaks"] = [p.as_dict() for p in fit.peaks]
@@ -226,9 +231,10 @@ def analyze_batch(
                        time.perf_counter() - t0, how)
 
 
-RUN_COLUMNS = ("file", "run_id", "protocol", "status", "n_samples", "n_plateaus",
-               "n_quantized_plateaus", "first_peak_g0", "n_peaks", "below_unity_fraction",
-               "nl_A", "median_v_set_V", "median_v_reset_V", "median_top_g0", "compliance_A")
+RUN_COLUMNS = ("file", "run_id", "protocol", "status", "simulated", "seed", "n_samples",
+               "n_plateaus", "n_quantized_plateaus", "first_peak_g0", "n_peaks",
+               "below_unity_fraction", "nl_A", "median_v_set_V", "median_v_reset_V",
+               "median_top_g0", "compliance_A")
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +243,8 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
     med = sw.get("median") or {}
     return {
         "file": r.get("file"), "run_id": r.get("run_id"), "protocol": r.get("protocol"),
-        "status": r.get("status"), "n_samples": r.get("n_samples"),
+        "status": r.get("status"), "simulated": r.get("simulated"),
+        "seed": r.get("seed"), "n_samples": r.get("n_samples"),
         "n_plateaus": r.get("n_plateaus"), "n_quantized_plateaus": r.get("n_quantized_plateaus"),
         "first_peak_g0": peaks[0]["center_g0"] if peaks else None, "n_peaks": len(peaks),
         "below_unity_fraction": (r.get("pulses") or {}).get("below_unity_fraction"),

@@ -68,9 +68,17 @@ def half_integer_lines(ax: Axes, top: float, *, horizontal: bool = True, bottom:
 
 
 def title(ax: Axes, run, extra: str = "") -> None:
-    """Small title naming protocol and run, so a figure file identifies its source."""
+    """Small title naming protocol and run, so a figure file identifies its source
+    (and says SIMULATED, with the seed, for simulator data)."""
+    from analysis.provenance import label
+
     proto = run.protocol or "csv"
-    ax.set_title(f"{proto} · {run.run_id}" + (f" · {extra}" if extra else ""), fontsize=7)
+    sim = label(run)
+    text = f"{proto} · {run.run_id}" + (f" · {extra}" if extra else "")
+    if sim:
+        ax.set_title(f"{text} · {sim}", fontsize=7, color="#b03a2e")
+    else:
+        ax.set_title(text, fontsize=7)
 
 
 def styled(fig: Figure) -> Figure:

@@ -14,6 +14,14 @@ from analysis.figures_states import cdf_axes, histogram_axes
 from analysis.histograms import fit_mixture, state_histogram
 
 
+def _sim_note(report: Any) -> str:
+    """`` · SIMULATED`` (all runs) or `` · n of m SIMULATED`` for a figure title."""
+    n = sum(1 for r in report.runs if r.get("simulated"))
+    if not n:
+        return ""
+    return " · SIMULATED" if n == len(report.runs) else f" · {n} of {len(report.runs)} SIMULATED"
+
+
 def batch_figures(report: Any, agg: dict[str, Any], out: Path) -> list[Path]:
     """Render the batch figures that the data supports; returns the written files."""
     written = []
@@ -21,7 +29,7 @@ def batch_figures(report: Any, agg: dict[str, Any], out: Path) -> list[Path]:
         fig, (a1, a2) = new_figure(2, 1, width=SINGLE, height=1.3 * SINGLE)
         histogram_axes(a1, report.histogram, fit_mixture(report.histogram),
                        label=f"all samples, {len(report.runs)} runs")
-        a1.set_title(f"aggregate of {report.files} files", fontsize=7)
+        a1.set_title(f"aggregate of {report.files} files" + _sim_note(report), fontsize=7)
         if report.state_levels.size:
             sh = state_histogram(report.state_levels)
             histogram_axes(a2, sh, fit_mixture(sh) if sh.total >= 20 else None,
@@ -34,7 +42,8 @@ def batch_figures(report: Any, agg: dict[str, Any], out: Path) -> list[Path]:
         fig, ax = new_figure()
         cdf_axes(ax, [(np.asarray(vs, float), "V$_{SET}$", "-"),
                       (np.abs(np.asarray(vr, float)), "|V$_{RESET}$|", "-")])
-        ax.set_title(f"first-jump definition, {len(report.runs)} runs", fontsize=7)
+        ax.set_title(f"first-jump definition, {len(report.runs)} runs" + _sim_note(report),
+                     fontsize=7)
         written.append(_save(styled(fig), out / "switching_cdf.png"))
     tc = agg.get("top_level_vs_compliance")
     if tc and len(tc.get("compliance_A", [])) >= 2:

@@ -33,6 +33,7 @@ from analysis.masks import Masks, sample_masks
 from analysis.nonlinearity import NonlinearityFit, fit_update, split_ltp_ltd
 from analysis.options import AnalysisOptions
 from analysis.plateaus import PlateauResult, breaks_from_labels, detect_plateaus
+from analysis.provenance import is_simulated, sim_seed
 from analysis.pulses import (
     PulseLevels,
     levels_from_reads,
@@ -351,6 +352,8 @@ class RunAnalysis:
             "run_id": run.run_id,
             "protocol": run.protocol,
             "status": run.status,
+            "simulated": is_simulated(run),
+            "seed": sim_seed(run),
             "n_samples": int(self.g.size),
             "options": {**asdict(self.options), "portion": asdict(self.options.portion)},
             "plateau_axis": x_unit,

@@ -144,6 +144,8 @@ class Protocol:
 
     def __init__(self, **values: Any) -> None:
         self.values = resolve(self.params, values, self.name)
+        #: names the caller set (preset or user); the rest are defaults
+        self.given = frozenset(values)
         self.check()
 
     def check(self) -> None:
@@ -158,6 +160,36 @@ class Protocol:
             if p.safety:
                 for value in np.atleast_1d(self.values[p.name]):
                     check[p.safety](p.name, float(value))
+
+    def compliances(self) -> dict[str, dict[str, Any]]:
+        """Every current compliance this run applies and where its value came from.
+
+        ``{name: {"value_A": v, "source": "set" | "default"}}`` for each parameter marked
+        ``safety="current"`` (an empty ladder is left out). The CLI prints it in the start
+        line and the engine stores it in the run file (``compliances``), so a half that
+        runs at a default the user never typed (e.g. a RESET half) is never silent.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for p in self.params:
+            if p.safety != "current":
+                continue
+            value = self.values[p.name]
+            if isinstance(value, list | tuple) and not value:
+                continue
+            out[p.name] = {"value_A": value,
+                           "source": "set" if p.name in self.given else "default"}
+        return out
+
+    def compliance_line(self) -> str:
+        """One line for humans, e.g. ``compliance_set 5 mA (set), compliance_reset 20 mA
+        (default)``."""
+        def amps(v: Any) -> str:
+            if isinstance(v, list | tuple):
+                return "/".join(amps(x) for x in v)
+            return f"{float(v) * 1e3:g} mA"
+
+        return ", ".join(f"{name} {amps(c['value_A'])} ({c['source']})"
+                         for name, c in self.compliances().items())
 
     def waveforms(self) -> dict[str, tuple[int, str]]:
         """Per-pulse waveform datasets this run stores (override)."""

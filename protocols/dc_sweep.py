@@ -1,9 +1,13 @@
 """DC double sweep 0 -> +v_set -> 0 -> -v_reset -> 0 with current compliance.
 
-Compliance is set per half (SET: segments 1-2, RESET: 3-4); ``0`` means "none", which
-on an SMU (it always limits) is the largest compliance the device's safety profile
-allows, recorded per cycle. ``compliance_ladder`` repeats the loop ``cycles`` times at
-each SET compliance of the list (the "thickness knob" series of paper 000 Fig. 2).
+Compliance is set per half (SET: segments 1-2, RESET: 3-4) and is always a positive
+current: ``0`` is refused (it used to mean "none", i.e. silently the safety profile's
+maximum, which destroys a device that needed a low limit). A half whose compliance the
+user did not set runs at the parameter's default, and the run says which value it used
+(:meth:`~protocols.base.Protocol.compliances`: the CLI start line and the run file's
+``compliances`` attribute); every cycle records the values used. ``compliance_ladder``
+repeats the loop ``cycles`` times at each SET compliance of the list (the "thickness
+knob" series of paper 000 Fig. 2).
 ``sweep = set-only`` runs segments 1-2 only (forming: one slow sweep at low compliance,
 see the ``forming`` preset). The ``cycles`` stream holds per cycle the compliance used and
 the V_SET / V_RESET candidates: the first current jump by at least ``jump_ratio`` (or
@@ -67,11 +71,11 @@ class DCSweep(Protocol):
         Param("step", 0.01, "V", 0.0, 1.0, "voltage step between points", lo_open=True),
         Param("dwell", 0.0, "s", 0.0, 6.553, "delay at each point before measuring (DT)"),
         Param("compliance_set", 5e-3, "A", 0.0, SMU_I_MAX,
-              "current compliance, SET half (0: none, i.e. the safety-profile limit)",
-              safety="current"),
+              "current compliance, SET half (always explicit: 0 is refused)",
+              lo_open=True, safety="current"),
         Param("compliance_reset", 0.02, "A", 0.0, SMU_I_MAX,
-              "current compliance, RESET half (0: none, i.e. the safety-profile limit)",
-              safety="current"),
+              "current compliance, RESET half (always explicit: 0 is refused)",
+              lo_open=True, safety="current"),
         Param("cycles", 1, "", 1, 10000, "number of loops (per ladder step)", kind="int"),
         Param("compliance_ladder", [], "A", 0.0, SMU_I_MAX,
               "SET compliances run one after the other, cycles loops each (empty: off)",
@@ -147,15 +151,13 @@ class DCSweep(Protocol):
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
         segs = self.segments()
-        none = min(SMU_I_MAX, ctx.safety.max_compliance)  # "no compliance" on an SMU
-        comp_reset = v["compliance_reset"] or none
+        comp_reset = v["compliance_reset"]
         halves = [(1, 2), (3, 4)][: (len(segs) + 1) // 2]
         cycles = self.set_compliances()
         total = len(cycles) * len(halves)
         per_point = v["dwell"] + INTEGRATION_PLC[v["integration"]] / LINE_HZ
         done = 0
         for cycle, comp_set in enumerate(cycles):
-            comp_set = comp_set or none
             found = {}
             for half, comp in zip(halves, (comp_set, comp_reset), strict=False):
                 program = np.concatenate([s for k, s in segs if k in half])

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.run_json import provenance
 from analysis.runfile import RunWriter
 from drivers.keithley4200 import Keithley4200A
 from drivers.validation import ParameterError
@@ -143,6 +144,14 @@ class RunEngine:
         consumers = list(consumers)
         meta = {**self.metadata, **software_version()}
         meta["instrument_idn"] = self.instrument.idn
+        # simulated data must never pass for real: a top-level flag and the seed (the
+        # simulator's serial number is SIM<seed>, also over a loopback socket)
+        simulated, seed = provenance({}, {"idn": self.instrument.idn,
+                                          "simulated": self.instrument.simulated})
+        meta["simulated"] = bool(simulated)
+        if simulated and seed is not None:
+            meta["seed"] = int(seed)
+        meta["compliances"] = protocol.compliances()
         writer = RunWriter(
             path,
             protocol.name,
@@ -161,7 +170,10 @@ class RunEngine:
                          safety=self.safety)
         status, reason, tb = "completed", "", ""
         self._emit(consumers, "start", {"protocol": protocol, "run_id": writer.run_id,
-                                        "path": Path(path)})
+                                        "path": Path(path),
+                                        "simulated": meta["simulated"],
+                                        "seed": meta.get("seed"),
+                                        "compliances": meta["compliances"]})
         try:
             for item in protocol.plan(ctx):
                 if isinstance(item, Record):

@@ -127,7 +127,11 @@ class Param:
         hi = "inf" if self.hi is None else f"{self.hi:g}"
         bracket = "(" if self.lo_open else "["
         what = "integer in " if self.kind == "int" else ""
-        return f"{what}{bracket}{lo}, {hi}] {self.unit}".rstrip()
+        text = f"{what}{bracket}{lo}, {hi}] {self.unit}".rstrip()
+        if self.safety == "current" and self.lo == 0 and self.lo_open:
+            # a compliance is never "none": 0 once meant the safety profile's maximum
+            text += " (a compliance is always explicit; 0 is not 'none')"
+        return text
 
     def takes(self) -> str:
         """What the parameter takes, in words: "a current in A", "an integer"."""

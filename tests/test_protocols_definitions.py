@@ -88,16 +88,16 @@ def test_every_protocol_registered_with_issue_parameter_names():
             assert p.doc and p.name == p.name.lower()
 
 
-def test_dc_sweep_ladder_none_compliance_and_switching_candidates(k, tmp_path):
+def test_dc_sweep_ladder_compliance_and_switching_candidates(k, tmp_path):
     proto = DCSweep(v_set=2.5, v_reset=2.5, step=0.02, compliance_ladder=[1e-3, 4e-3],
-                    cycles=2, compliance_reset=0)
+                    cycles=2, compliance_reset=0.015)
     safety = SafetyProfile(max_voltage=3, max_compliance=0.015)
     _, d = run(k, proto, tmp_path, safety)
     check_common(d, proto, safety)
     cyc = d.streams["cycles"]
     np.testing.assert_array_equal(cyc["cycle"], [0, 1, 2, 3])
     np.testing.assert_allclose(cyc["compliance_set_A"], [1e-3, 1e-3, 4e-3, 4e-3])
-    np.testing.assert_allclose(cyc["compliance_reset_A"], 0.015)  # none -> safety limit
+    np.testing.assert_allclose(cyc["compliance_reset_A"], 0.015)
     s = d.samples
     for c, comp in enumerate(cyc["compliance_set_A"]):
         m = (s["cycle"] == c) & np.isin(s["segment"], (1, 2))

@@ -40,6 +40,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"{len(report.runs)} runs from {report.files} files in {report.seconds:.2f} s "
           f"({report.runs_per_second:.1f} runs/s, {report.workers}); "
           f"{len(report.failures)} failed")
+    n_sim = sum(1 for r in report.runs if r.get("simulated"))
+    if n_sim:
+        print(f"{n_sim} of {len(report.runs)} runs are SIMULATED (column 'simulated' in "
+              "runs.csv)")
     for path in files:
         print(path)
     return 0 if report.runs else 1

@@ -18,11 +18,15 @@ TABS = ("live", "browser")
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the probe-station window",
-                       description="Open the GUI (simulated 4200A by default).")
+                       description="Open the GUI. The instrument is chosen with --sim or "
+                       "--resource, else $LABAPP_RESOURCE or the config file; the window "
+                       "title says SIMULATED while the simulator is connected.")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--sim", action="store_true", help="use the simulated 4200A (default)")
+    g.add_argument("--sim", action="store_true", help="use the simulated 4200A")
     g.add_argument("--resource", metavar="RES", help="VISA resource of a real 4200A")
-    p.add_argument("--seed", type=int, default=0, help="simulator seed")
+    p.add_argument("--seed", type=int, default=None,
+                   help="simulator seed (default: a fresh seed, shown in the window and "
+                   "stored with every run)")
     p.add_argument("--sim-speed", type=float, default=None, metavar="X",
                    help="pace the simulator at X times real time (default: as fast as possible)")
     p.add_argument("-o", "--output", type=run_file_path, default=Path("runs/gui.h5"),
@@ -68,8 +72,13 @@ def main(args: argparse.Namespace) -> int:
     if args.protocol:
         values = parse_assignments(get_protocol(args.protocol).params, args.assignments,
                                    args.protocol)
+    from labapp.instrument_choice import choose
+
+    # without a choice the window opens on the simulator, but starts nothing on it
+    # unannounced: --run then says so in one line (as ``labapp run`` does)
+    choice = choose(args.sim, args.resource, args.seed, "labapp gui", quiet=not args.run)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    window = MainWindow(resource=args.resource, output=args.output, seed=args.seed,
+    window = MainWindow(resource=choice.resource, output=args.output, seed=choice.seed,
                         sim_speed=args.sim_speed)
     window.resize(width, height)
     if args.preset:

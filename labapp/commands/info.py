@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from analysis.provenance import label
 from analysis.run_json import describe_run, dumps
 from analysis.runfile import list_runs, mark_incomplete, read_run
 
@@ -45,6 +46,8 @@ def main(args: argparse.Namespace) -> int:
         rows = ", ".join(f"{k}={v}" for k, v in r.rows.items())
         print(f"  {r.run_id}  {r.protocol:<13} {r.effective_status:<10} {r.start_utc} "
               f"-> {r.end_utc or '?'}  rows: {rows}")
+        print("    " + (label(r) or ("measured" if "simulated" in r.attrs
+                                    else "measured or simulated: not recorded")))
         meta = {k: r.attrs.get(k) for k in ("device_id", "sample", "operator") if r.attrs.get(k)}
         if meta:
             print("    " + ", ".join(f"{k}={v}" for k, v in meta.items()))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from drivers.validation import ParameterError, check_range
 from labapp.commands.list_protocols import parameter_table
+from labapp.instrument_choice import ENV, InstrumentChoice, choose
 from protocols import PROTOCOLS, RunEngine, SafetyProfile, build, connect, get_protocol
 from protocols.parameters import Param, parse_assignments, parse_quantity
 
@@ -76,11 +77,15 @@ def add_connection_args(p: argparse.ArgumentParser) -> None:
     """--sim / --resource / --seed / --sim-speed, shared by commands that connect."""
     g = p.add_mutually_exclusive_group()
     g.add_argument("--sim", action="store_true",
-                   help="use the simulated 4200A in this process (the default)")
+                   help="use the simulated 4200A in this process (every output then says "
+                   "SIMULATED)")
     g.add_argument("--resource", metavar="RES",
-                   help="VISA resource of a 4200A, e.g. TCPIP::192.168.0.10::1225::SOCKET")
-    p.add_argument("--seed", type=whole_number, default=0,
-                   help="simulator seed (reproducible runs)")
+                   help="VISA resource of a 4200A, e.g. TCPIP::192.168.0.10::1225::SOCKET "
+                   f"(default: ${ENV} or 'resource' in ~/.config/labapp/config.toml; "
+                   "'sim' there means the simulator)")
+    p.add_argument("--seed", type=whole_number, default=None,
+                   help="simulator seed (reproducible runs; default: a fresh seed per run, "
+                   "stored in the run file)")
     p.add_argument("--sim-speed", type=float, default=None, metavar="X",
                    help="pace the simulator at X times real time (default: as fast as possible)")
 
@@ -89,15 +94,21 @@ def check_connection_args(args: argparse.Namespace) -> None:
     """Reject simulator options that would otherwise be ignored or fail later, unnamed."""
     if args.sim_speed is not None:
         check_range("--sim-speed", args.sim_speed, 0.0, 1e6, "x real time", lo_open=True)
-    if args.seed < 0:
+    if args.seed is not None and args.seed < 0:
         raise ParameterError("--seed", args.seed, "an integer >= 0")
 
 
-def open_instrument(args: argparse.Namespace):
+def instrument_choice(args: argparse.Namespace, command: str = "labapp run") -> InstrumentChoice:
+    """The explicit instrument choice of a command (see :mod:`labapp.instrument_choice`)."""
+    return choose(args.sim, args.resource, args.seed, command)
+
+
+def open_instrument(args: argparse.Namespace, choice: InstrumentChoice | None = None):
     check_connection_args(args)
-    if args.resource:
-        return connect(args.resource)
-    return connect(sim=True, seed=args.seed, speed=args.sim_speed)
+    choice = choice or instrument_choice(args)
+    if not choice.sim:
+        return connect(choice.resource)
+    return connect(sim=True, seed=choice.seed, speed=args.sim_speed)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -132,6 +143,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"(default {SafetyProfile.max_compliance:g} A; e.g. 0.005 or 5mA)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
+
+
+def start_line(protocol, choice: InstrumentChoice, output: Path, run_id: str) -> str:
+    """What runs, on what, with which compliances (stderr, as the run starts)."""
+    comp = protocol.compliance_line()
+    return (f"labapp run: {protocol.name} on {choice.describe()} -> {output} run {run_id}"
+            + (f"; compliance: {comp}" if comp else ""))
 
 
 class Progress:
@@ -182,14 +200,24 @@ def main(args: argparse.Namespace) -> int:
     protocol = build(cls.name, args.preset, values)
     safety = SafetyProfile(args.max_voltage, args.max_compliance)
     protocol.check_safety(safety)  # before the instrument is touched
-    instrument = open_instrument(args)
+    choice = instrument_choice(args)
+    instrument = open_instrument(args, choice)
     engine = RunEngine(instrument, safety, {"device_id": args.device_id, "sample": args.sample,
                                             "operator": args.operator, "notes": args.notes,
                                             "preset": args.preset or ""})
+
+    def announce(kind: str, payload) -> None:
+        # once the run file is open (a file error stays the only line)
+        if kind == "start":
+            print(start_line(protocol, choice, args.output, payload["run_id"]),
+                  file=sys.stderr, flush=True)
+
     with engine.abort_on_signals():  # Ctrl-C / SIGTERM: abort, instrument safe, file closed
-        result = engine.run(protocol, args.output, consumers=[Progress(not args.quiet)])
+        result = engine.run(protocol, args.output,
+                            consumers=[announce, Progress(not args.quiet)])
+    tag = f" [SIMULATED, seed {choice.seed}]" if choice.sim else ""
     print(f"{result.path} run {result.run_id} status {result.status}"
-          + (f" ({result.reason})" if result.reason else ""))
+          + (f" ({result.reason})" if result.reason else "") + tag)
     for problem in result.safe_state_problems:
         print(f"labapp run: WARNING: safe state not confirmed: {problem}", file=sys.stderr)
     if result.status == "failed" and getattr(args, "debug", False):

@@ -15,6 +15,7 @@ from typing import Any
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
+from analysis.run_json import provenance
 from drivers.validation import ParameterError
 from labapp.gui.connection_panel import ConnectionPanel
 from labapp.gui.data_browser import DataBrowser
@@ -26,6 +27,7 @@ from labapp.gui.qt_wait import process_until
 from labapp.gui.run_controller import EtaEstimator, Job, QueueItem, RunController
 from labapp.gui.run_queue import RunPanel
 from labapp.gui.status_panel import RunStatus
+from labapp.instrument_choice import fresh_seed
 
 log = logging.getLogger("labapp.gui")
 
@@ -33,15 +35,18 @@ REFRESH_HZ = 25
 #: how long closing the window waits for an aborted run to reach the safe state
 CLOSE_WAIT_S = 15.0
 CLOSE_REASON = "window closed during the run"
+TITLE = "labapp — 4200A-SCS quantized-conductance probe station"
 
 
 class MainWindow(QtWidgets.QMainWindow):
     """The probe-station window."""
 
     def __init__(self, resource: str | None = None, output: Path = Path("runs/gui.h5"),
-                 *, seed: int = 0, sim_speed: float | None = None) -> None:
+                 *, seed: int | None = None, sim_speed: float | None = None) -> None:
         super().__init__()
-        self.setWindowTitle("labapp — 4200A-SCS quantized-conductance probe station")
+        self.setWindowTitle(TITLE)
+        if seed is None:
+            seed = fresh_seed()  # runs are independent data unless a seed is chosen
         self.controller = RunController()
         self.eta = EtaEstimator()
         self.results: list[Any] = []
@@ -97,7 +102,7 @@ class MainWindow(QtWidgets.QMainWindow):
             [self.log_dock], [110], QtCore.Qt.Orientation.Vertical))
 
         self.connection.connected.connect(self._connected)
-        self.connection.disconnected.connect(self._update_buttons)
+        self.connection.disconnected.connect(self._disconnected)
         self.protocols.validity_changed.connect(lambda _: self._update_buttons())
         self.device.max_voltage.valueChanged.connect(self._safety_changed)
         self.device.max_compliance.valueChanged.connect(self._safety_changed)
@@ -136,10 +141,23 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _connected(self, instrument: Any) -> None:
         self.status.set_message(f"connected: {instrument.idn}")
+        if instrument.simulated:
+            _, seed = provenance({}, {"idn": instrument.idn, "simulated": True})
+            what = "SIMULATED 4200A" + (f" (seed {seed})" if seed is not None else "")
+            self.setWindowTitle(f"{TITLE} — {what}")
+            self.status.set_source(True, what)
+        else:
+            self.setWindowTitle(f"{TITLE} — {self.connection.description()}")
+            self.status.set_source(False, "4200A " + self.connection.description())
         self._update_buttons()
         if self._run_when_connected:
             self._run_when_connected = False
             self.start_run()
+
+    def _disconnected(self) -> None:
+        self.setWindowTitle(TITLE)
+        self.status.set_source(None)
+        self._update_buttons()
 
     def connect_instrument(self, then_run: bool = False) -> None:
         """Open the instrument chosen in the connection panel (non-blocking)."""

@@ -8,6 +8,9 @@ OK_STYLE = "padding: 1px 6px; border-radius: 3px; background: #d5f5e3; color: #1
 HIT_STYLE = "padding: 1px 6px; border-radius: 3px; background: #c0392b; color: white; " \
             "font-weight: bold"
 IDLE_STYLE = "padding: 1px 6px; color: #777"
+SIM_STYLE = "padding: 1px 6px; border-radius: 3px; background: #f5b041; color: black; " \
+            "font-weight: bold"
+REAL_STYLE = "padding: 1px 6px; color: #145a32"
 
 
 def format_eta(seconds: float | None) -> str:
@@ -37,11 +40,28 @@ class RunStatus:
         self.compliance.setToolTip("red while the latest measured points hit the current "
                                    "compliance")
         self.compliance.setStyleSheet(IDLE_STYLE)
+        self.source = QtWidgets.QLabel("not connected")
+        self.source.setToolTip("the instrument the next run uses: data from the simulator "
+                               "are marked SIMULATED in the run file, CSV, figures and tables")
+        self.source.setStyleSheet(IDLE_STYLE)
         bar.addWidget(self.message, 1)
+        bar.addPermanentWidget(self.source)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.eta)
         bar.addPermanentWidget(self.compliance)
         self.set_progress(0.0)
+
+    def set_source(self, simulated: bool | None, text: str = "") -> None:
+        """Which instrument is connected: SIMULATED (highlighted), a real one, or none."""
+        if simulated is None:
+            self.source.setText("not connected")
+            self.source.setStyleSheet(IDLE_STYLE)
+        elif simulated:
+            self.source.setText(text or "SIMULATED")
+            self.source.setStyleSheet(SIM_STYLE)
+        else:
+            self.source.setText(text or "4200A")
+            self.source.setStyleSheet(REAL_STYLE)
 
     def set_message(self, text: str) -> None:
         self.message.setText(text)
