@@ -127,11 +127,7 @@ class Param:
         hi = "inf" if self.hi is None else f"{self.hi:g}"
         bracket = "(" if self.lo_open else "["
         what = "integer in " if self.kind == "int" else ""
-        text = f"{what}{bracket}{lo}, {hi}] {self.unit}".rstrip()
-        if self.safety == "current" and self.lo == 0 and self.lo_open:
-            # a compliance is never "none": 0 once meant the safety profile's maximum
-            text += " (a compliance is always explicit; 0 is not 'none')"
-        return text
+        return f"{what}{bracket}{lo}, {hi}] {self.unit}".rstrip()
 
     def takes(self) -> str:
         """What the parameter takes, in words: "a current in A", "an integer"."""
@@ -209,6 +205,10 @@ class Param:
         if not math.isfinite(v):
             raise ParameterError(self.name, value, self.allowed())
         if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
+            if v == 0 and self.safety == "current":
+                # a compliance is never "none": 0 once meant the safety profile's maximum
+                raise ParameterError(self.name, value, self.allowed() + " (a compliance is "
+                                     "always explicit; 0 is not 'none')")
             raise ParameterError(self.name, value, self.allowed())
         if self.hi is not None and v > self.hi:
             raise ParameterError(self.name, value, self.allowed())

@@ -55,7 +55,7 @@ def test_cli_refuses_zero_compliance_in_one_line(tmp_path, capsys):
 def test_default_half_compliance_is_stated_in_start_line_and_file(tmp_path, capsys):
     out = tmp_path / "c.h5"
     assert cli(["run", "dc-sweep", "--sim", "--seed", "3", "-o", str(out),
-                "--set", "compliance_set=2mA", *SMALL]) == 0
+                "--set", "compliance_set=2mA", *SMALL[:-1]]) == 0
     err = capsys.readouterr().err
     start = next(ln for ln in err.splitlines() if ln.startswith("labapp run: dc-sweep"))
     assert "compliance_set 2 mA (set)" in start and "compliance_reset 20 mA (default)" in start
@@ -90,7 +90,7 @@ def test_configured_default_resource(how, tmp_path, capsys, monkeypatch):
         cfg.parent.mkdir(parents=True)
         cfg.write_text('resource = "sim"\n')
     out = tmp_path / "e.h5"
-    assert cli(["run", "dc-sweep", "-o", str(out), *SMALL]) == 0
+    assert cli(["run", "dc-sweep", "-o", str(out), *SMALL[:-1]]) == 0
     err = capsys.readouterr().err
     assert "no instrument chosen" not in err and "SIMULATED 4200A" in err
 

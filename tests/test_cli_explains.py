@@ -74,7 +74,7 @@ ERRORS = [
      "'v_set'? (parameters: v_set, v_reset, step, dwell, compliance_set, compliance_reset, "
      "cycles, compliance_ladder, sweep, jump_ratio, integration, smu, points_per_test)"),
     ("out-of-range", ["dc-sweep", "--set", "compliance_set=0.5"], 2,
-     "compliance_set=0.5 is out of range: allowed [0, 0.105] A"),
+     "compliance_set=0.5 is out of range: allowed (0, 0.105] A"),
     ("no-name", ["dc-sweep", "--set", "=3"], 2,
      "--set='=3' has no parameter name before '=': write name=value, e.g. v_set=3.0"),
     ("tiny-step", ["dc-sweep", "--set", "step=1e-9"], 2,

@@ -141,7 +141,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    default=SafetyProfile.max_compliance, metavar="A",
                    help="safety profile: largest compliance allowed on this device "
                    f"(default {SafetyProfile.max_compliance:g} A; e.g. 0.005 or 5mA)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no start line and no progress bar (the result line stays)")
     p.set_defaults(func=main)
 
 
@@ -208,7 +209,7 @@ def main(args: argparse.Namespace) -> int:
 
     def announce(kind: str, payload) -> None:
         # once the run file is open (a file error stays the only line)
-        if kind == "start":
+        if kind == "start" and not args.quiet:
             print(start_line(protocol, choice, args.output, payload["run_id"]),
                   file=sys.stderr, flush=True)
 
