@@ -53,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from labapp.gui.qt_check import qt_start_problem
+
+    problem = qt_start_problem()  # Qt would abort the process, unexplained
+    if problem:
+        raise RuntimeError(problem)
     from PyQt6 import QtCore, QtWidgets
 
     from labapp.gui.analysis_views import VIEWS

@@ -30,6 +30,8 @@ class ConnectionPanel(QtWidgets.QGroupBox):
 
     connected = QtCore.pyqtSignal(object)
     disconnected = QtCore.pyqtSignal()
+    #: a connect attempt failed; the message names the instrument and the reason
+    failed = QtCore.pyqtSignal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, *,
                  connector: Callable[..., Any] = connect) -> None:
@@ -193,6 +195,7 @@ class ConnectionPanel(QtWidgets.QGroupBox):
         self.cards_label.setText("")
         self.error_label.setText(message)
         log.error(message)
+        self.failed.emit(message)
 
     def disconnect(self) -> None:
         if self.instrument is None:

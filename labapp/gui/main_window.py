@@ -5,6 +5,13 @@ worker thread; one GUI timer (``REFRESH_HZ`` <= 30 Hz) drains the documents the 
 produced since the last tick, routes records to the live plots, updates the status bar
 and redraws what changed. Closing the window during a run aborts it (the run file
 records status ``aborted`` with the reason) and waits, bounded, for the safe state.
+
+Layout for a 1366x768 bench screen: the controls are tabs (Protocol first, so every
+parameter field is in sight without scrolling; Instrument & device; Run queue) in a dock
+that runs the full height of the window, the log below the plots only, and the window
+never opens larger than the screen. Run needs no separate Connect: without an
+instrument it connects to the chosen one first (the simulator by default) and starts the
+run when connected, or says why it cannot.
 """
 
 from __future__ import annotations
@@ -31,6 +38,15 @@ from labapp.instrument_choice import fresh_seed
 
 log = logging.getLogger("labapp.gui")
 
+
+def fit_to_screen(width: int, height: int) -> tuple[int, int]:
+    """``(width, height)`` made no larger than the primary screen's available area."""
+    screen = QtGui.QGuiApplication.primaryScreen()
+    if screen is None:
+        return width, height
+    area = screen.availableGeometry()
+    return min(width, area.width()), min(height, area.height())
+
 REFRESH_HZ = 25
 #: how long closing the window waits for an aborted run to reach the safe state
 CLOSE_WAIT_S = 15.0
@@ -50,7 +66,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller = RunController()
         self.eta = EtaEstimator()
         self.results: list[Any] = []
-        self._run_when_connected = False
+        self._after_connect: Any = None  # the run to start once the instrument answers
 
         self.connection = ConnectionPanel()
         if resource:
@@ -61,21 +77,29 @@ class MainWindow(QtWidgets.QMainWindow):
         self.protocols = ProtocolPanel()
         self.run_panel = RunPanel()
         self.run_panel.output.setText(str(output))
-        side = QtWidgets.QWidget()
-        sl = QtWidgets.QVBoxLayout(side)
-        for w in (self.connection, self.device, self.protocols, self.run_panel):
-            sl.addWidget(w)
-        sl.setStretchFactor(self.protocols, 1)
+        setup = QtWidgets.QWidget()
+        sl = QtWidgets.QVBoxLayout(setup)
+        sl.addWidget(self.connection)
+        sl.addWidget(self.device)
+        sl.addStretch(1)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(side)
-        scroll.setMinimumWidth(440)
+        scroll.setWidget(setup)
         scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.control_tabs = QtWidgets.QTabWidget()
+        self.control_tabs.setObjectName("control_tabs")
+        self.control_tabs.addTab(self.protocols, "Protocol")
+        self.control_tabs.addTab(scroll, "Instrument && device")
+        self.control_tabs.addTab(self.run_panel, "Run queue")
+        self.control_tabs.setMinimumWidth(420)
         controls = QtWidgets.QDockWidget("Controls", self)
         controls.setObjectName("controls_dock")
-        controls.setWidget(scroll)
+        controls.setWidget(self.control_tabs)
         controls.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, controls)
+        # the controls run the full height; the log sits under the plots only
+        self.setCorner(QtCore.Qt.Corner.BottomLeftCorner,
+                       QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
 
         # Run / Stop / Abort always in sight, above the plots (the queue stays in the panel)
         bar = QtWidgets.QToolBar("Run control", self)
@@ -96,12 +120,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.log_dock = LogDock(self)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.status = RunStatus(self.statusBar())
-        self.resize(1500, 950)
+        self.resize(*fit_to_screen(1500, 950))
         # dock sizes apply once the window is laid out
         QtCore.QTimer.singleShot(0, lambda: self.resizeDocks(
             [self.log_dock], [110], QtCore.Qt.Orientation.Vertical))
 
         self.connection.connected.connect(self._connected)
+        self.connection.failed.connect(self._connect_failed)
         self.connection.disconnected.connect(self._disconnected)
         self.protocols.validity_changed.connect(lambda _: self._update_buttons())
         self.device.max_voltage.valueChanged.connect(self._safety_changed)
@@ -150,9 +175,16 @@ class MainWindow(QtWidgets.QMainWindow):
             self.setWindowTitle(f"{TITLE} — {self.connection.description()}")
             self.status.set_source(False, "4200A " + self.connection.description())
         self._update_buttons()
-        if self._run_when_connected:
-            self._run_when_connected = False
-            self.start_run()
+        then, self._after_connect = self._after_connect, None
+        if then is not None:
+            then()
+
+    def _connect_failed(self, message: str) -> None:
+        if self._after_connect is not None:
+            self._after_connect = None
+            self._error(f"cannot run: {message}")
+            self.control_tabs.setCurrentIndex(1)  # where the instrument is chosen
+        self._update_buttons()
 
     def _disconnected(self) -> None:
         self.setWindowTitle(TITLE)
@@ -161,7 +193,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def connect_instrument(self, then_run: bool = False) -> None:
         """Open the instrument chosen in the connection panel (non-blocking)."""
-        self._run_when_connected = then_run
+        self._after_connect = self.start_run if then_run else None
         self.connection.start_connect()
 
     # -- runs -----------------------------------------------------------------------------
@@ -202,9 +234,13 @@ class MainWindow(QtWidgets.QMainWindow):
         return self._start(self.run_panel.items)
 
     def _start(self, items: list[QueueItem]) -> bool:
+        """Start ``items``; without an instrument, connect first and start them then."""
         if self.instrument is None:
-            self._error("not connected: press Connect / test first")
-            return False
+            self._after_connect = lambda: self._start(items)
+            self.status.set_message(f"connecting to {self.connection.description()} "
+                                    "before the run…")
+            self.connection.start_connect()  # no-op while an attempt is under way
+            return True
         job = self._job(items)
         job.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -264,6 +300,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if payload.status == "completed":
                 self.status.set_progress(1.0)
             self.status.set_eta(0.0)
+            self.status.set_compliance(None)  # the badge shows the present: no run
             self.run_panel.refresh()
         elif kind == "item":
             self.run_panel.refresh()

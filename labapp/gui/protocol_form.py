@@ -5,7 +5,8 @@ a combo box for choices; a check box for flags), labelled with the unit, with th
 parameter's doc and allowed range as tooltip. Every edit re-validates the whole form
 through the protocol itself (the same checks the CLI and the engine apply, including the
 cross-parameter ``check()`` and the device's safety profile), flags the offending field
-in red with the reason, and reports whether the form may be run.
+in red with the reason written right under it (not only in a tooltip), and reports
+whether the form may be run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from protocols import Protocol, SafetyProfile
 from protocols.parameters import Param, UnknownParameterError
 
 INVALID_STYLE = "background: #fde2e1; border: 1px solid #c0392b"
+ERROR_TEXT_STYLE = "color: #c0392b; font-size: 90%"
 
 
 def format_value(param: Param, value: Any) -> str:
@@ -50,6 +52,18 @@ class ParamEditor:
         self.widget.setObjectName(f"param_{param.name}")
         self.widget.setToolTip(tip)
         self.base_tip = tip
+        #: the field's error, shown right under the editor while there is one
+        self.error = QtWidgets.QLabel("")
+        self.error.setObjectName(f"error_{param.name}")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(ERROR_TEXT_STYLE)
+        self.error.setVisible(False)
+        self.cell = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(self.cell)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(1)
+        lay.addWidget(self.widget)
+        lay.addWidget(self.error)
         self.set(param.default)
 
     def text(self) -> str:
@@ -102,6 +116,8 @@ class ParamEditor:
     def flag(self, message: str | None) -> None:
         self.widget.setStyleSheet(INVALID_STYLE if message else "")
         self.widget.setToolTip(f"{message}\n\n{self.base_tip}" if message else self.base_tip)
+        self.error.setText(message or "")
+        self.error.setVisible(bool(message))
 
 
 class ProtocolForm(QtWidgets.QWidget):
@@ -126,7 +142,7 @@ class ProtocolForm(QtWidgets.QWidget):
             self.editors[p.name] = ed
             label = QtWidgets.QLabel(f"{p.name} ({p.unit})" if p.unit else p.name)
             label.setToolTip(ed.base_tip)
-            form.addRow(label, ed.widget)
+            form.addRow(label, ed.cell)
             ed.changed_signal().connect(self.revalidate)
         form.addRow(self.error_label)
         self._valid = True
@@ -207,7 +223,13 @@ class ProtocolForm(QtWidgets.QWidget):
         self.errors = dict(errors)
         if general:
             self.errors[""] = general
-        self.error_label.setText("\n".join(self.errors.values()))
+        # each field's error is under the field; here the ones that belong to no field
+        flagged = [n for n in self.errors if n]
+        summary = [general] if general else []
+        if flagged:
+            summary.append(f"fix the flagged field{'s' if len(flagged) > 1 else ''}: "
+                           + ", ".join(flagged))
+        self.error_label.setText("\n".join(summary))
         valid = not self.errors
         if valid != self._valid:
             self._valid = valid

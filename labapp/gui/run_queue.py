@@ -107,9 +107,19 @@ class RunPanel(QtWidgets.QGroupBox):
 
     # -- state --------------------------------------------------------------------------
     def set_running(self, running: bool, connected: bool = True, form_valid: bool = True) -> None:
-        """Enable what makes sense: Run needs a connection and a valid form."""
-        self.run_button.setEnabled(connected and form_valid and not running)
-        self.run_queue_button.setEnabled(connected and bool(self.items) and not running)
+        """Enable what makes sense: Run needs a valid form (not connected: Run connects to
+        the chosen instrument first), and says in its tooltip why it is disabled."""
+        self.run_button.setEnabled(form_valid and not running)
+        self.run_queue_button.setEnabled(bool(self.items) and not running)
+        if running:
+            tip = "a run is in progress"
+        elif not form_valid:
+            tip = "fix the flagged protocol parameters first"
+        elif not connected:
+            tip = "run the protocol in the form (connects to the chosen instrument first)"
+        else:
+            tip = "run the protocol in the form"
+        self.run_button.setToolTip(tip)
         self.add_button.setEnabled(form_valid)
         for b in (self.up_button, self.down_button, self.remove_button):
             b.setEnabled(not running)

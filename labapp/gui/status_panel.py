@@ -37,8 +37,9 @@ class RunStatus:
         self.progress.setFormat("%p %")
         self.eta = QtWidgets.QLabel(format_eta(None))
         self.compliance = QtWidgets.QLabel("compliance –")
-        self.compliance.setToolTip("red while the latest measured points hit the current "
-                                   "compliance")
+        self.compliance.setObjectName("compliance_badge")
+        self.compliance.setToolTip("during a run: red while the latest measured points hit "
+                                   "the current compliance; grey when no run is active")
         self.compliance.setStyleSheet(IDLE_STYLE)
         self.source = QtWidgets.QLabel("not connected")
         self.source.setToolTip("the instrument the next run uses: data from the simulator "
