@@ -207,7 +207,7 @@ def run_engine(app, window_factory, args, n0: int) -> dict:
         m = measure(app, window, args.seconds)
         window.abort_run("benchmark finished")
         window.wait_idle(15)
-        window.close()
+        window.request_close("benchmark finished")
         return m
     finally:
         server.terminate()
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         window = make_window()
         preload(window, args.points)
         results["replay"] = run_replay(app, window, args)
-        window.close()
+        window.request_close("benchmark finished")
         report("replay", results["replay"], args.rate)
     if args.source in ("engine", "both"):
         results["engine"] = run_engine(app, make_window, args, args.points)

@@ -155,6 +155,11 @@ def test_closing_the_window_during_a_run_aborts_it_and_records_why(qtbot, tmp_pa
     k = w.instrument
     w.run_panel.run_button.click()
     qtbot.waitUntil(lambda: w.plots.n_points > 0, timeout=5000)
+    asked = []
+    w.confirm_close = lambda: asked.append(1) or False  # "No": the run goes on
+    w.close()
+    assert asked and w.isVisible() and w.running
+    w.confirm_close = lambda: True
     t0 = time.monotonic()
     w.close()
     assert time.monotonic() - t0 < 5

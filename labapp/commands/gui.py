@@ -8,6 +8,7 @@ and ``--tab browser --view NAME`` the data browser; README screenshots are made 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
     from PyQt6 import QtCore, QtWidgets
 
     from labapp.gui.analysis_views import VIEWS
-    from labapp.gui.main_window import MainWindow
+    from labapp.gui.main_window import CLOSE_REASON, MainWindow
     from protocols.parameters import parse_assignments
     from protocols.registry import get_protocol
 
@@ -111,10 +112,34 @@ def main(args: argparse.Namespace) -> int:
             args.screenshot.parent.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.screenshot))
             print(args.screenshot)
-            window.close()  # aborts a run in progress (status aborted, reason recorded)
+            # aborts a run in progress without asking (status aborted, reason recorded)
+            window.request_close(CLOSE_REASON)
             loop.quit()
 
         QtCore.QTimer.singleShot(int(args.after * 1000), shoot)
-        loop.exec()
+        with handle_signals(window):
+            loop.exec()
         return 0
-    return app.exec()
+    with handle_signals(window) as signalled:
+        code = app.exec()
+    # like ``labapp run``: a run ended by a signal is not a success
+    return 1 if signalled and window.closed_during_run else code
+
+
+@contextlib.contextmanager
+def handle_signals(window):
+    """SIGINT, SIGTERM and SIGHUP close the window: a run in progress is aborted with the
+    signal as reason, the instrument put safe and the run file closed."""
+    from labapp.gui.signals import ENDING, SignalBridge
+
+    received: list[str] = []
+
+    def end(sig) -> None:
+        received.append(sig.name)
+        window.request_close(f"interrupted by signal {sig.name}")
+
+    bridge = SignalBridge(dict.fromkeys(ENDING, end), window).install()
+    try:
+        yield received
+    finally:
+        bridge.restore()

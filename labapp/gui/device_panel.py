@@ -3,23 +3,46 @@
 Its :meth:`DevicePanel.metadata` and :meth:`DevicePanel.safety` go into every run's
 engine, so each run file carries device id, sample, operator, notes and the limits the
 run was checked against.
+
+Safety limits never change by accident: the wheel cannot touch them
+(:func:`~labapp.gui.wheel_guard.mark_safety`), a value typed by the user takes effect only
+after a confirmation ("Change Max |V| from 5 V to 0.01 V?"; declined = the old value is
+restored), and every change, confirmed by the user or set by a script, is logged and
+stored in the next run file (``safety_changes``: UTC time, limit, old and new value, by).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from PyQt6 import QtWidgets
+from PyQt6 import QtCore, QtWidgets
 
 from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX
+from labapp.gui.wheel_guard import mark_safety
 from protocols import SafetyProfile
+
+log = logging.getLogger("labapp.gui.device")
+
+#: limit name -> (label, unit shown, factor from the box's unit to SI)
+LIMITS = {"max_voltage": ("Max |V|", "V", 1.0), "max_compliance": ("Max compliance", "mA", 1e-3)}
 
 
 class DevicePanel(QtWidgets.QGroupBox):
     """Device id, sample, operator, notes; max |V| and max compliance."""
 
+    #: the confirmed safety limits changed
+    limits_changed = QtCore.pyqtSignal()
+
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("Device and sample", parent)
+        #: asks the user; replaced by scripts and tests (text -> accepted)
+        self.confirm: Callable[[str], bool] = self._ask
+        #: changes not yet stored in a run file (see :meth:`take_safety_changes`)
+        self.safety_changes: list[dict[str, Any]] = []
+        self._asking = False
         self.device_id = QtWidgets.QLineEdit()
         self.device_id.setPlaceholderText("e.g. W3-D12")
         self.sample = QtWidgets.QLineEdit()
@@ -41,6 +64,13 @@ class DevicePanel(QtWidgets.QGroupBox):
         self.max_compliance.setValue(defaults.max_compliance * 1e3)
         self.max_compliance.setToolTip("largest current compliance any protocol may set on "
                                        "this device")
+        self._confirmed = {"max_voltage": self.max_voltage.value(),
+                           "max_compliance": self.max_compliance.value()}
+        for name in LIMITS:
+            box = self.box(name)
+            mark_safety(box)
+            box.valueChanged.connect(lambda _v, n=name: self._value_changed(n))
+            box.editingFinished.connect(lambda n=name: self.commit(n))
         form = QtWidgets.QFormLayout(self)
         form.addRow("Device id", self.device_id)
         form.addRow("Sample", self.sample)
@@ -56,8 +86,72 @@ class DevicePanel(QtWidgets.QGroupBox):
                 "notes": self.notes.toPlainText().strip()}
 
     def safety(self) -> SafetyProfile:
-        return SafetyProfile(max_voltage=self.max_voltage.value(),
-                             max_compliance=self.max_compliance.value() * 1e-3)
+        """The confirmed limits (an edit awaiting confirmation does not count yet)."""
+        return SafetyProfile(max_voltage=self._confirmed["max_voltage"],
+                             max_compliance=self._confirmed["max_compliance"] * 1e-3)
+
+    # -- safety-limit changes -------------------------------------------------------------
+    def box(self, name: str) -> QtWidgets.QDoubleSpinBox:
+        return getattr(self, name)
+
+    def _value_changed(self, name: str) -> None:
+        # the user is typing or stepping: confirm when they are done (editingFinished);
+        # a value set by a program (no focus) takes effect now and is logged
+        if not self.box(name).hasFocus():
+            self.commit(name, by="program")
+
+    def commit(self, name: str, by: str = "user") -> bool:
+        """Apply the box's value as the new limit after confirmation; True when applied.
+
+        Declined: the box shows the confirmed value again. Applied: the change is logged
+        and kept for the next run file.
+        """
+        box = self.box(name)
+        old, new = self._confirmed[name], box.value()
+        if new == old or self._asking:  # the dialog taking focus ends the edit again
+            return new == old
+        label, unit, factor = LIMITS[name]
+        if by == "user":
+            self._asking = True
+            try:
+                accepted = self.confirm(f"Change the safety limit {label} from {old:g} {unit} "
+                                        f"to {new:g} {unit}?")
+            finally:
+                self._asking = False
+        else:
+            accepted = True
+        if not accepted:
+            blocked = box.blockSignals(True)
+            box.setValue(old)
+            box.blockSignals(blocked)
+            log.warning("safety limit %s kept at %g %s (change to %g %s declined)",
+                        label, old, unit, new, unit)
+            return False
+        self._confirmed[name] = new
+        si = "V" if unit == "V" else "A"
+        self.safety_changes.append({
+            "utc": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "limit": f"{name}_{si}", "old": old * factor, "new": new * factor, "by": by})
+        log.warning("safety limit %s changed from %g %s to %g %s (%s)", label, old, unit, new,
+                    unit, "confirmed" if by == "user" else "set by " + by)
+        self.limits_changed.emit()
+        return True
+
+    def commit_pending(self) -> bool:
+        """Confirm edits still in progress (before a run starts); False if one was declined."""
+        return all([self.commit(name) for name in LIMITS])
+
+    def take_safety_changes(self) -> list[dict[str, Any]]:
+        """The changes since the last call (stored with the next run), then forgotten."""
+        out, self.safety_changes = self.safety_changes, []
+        return out
+
+    def _ask(self, text: str) -> bool:
+        answer = QtWidgets.QMessageBox.question(
+            self, "Change safety limit", text,
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def set_values(self, *, device_id: str = "", sample: str = "", operator: str = "",
                    notes: str = "", max_voltage: float | None = None,

@@ -17,6 +17,7 @@ run when connected, or says why it cannot.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from labapp.gui.qt_wait import process_until
 from labapp.gui.run_controller import EtaEstimator, Job, QueueItem, RunController
 from labapp.gui.run_queue import RunPanel
 from labapp.gui.status_panel import RunStatus
+from labapp.gui.wheel_guard import WheelGuard
 from labapp.instrument_choice import fresh_seed
 
 log = logging.getLogger("labapp.gui")
@@ -67,6 +69,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.eta = EtaEstimator()
         self.results: list[Any] = []
         self._after_connect: Any = None  # the run to start once the instrument answers
+        #: asked before closing mid-run (replaced by scripts and tests)
+        self.confirm_close: Callable[[], bool] = self._ask_close
+        self._close_reason: str | None = None
+        self.closed_during_run = False
 
         self.connection = ConnectionPanel()
         if resource:
@@ -129,8 +135,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.connection.failed.connect(self._connect_failed)
         self.connection.disconnected.connect(self._disconnected)
         self.protocols.validity_changed.connect(lambda _: self._update_buttons())
-        self.device.max_voltage.valueChanged.connect(self._safety_changed)
-        self.device.max_compliance.valueChanged.connect(self._safety_changed)
+        self.device.limits_changed.connect(self._safety_changed)
+        # the wheel scrolls the panel; it changes a field only when that field has focus,
+        # and never a safety limit
+        self.wheel_guard = WheelGuard(self).install()
         rp = self.run_panel
         rp.run_button.clicked.connect(self.start_run)
         rp.stop_button.clicked.connect(self.stop_run)
@@ -241,11 +249,15 @@ class MainWindow(QtWidgets.QMainWindow):
                                     "before the run…")
             self.connection.start_connect()  # no-op while an attempt is under way
             return True
+        self.device.commit_pending()  # a limit still being edited is confirmed (or not) first
         job = self._job(items)
         job.path.parent.mkdir(parents=True, exist_ok=True)
+        changes = self.device.take_safety_changes()
+        job.metadata["safety_changes"] = changes  # logged in the run file
         try:
             self.controller.start(self.instrument, job)
         except (ValueError, RuntimeError) as exc:
+            self.device.safety_changes[:0] = changes  # kept for the run that does start
             self._error(str(exc))
             return False
         self.status.set_message(f"running {len(items)} run(s) into {job.path}")
@@ -332,11 +344,34 @@ class MainWindow(QtWidgets.QMainWindow):
             self.browser.set_view(view)
 
     # -- closing --------------------------------------------------------------------------
+    def request_close(self, reason: str) -> None:
+        """Close without asking (signals, scripts); a run in progress is aborted with
+        ``reason`` (e.g. ``interrupted by signal SIGTERM``) and reaches its safe state."""
+        self._close_reason = reason
+        self.close()
+
+    def _ask_close(self) -> bool:
+        answer = QtWidgets.QMessageBox.question(
+            self, "Run in progress",
+            "A run is in progress. Abort it (outputs off, run file closed as 'aborted') "
+            "and close the window?",
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
-        """Abort a run in progress, wait (bounded) for its safe state, then close."""
+        """Ask (when the user closes it mid-run), abort the run, wait (bounded) for its
+        safe state, then close."""
         if self.running:
-            log.warning("window closed during a run: aborting")
-            self.controller.abort(CLOSE_REASON)
+            reason = self._close_reason
+            if reason is None:
+                if not self.confirm_close():
+                    event.ignore()
+                    return
+                reason = CLOSE_REASON
+            self.closed_during_run = True
+            log.warning("window closed during a run: aborting (%s)", reason)
+            self.controller.abort(reason)
             if not self.controller.wait(CLOSE_WAIT_S):
                 log.error("the run did not end within %g s of the abort", CLOSE_WAIT_S)
         for kind, payload in self.controller.drain():
@@ -344,4 +379,5 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timer.stop()
         self.connection.disconnect()
         self.log_dock.detach()
+        self.wheel_guard.remove()
         super().closeEvent(event)
