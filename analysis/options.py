@@ -45,6 +45,9 @@ class AnalysisOptions:
 
     v_min: float = 0.02
     series_resistance_ohm: float | None = None
+    #: with no series_resistance_ohm: estimate R_s from the plateau levels and relabel
+    #: when it is identifiable (analysis.series); reported either way
+    series_auto: bool = True
     bin_width_g0: float = DEFAULT_BIN_G0
     g_range_max: float = 25.0
     min_length: int = 5

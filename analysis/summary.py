@@ -32,7 +32,7 @@ from analysis.inputs import main_stream
 from analysis.masks import Masks, sample_masks
 from analysis.nonlinearity import NonlinearityFit, fit_update, split_ltp_ltd
 from analysis.options import AnalysisOptions
-from analysis.plateaus import PlateauResult, breaks_from_labels, detect_plateaus
+from analysis.plateaus import KIND_ABOVE, PlateauResult, breaks_from_labels, detect_plateaus
 from analysis.provenance import is_simulated, sim_seed
 from analysis.pulses import (
     PulseLevels,
@@ -43,6 +43,7 @@ from analysis.pulses import (
 from analysis.retention import DriftFit, fit_drift
 from analysis.rtn import RTNResult, analyze_rtn
 from analysis.runfile import RunData
+from analysis.series import SeriesEstimate, estimate_series_r, relabel_with_series
 from analysis.switching import SwitchingResult, switching_analysis
 from analysis.timelag import (
     below_unity_fraction,
@@ -203,8 +204,33 @@ class RunAnalysis:
         if self.is_sweep:
             breaks = breaks_from_labels(self.samples.get("segment"), self.samples.get("cycle"))
         min_len = o.min_length if x.size > 50 * o.min_length else max(2, min(o.min_length, 3))
-        return detect_plateaus(g, x, breaks=breaks, min_length=min_len, merge_g0=o.merge_g0,
-                               label_tol_g0=o.label_tol_g0, g_range_max=o.g_range_max)
+        res = detect_plateaus(g, x, breaks=breaks, min_length=min_len, merge_g0=o.merge_g0,
+                              label_tol_g0=o.label_tol_g0, g_range_max=o.g_range_max)
+        est = self.series_estimate_for(res)
+        if est is not None and est.identifiable and est.ohm and est.ohm > 2 * (
+                est.uncertainty_ohm or 0.0):
+            res = relabel_with_series(res, est.ohm, tol=o.label_tol_g0, g_max=o.g_range_max)
+        res.params["series_resistance"] = self.series_report(est)
+        return res
+
+    def series_estimate_for(self, res: PlateauResult) -> SeriesEstimate | None:
+        """Automatic R_s from the plateau levels (None when an R_s was given or auto is off)."""
+        o = self.options
+        if o.series_resistance_ohm is not None or not o.series_auto:
+            return None
+        return estimate_series_r([p.level_g0 for p in res.plateaus if p.kind != KIND_ABOVE],
+                                 tol=o.label_tol_g0)
+
+    def series_report(self, est: SeriesEstimate | None) -> dict:
+        """``series_resistance`` of the JSON summary: source, value, whether applied."""
+        o = self.options
+        if est is None:
+            return {"source": "option" if o.series_resistance_ohm is not None else "off",
+                    "ohm": o.series_resistance_ohm, "applied": bool(o.series_resistance_ohm),
+                    "warning": None}
+        applied = bool(est.identifiable and est.ohm and est.ohm > 2 * (est.uncertainty_ohm
+                                                                      or 0.0))
+        return {"source": "auto", **est.as_dict(), "applied": applied}
 
     # -- histograms --------------------------------------------------------------------
     @cached_property
@@ -346,6 +372,7 @@ class RunAnalysis:
         """The machine-readable summary (``labapp analyze FILE --json``)."""
         run = self.run
         pl = self.plateaus
+        meas = pl.params.get("level_measured_g0")
         _, _, x_unit = self.level_trace
         out: dict[str, Any] = {
             "file": str(run.path),
@@ -361,9 +388,11 @@ class RunAnalysis:
                 {"level_g0": p.level_g0, "label_g0": p.label_g0,
                  "on_half_integer": p.on_half_integer, "start_index": p.start_index,
                  "end_index": p.end_index, "residual_g0": p.residual_g0, "kind": p.kind,
-                 "n_samples": p.n_samples, "x_start": p.x_start, "x_end": p.x_end}
-                for p in pl.plateaus
+                 "n_samples": p.n_samples, "x_start": p.x_start, "x_end": p.x_end,
+                 "level_measured_g0": meas[k] if meas else p.level_g0}
+                for k, p in enumerate(pl.plateaus)
             ],
+            "series_resistance": pl.params.get("series_resistance"),
             "jumps": [j.as_dict() for j in pl.jumps],
             "jump_report": pl.report(x_unit),
             "noise_g0": pl.noise_g0,
@@ -427,6 +456,8 @@ class RunAnalysis:
             out["rtn"] = self.rtn.as_dict()
         if self.protocol == "write-verify" and self.read_levels is not None:
             out["write_verify"] = self.write_verify_summary()
+        out["warnings"] = [w for w in ((out.get("series_resistance") or {}).get("warning"),
+                                       out["histogram"].get("warning")) if w]
         return jsonable(out)
 
     def write_verify_summary(self) -> dict[str, Any]:

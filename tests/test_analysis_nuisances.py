@@ -93,3 +93,47 @@ def test_same_steps_in_any_unit(factor, tmp_path):
         assert [(p["start_index"], p["end_index"]) for p in out["plateaus"]] == edges
         assert out["noise_model"]["proportional"] == pytest.approx(
             ref["noise_model"]["proportional"], rel=1e-6)
+
+
+@pytest.mark.parametrize("series_r", [0.0, 150.0, 300.0, 500.0])
+def test_series_resistance_found_when_most_levels_are_quantized(series_r, tmp_path):
+    """70 % of the levels on n/2 (30 % off-lattice), R_s 0-500 ohm, automatic R_s."""
+    ok = n = 0
+    for seed in SEEDS:
+        tr = read_trace(seed, series_r=series_r, off_lattice=0.3)
+        s = analyze(tr, tmp_path)
+        _, _, lab = score(s, tr)
+        est = s["series_resistance"]
+        assert est["source"] == "auto" and est["uncertainty_ohm"] is not None
+        if est["identifiable"]:
+            assert abs(est["ohm"] - series_r) <= 3 * est["uncertainty_ohm"] + 2.0, est
+        ok += lab * len(s["plateaus"])
+        n += len(s["plateaus"])
+    assert ok / n >= 0.95
+
+
+def test_series_resistance_never_fails_silently(tmp_path):
+    """Half the levels off the ladder: wrong labels only ever come with a warning."""
+    warned = 0
+    for seed in range(6):
+        for series_r in (120.0, 400.0):
+            tr = read_trace(seed, series_r=series_r, off_lattice=0.5)
+            s = analyze(tr, tmp_path)
+            _, _, lab = score(s, tr)
+            est = s["series_resistance"]
+            right = est["identifiable"] and abs(est["ohm"] - series_r) <= max(
+                3 * est["uncertainty_ohm"], 5.0)
+            if not right or lab < 0.95:
+                assert est["warning"] and est["warning"] in s["warnings"], (seed, est)
+                assert not est["applied"]
+            warned += bool(est["warning"])
+    assert warned >= 1  # the set holds traces where R_s cannot be told
+
+
+def test_series_resistance_warning_with_too_few_levels():
+    from analysis.series import estimate_series_r
+
+    est = estimate_series_r([0.98, 1.93, 2.87])
+    assert not est.identifiable and "at least 4" in est.warning
+    est = estimate_series_r([0.5, 1.0, 1.5, 0.5, 1.0, 0.5])  # R_s moves these by < 0.01 G0
+    assert est.identifiable and est.ohm == pytest.approx(0.0, abs=3 * est.uncertainty_ohm)

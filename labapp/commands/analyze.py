@@ -21,8 +21,10 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("analysis options")
     g.add_argument("--v-min", type=float, default=d.v_min, metavar="V",
                    help=f"mask |V| below this when forming G = I/V (default {d.v_min} V)")
-    g.add_argument("--series-r", type=float, default=None, metavar="OHM",
-                   help="series resistance to remove: G = 1/(1/G_meas - R_s)")
+    g.add_argument("--series-r", type=_series_r, default="auto", metavar="OHM|auto",
+                   help="series resistance to remove: G = 1/(1/G_meas - R_s); 'auto' "
+                   "(default) estimates it from the plateau levels and applies it only "
+                   "when identifiable (a warning otherwise); 0 turns the correction off")
     g.add_argument("--bin-width", type=float, default=d.bin_width_g0, metavar="G0",
                    help=f"trace-histogram bin width (default {d.bin_width_g0} G0)")
     g.add_argument("--g-max", type=float, default=d.g_range_max, metavar="G0",
@@ -47,14 +49,28 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
                    f"{t.tail_fraction})")
 
 
+def _series_r(text: str) -> float | str:
+    """``--series-r`` value: 'auto' or a resistance in ohm."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a resistance in ohm or 'auto', got {text!r}") from None
+
+
 def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
     """AnalysisOptions from parsed arguments (validated: bad values raise ValueError)."""
     if args.min_length < 2:
         raise ValueError(f"--min-length must be >= 2 samples, got {args.min_length}")
-    if args.series_r is not None and not args.series_r >= 0:
-        raise ValueError(f"--series-r must be >= 0 ohm, got {args.series_r}")
+    auto = args.series_r in (None, "auto")
+    series_r = None if auto else args.series_r
+    if series_r is not None and not series_r >= 0:
+        raise ValueError(f"--series-r must be >= 0 ohm, got {series_r}")
     return AnalysisOptions(
-        v_min=args.v_min, series_resistance_ohm=args.series_r, bin_width_g0=args.bin_width,
+        v_min=args.v_min, series_resistance_ohm=series_r, series_auto=auto,
+        bin_width_g0=args.bin_width,
         g_range_max=args.g_max, min_length=args.min_length, merge_g0=args.merge,
         label_tol_g0=args.label_tol, mixture_mode=args.mixture,
         portion=TopPortion(args.top_flat, args.top_skip, args.top_tail),
