@@ -3,12 +3,16 @@
 State per pulse channel (ranges, load, pulse levels and times, Segment Arb sequences and
 sequence list, output, RPM routing, data buffer) and per mainframe (pulse mode, measure
 mode, burst count, sample rate, running test). ``:PMU:EXECUTE`` validates like the
-instrument (KXCI errors -969 … -954), then simulates the whole test with **one**
-``device.drive`` call whose steps are the A/D samples (see :mod:`sim_backend.pmu_schedule`):
+instrument (KXCI errors -969 … -947 [M 2-12, 2-13]), then simulates the whole test with
+**one** ``device.drive`` call whose steps are the A/D samples (see
+:mod:`sim_backend.pmu_schedule`; load-line compensation adds its pre-pulses [M 7-10]).
+Sweeps and steps are in :mod:`sim_backend.pmu_sweep`, the run in
+:mod:`sim_backend.pmu_run`:
 
 * the device sits between PMU channel 1 and ground (through the RPM when there is one and
-  it is routed to the PMU); the PMU is a 50 Ω source with **no current limit**
-  (``i_limit = inf``) [M 7-11, 7-24]; other channels see an open circuit;
+  it is routed to the PMU); the PMU is a 50 Ω source [M 7-11] with **no current limit**
+  (``i_limit = inf``; the ``:PMU:`` set has no limit command [M 7-3, 7-4]); other
+  channels see an open circuit;
 * the LOAD setting scales the internal source so that the programmed level appears across
   the declared load: ``V_int = V·(R_load + 50)/R_load`` [M 7-11] (4 V into 50 Ω with the
   default 1 MΩ load gives 2 V);
@@ -36,6 +40,7 @@ from sim_backend.kxci_common import (
     parse_int,
     split_args,
 )
+from sim_backend.kxci_pulse_legacy import LegacyPulseCommands
 from sim_backend.pmu_run import PMURun
 from sim_backend.pmu_state import (
     MAX_POINTS,
@@ -50,11 +55,16 @@ from sim_backend.pmu_state import (
     format_rows,
     pulse_channels,
 )
+from sim_backend.pmu_sweep import PMUSweepCommands
 
 __all__ = ["PMUCommands", "PMUMainState", "PulseChannel", "pulse_channels"]
 
+#: ``:PMU:DATA:GET`` requested-value names -> column [M 7-8]
+WAVE_FIELDS = {"V": 0, "I": 1, "T": 2, "S": 3, "VH": 0, "IH": 1, "TH": 2, "SH": 3}
+SPOT_FIELDS = {"VH": 0, "IH": 1, "TH": 2, "SH": 3, "VL": 4, "IL": 5, "TL": 6, "SL": 7}
 
-class PMUCommands(PMURun):
+
+class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
     """Handlers of the ``:PMU:`` commands; mixed into :class:`sim_backend.kxci.KXCIEngine`."""
 
     def _pmu_handlers(self) -> dict:
@@ -66,7 +76,7 @@ class PMUCommands(PMURun):
             ":PMU:MEASURE:MODE": self._pmu_measure_mode,
             ":PMU:MEASURE:PIV": self._pmu_measure_piv,
             ":PMU:TIMES:PIV": self._pmu_times_piv,
-            ":PMU:PIV:TIMES": self._pmu_times_piv,  # usage-line spelling [M 7-23]
+            ":PMU:PIV:TIMES": self._pmu_times_piv,  # usage-line spelling [M 7-32]
             ":PMU:TIMES:WAVEFORM": self._pmu_times_waveform,
             ":PMU:PULSE:TRAIN": self._pmu_train,
             ":PMU:PULSE:TIMES": self._pmu_times,
@@ -76,7 +86,7 @@ class PMUCommands(PMURun):
             ":PMU:SAMPLE:RATE": self._pmu_rate,
             ":PMU:OUTPUT:STATE": self._pmu_output,
             ":PMU:RETAIN:CONFIG": self._pmu_retain,
-            ":PMU:EXECUTE:STATE": self._pmu_retain,  # usage-line spelling [M 7-32]
+            ":PMU:EXECUTE:STATE": self._pmu_retain,  # usage-line spelling [M 7-21]
             ":PMU:EXECUTE": self._pmu_execute,
             ":PMU:TEST:STATUS?": self._pmu_status,
             ":PMU:ABORT": self._pmu_abort,
@@ -88,9 +98,10 @@ class PMUCommands(PMURun):
         for name in SARB_FIELDS:
             h[f":PMU:SARB:SEQ:{name}:ADD"] = self._sarb_field(name, add=True)
             h[f":PMU:SARB:SEQ:{name}"] = self._sarb_field(name, add=False)
-        for name in (":PMU:SWEEP:", ":PMU:STEP:", ":PMU:CONNECTION:COMP",
-                     ":PMU:MEASURE:CONNECTION:COMP"):
-            h[name] = self._pmu_unsupported
+        h[":PMU:CONNECTION:COMP"] = self._pmu_connection_comp
+        h[":PMU:MEASURE:CONNECTION:COMP"] = self._pmu_measure_connection_comp
+        h.update(self._sweep_handlers())
+        h.update(self._legacy_handlers())
         return h
 
     # ------------------------------------------------------------------ helpers
@@ -119,12 +130,9 @@ class PMUCommands(PMURun):
     def _pmu_running(self) -> bool:
         return time.monotonic() < self.pmu.running_until
 
-    def _pmu_unsupported(self, rest: str) -> None:
-        raise KXCIError(-986, "not simulated")
-
     # ------------------------------------------------------------------ set-up commands
     def _pmu_init(self, rest: str) -> None:
-        """``:PMU:INIT 0|1``: reset all channels, clear data and sequences [M 7-4]."""
+        """``:PMU:INIT 0|1``: reset all channels, clear data and sequences [M 7-9]."""
         mode = parse_int(rest, 0, 1, code=-969)
         self._pmu_idle()
         if not self.pulse:
@@ -134,24 +142,35 @@ class PMUCommands(PMURun):
         self.pmu = PMUMainState(mode=mode)
 
     def _pmu_rpm(self, rest: str) -> None:
-        """``:PMU:RPM:CONFIGURE PMUn-c, mode`` (0 PMU, 1 CV 2-wire, 2 SMU, 3 CV 4-wire)
-        [M 7-8]. SMU/CV ids are accepted and ignored (no RPM switching to simulate)."""
+        """``:PMU:RPM:CONFIGURE HRID, mode`` (0 PMU, 1 CV 2-wire, 2 SMU, 3 CV 4-wire)
+        [M 7-22]. ``PMUn-c`` names the RPM of pulse channel 2n-2+c; ``SMUn`` the RPM wired
+        to SMU n, which in the simulator is the RPM of pulse channel n (SMU1 and PMU
+        channel 1 share the device); ``CVHn``/``CVLn`` name CVU n, whose RPMs the simulator
+        does not wire. A channel without an RPM is left as it is, without an error, as the
+        manual says of ``RP`` [M 7-68]; an HRID naming no instrument is -969."""
         args = self._pmu_args(rest, 2)
         mode = parse_int(args[1], 0, 3, code=-969)
-        m = re.fullmatch(r"PMU(\d+)-([12])", args[0].upper())
-        if not m:
-            if re.fullmatch(r"(SMU|CVH|CVL)\d+", args[0].upper()):
-                return
+        hrid = args[0].upper()
+        m = re.fullmatch(r"PMU([1-9])-([12])", hrid)
+        if m:
+            ch = self.pulse.get(2 * int(m.group(1)) - 2 + int(m.group(2)))
+            if ch is None:
+                raise KXCIError(-969, f"no {args[0]}")
+        elif re.fullmatch(r"SMU[1-9]", hrid):
+            if int(hrid[3]) not in self.smus:
+                raise KXCIError(-969, f"no {args[0]}")
+            ch = self.pulse.get(int(hrid[3]))
+        elif re.fullmatch(r"CV[HL][1-9]", hrid):
+            if f"CVU{hrid[3]}" not in self.options:
+                raise KXCIError(-969, f"no CVU{hrid[3]}")
+            ch = None
+        else:
             raise KXCIError(-969, f"RPM id {args[0]!r}")
-        ch = self.pulse.get(2 * int(m.group(1)) - 2 + int(m.group(2)))
-        if ch is None:
-            raise KXCIError(-969, f"no {args[0]}")
-        if not ch.rpm:
-            raise KXCIError(-988, f"no RPM on {args[0]}")
-        ch.rpm_mode = mode
+        if ch is not None and ch.rpm:
+            ch.rpm_mode = mode
 
     def _pmu_source_range(self, rest: str) -> None:
-        """``:PMU:SOURCE:RANGE ch, 10|40`` [M 7-14]."""
+        """``:PMU:SOURCE:RANGE ch, 10|40`` [M 7-24]."""
         self._pmu_mode(0, 1)
         args = self._pmu_args(rest, 2)
         ch = self._pch(args[0])
@@ -185,13 +204,15 @@ class PMUCommands(PMURun):
         self.pmu.measure_mode = parse_int(rest, 0, 4, code=-969)
 
     def _pmu_measure_piv(self, rest: str) -> None:
-        """``:PMU:MEASURE:PIV ch, acqHigh, acqLow`` (not both 0) [M 7-16]."""
+        """``:PMU:MEASURE:PIV ch, acqHigh, acqLow`` [M 7-14]: both 0 is an error (-947
+        [M 2-13]) "and the PMU acquires all measurements"."""
         self._pmu_mode(0)
         args = self._pmu_args(rest, 3)
         ch = self._pch(args[0])
         hi, lo = parse_int(args[1], 0, 1, -969), parse_int(args[2], 0, 1, -969)
         if not (hi or lo):
-            raise KXCIError(-969, "acquire neither high nor low")
+            ch.acquire = (1, 1)
+            raise KXCIError(-947)
         ch.acquire = (hi, lo)
 
     def _fractions(self, rest: str) -> tuple[PulseChannel, float, float]:
@@ -204,7 +225,7 @@ class PMUCommands(PMURun):
 
     def _pmu_times_piv(self, rest: str) -> None:
         """``:PMU:TIMES:PIV ch, start, stop``: spot-mean window as fractions of the pulse
-        width, counted from the rise's 50 % point [M 7-23]."""
+        width, counted from the rise's 50 % point [M 7-32, 7-33]."""
         self._pmu_mode(0)
         ch, a, b = self._fractions(rest)
         if a > b:
@@ -212,7 +233,7 @@ class PMUCommands(PMURun):
         ch.piv = (a, b)
 
     def _pmu_times_waveform(self, rest: str) -> None:
-        """``:PMU:TIMES:WAVEFORM ch, pre, post`` [M 7-22]."""
+        """``:PMU:TIMES:WAVEFORM ch, pre, post`` [M 7-34]."""
         self._pmu_mode(0)
         ch, a, b = self._fractions(rest)
         ch.wf_fractions = (a, b)
@@ -265,13 +286,16 @@ class PMUCommands(PMURun):
         ch.load = ohms
 
     def _pmu_llec(self, rest: str) -> None:
-        """``:PMU:LLEC:CONFIGURE ch, 0|1`` (stored; compensation is not modelled) [M 7-12]."""
-        self._pmu_mode(0, 1)
+        """``:PMU:LLEC:CONFIGURE ch, 0|1`` [M 7-10]: with 1, pre-pulses measure the DUT load
+        before the test and the source is set for it (see :meth:`PMURun._llec`). The manual
+        describes it for pulses only; in Segment Arb mode it is refused (-965)."""
+        self._pmu_mode(0)
         args = self._pmu_args(rest, 2)
         self._pch(args[0]).llec = parse_int(args[1], 0, 1, -969) == 1
 
     def _pmu_rate(self, rest: str) -> None:
-        """``:PMU:SAMPLE:RATE rate`` (1e3..200e6; 200e6/n, next higher) [M 7-23]."""
+        """``:PMU:SAMPLE:RATE rate`` (1e3..200e6; 200e6/n, next higher) [M 7-23]; adjusted
+        per test by the rule of [M 7-24] (:meth:`PMURun._choose_rate`)."""
         self._pmu_mode(0, 1)
         rate = parse_float(rest, -969)
         if not 1e3 <= rate <= SAMPLE_CLOCK:
@@ -279,7 +303,7 @@ class PMUCommands(PMURun):
         self.pmu.sample_rate = SAMPLE_CLOCK / max(1, int(np.floor(SAMPLE_CLOCK / rate + 1e-9)))
 
     def _pmu_output(self, rest: str) -> None:
-        """``:PMU:OUTPUT:STATE ch, 0|1``: on takes effect at EXECUTE, off at once [M 7-24]."""
+        """``:PMU:OUTPUT:STATE ch, 0|1``: on takes effect at EXECUTE, off at once [M 7-16]."""
         args = self._pmu_args(rest, 2)
         ch = self._pch(args[0])
         on = parse_int(args[1], 0, 1, -969) == 1
@@ -288,14 +312,14 @@ class PMUCommands(PMURun):
             ch.output_active = False
 
     def _pmu_retain(self, rest: str) -> None:
-        """``:PMU:RETAIN:CONFIG ch, 0|1`` [M 7-32]."""
+        """``:PMU:RETAIN:CONFIG ch, 0|1`` [M 7-21]."""
         args = self._pmu_args(rest, 2)
         self._pch(args[0]).retain = parse_int(args[1], 0, 1, -969) == 1
 
     # ------------------------------------------------------------------ Segment Arb
     def _sarb_field(self, name: str, add: bool):
         def handler(rest: str) -> None:
-            """``:PMU:SARB:SEQ:<field>[:ADD] ch, seq, v1, ...`` (<= 128 values) [M 7-40…7-52]."""
+            """``:PMU:SARB:SEQ:<field>[:ADD] ch, seq, v1, ...`` (<= 128 values) [M 7-40…7-55]."""
             self._pmu_mode(1)
             args = split_args(rest)
             if len(args) < 3:
@@ -330,7 +354,7 @@ class PMUCommands(PMURun):
 
     def _sarb_list(self, add: bool):
         def handler(rest: str) -> None:
-            """``:PMU:SARB:WFM:SEQ:LIST[:ADD] ch, seq1, loops1, ...`` [M 7-53]."""
+            """``:PMU:SARB:WFM:SEQ:LIST[:ADD] ch, seq1, loops1, ...`` [M 7-56, 7-57]."""
             self._pmu_mode(1)
             args = split_args(rest)
             if len(args) < 3 or len(args) % 2 == 0:
@@ -351,7 +375,7 @@ class PMUCommands(PMURun):
 
     # ------------------------------------------------------------------ run
     def _pmu_execute(self, rest: str) -> None:
-        """``:PMU:EXECUTE``: final validation, clear buffers, run; returns at once [M 7-25]."""
+        """``:PMU:EXECUTE``: final validation, clear buffers, run; returns at once [M 7-9]."""
         if rest:
             raise KXCIError(-969, rest)
         self._pmu_mode(0, 1)
@@ -361,13 +385,8 @@ class PMUCommands(PMURun):
             raise KXCIError(-967, "no channel output on")
         for c in self.pulse.values():
             c.data, c.rows = None, []
-        plans = {c.number: (self._plan_sarb(c) if self.pmu.mode == 1 else self._plan_pulse(c))
-                 for c in active}
-        duration = max(p[1] for p in plans.values())
+        duration = self._run_pmu_test(active)
         for c in active:
-            units, dur, kinds = plans[c.number]
-            wired = c.number == 1 and (not c.rpm or c.rpm_mode == 0)
-            c.data = self._simulate(c, units, wired, kinds)
             c.rows = format_rows(c.data)
             c.output_active = True
         self.device_time_after_pmu = self.device.time
@@ -376,14 +395,14 @@ class PMUCommands(PMURun):
         self.pmu.busy_polls = self.busy_polls
 
     def _pmu_status(self, rest: str) -> str:
-        """``:PMU:TEST:STATUS?`` -> 1 running, 0 idle [M 7-26]."""
+        """``:PMU:TEST:STATUS?`` -> 1 running, 0 idle [M 7-32]."""
         if self.pmu.busy_polls > 0:
             self.pmu.busy_polls -= 1
             return "1"
         return "1" if self._pmu_running() else "0"
 
     def _pmu_abort(self, rest: str) -> None:
-        """``:PMU:ABORT``: stop, outputs off, data kept [M 7-27]."""
+        """``:PMU:ABORT``: stop, outputs off, data kept [M 7-4]."""
         for c in self.pulse.values():
             if c.data is not None:  # keep what was acquired before the abort
                 n = self._available(c)
@@ -395,13 +414,14 @@ class PMUCommands(PMURun):
 
     # ------------------------------------------------------------------ data
     def _pmu_count(self, rest: str) -> str:
-        """``:PMU:DATA:COUNT? ch`` [M 7-7]."""
+        """``:PMU:DATA:COUNT? ch`` [M 7-6]."""
         ch = self._pch(self._pmu_args(rest, 1)[0])
         return str(self._available(ch))
 
     def _available(self, ch: PulseChannel) -> int:
         """Points acquired so far: all after the test, those up to the elapsed instrument
-        time while a paced test runs (DATA:COUNT?/GET are usable during a test [M 7-7])."""
+        time while a paced test runs (DATA:COUNT?/GET are usable during a test [M 7-2,
+        7-6])."""
         if ch.data is None:
             return 0
         if not self._pmu_running():
@@ -410,16 +430,75 @@ class PMUCommands(PMURun):
         return int(np.searchsorted(ch.data[:, 2], elapsed, side="right"))
 
     def _pmu_get(self, rest: str) -> str:
-        """``:PMU:DATA:GET ch[, start[, n]]``: points ``;``-separated, values ``,``-separated;
-        ``V,I,T,S`` or ``VH,IH,TH,SH,VL,IL,TL,SL``; S as 8 hex digits [M 7-7, 7-38]."""
-        args = self._pmu_args(rest, (1, 3))
+        """``:PMU:DATA:GET ch[, start[, n[, value, ...]]]`` [M 7-7, 7-8]: points
+        ``;``-separated, values ``,``-separated, all of ``V,I,T,S`` (waveform) or
+        ``VH,IH,TH,SH,VL,IL,TL,SL`` (spot mean) or the requested ones in the requested order;
+        S as 8 hex digits [M 7-38]. The manual's own waveform example asks for ``VH`` and
+        ``IH`` [M 7-38], so on waveform data ``VH,IH,TH,SH`` mean ``V,I,T,S``."""
+        args = split_args(rest)
+        if not args:
+            raise KXCIError(-969, "no channel")
         ch = self._pch(args[0])
         start = parse_int(args[1], 0, MAX_POINTS, -969) if len(args) > 1 else 0
         n = parse_int(args[2], 1, PAGE_POINTS, -969) if len(args) > 2 else PAGE_POINTS
-        return ";".join(ch.rows[start:min(start + n, self._available(ch))])
+        stop = min(start + n, self._available(ch))
+        if len(args) <= 3:
+            return ";".join(ch.rows[start:stop])
+        spot = ch.data is not None and ch.data.shape[1] == 8
+        table = SPOT_FIELDS if spot else WAVE_FIELDS
+        cols = []
+        for name in (a.upper() for a in args[3:]):
+            if name not in table:
+                raise KXCIError(-969, f"requested value {name!r} (one of {', '.join(table)})")
+            cols.append(table[name])
+        if stop <= start:
+            return ""
+        block = ch.data[start:stop]
+        fmt = ",".join("%08X" if k % 4 == 3 else "%.6g" for k in cols)
+        values = [block[:, k].astype(np.int64).tolist() if k % 4 == 3 else block[:, k].tolist()
+                  for k in cols]
+        return ";".join(map(fmt.__mod__, zip(*values, strict=True)))
+
+    # ------------------------------------------------------------------ compensation
+    def _comp_channel(self, text: str) -> PulseChannel:
+        """The lowest channel of a PMU, as the manual asks [M 7-5, 7-12]."""
+        ch = self._pch(text)
+        if ch.number % 2 == 0:
+            raise KXCIError(-969, f"channel {ch.number}: use the PMU's lowest channel "
+                            f"({ch.number - 1})")
+        return ch
+
+    def _pmu_measure_connection_comp(self, rest: str) -> None:
+        """``:PMU:MEASURE:CONNECTION:COMP ch, 1|3`` [M 7-12]: measure and store the short
+        (1) or offset-current (3) compensation of both channels of the PMU. The simulated
+        cabling is ideal (0 Ω short, 0 A offset), so the stored values are 0."""
+        args = self._pmu_args(rest, 2)
+        ch = self._comp_channel(args[0])
+        kind = parse_int(args[1], 1, 3, -969)
+        if kind == 2:
+            raise KXCIError(-969, "compensation type 1 (short) or 3 (offset current)")
+        self._pmu_idle()
+        for c in (ch, self.pulse.get(ch.number + 1)):
+            if c is not None:
+                c.comp_measured[kind] = 0.0
+
+    def _pmu_connection_comp(self, rest: str) -> None:
+        """``:PMU:CONNECTION:COMP ch, 1|3, 0|1`` [M 7-5]: use (1) or not (0) the stored
+        compensation of that type for both channels of the PMU; with the ideal simulated
+        cabling the compensation values are 0 (see ``:PMU:MEASURE:CONNECTION:COMP``)."""
+        args = self._pmu_args(rest, 3)
+        ch = self._comp_channel(args[0])
+        kind = parse_int(args[1], 1, 3, -969)
+        if kind == 2:
+            raise KXCIError(-969, "compensation type 1 (short) or 3 (offset current)")
+        on = parse_int(args[2], 0, 1, -969) == 1
+        for c in (ch, self.pulse.get(ch.number + 1)):
+            if c is not None:
+                c.comp_enabled[kind] = on
 
     def pmu_outputs_safe(self) -> bool:
-        """No PMU output on (requested or active), no test running, RPMs routed to the PMU."""
-        return (not self._pmu_running()) and all(
+        """No PMU output on (requested or active), no test running, RPMs routed to the PMU,
+        no legacy pulse output on or armed."""
+        return (not self._pmu_running()) and self.legacy_outputs_safe() and all(
             not (c.output_active or c.output_requested) and (not c.rpm or c.rpm_mode == 0)
             for c in self.pulse.values())

@@ -1,13 +1,24 @@
-"""Running a simulated PMU test (``:PMU:EXECUTE``): the schedule, one device drive, the
-measured points and their status words (mixed into :class:`sim_backend.kxci.KXCIEngine`).
+"""Running a simulated PMU test (``:PMU:EXECUTE``): units, the sample rate, one device
+drive, the measured points and their status words (mixed into
+:class:`sim_backend.kxci.KXCIEngine`).
 
-The device sits between PMU channel 1 and ground; the PMU is a 50 Ω source with no
-current limit (``i_limit = inf``) [M 7-11, 7-24]; the LOAD setting scales the internal
-source, ``V_int = V·(R_load + 50)/R_load`` [M 7-11]; currents beyond 1.05 × range saturate
+The device sits between PMU channel 1 and ground; the PMU is a 50 Ω source
+[M 7-11] with no current-limit command in the ``:PMU:`` set [M 7-3, 7-4]; the LOAD
+setting scales the internal source, ``V_int = V·(R_load + 50)/R_load`` [M 7-11]; with
+load-line effect compensation the measured DUT load replaces the LOAD setting, found by
+pre-pulses at each level before the test [M 7-10]; currents beyond 1.05 × range saturate
 and set the overflow bits; ``series_ohms`` adds a physical resistor on the PMU path.
+
+Sample rate [M 7-24]: the programmed rate is raised to the slowest rate that samples the
+shortest measure interval (``1/shortestMeasureInterval``) and lowered to the fastest rate
+that keeps every channel within 65 536 points (``65536/TotalMeasureDuration``), on the
+200 MS/s / n grid [M 7-23]; when the first exceeds the second the test is refused with
+-952 (pulse) or -951 (Segment Arb) [M 2-13].
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,60 +40,82 @@ from sim_backend.pmu_state import (
     PulseChannel,
     i_code,
 )
+from sim_backend.pmu_sweep import MAX_PIV_POINTS
+
+#: pre-pulses per level for load-line effect compensation [M 7-10]
+LLEC_ITERATIONS = 2
+#: shortest segment with an output-relay transition [M 7-46]
+SSR_MIN_SEGMENT = 25e-6
+
+
+@dataclass
+class UnitSpec:
+    """One repeated piece of a test: breakpoints, measure windows, repeats."""
+
+    bt: np.ndarray
+    bv: np.ndarray
+    windows: list[Window]
+    repeats: int
+    gain: float = 1.0  # internal source voltage per programmed volt
+    open_spans: tuple[tuple[float, float], ...] = ()  # output relay open (Segment Arb)
+    schedule: UnitSchedule | None = None
+
+
+def grid_rate_at_least(rate: float) -> float:
+    """The slowest 200 MS/s / n rate not below ``rate`` [M 7-23]."""
+    return SAMPLE_CLOCK / max(1, int(np.floor(SAMPLE_CLOCK / rate + 1e-9)))
 
 
 class PMURun:
     """Planning, simulating and recording one PMU test."""
 
-    def _internal(self, c: PulseChannel, levels: np.ndarray) -> np.ndarray:
-        v_int = levels * (c.load + R_SOURCE) / c.load
-        if np.max(np.abs(v_int), initial=0.0) > c.v_range * (1 + 1e-9):
-            raise KXCIError(-964, f"{np.max(np.abs(v_int)):g} V internal on the "
-                            f"{c.v_range} V range with load {c.load:g}")
-        return v_int
+    # ------------------------------------------------------------------ planning
+    def _gain(self, c: PulseChannel) -> float:
+        return (c.load + R_SOURCE) / c.load
 
-    def _plan_pulse(self, c: PulseChannel):
-        """Units (one per pulse period) of a standard pulse train."""
+    def _check_internal(self, c: PulseChannel, spec: UnitSpec) -> None:
+        peak = float(np.max(np.abs(spec.bv), initial=0.0)) * spec.gain
+        if peak > c.v_range * (1 + 1e-9):
+            raise KXCIError(-964, f"{peak:g} V internal on the {c.v_range} V range of "
+                            f"channel {c.number} (load {c.load:g} ohm)")
+
+    def _pulse_specs(self, c: PulseChannel, points: list[tuple[float, float]]) -> list[UnitSpec]:
+        """One unit per (step, sweep) point, repeated ``burst`` times [M 7-13, 7-17]."""
         mm = self.pmu.measure_mode
-        bt, bv = pulse_breakpoints(c.base, c.amplitude, c.period, c.width, c.rise, c.fall,
-                                   c.delay)
-        self._internal(c, bv)
+        average = mm in (3, 4)
         dur = c.width + 0.5 * (c.rise + c.fall)
         windows: list[Window] = []
-        rate = self.pmu.sample_rate
         if mm in (2, 4):
-            pre, post = c.wf_fractions
+            pre, post = c.wf_fractions  # fractions of width + (rise + fall)/2 [M 7-34]
             a, b = max(0.0, c.delay - pre * dur), min(c.period, c.delay + dur + post * dur)
-            per_pulse = int(np.floor((b - a) * rate + 1e-6))
-            total = per_pulse * (1 if mm == 4 else self.pmu.burst)
-            n = 1
-            while total > MAX_POINTS:  # rate auto-lowered to fit 65 536 points [M 7-23]
-                n += 1
-                rate = SAMPLE_CLOCK / n
-                per_pulse = int(np.floor((b - a) * rate + 1e-6))
-                total = per_pulse * (1 if mm == 4 else self.pmu.burst)
-            windows.append(Window(a, b, "wave"))
+            windows.append(Window(a, b, "wave", average=average))
         elif mm in (1, 3):
-            # fractions of the width, from the rise's 50 % point [M 7-23]; the low level
-            # uses the same fractions of the off time
+            # fractions of the width from the rise's 50 % point [M 7-32, 7-33]; the low
+            # level uses the same fractions of the off time
             top0, top = c.delay + 0.5 * c.rise, c.width
             low0, low = c.delay + dur, c.period - c.delay - dur
             f0, f1 = c.piv
             if c.acquire[0]:
-                windows.append(Window(top0 + f0 * top, top0 + f1 * top, "spot", 0))
+                windows.append(Window(top0 + f0 * top, top0 + f1 * top, "spot", 0, average))
             if c.acquire[1]:
-                windows.append(Window(low0 + f0 * low, low0 + f1 * low, "spot", 1))
-        unit = unit_schedule(bt, bv, windows, rate)
-        return [(unit, self.pmu.burst)], c.period * self.pmu.burst, mm
+                windows.append(Window(low0 + f0 * low, low0 + f1 * low, "spot", 1, average))
+        specs = []
+        for base, top in points:
+            bt, bv = pulse_breakpoints(base, top, c.period, c.width, c.rise, c.fall, c.delay)
+            spec = UnitSpec(bt, bv, windows, self.pmu.burst, self._gain(c))
+            self._check_internal(c, spec)
+            specs.append(spec)
+        if mm in (1, 3) and sum(w.points(1.0, s.repeats) for s in specs
+                                for w in s.windows) > MAX_PIV_POINTS:
+            raise KXCIError(-949)
+        return specs
 
-    def _plan_sarb(self, c: PulseChannel):
-        """Units (one per sequence in the list, with its loop count) of a Segment Arb test."""
+    def _sarb_specs(self, c: PulseChannel) -> list[UnitSpec]:
+        """One unit per sequence of the list, with its loop count [M 7-39…7-57]."""
         if not c.seq_list:
             raise KXCIError(-961, "no sequence list")
-        units = []
+        specs = []
         prev_stop = None
-        total_points = 0
-        duration = 0.0
         for seq_no, loops in c.seq_list:
             seq = c.sequences.get(seq_no)
             if seq is None:
@@ -96,71 +129,172 @@ class PMURun:
             mtype = np.asarray(seq.get("MEAS:TYPE", [0] * n), dtype=int)
             mstart = np.asarray(seq.get("MEAS:START", [0.0] * n))
             mstop = np.asarray(seq.get("MEAS:STOP", list(times)))
-            if any(a.size != n for a in (start_v, stop_v, mtype, mstart, mstop)):
+            ssr = np.asarray(seq.get("SSR", [1] * n), dtype=int)
+            trig = np.asarray(seq.get("TRIG", [1] * n), dtype=int)
+            if any(a.size != n for a in (start_v, stop_v, mtype, mstart, mstop, ssr, trig)):
                 raise KXCIError(-962, f"sequence {seq_no}: field lengths differ")
             if np.any(~np.isclose(stop_v[:-1], start_v[1:], atol=1e-9)) or (
                     prev_stop is not None and not np.isclose(prev_stop, start_v[0], atol=1e-9)):
                 raise KXCIError(-956)
             if loops > 1 and not np.isclose(stop_v[-1], start_v[0], atol=1e-9):
                 raise KXCIError(-956, "looped sequence does not end where it starts")
+            measured = mtype > 0
             if np.any(mstop > times * (1 + 1e-9)) or np.any(mstart > mstop):
                 raise KXCIError(-962, "measure window outside its segment")
+            if np.any(measured & (mstop - mstart < 1.0 / SAMPLE_CLOCK - 1e-15)):
+                raise KXCIError(-957, "measure window shorter than one sample")
+            relay = np.concatenate(([ssr[-1] if loops > 1 else 1], ssr))
+            changed = relay[1:] != relay[:-1]
+            if np.any(changed & (times < SSR_MIN_SEGMENT * (1 - 1e-9))):
+                raise KXCIError(-962, "relay transition in a segment shorter than 25 us")
             prev_stop = stop_v[-1]
             bt, bv = segment_breakpoints(start_v, stop_v, times)
-            self._internal(c, bv)
             seg0 = np.concatenate(([0.0], np.cumsum(times)[:-1]))
             windows = [Window(seg0[k] + mstart[k], seg0[k] + mstop[k],
-                              "spot" if mtype[k] in (1, 3) else "wave", k)
+                              "spot" if mtype[k] in (1, 3) else "wave", k, mtype[k] in (3, 4))
                        for k in range(n) if mtype[k]]
-            unit = unit_schedule(bt, bv, windows, self.pmu.sample_rate)
-            points = sum(1 if w.kind == "spot" else m for w, _, m in unit.windows)
-            total_points += points * loops
-            if total_points > MAX_POINTS:
-                raise KXCIError(-963)
-            units.append((unit, loops))
-            duration += unit.duration * loops
-        return units, duration, 0
+            spans = tuple((float(seg0[k]), float(seg0[k] + times[k]))
+                          for k in range(n) if ssr[k] == 0)
+            spec = UnitSpec(bt, bv, windows, loops, self._gain(c), spans)
+            self._check_internal(c, spec)
+            specs.append(spec)
+        n_spot = sum(w.points(1.0, s.repeats) for s in specs for w in s.windows
+                     if w.kind == "spot")
+        if n_spot > MAX_POINTS:
+            raise KXCIError(-963, f"{n_spot} spot-mean records")
+        return specs
 
-    def _simulate(self, c: PulseChannel, units: list[tuple[UnitSchedule, int]], wired: bool,
-                  measure_mode: int) -> np.ndarray:
+    def _choose_rate(self, plans: dict[int, list[UnitSpec]], code: int) -> float:
+        """The test's sample rate by the manual's rule [M 7-24] (see the module doc)."""
+        windows = [(w, s.repeats) for specs in plans.values() for s in specs
+                   for w in s.windows]
+        if not windows:
+            return self.pmu.sample_rate
+        shortest = min(w.stop - w.start for w, _ in windows)
+        slowest = grid_rate_at_least(1.0 / shortest) if shortest > 0 else SAMPLE_CLOCK
+        if slowest > SAMPLE_CLOCK * (1 + 1e-9):
+            raise KXCIError(code, f"measure interval {shortest:g} s")
+        rate = max(self.pmu.sample_rate, slowest)
+
+        def worst(r: float) -> int:
+            return max(sum(w.points(r, s.repeats) for s in specs for w in s.windows)
+                       for specs in plans.values())
+
+        if worst(rate) > MAX_POINTS:
+            wave = max(sum((w.stop - w.start) * (1 if w.average else s.repeats)
+                           for s in specs for w in s.windows if w.kind == "wave")
+                       for specs in plans.values())
+            n = max(1, int(np.ceil(SAMPLE_CLOCK * wave / MAX_POINTS)))
+            while worst(SAMPLE_CLOCK / n) > MAX_POINTS:
+                n += 1
+            rate = SAMPLE_CLOCK / n
+            if rate < slowest * (1 - 1e-9):
+                raise KXCIError(code, f"needs >= {slowest:g} S/s for the shortest interval "
+                                f"and <= {rate:g} S/s for 65536 points")
+        return rate
+
+    def _llec(self, c: PulseChannel, specs: list[UnitSpec]) -> None:
+        """Load-line effect compensation: pre-pulses at each level measure the DUT load,
+        which then replaces the LOAD setting in the source gain [M 7-10]."""
+        top0 = c.delay + 0.5 * c.rise
+        window = Window(top0 + c.piv[0] * c.width, top0 + c.piv[1] * c.width, "spot")
+        c.llec_gain = []
+        for spec in specs:
+            top = float(np.max(np.abs(spec.bv)))
+            if top == 0:
+                c.llec_gain.append(spec.gain)
+                continue
+            for _ in range(LLEC_ITERATIONS):
+                unit = unit_schedule(spec.bt, spec.bv, [window], SAMPLE_CLOCK)
+                res = self.device.drive(unit.dt, unit.level * spec.gain,
+                                        np.full(unit.dt.size, np.inf),
+                                        r_source=R_SOURCE + self.series_ohms)
+                _, first, m = unit.windows[0]
+                v = float(np.mean(np.asarray(res.v)[first:first + m]))
+                i = float(np.mean(np.asarray(res.i)[first:first + m]))
+                if i == 0 or v == 0:
+                    break
+                r_dut = abs(v / i) + self.series_ohms
+                spec.gain = (r_dut + R_SOURCE) / r_dut
+                self._check_internal(c, spec)
+            c.llec_gain.append(spec.gain)
+
+    # ------------------------------------------------------------------ running
+    def _run_pmu_test(self, active: list[PulseChannel]) -> float:
+        """Plan, validate and simulate the test on every active channel; its duration."""
+        sarb = self.pmu.mode == 1
+        if sarb:
+            plans = {c.number: self._sarb_specs(c) for c in active}
+        else:
+            points = self._pulse_points(active)
+            plans = {c.number: self._pulse_specs(c, points[c.number]) for c in active}
+        rate = self._choose_rate(plans, -951 if sarb else -952)
+        duration = max(sum(float(s.bt[-1]) * s.repeats for s in specs)
+                       for specs in plans.values())
+        wired_done = False
+        for c in active:
+            wired = c.number == 1 and (not c.rpm or c.rpm_mode == 0)
+            specs = plans[c.number]
+            if wired and c.llec and not sarb:
+                self._llec(c, specs)
+            for s in specs:
+                s.schedule = unit_schedule(s.bt, s.bv, s.windows, rate)
+            c.data = self._simulate(c, specs, wired, sarb)
+            wired_done |= wired
+        if not wired_done:
+            self.device.rest(duration)  # nothing drives the device while the test runs
+        return duration
+
+    def _simulate(self, c: PulseChannel, specs: list[UnitSpec], wired: bool,
+                  sarb: bool) -> np.ndarray:
         """Drive the device through all units at once and extract the measured points."""
+        units = [(s.schedule, s.repeats) for s in specs]
         n_steps = sum(u.dt.size * loops for u, loops in units)
         if n_steps > MAX_STEPS:
             raise KXCIError(-986, f"simulator: {n_steps} steps > {MAX_STEPS}")
         dt = np.concatenate([np.tile(u.dt, loops) for u, loops in units])
-        level = np.concatenate([np.tile(u.level, loops) for u, loops in units])
-        v_int = self._internal(c, level)
-        r_total = R_SOURCE + self.series_ohms
+        v_int = np.concatenate([np.tile(u.level * s.gain, s.repeats)
+                                for s, (u, _) in zip(specs, units, strict=True)])
+        closed = np.concatenate([np.tile(self._relay_closed(s), s.repeats) for s in specs])
         if wired and n_steps:
-            res = self.device.drive(dt, v_int, np.full(n_steps, np.inf), r_source=r_total)
+            i_limit = np.where(closed, np.inf, 1e-15)  # open relay: no current [M 7-46]
+            res = self.device.drive(dt, v_int, i_limit, r_source=R_SOURCE + self.series_ohms)
             self.last_truth = res
-            i_all = np.asarray(res.i)
-            v_all = np.asarray(res.v) + i_all * self.series_ohms
+            i_all = np.where(closed, np.asarray(res.i), 0.0)
+            v_all = np.where(closed, np.asarray(res.v) + i_all * self.series_ohms, v_int)
         else:
-            self.device.rest(float(dt.sum()))
             i_all = np.zeros(n_steps)
             v_all = v_int  # open circuit: the full internal voltage at the terminal
         c.range_used = self._range_for(c, float(np.max(np.abs(i_all), initial=0.0)))
-        # unit start times and step offsets
-        rows = []
+        parts = []  # per unit: [(window, sample indices (repeats, m), times (repeats, m))]
         offset_steps, offset_t = 0, 0.0
-        sarb = self.pmu.mode == 1
         for u, loops in units:
+            rows = []
             for w, first, m in u.windows:
                 idx = (offset_steps + np.arange(loops)[:, None] * u.dt.size + first
                        + np.arange(m)[None, :])
-                t_unit = offset_t + np.arange(loops)[:, None] * u.duration
-                t = t_unit + u.t_start[first:first + m][None, :]
+                t = (offset_t + np.arange(loops)[:, None] * u.duration
+                     + u.t_start[first:first + m][None, :])
                 rows.append((w, idx, t))
+            parts.append(rows)
             offset_steps += u.dt.size * loops
             offset_t += u.duration * loops
-        return self._records(c, rows, v_all, i_all, measure_mode, sarb)
+        return self._records(c, parts, v_all, i_all, sarb)
+
+    @staticmethod
+    def _relay_closed(spec: UnitSpec) -> np.ndarray:
+        u = spec.schedule
+        closed = np.ones(u.dt.size, dtype=bool)
+        mid = u.t_start + 0.5 * u.dt
+        for a, b in spec.open_spans:
+            closed &= ~((mid >= a) & (mid < b))
+        return closed
 
     @staticmethod
     def _range_for(c: PulseChannel, i_peak: float) -> float:
         """The current range of the test: the fixed one, or for (limited) autorange the
         smallest range holding the peak current (not below the given one for limited
-        auto) [M 7-15]; one range per test is a simplification of per-point ranging."""
+        auto) [M 7-15, 7-16]; one range per test is a simplification of per-point ranging."""
         if c.range_type == 2:
             return c.i_range
         table = sorted((RPM_I_RANGES if c.rpm else PMU_I_RANGES)[c.v_range])
@@ -168,12 +302,16 @@ class PMURun:
             table = [r for r in table if r >= c.i_range * (1 - 1e-9)] or table[-1:]
         return next((r for r in table if i_peak <= r), table[-1])
 
-    def _status(self, c: PulseChannel, kind: int, i_over, v_over) -> np.ndarray:
+    # ------------------------------------------------------------------ records
+    def _status(self, c: PulseChannel, kind, i_over, v_over) -> np.ndarray:
+        """The 32-bit status word [LPT 6-23, 6-24]: RPM, measure type, overflow, ranges,
+        channel."""
         local = (c.number - 1) % 2 + 1
         rpm_bit = 1 if c.rpm and c.rpm_mode == 0 else 0
-        base = (rpm_bit << 24) | (kind << 16) | (i_code(c.range_used) << 4) \
+        base = (rpm_bit << 24) | (i_code(c.range_used) << 4) \
             | ((0 if c.v_range == 10 else 1) << 2) | local
-        return (base | (np.asarray(i_over, dtype=np.int64) * (3 << 10))
+        return (base | (np.asarray(kind, dtype=np.int64) << 16)
+                | (np.asarray(i_over, dtype=np.int64) * (3 << 10))
                 | (np.asarray(v_over, dtype=np.int64) * (3 << 8))).astype(float)
 
     def _measure(self, c: PulseChannel, v: np.ndarray, i: np.ndarray):
@@ -182,48 +320,53 @@ class PMURun:
         i_over, v_over = np.abs(i) > i_lim, np.abs(v) > v_lim
         return np.clip(v, -v_lim, v_lim), np.clip(i, -i_lim, i_lim), i_over, v_over
 
-    def _records(self, c, rows, v_all, i_all, measure_mode, sarb) -> np.ndarray:
-        if sarb:
-            parts = []  # (time, V, I, kind, over flags) per record, sorted by time
-            for w, idx, t in rows:
-                v, i, i_over, v_over = self._measure(c, v_all[idx], i_all[idx])
-                if w.kind == "wave":
-                    parts.append(np.column_stack([t.ravel(), v.ravel(), i.ravel(),
-                                                  np.full(t.size, 2), i_over.ravel(),
-                                                  v_over.ravel()]))
-                else:
-                    parts.append(np.column_stack([t[:, 0], v.mean(axis=1), i.mean(axis=1),
-                                                  np.full(t.shape[0], 1), i_over.any(axis=1),
-                                                  v_over.any(axis=1)]))
-            allp = np.concatenate(parts) if parts else np.empty((0, 6))
-            allp = allp[np.argsort(allp[:, 0], kind="stable")]
-            s = self._status(c, 0, allp[:, 4].astype(bool), allp[:, 5].astype(bool))
-            s = s.astype(np.int64) | (allp[:, 3].astype(np.int64) << 16)
-            return np.column_stack([allp[:, 1], allp[:, 2], allp[:, 0], s.astype(float)])
-        if measure_mode in (2, 4):
-            (w, idx, t), = rows
-            v, i, i_over, v_over = self._measure(c, v_all[idx], i_all[idx])
-            if measure_mode == 4:
-                v, i, t = v.mean(axis=0), i.mean(axis=0), t[0]
-                i_over, v_over = i_over.any(axis=0), v_over.any(axis=0)
-            s = self._status(c, 2, i_over.ravel(), v_over.ravel())
-            return np.column_stack([v.ravel(), i.ravel(), t.ravel(), s])
-        if measure_mode in (1, 3):
-            cols = []
-            for tag in (0, 1):
-                match = [r for r in rows if r[0].tag == tag]
-                if match:
-                    w, idx, t = match[0]
-                    v, i, i_over, v_over = self._measure(c, v_all[idx], i_all[idx])
-                    vm, im, tm = v.mean(axis=1), i.mean(axis=1), t[:, 0]
-                    io, vo = i_over.any(axis=1), v_over.any(axis=1)
-                else:
-                    n = self.pmu.burst
-                    vm = im = tm = np.zeros(n)
-                    io = vo = np.zeros(n, dtype=bool)
-                if measure_mode == 3:
-                    vm, im, tm = vm.mean(keepdims=True), im.mean(keepdims=True), tm[:1]
-                    io, vo = io.any(keepdims=True), vo.any(keepdims=True)
-                cols += [vm, im, tm, self._status(c, 1, io, vo)]
-            return np.column_stack(cols)
+    def _window_records(self, c, w: Window, idx, t, v_all, i_all) -> np.ndarray:
+        """(time, V, I, kind, I over, V over) per record of one window, in time order."""
+        v, i, i_over, v_over = self._measure(c, v_all[idx], i_all[idx])
+        if w.kind == "spot":
+            axis = (0, 1) if w.average else 1
+            rec = [t[:, 0], v.mean(axis=axis), i.mean(axis=axis), i_over.any(axis=axis),
+                   v_over.any(axis=axis)]
+            if w.average:
+                rec = [t[:1, 0]] + [np.atleast_1d(x) for x in rec[1:]]
+            kind = 1
+        else:
+            if w.average:
+                rec = [t[0], v.mean(axis=0), i.mean(axis=0), i_over.any(axis=0),
+                       v_over.any(axis=0)]
+            else:
+                rec = [x.ravel() for x in (t, v, i, i_over, v_over)]
+            kind = 2
+        n = rec[0].size
+        return np.column_stack([rec[0], rec[1], rec[2], np.full(n, kind), rec[3], rec[4]])
+
+    def _records(self, c, parts, v_all, i_all, sarb) -> np.ndarray:
+        """``V,I,T,S`` rows (waveform, Segment Arb) or ``VH,IH,TH,SH,VL,IL,TL,SL`` rows
+        (pulse spot mean) [M 7-7, 7-8]."""
+        mm = self.pmu.measure_mode
+        if sarb or mm in (2, 4):
+            recs = [self._window_records(c, w, idx, t, v_all, i_all)
+                    for rows in parts for w, idx, t in rows]
+            allp = np.concatenate(recs) if recs else np.empty((0, 6))
+            if sarb:
+                allp = allp[np.argsort(allp[:, 0], kind="stable")]
+            s = self._status(c, allp[:, 3].astype(np.int64), allp[:, 4].astype(bool),
+                             allp[:, 5].astype(bool))
+            return np.column_stack([allp[:, 1], allp[:, 2], allp[:, 0], s])
+        if mm in (1, 3):
+            out = []
+            for rows in parts:
+                cols = []
+                n = max((r[1].shape[0] if not r[0].average else 1 for r in rows), default=0)
+                for tag in (0, 1):
+                    match = [r for r in rows if r[0].tag == tag]
+                    if match:
+                        rec = self._window_records(c, *match[0], v_all, i_all)
+                        tm, vm, im, io, vo = rec[:, 0], rec[:, 1], rec[:, 2], rec[:, 4], rec[:, 5]
+                    else:  # not acquired [M 7-14]: zeros
+                        tm = vm = im = np.zeros(n)
+                        io = vo = np.zeros(n, dtype=bool)
+                    cols += [vm, im, tm, self._status(c, 1, io.astype(bool), vo.astype(bool))]
+                out.append(np.column_stack(cols))
+            return np.concatenate(out) if out else np.empty((0, 8))
         return np.empty((0, 4))

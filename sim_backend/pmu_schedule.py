@@ -27,6 +27,13 @@ class Window:
     stop: float
     kind: str
     tag: int = 0  # spot: 0 high / 1 low (pulse) or the segment index (Segment Arb)
+    average: bool = False  # one record (spot) or one waveform for all repeats of the unit
+
+    def points(self, rate: float, repeats: int) -> int:
+        """Records this window yields at sample ``rate`` over ``repeats`` repeats."""
+        per = 1 if self.kind == "spot" else int(np.floor((self.stop - self.start) * rate
+                                                          + 1e-6))
+        return per * (1 if self.average else repeats)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,12 @@ class PulseChannel:
     wf_fractions: tuple[float, float] = (0.2, 0.2)
     llec: bool = False
     retain: bool = False
+    sweep: Any = None  # a pmu_sweep.SweepSpec: this channel sweeps [M 7-28…7-31]
+    step: Any = None  # a pmu_sweep.SweepSpec: this channel steps [M 7-25…7-27]
+    comp_enabled: dict[int, bool] = field(default_factory=dict)  # type 1/3 -> on [M 7-5]
+    comp_measured: dict[int, float] = field(default_factory=dict)  # [M 7-12]
+    llec_gain: list[float] = field(default_factory=list)  # per point, last test
+    legacy: Any = None  # kxci_pulse_legacy.LegacyPulse once a two-letter command used it
     output_requested: bool = False
     output_active: bool = False
     sequences: dict[int, dict[str, list[float]]] = field(default_factory=dict)

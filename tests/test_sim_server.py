@@ -201,3 +201,18 @@ def test_fault_plan_rejects_a_delay_time_sleep_cannot_take():
     for bad in ("nan", "inf", "1e300", "-0.1"):
         with pytest.raises(ValueError, match="delay"):
             FaultPlan.parse([f"delay={bad}"])
+
+
+def test_valid_pmu_sequence_with_a_slow_sample_rate_is_answered(served):
+    """``:PMU:SAMPLE:RATE 1e3`` with 10 us pulses dropped the connection; the rate is now
+    adjusted as the manual says [manual 7-24] and the data come back."""
+    _, server = served
+    c = Client(server)
+    for m in (":PMU:INIT 0", ":PMU:MEASURE:MODE 2", ":PMU:SAMPLE:RATE 1e3",
+              ":PMU:PULSE:TRAIN 1, 0, 1", ":PMU:PULSE:TIMES 1, 20e-6, 10e-6, 1e-6, 1e-6",
+              ":PMU:OUTPUT:STATE 1, 1", ":PMU:EXECUTE"):
+        assert c.query(m) == "ACK", m
+    assert int(c.query(":PMU:DATA:COUNT? 1")) >= 1
+    assert len(c.query(":PMU:DATA:GET 1").split(";")[0].split(",")) == 4
+    c.query(":PMU:OUTPUT:STATE 1, 0")
+    c.close()
