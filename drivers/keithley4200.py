@@ -307,7 +307,7 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         """PMU aborted and outputs off, RPMs routed to the PMU, every SMU 0 V and off.
 
         Sequence: ``:ERROR:LAST:CLEAR``; ``:PMU:ABORT``, ``:PMU:OUTPUT:STATE ch, 0`` per PMU
-        channel, ``:PMU:RPM:CONFIGURE PMUn-c, 0`` per RPM [M 7-2, 7-8, 7-24, 7-27]; ``US``;
+        channel, ``:PMU:RPM:CONFIGURE PMUn-c, 0`` per RPM [M 7-2, 7-22, 7-16, 7-4]; ``US``;
         ``DVn, 0, 0, 1E-4`` and ``DVn`` per SMU [M 5-33]. After the PMU group and after each
         SMU, ``:ERROR:LAST:GET`` [M 4-2]: on LAN a rejected command still answers ``ACK``,
         so only the error query tells that an output may still be on.

@@ -35,7 +35,7 @@ from drivers.pmu_data import (
 )
 from drivers.validation import ParameterError, check_int, check_range, fmt_number
 
-#: ``:PMU:RPM:CONFIGURE`` modes [M 7-8]
+#: ``:PMU:RPM:CONFIGURE`` modes [M 7-22]
 RPM_MODES = {"pmu": 0, "cv2": 1, "smu": 2, "cv4": 3}
 #: ``:PMU:MEASURE:RANGE`` types [M 7-15]
 RANGE_TYPES = {"auto": 0, "limited_auto": 1, "fixed": 2}
@@ -59,7 +59,7 @@ class PMUChannel(Channel):
 
     @property
     def hrid(self) -> str:
-        """RPM hardware id ``PMUn-c`` (card n, local channel c) [M 7-8]."""
+        """RPM hardware id ``PMUn-c`` (card n, local channel c) [M 7-22]."""
         return f"PMU{self.card}-{(self.id - 1) % 2 + 1}"
 
     def _cmd(self, text: str) -> None:
@@ -68,7 +68,7 @@ class PMUChannel(Channel):
     # ------------------------------------------------------------------ set-up
     def rpm_configure(self, mode: str = "pmu") -> None:
         """``:PMU:RPM:CONFIGURE PMUn-c, mode``: route the RPM (0 PMU, 1 CV 2-wire, 2 SMU,
-        3 CV 4-wire) [M 7-8]."""
+        3 CV 4-wire) [M 7-22]."""
         if mode not in RPM_MODES:
             raise ParameterError("mode", mode, f"one of {sorted(RPM_MODES)}")
         if not self.rpm:
@@ -77,7 +77,7 @@ class PMUChannel(Channel):
         self.rpm_mode = mode
 
     def source_range(self, volts: int) -> None:
-        """``:PMU:SOURCE:RANGE ch, 10|40`` [M 7-14]."""
+        """``:PMU:SOURCE:RANGE ch, 10|40`` [M 7-24]."""
         check_source_range(volts)
         self._cmd(f":PMU:SOURCE:RANGE {self.id}, {int(volts)}")
         self.v_range = int(volts)
@@ -96,19 +96,19 @@ class PMUChannel(Channel):
             self._cmd(f":PMU:MEASURE:RANGE {self.id}, {RANGE_TYPES[kind]}")
 
     def measure_piv(self, high: bool = True, low: bool = False) -> None:
-        """``:PMU:MEASURE:PIV ch, acqHigh, acqLow`` (spot mean; not both off) [M 7-16]."""
+        """``:PMU:MEASURE:PIV ch, acqHigh, acqLow`` (spot mean; not both off) [M 7-14]."""
         if not (high or low):
             raise ParameterError("high/low", (high, low), "at least one level acquired")
         self._cmd(f":PMU:MEASURE:PIV {self.id}, {int(high)}, {int(low)}")
 
     def times_piv(self, start: float = 0.75, stop: float = 0.9) -> None:
-        """``:PMU:TIMES:PIV ch, start, stop``: spot-mean window as width fractions [M 7-23]."""
+        """``:PMU:TIMES:PIV ch, start, stop``: spot-mean window as width fractions [M 7-32]."""
         check_range("start", start, 0.0, 1.0)
         check_range("stop", stop, start, 1.0)
         self._cmd(f":PMU:TIMES:PIV {self.id}, {fmt_number(start)}, {fmt_number(stop)}")
 
     def times_waveform(self, pre: float = 0.2, post: float = 0.2) -> None:
-        """``:PMU:TIMES:WAVEFORM ch, pre, post`` [M 7-22]."""
+        """``:PMU:TIMES:WAVEFORM ch, pre, post`` [M 7-34]."""
         check_range("pre", pre, 0.0, 1.0)
         check_range("post", post, 0.0, 1.0)
         self._cmd(f":PMU:TIMES:WAVEFORM {self.id}, {fmt_number(pre)}, {fmt_number(post)}")
@@ -137,7 +137,7 @@ class PMUChannel(Channel):
         self.load_ohms = float(ohms)
 
     def output(self, on: bool) -> None:
-        """``:PMU:OUTPUT:STATE ch, 0|1``: on at EXECUTE, off immediately [M 7-24]."""
+        """``:PMU:OUTPUT:STATE ch, 0|1``: on at EXECUTE, off immediately [M 7-16]."""
         self._cmd(f":PMU:OUTPUT:STATE {self.id}, {int(bool(on))}")
 
     # ------------------------------------------------------------------ Segment Arb
@@ -150,7 +150,7 @@ class PMUChannel(Channel):
                       + ", ".join(fmt(v) for v in chunk))
 
     def sarb_sequence(self, number: int, seq: SarbSequence) -> None:
-        """Define sequence ``number`` (1..512) [M 7-40…7-52]: ``:PMU:SARB:SEQ:STARTV``,
+        """Define sequence ``number`` (1..512) [M 7-40…7-55]: ``:PMU:SARB:SEQ:STARTV``,
         ``STOPV``, ``TIME`` and, when given, ``MEAS:TYPE``, ``MEAS:START``, ``MEAS:STOP``,
         ``TRIG``, ``SSR``; more than 128 values continue with the ``:ADD`` variants."""
         check_int("sequence", number, 1, SARB_MAX_SEQUENCES)
@@ -170,7 +170,7 @@ class PMUChannel(Channel):
             self._sarb_values("SSR", number, seq.ssr, fmt=lambda m: str(int(m)))
 
     def sarb_sequence_list(self, items: Sequence[tuple[int, int]]) -> None:
-        """``:PMU:SARB:WFM:SEQ:LIST ch, seq1, loops1, seq2, loops2, ...`` [M 7-53]."""
+        """``:PMU:SARB:WFM:SEQ:LIST ch, seq1, loops1, seq2, loops2, ...`` [M 7-56]."""
         if not items:
             raise ParameterError("items", items, "at least one (sequence, loops) pair")
         flat: list[str] = []
@@ -188,7 +188,7 @@ class PMUChannel(Channel):
 
     # ------------------------------------------------------------------ data
     def data_count(self) -> int:
-        """``:PMU:DATA:COUNT? ch`` -> points in the buffer (usable while running) [M 7-7]."""
+        """``:PMU:DATA:COUNT? ch`` -> points in the buffer (usable while running) [M 7-6]."""
         return self.parent.query_parsed(f":PMU:DATA:COUNT? {self.id}", lambda r: int(float(r)))
 
     def data_page(self, start: int, count: int = PAGE_POINTS) -> str:

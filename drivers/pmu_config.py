@@ -25,7 +25,7 @@ from drivers.cards import PMU_I_RANGES, RPM_I_RANGES
 from drivers.pmu_data import MAX_POINTS
 from drivers.validation import ParameterError, check_int, check_range
 
-PMU_R_SOURCE = 50.0  # ohm [M 7-11, 7-24]
+PMU_R_SOURCE = 50.0  # ohm [M 7-11]
 SOURCE_RANGES = (10, 40)
 #: ``:PMU:PULSE:TIMES`` limits per source range [M 7-18, 7-19]
 TIMING_LIMITS = {
@@ -33,7 +33,7 @@ TIMING_LIMITS = {
     40: {"period": (500e-9, 1.0), "width": 250e-9, "edge": (50e-9, 33e-3), "delay": 50e-9},
 }
 MIN_OFF_TIME = 40e-9  # [M 7-19]
-#: Segment Arb segment duration limits and resolution [M 7-48…7-56]
+#: Segment Arb segment duration limits and resolution [M 7-52]
 SARB_MIN_SEGMENT = {10: 20e-9, 40: 50e-9}
 SARB_MAX_SEGMENT = 1.0
 SARB_RESOLUTION = 10e-9
@@ -127,7 +127,7 @@ def waveform_window(timing: PulseTiming, pre: float, post: float) -> tuple[float
     """Capture window of one pulse in a waveform test, relative to the period start.
 
     From ``pre`` × pulse duration before the rise to ``post`` × duration after the fall,
-    clipped to the period (``:PMU:TIMES:WAVEFORM`` fractions [M 7-22]).
+    clipped to the period (``:PMU:TIMES:WAVEFORM`` fractions [M 7-34]).
     """
     d = timing.duration
     return max(0.0, timing.delay - pre * d), min(timing.period, timing.delay + d + post * d)
@@ -229,9 +229,9 @@ class SarbSequence:
     """One Segment Arb sequence: per-segment start/stop voltage, duration and measurement.
 
     ``meas_type`` per segment: 0 none, 1 spot-mean discrete, 2 waveform discrete,
-    3 spot-mean average, 4 waveform average [M 7-45]; ``meas_start``/``meas_stop`` are
-    times within the segment [M 7-46, 7-47]. ``ssr`` False opens the high-endurance output
-    relay for that segment [M 7-52].
+    3 spot-mean average, 4 waveform average [M 7-44]; ``meas_start``/``meas_stop`` are
+    times within the segment [M 7-40, 7-42]. ``ssr`` False opens the high-endurance output
+    relay for that segment [M 7-46].
     """
 
     start_v: tuple[float, ...]

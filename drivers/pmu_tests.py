@@ -42,7 +42,7 @@ class PMUTests:
 
     def pmu_init(self, mode: str = "pulse") -> None:
         """``:PMU:INIT 0`` (standard pulse) or ``1`` (Segment Arb); resets both channels of
-        every PMU, clears data and all sequences [M 7-4]."""
+        every PMU, clears data and all sequences [M 7-9]."""
         codes = {"pulse": 0, "sarb": 1}
         if mode not in codes:
             raise ParameterError("mode", mode, "'pulse' or 'sarb'")
@@ -73,18 +73,18 @@ class PMUTests:
         return used
 
     def pmu_execute(self) -> None:
-        """``:PMU:EXECUTE``: validate and start; returns immediately [M 7-25]."""
+        """``:PMU:EXECUTE``: validate and start; returns immediately [M 7-9]."""
         self.command(":PMU:EXECUTE")
         self.check_errors(":PMU:EXECUTE")
 
     def pmu_running(self) -> bool:
-        """``:PMU:TEST:STATUS?`` -> True while any PMU test runs [M 7-26]."""
+        """``:PMU:TEST:STATUS?`` -> True while any PMU test runs [M 7-32]."""
         return self.query_parsed(":PMU:TEST:STATUS?", lambda r: int(float(r))) != 0
 
     def pmu_wait(self, timeout: float = 60.0, poll: float = 0.001,
                  should_stop: ShouldStop = None) -> None:
-        """Poll ``:PMU:TEST:STATUS?`` until 0 [M 7-26]; bounded and interruptible (then
-        aborts with ``:PMU:ABORT`` [M 7-27])."""
+        """Poll ``:PMU:TEST:STATUS?`` until 0 [M 7-32]; bounded and interruptible (then
+        aborts with ``:PMU:ABORT`` [M 7-4])."""
         deadline = time.monotonic() + timeout
         while self.pmu_running():
             if should_stop is not None and should_stop():
@@ -97,7 +97,7 @@ class PMUTests:
             poll = min(0.05, poll * 1.5)
 
     def pmu_abort(self) -> None:
-        """``:PMU:ABORT``: stop the test and turn outputs off; data is kept [M 7-27]."""
+        """``:PMU:ABORT``: stop the test and turn outputs off; data is kept [M 7-4]."""
         self.command(":PMU:ABORT")
 
     def pmu_pulse_train(self, channel: int, config: PulseTrainConfig, *,
@@ -149,7 +149,7 @@ class PMUTests:
         As :meth:`pmu_pulse_train` but ``:PMU:MEASURE:MODE 1`` (3 with
         ``config.average``: one mean over the burst), ``:PMU:MEASURE:PIV ch, 1, low`` and
         ``:PMU:TIMES:PIV ch, start, stop`` (the averaging window as fractions of the pulse
-        width) [M 7-13, 7-16, 7-23, 7-30]; returns ``VH,IH,TH,SH,VL,IL,TL,SL`` records.
+        width) [M 7-13, 7-14, 7-32, 7-30]; returns ``VH,IH,TH,SH,VL,IL,TL,SL`` records.
         """
         ch = self._pmu(channel)
         config.validate(rpm=ch.rpm, waveform=False)
@@ -251,7 +251,7 @@ class PMUTests:
 
 def _check_sequence_list(sequences: Mapping[int, SarbSequence],
                          items: Sequence[tuple[int, int]]) -> None:
-    """Every listed sequence exists; the concatenated waveform is seamless [M 7-53]."""
+    """Every listed sequence exists; the concatenated waveform is seamless [M 7-48, 7-56]."""
     if not items:
         raise ParameterError("sequence_list", items, "at least one (sequence, loops) pair")
     prev_stop = None

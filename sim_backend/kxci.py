@@ -41,7 +41,9 @@ from sim_backend.kxci_common import (
     fmt_value,
     parse_float,
 )
+from sim_backend.kxci_cvu import CVUCommands
 from sim_backend.kxci_errors import NO_ERROR_REPLY
+from sim_backend.kxci_kult import KULTCommands
 from sim_backend.kxci_pmu import PMUCommands, PMUMainState, pulse_channels
 from sim_backend.kxci_smu import (
     IT_PLC,
@@ -74,7 +76,7 @@ DEFAULT_OPTIONS = ("SMU1", "SMU2", "SMU3", "SMU4", "PMU1")
 ID_REPLY = "KI4200A V1.13.0"
 
 
-class KXCIEngine(SMUCommands, SystemCommands, PMUCommands):
+class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTCommands):
     """Parser and state machine of the simulated 4200A.
 
     Parameters
@@ -140,6 +142,8 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands):
             **self._smu_handlers(),
             **self._system_handlers(),
             **self._pmu_handlers(),
+            **self._cvu_handlers(),
+            **self._kult_handlers(),
         }
         self._by_length = sorted(self._handlers, key=len, reverse=True)
         self._name_lengths = sorted({len(n) for n in self._handlers}, reverse=True)

@@ -5,7 +5,7 @@
 
 The device model is wired between SMU1 and ground (through the RPM on PMU channel 1 when
 the mainframe has one: then SMU1 reaches the device only while that RPM is routed to the
-SMU, ``:PMU:RPM:CONFIGURE PMU1-1, 2`` [M 7-8]). Every other channel is wired to nothing
+SMU, ``:PMU:RPM:CONFIGURE PMU1-1, 2`` [M 7-22]). Every other channel is wired to nothing
 and reads open-circuit values (0 A; a current source runs into its voltage compliance, as
 pymeasure's hardware test of the real instrument expects [3P pymeasure
 tests/instruments/keithley/test_keithley4200_with_device.py]). Readings pass through
