@@ -66,6 +66,18 @@ def grid_rate_at_least(rate: float) -> float:
     return SAMPLE_CLOCK / max(1, int(np.floor(SAMPLE_CLOCK / rate + 1e-9)))
 
 
+def records(specs: list[UnitSpec], rate: float, paired: bool) -> int:
+    """Data points of one channel at sample ``rate``: waveform samples plus spot means;
+    with ``paired`` (pulse mode) a pulse's high and low spot means share one record
+    [M 7-8]."""
+    total = 0
+    for s in specs:
+        wave = sum(w.points(rate, s.repeats) for w in s.windows if w.kind == "wave")
+        spot = [w.points(rate, s.repeats) for w in s.windows if w.kind == "spot"]
+        total += wave + ((max(spot) if paired else sum(spot)) if spot else 0)
+    return total
+
+
 class PMURun:
     """Planning, simulating and recording one PMU test."""
 
@@ -105,8 +117,7 @@ class PMURun:
             spec = UnitSpec(bt, bv, windows, self.pmu.burst, self._gain(c))
             self._check_internal(c, spec)
             specs.append(spec)
-        if mm in (1, 3) and sum(w.points(1.0, s.repeats) for s in specs
-                                for w in s.windows) > MAX_PIV_POINTS:
+        if mm in (1, 3) and records(specs, 1.0, paired=True) > MAX_PIV_POINTS:
             raise KXCIError(-949)
         return specs
 
@@ -160,11 +171,12 @@ class PMURun:
             specs.append(spec)
         n_spot = sum(w.points(1.0, s.repeats) for s in specs for w in s.windows
                      if w.kind == "spot")
-        if n_spot > MAX_POINTS:
+        if n_spot > MAX_POINTS:  # no sample rate reduces these [M 7-24]
             raise KXCIError(-963, f"{n_spot} spot-mean records")
         return specs
 
-    def _choose_rate(self, plans: dict[int, list[UnitSpec]], code: int) -> float:
+    def _choose_rate(self, plans: dict[int, list[UnitSpec]], code: int,
+                     paired: bool) -> float:
         """The test's sample rate by the manual's rule [M 7-24] (see the module doc)."""
         windows = [(w, s.repeats) for specs in plans.values() for s in specs
                    for w in s.windows]
@@ -177,16 +189,18 @@ class PMURun:
         rate = max(self.pmu.sample_rate, slowest)
 
         def worst(r: float) -> int:
-            return max(sum(w.points(r, s.repeats) for s in specs for w in s.windows)
-                       for specs in plans.values())
+            return max(records(specs, r, paired) for specs in plans.values())
 
         if worst(rate) > MAX_POINTS:
             wave = max(sum((w.stop - w.start) * (1 if w.average else s.repeats)
                            for s in specs for w in s.windows if w.kind == "wave")
                        for specs in plans.values())
             n = max(1, int(np.ceil(SAMPLE_CLOCK * wave / MAX_POINTS)))
-            while worst(SAMPLE_CLOCK / n) > MAX_POINTS:
+            n_max = int(SAMPLE_CLOCK / 1e3)  # the slowest rate, 1 kS/s [M 7-23]
+            while n <= n_max and worst(SAMPLE_CLOCK / n) > MAX_POINTS:
                 n += 1
+            if n > n_max:
+                raise KXCIError(code, "more than 65536 points even at 1 kS/s")
             rate = SAMPLE_CLOCK / n
             if rate < slowest * (1 - 1e-9):
                 raise KXCIError(code, f"needs >= {slowest:g} S/s for the shortest interval "
@@ -228,7 +242,7 @@ class PMURun:
         else:
             points = self._pulse_points(active)
             plans = {c.number: self._pulse_specs(c, points[c.number]) for c in active}
-        rate = self._choose_rate(plans, -951 if sarb else -952)
+        rate = self._choose_rate(plans, -951 if sarb else -952, paired=not sarb)
         duration = max(sum(float(s.bt[-1]) * s.repeats for s in specs)
                        for specs in plans.values())
         wired_done = False

@@ -228,3 +228,14 @@ def test_legacy_commands_without_a_pulse_card(make_ohmic_engine):
               "PN 1, 0, 1, 1, 1e-6, 5e-7, 1e-7, 1e-7", "TS 1, 0", "TO 1, 0, 1", "PO 1, 1, 0",
               "PG 1, 0, 1", "PH 1", "PA 1", "VF 1, 1", "PE"):
         assert send(e, m) == -978, m
+
+
+def test_spot_mean_high_and_low_count_as_one_record(ohmic_engine):
+    """40 000 pulses with high and low acquired: 40 000 records of 8 values [7-8, 7-17],
+    within the 65 536-point limit (the two levels are one record)."""
+    e = ohmic_engine
+    assert send(e, ":PMU:INIT 0", ":PMU:PULSE:BURST:COUNT 10000",
+                ":PMU:SWEEP:PULSE:AMPLITUDE 1, 0.1, 0.4, 0.1, 0, 0",
+                ":PMU:OUTPUT:STATE 1, 1", ":PMU:EXECUTE") == 0
+    assert e.handle(":PMU:DATA:COUNT? 1") == "40000"
+    assert len(e.handle(":PMU:DATA:GET 1, 39999, 1").split(",")) == 8
