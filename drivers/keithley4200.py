@@ -275,6 +275,16 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
             raise RuntimeError("sim_time is only available on the simulated 4200A")
         return self.query_parsed(":SIM:TIME?", float)
 
+    def sim_speed(self) -> float | None:
+        """The simulator's pace (instrument s per wall s; 0 = unpaced), None when the
+        simulator predates the query."""
+        if not self.simulated:
+            raise RuntimeError("sim_speed is only available on the simulated 4200A")
+        try:
+            return self.query_parsed(":SIM:SPEED?", float)
+        except InstrumentError:
+            return None
+
     def sim_advance(self, seconds: float) -> None:
         """Let the simulated device evolve for ``seconds`` of instrument time."""
         if not self.simulated:

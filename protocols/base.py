@@ -111,12 +111,29 @@ class RunContext:
     def _sim_sleep(self, seconds: float, wall_piece: float = 0.05) -> None:
         """Advance the simulator clock in pieces of about ``wall_piece`` s of wall time.
 
-        The simulator may be paced (``--sim-speed``) at a rate the host does not know, so
-        the first piece is short and later ones are sized from the measured pace: an
-        unpaced simulator takes a long wait in two commands, a real-time one in 50 ms
-        pieces, and an abort is noticed within one piece either way.
+        The simulated device draws its noise per advance, so the pieces must be the same
+        in every run for a seed to reproduce its data: they are sized from the
+        simulator's pace (``:SIM:SPEED?``), not from wall-clock measurements. The first
+        piece is ``wall_piece`` of instrument time, the rest one piece when unpaced or
+        pieces of ``wall_piece`` wall seconds when paced, so an abort is noticed within
+        one piece either way. A simulator without the query gets pieces sized from the
+        measured pace (abortable, not reproducible).
         """
         remaining = float(seconds)
+        if "sim_speed" not in self.extra:
+            self.extra["sim_speed"] = self.instrument.sim_speed()
+        speed = self.extra["sim_speed"]
+        if speed is not None:
+            first = True
+            while remaining > 1e-12:
+                self.check_abort()
+                piece = wall_piece if first else (wall_piece * speed if speed > 0
+                                                  else remaining)
+                step = min(piece, remaining)
+                self.instrument.sim_advance(step)
+                remaining -= step
+                first = False
+            return
         piece = min(remaining, wall_piece)
         while remaining > 1e-12:
             self.check_abort()

@@ -8,8 +8,16 @@ record the final status with its reason. A failure of the safe-state call is log
 stored in the run file, never swallowed.
 
 Consumers receive ``(kind, payload)`` documents: ``("start", info)``, ``("record", Record)``,
-``("progress", fraction)`` and ``("stop", RunResult)``: storage and plots are independent
-consumers of one record stream.
+``("progress", fraction)``, ``("paused", info)``, ``("resumed", info)`` and
+``("stop", RunResult)``: storage and plots are independent consumers of one record stream.
+
+Pause/resume (as in bluesky's RunEngine): :meth:`RunEngine.pause` takes effect at the
+protocol's next step, the point where *stop* would end the run. While paused nothing is
+sent to the instrument, so its outputs stay in the state the protocol left at that step
+(0 V between the tests of every protocol here); :meth:`RunEngine.resume` continues the
+same run into the same file, and the run file lists each pause (``pauses``: UTC start
+and end, seconds, progress). Stop and abort work while paused. On the simulator the
+instrument clock does not run while paused, so a resumed run equals an unpaused one.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.run_json import provenance
-from analysis.runfile import RunWriter
+from analysis.runfile import RunWriter, utc_now
 from drivers.keithley4200 import Keithley4200A
 from drivers.validation import ParameterError
 from protocols.base import (
@@ -57,6 +66,8 @@ class RunResult:
     #: protocol result (e.g. write-verify: converged, reason, final_g0)
     outcome: dict[str, Any] = field(default_factory=dict)
     traceback: str = ""
+    #: pauses of the run: paused_utc, resumed_utc, seconds, at (progress fraction)
+    pauses: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -79,16 +90,46 @@ class RunEngine:
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._abort_reason = "aborted by user"
+        self._pause = threading.Event()  # requested
+        self._held = threading.Event()  # holding at a step now
+        self._wake = threading.Event()
 
     # -- control, from any thread ---------------------------------------------------
     def stop(self) -> None:
         """Finish the current step, then end the run with status ``stopped``."""
         self._stop.set()
+        self._wake.set()
 
     def abort(self, reason: str = "aborted by user") -> None:
         """End now with status ``aborted``; data recorded so far is kept."""
         self._abort_reason = reason
         self._abort.set()
+        self._wake.set()
+
+    def pause(self) -> None:
+        """Hold at the next step (outputs as the protocol left them) until :meth:`resume`."""
+        self._pause.set()
+
+    def resume(self) -> None:
+        """Continue a paused run (or cancel a pause not yet reached)."""
+        self._pause.clear()
+        self._wake.set()
+
+    def toggle_pause(self) -> None:
+        """Pause when running, resume when paused (one key for both)."""
+        if self._pause.is_set():
+            self.resume()
+        else:
+            self.pause()
+
+    @property
+    def paused(self) -> bool:
+        """True while the run holds at a step."""
+        return self._held.is_set()
+
+    @property
+    def pause_requested(self) -> bool:
+        return self._pause.is_set()
 
     @property
     def stop_requested(self) -> bool:
@@ -130,6 +171,25 @@ class RunEngine:
             for s, h in old.items():
                 signal.signal(s, h)
 
+    @contextlib.contextmanager
+    def pause_on_signals(self, toggle: tuple[signal.Signals, ...] = ()) -> Iterator[None]:
+        """While inside, SIGUSR1 pauses and SIGUSR2 resumes the run; each signal in
+        ``toggle`` (e.g. SIGTSTP, Ctrl-Z on a terminal) pauses or resumes.
+
+        Only the main thread may install handlers; elsewhere this does nothing.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        actions = {signal.SIGUSR1: self.pause, signal.SIGUSR2: self.resume,
+                   **dict.fromkeys(toggle, self.toggle_pause)}
+        old = {s: signal.signal(s, lambda _n, _f, act=act: act()) for s, act in actions.items()}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
     def run(
         self,
         protocol: Protocol,
@@ -141,6 +201,10 @@ class RunEngine:
         self.validate(protocol)
         self._stop.clear()
         self._abort.clear()
+        self._pause.clear()
+        self._held.clear()
+        pauses: list[dict[str, Any]] = []
+        done = 0.0
         consumers = list(consumers)
         meta = {**self.metadata, **software_version()}
         meta["instrument_idn"] = self.instrument.idn
@@ -185,7 +249,10 @@ class RunEngine:
                     self._emit(consumers, "waveform", item)
                 elif isinstance(item, Step):
                     if item.done is not None:
+                        done = float(item.done)
                         self._emit(consumers, "progress", item.done)
+                    if self._pause.is_set() and not self._stop.is_set():
+                        pauses.append(self._hold(consumers, writer.run_id, done))
                     if self._stop.is_set():
                         status, reason = "stopped", "stopped by user"
                         break
@@ -205,11 +272,32 @@ class RunEngine:
                 reason = str(ctx.outcome.get("reason", ""))
             rows = {s: writer.rows(s) for s in protocol.streams}
             writer.close(status, reason=reason, traceback=tb,
-                         extra={"safe_state_problems": problems, "outcome": ctx.outcome})
+                         extra={"safe_state_problems": problems, "outcome": ctx.outcome,
+                                "pauses": pauses})
         result = RunResult(Path(path), writer.run_id, status, reason, rows, problems,
-                           dict(ctx.outcome), tb)
+                           dict(ctx.outcome), tb, pauses)
         self._emit(consumers, "stop", result)
         return result
+
+    def _hold(self, consumers: list[Consumer], run_id: str, done: float) -> dict[str, Any]:
+        """Hold at a step until resumed, stopped or aborted; returns the pause record."""
+        entry: dict[str, Any] = {"paused_utc": utc_now(), "at": done}
+        t0 = time.monotonic()
+        self._held.set()
+        log.info("run %s paused at %.1f %%", run_id, 100 * done)
+        self._emit(consumers, "paused", {"run_id": run_id, "at": done})
+        try:
+            while self._pause.is_set() and not (self._abort.is_set() or self._stop.is_set()):
+                self._wake.wait(0.2)
+                self._wake.clear()
+        finally:
+            self._held.clear()
+            self._pause.clear()
+        entry["resumed_utc"] = utc_now()
+        entry["seconds"] = time.monotonic() - t0
+        log.info("run %s resumed after %.1f s", run_id, entry["seconds"])
+        self._emit(consumers, "resumed", {"run_id": run_id, **entry})
+        return entry
 
     def _safe_off(self) -> list[str]:
         """Put the instrument safe; problems are logged and returned, never raised."""

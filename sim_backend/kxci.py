@@ -19,7 +19,9 @@ is not documented, so the reply is configurable (``error_reply``, default ``ACK`
 Virtual time: the device evolves in instrument time, which runs as fast as possible
 (``speed=None``) or paced against the wall clock (``speed=X``, 1 = real time). Two
 simulator-only commands expose the clock to the host so that protocols can wait in
-instrument time: ``:SIM:TIME?`` and ``:SIM:ADVANCE seconds``. The driver sends them only
+instrument time: ``:SIM:TIME?`` and ``:SIM:ADVANCE seconds`` (and ``:SIM:SPEED?``, the
+pace: 0 = as fast as possible, so a host can split long waits the same way every run,
+keeping seeded runs reproducible). The driver sends them only
 to an instrument whose ``*IDN?`` serial starts with ``SIM``.
 """
 
@@ -138,6 +140,7 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
             ":ERROR:LAST:GET": self._err_get,
             ":ERROR:LAST:CLEAR": self._err_clear,
             ":SIM:TIME?": self._sim_time,
+            ":SIM:SPEED?": lambda _: repr(float(self.speed or 0.0)),
             ":SIM:ADVANCE": self._sim_advance,
             **self._smu_handlers(),
             **self._system_handlers(),

@@ -20,7 +20,7 @@ import h5py
 import pytest
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from analysis.runfile import read_run
+from analysis.runfile import list_runs, read_run
 from labapp.gui.main_window import MainWindow
 from labapp.gui.wheel_guard import SAFETY_PROPERTY
 
@@ -205,3 +205,33 @@ def test_sigterm_and_sigint_abort_a_gui_run_safely(tmp_path):
                 proc.wait(10)
             server.shutdown()
             server.server_close()
+
+
+def test_pause_and_resume_buttons_hold_and_continue_the_same_run(qtbot, window, tmp_path):
+    window.connection.use_sim(1, 4.0)  # paced: the run lasts long enough to pause it
+    window.connection.connect_button.click()
+    qtbot.waitUntil(lambda: window.instrument is not None, timeout=5000)
+    k = window.instrument
+    form = window.protocols.select("endurance")
+    form.editors["cycles"].set_text("30")
+    assert window.start_run()
+    qtbot.waitUntil(lambda: window.plots.n_points > 0, timeout=10000)
+    window.run_panel.pause_button.click()
+    qtbot.waitUntil(lambda: window.controller.engine is not None
+                    and window.controller.engine.paused, timeout=10000)
+    window.tick()
+    assert window.run_panel.pause_button.text() == "Resume"
+    assert "PAUSED" in window.status.message.text()
+    n_cmds, n_points = len(k.adapter.engine.log), window.plots.n_points
+    qtbot.wait(600)
+    window.tick()
+    assert len(k.adapter.engine.log) == n_cmds and window.plots.n_points == n_points
+    assert window.running
+    window.run_panel.pause_button.click()  # "Resume"
+    qtbot.waitUntil(lambda: not window.running, timeout=30000)
+    window.tick()
+    (info,) = list_runs(tmp_path / "gui.h5")
+    assert info.status == "completed"
+    run = read_run(tmp_path / "gui.h5")
+    assert len(run.attrs["pauses"]) == 1 and run.attrs["pauses"][0]["seconds"] >= 0.5
+    assert run.streams["cycles"]["cycle"].size == 30

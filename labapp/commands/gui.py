@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -129,7 +130,8 @@ def main(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def handle_signals(window):
     """SIGINT, SIGTERM and SIGHUP close the window: a run in progress is aborted with the
-    signal as reason, the instrument put safe and the run file closed."""
+    signal as reason, the instrument put safe and the run file closed. SIGUSR1 pauses
+    the run at its next step, SIGUSR2 resumes it (as in ``labapp run``)."""
     from labapp.gui.signals import ENDING, SignalBridge
 
     received: list[str] = []
@@ -138,7 +140,10 @@ def handle_signals(window):
         received.append(sig.name)
         window.request_close(f"interrupted by signal {sig.name}")
 
-    bridge = SignalBridge(dict.fromkeys(ENDING, end), window).install()
+    actions = {**dict.fromkeys(ENDING, end),
+               signal.SIGUSR1: lambda _sig: window.pause_run(),
+               signal.SIGUSR2: lambda _sig: window.resume_run()}
+    bridge = SignalBridge(actions, window).install()
     try:
         yield received
     finally:

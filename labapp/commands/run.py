@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -116,7 +118,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        usage="labapp run PROTOCOL [options] [--set NAME=VALUE ...]",
                        description="Run a protocol; prints the file and run id it wrote. "
                        "'labapp run PROTOCOL --help' lists the protocol's parameters with "
-                       "unit, default and allowed range.")
+                       "unit, default and allowed range. Ctrl-C or SIGTERM abort safely; "
+                       + PAUSE_HELP + ".")
     p.add_argument("-h", "--help", action=ProtocolHelp,
                    help="show this help (with PROTOCOL: also its parameters) and exit")
     p.add_argument("protocol", choices=list(PROTOCOLS), metavar="PROTOCOL",
@@ -168,6 +171,8 @@ class Progress:
         self.t0 = time.monotonic()
         self._last = -1e9
         self._open = False
+        #: Ctrl-Z toggles pause (stdin is a terminal)
+        self.tty_keys = False
 
     def line(self, frac: float) -> str:
         frac = min(1.0, max(1e-9, float(frac)))
@@ -177,6 +182,9 @@ class Progress:
         return f"[{bar:<30}] {100 * frac:5.1f} %  elapsed {elapsed:6.1f} s  ETA {eta:6.1f} s"
 
     def __call__(self, kind: str, payload) -> None:
+        if kind in ("paused", "resumed"):  # the answer to the user's key/signal: always shown
+            self._pause_line(kind, payload)
+            return
         if not self.enabled:
             return
         if kind == "start":
@@ -192,6 +200,26 @@ class Progress:
         elif kind == "stop" and self._open:
             print(file=self.stream)
             self._open = False
+
+
+    def _pause_line(self, kind: str, payload) -> None:
+        if self._open:
+            print(file=self.stream)
+            self._open = False
+        if kind == "paused":
+            how = "Ctrl-Z again or " if self.tty_keys else ""
+            print(f"labapp run: paused at {100 * payload['at']:.1f} % (outputs held, nothing "
+                  f"sent); resume: {how}kill -USR2 {os.getpid()} (SIGUSR2)",
+                  file=self.stream, flush=True)
+        else:
+            self.t0 += payload["seconds"]  # elapsed and ETA leave the pause out
+            print(f"labapp run: resumed after {payload['seconds']:.1f} s", file=self.stream,
+                  flush=True)
+
+
+#: what pauses and resumes ``labapp run`` (documented in --help and README)
+PAUSE_HELP = ("pause at the next step: kill -USR1 PID (SIGUSR1) or, on a terminal, Ctrl-Z; "
+              "resume: kill -USR2 PID (SIGUSR2) or Ctrl-Z again")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -213,9 +241,13 @@ def main(args: argparse.Namespace) -> int:
             print(start_line(protocol, choice, args.output, payload["run_id"]),
                   file=sys.stderr, flush=True)
 
-    with engine.abort_on_signals():  # Ctrl-C / SIGTERM: abort, instrument safe, file closed
-        result = engine.run(protocol, args.output,
-                            consumers=[announce, Progress(not args.quiet)])
+    progress = Progress(not args.quiet)
+    # Ctrl-Z pauses/resumes instead of suspending the process while it holds the instrument
+    progress.tty_keys = sys.stdin is not None and sys.stdin.isatty()
+    toggle = (signal.SIGTSTP,) if progress.tty_keys else ()
+    # Ctrl-C / SIGTERM: abort, instrument safe, file closed; SIGUSR1/SIGUSR2: pause/resume
+    with engine.abort_on_signals(), engine.pause_on_signals(toggle):
+        result = engine.run(protocol, args.output, consumers=[announce, progress])
     tag = f" [SIMULATED, seed {choice.seed}]" if choice.sim else ""
     print(f"{result.path} run {result.run_id} status {result.status}"
           + (f" ({result.reason})" if result.reason else "") + tag)

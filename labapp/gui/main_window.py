@@ -111,8 +111,8 @@ class MainWindow(QtWidgets.QMainWindow):
         bar = QtWidgets.QToolBar("Run control", self)
         bar.setObjectName("run_toolbar")
         bar.setMovable(False)
-        for b in (self.run_panel.run_button, self.run_panel.stop_button,
-                  self.run_panel.abort_button):
+        for b in (self.run_panel.run_button, self.run_panel.pause_button,
+                  self.run_panel.stop_button, self.run_panel.abort_button):
             b.setMinimumWidth(90)
             bar.addWidget(b)
         self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, bar)
@@ -142,6 +142,7 @@ class MainWindow(QtWidgets.QMainWindow):
         rp = self.run_panel
         rp.run_button.clicked.connect(self.start_run)
         rp.stop_button.clicked.connect(self.stop_run)
+        rp.pause_button.toggled.connect(lambda on: self.pause_run() if on else self.resume_run())
         rp.abort_button.clicked.connect(lambda: self.abort_run())
         rp.add_button.clicked.connect(self.add_to_queue)
         rp.run_queue_button.clicked.connect(self.run_queue)
@@ -269,6 +270,19 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.set_message("stopping at the end of the current step…")
             self.controller.stop()
 
+    def pause_run(self) -> None:
+        """Hold the run at its next step (button, SIGUSR1)."""
+        if self.running:
+            self.status.set_message("pausing at the end of the current step…")
+            self.run_panel.show_paused(True)
+            self.controller.pause()
+
+    def resume_run(self) -> None:
+        """Continue the paused run (button, SIGUSR2)."""
+        if self.running:
+            self.run_panel.show_paused(False)
+            self.controller.resume()
+
     def abort_run(self, reason: str = "aborted by user") -> None:
         if self.running:
             self.status.set_message(f"aborting: {reason}")
@@ -289,6 +303,18 @@ class MainWindow(QtWidgets.QMainWindow):
         elif kind == "progress":
             self.eta.update(payload)
             self.status.set_progress(float(payload))
+        elif kind == "paused":
+            self.run_panel.show_paused(True)
+            self.status.set_message(f"run {payload['run_id']} PAUSED at "
+                                    f"{100 * payload['at']:.1f} % — outputs held, nothing "
+                                    "sent; Resume continues the same run")
+            log.info("run %s paused", payload["run_id"])
+        elif kind == "resumed":
+            self.run_panel.show_paused(False)
+            self.eta.t0 += payload["seconds"]  # the ETA leaves the pause out
+            self.status.set_message(f"run {payload['run_id']} resumed after "
+                                    f"{payload['seconds']:.1f} s")
+            log.info("run %s resumed", payload["run_id"])
         elif kind == "start":
             self.plots.clear()
             protocol = payload["protocol"]

@@ -159,6 +159,18 @@ class RunController:
             if self.engine is not None:
                 self.engine.stop()
 
+    def pause(self) -> None:
+        """Hold the current run at its next step (see :meth:`RunEngine.pause`)."""
+        with self._lock:
+            if self.engine is not None:
+                self.engine.pause()
+
+    def resume(self) -> None:
+        """Continue the paused run (same run, same file)."""
+        with self._lock:
+            if self.engine is not None:
+                self.engine.resume()
+
     def abort(self, reason: str = "aborted by user") -> None:
         """End the current run now (safe state, status ``aborted``); cancel the queue."""
         self._cancel.set()

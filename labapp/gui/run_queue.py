@@ -20,6 +20,11 @@ class RunPanel(QtWidgets.QGroupBox):
         self.run_button.setToolTip("run the protocol in the form now")
         self.stop_button = QtWidgets.QPushButton("Stop")
         self.stop_button.setToolTip("finish the current step, then end the run (status stopped)")
+        self.pause_button = QtWidgets.QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("hold at the next step (outputs as the protocol left "
+                                     "them, nothing sent); press again to resume the same "
+                                     "run (also: SIGUSR1 / SIGUSR2)")
         self.abort_button = QtWidgets.QPushButton("Abort")
         self.abort_button.setToolTip("end the run now: outputs to 0 V and off "
                                      "(status aborted, data so far kept)")
@@ -48,7 +53,7 @@ class RunPanel(QtWidgets.QGroupBox):
         out_row.addWidget(self.browse_button)
         lay.addLayout(out_row)
         row = QtWidgets.QHBoxLayout()
-        for b in (self.run_button, self.stop_button, self.abort_button):
+        for b in (self.run_button, self.pause_button, self.stop_button, self.abort_button):
             row.addWidget(b)
         lay.addLayout(row)
         lay.addWidget(self.list)
@@ -124,8 +129,18 @@ class RunPanel(QtWidgets.QGroupBox):
         for b in (self.up_button, self.down_button, self.remove_button):
             b.setEnabled(not running)
         self.stop_button.setEnabled(running)
+        self.pause_button.setEnabled(running)
+        if not running:
+            self.show_paused(False)
         self.abort_button.setEnabled(running)
         self.output.setEnabled(not running)
+
+    def show_paused(self, paused: bool) -> None:
+        """The pause button as the run's state: "Resume" (checked) while paused."""
+        blocked = self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.blockSignals(blocked)
 
     def _browse(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
