@@ -26,7 +26,7 @@ from sim_backend.kxci_common import ERRORS
 COMMANDS = [
     "*IDN?", "*OPT?", "*RST", "BC", "DE", "SS", "SM", "MD", "US", "CH", "VL", "VR", "VC",
     "DT", "HT", "IT", "RG", "EC", "DM", "LI", "NR", "IN", "WT", "ME", "SP", "DR", "DO", "RD",
-    "DV", "DI", "TI", "TV", ":ERROR:LAST:GET", ":ERROR:LAST:CLEAR", ":SIM:TIME?",
+    "DV", "DI", "TI", "TV", ":ERROR:LAST:GET", ":ERROR:LAST:CLEAR", ":SIM:TIME?", ":SIM:SPEED?",
     ":SIM:ADVANCE", ":PMU:INIT", ":PMU:RPM:CONFIGURE", ":PMU:SOURCE:RANGE",
     ":PMU:MEASURE:RANGE", ":PMU:MEASURE:MODE", ":PMU:TIMES:WAVEFORM", ":PMU:PULSE:TRAIN",
     ":PMU:PULSE:TIMES", ":PMU:PULSE:BURST:COUNT", ":PMU:LOAD", ":PMU:SAMPLE:RATE",
