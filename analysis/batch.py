@@ -3,15 +3,25 @@
 Work is split per file: a worker loads every run of one file, analyses it with
 :class:`analysis.summary.RunAnalysis` and returns a compact summary plus the run's
 trace-histogram counts (fixed bins, so aggregation is a bin-wise sum and no samples
-travel back). Workers run
+travel back). Files go to the workers in chunks (one task per chunk), and workers run
 
 * in-process when ``workers == 1`` (no pool start-up cost, easiest to debug),
 * on a local ``ProcessPoolExecutor`` by default (``workers`` processes, default: CPUs),
 * on a Dask cluster when given a ``dask.distributed.Client`` or a scheduler address
-  (``tcp://host:port``); the same worker function runs there unchanged.
+  (``tcp://host:port``); the same worker function runs there unchanged. Dask is the
+  optional extra ``labapp[cluster]`` and is imported only then.
+
+At scale (10^4-10^5 files, years of runs):
+
+* a result cache (:mod:`analysis.batch_cache`) keyed by file content, run id, analysis
+  options and code version answers unchanged files without reading them; only the misses
+  are sent to the workers;
+* results stream into the aggregate (:mod:`analysis.batch_aggregate`) in file order,
+  with a bounded number of chunks in flight, so memory does not grow with the number
+  of files.
 
 A file that cannot be analysed does not stop the batch: it is listed with its one-line
-error in the report.
+error in the report (and is not cached, so it is tried again next time).
 """
 
 from __future__ import annotations
@@ -21,15 +31,19 @@ import glob
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analysis.histograms import Histogram, fit_mixture, state_histogram
+from analysis.batch_aggregate import StreamingAggregate
+from analysis.batch_cache import ResultCache, stat_key
+from analysis.histograms import Histogram, fit_mixture
 from analysis.summary import AnalysisOptions, RunAnalysis, jsonable
 
 COMPACT_DROP = ("plateaus", "jumps", "jump_report", "options")
@@ -108,23 +122,64 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-@dataclass
 class BatchReport:
-    """Aggregate of a batch: per-run summaries, aggregate histograms, failures, timing."""
+    """Aggregate of a batch: per-run summaries, aggregate histograms, failures, timing.
 
-    runs: list[dict[str, Any]]
-    failures: list[dict[str, Any]]
-    histogram: Histogram | None
-    state_levels: np.ndarray
-    files: int
-    seconds: float
-    workers: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    ``runs`` and ``failures`` are sequences read back from spool files (see
+    :mod:`analysis.batch_aggregate`), so a report of 10^5 runs fits in the memory of one.
+    """
+
+    def __init__(self, agg: StreamingAggregate, files: int, seconds: float, workers: str,
+                 extra: dict[str, Any] | None = None) -> None:
+        self._agg = agg
+        self.files = files
+        self.seconds = seconds
+        self.workers = workers
+        self.extra: dict[str, Any] = extra or {}
+
+    @property
+    def runs(self) -> Sequence[dict[str, Any]]:
+        """Compact summary of every analysed run, in file order."""
+        return self._agg.runs
+
+    @property
+    def failures(self) -> Sequence[dict[str, Any]]:
+        """``{"file", "run_id", "error"}`` of every file or run that failed."""
+        return self._agg.failures
+
+    @property
+    def histogram(self) -> Histogram | None:
+        """Sum of the runs' trace histograms."""
+        return self._agg.histogram
+
+    @property
+    def state_hist(self) -> Histogram | None:
+        """Sum of the runs' state histograms (one count per plateau)."""
+        return self._agg.state_hist
+
+    @property
+    def state_levels(self) -> np.ndarray:
+        """Every plateau level of every run (read from the spool on each access)."""
+        return self._agg.levels.array()
+
+    @property
+    def simulated_runs(self) -> int:
+        """Runs recorded on the simulated instrument."""
+        return self._agg.simulated_runs
+
+    @property
+    def measured_runs(self) -> int:
+        """Runs recorded on a real instrument (``simulated`` false, not unknown)."""
+        return self._agg.measured_runs
 
     @property
     def runs_per_second(self) -> float:
         """Throughput of the batch (runs analysed per wall-clock second)."""
         return len(self.runs) / self.seconds if self.seconds > 0 else float("inf")
+
+    def close(self) -> None:
+        """Remove the spool files (the report's sequences are unusable afterwards)."""
+        self._agg.close()
 
     def aggregate(self) -> dict[str, Any]:
         """Aggregate numbers: peaks of the summed histograms, switching and compliance."""
@@ -133,50 +188,114 @@ class BatchReport:
                                "runs_per_second": self.runs_per_second,
                                "workers": self.workers,
                                # simulated and measured runs must not be mixed unnoticed
-                               "simulated_runs": sum(1 for r in self.runs
-                                                     if r.get("simulated")),
-                               "measured_runs": sum(1 for r in self.runs
-                                                    if r.get("simulated") is False)}
+                               "simulated_runs": self.simulated_runs,
+                               "measured_runs": self.measured_runs, **self.extra}
         if self.histogram is not None and self.histogram.total:
             fit = fit_mixture(self.histogram)
             out["histogram_peaks"] = [p.as_dict() for p in fit.peaks]
             out["histogram_samples"] = self.histogram.total
-        if self.state_levels.size:
-            sh = state_histogram(self.state_levels)
-            out["state_histogram_peaks"] = [p.as_dict() for p in fit_mixture(sh).peaks]
-            out["plateaus"] = int(self.state_levels.size)
-        vs, vr, cc, top = [], [], [], []
-        for r in self.runs:
-            sw = r.get("switching")
-            if not sw:
-                continue
-            vs += [v for v in sw.get("v_set_jump_V", []) if v is not None]
-            vr += [v for v in sw.get("v_reset_jump_V", []) if v is not None]
-            if sw.get("compliance_A") is not None and sw["median"].get("top_g0") is not None:
-                cc.append(sw["compliance_A"])
-                top.append(sw["median"]["top_g0"])
-        if vs or vr:
-            out["v_set_jump_V"] = vs
-            out["v_reset_jump_V"] = vr
-        if cc:
+        if self.state_hist is not None and self.state_hist.total:
+            out["state_histogram_peaks"] = [p.as_dict()
+                                            for p in fit_mixture(self.state_hist).peaks]
+            out["plateaus"] = self.state_hist.total
+        vs, vr = self._agg.v_set.array(), self._agg.v_reset.array()
+        if vs.size or vr.size:
+            out["v_set_jump_V"] = vs.tolist()
+            out["v_reset_jump_V"] = vr.tolist()
+        if self._agg.compliance.size:
             from analysis.switching import top_level_vs_compliance
 
-            out["top_level_vs_compliance"] = top_level_vs_compliance(cc, top)
+            out["top_level_vs_compliance"] = top_level_vs_compliance(
+                self._agg.compliance.array().tolist(), self._agg.top.array().tolist())
         return jsonable(out)
 
 
-def _records(paths: list[str], options: AnalysisOptions, workers: int | None,
-             client: Any) -> tuple[list[dict], str]:
-    if client is not None:
-        futures = client.map(analyze_file, paths, options=options, pure=False)
-        return [r for recs in client.gather(futures) for r in recs], "dask"
-    n = workers or os.cpu_count() or 1
-    if n == 1 or len(paths) <= 1:
-        return [r for p in paths for r in analyze_file(p, options)], "in-process"
-    chunk = max(1, len(paths) // (4 * n))
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        res = list(pool.map(analyze_file, paths, [options] * len(paths), chunksize=chunk))
-    return [r for recs in res for r in recs], f"process pool ({n})"
+def analyze_files(paths: list[str], options: AnalysisOptions) -> list[list[dict[str, Any]]]:
+    """Worker task: :func:`analyze_file` for a chunk of files (one pool or cluster task)."""
+    return [analyze_file(p, options) for p in paths]
+
+
+class _Done:
+    """A result computed in-process, with the ``result()`` of a future."""
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def result(self) -> Any:
+        return self._value
+
+
+@dataclass
+class _Chunk:
+    paths: list[str]
+    cached: dict[str, list[dict[str, Any]]]
+    todo: list[tuple[str, str | None, tuple[int, int, int] | None]]
+    future: Any
+
+
+def _stream_records(paths: list[str], submit: Callable[[list[str]], Any],
+                    cache: ResultCache | None, chunk: int, window: int
+                    ) -> Iterator[dict[str, Any]]:
+    """Records of every file in path order, with at most ``window`` chunks in flight.
+
+    Cache hits never leave this process; the misses of a chunk go out as one task.
+    Holding only ``window`` chunks keeps memory flat however many files there are,
+    while enough tasks stay queued that no worker waits.
+    """
+    pending: deque[_Chunk] = deque()
+    for start in range(0, len(paths), chunk):
+        part = paths[start:start + chunk]
+        cached: dict[str, list[dict[str, Any]]] = {}
+        todo: list[tuple[str, str | None, tuple[int, int, int] | None]] = []
+        for p in part:
+            if cache is None:
+                todo.append((p, None, None))
+                continue
+            try:
+                digest, key = cache.digest(p)
+            except OSError as exc:
+                cached[p] = [{"file": p, "run_id": None, "error": _one_line(exc)}]
+                continue
+            recs = cache.get(p, digest)
+            if recs is None:
+                todo.append((p, digest, key))
+            else:
+                cached[p] = recs
+        future = submit([t[0] for t in todo]) if todo else None
+        pending.append(_Chunk(part, cached, todo, future))
+        while len(pending) > window:
+            yield from _drain(pending.popleft(), cache)
+    while pending:
+        yield from _drain(pending.popleft(), cache)
+
+
+def _drain(c: _Chunk, cache: ResultCache | None) -> Iterator[dict[str, Any]]:
+    results: dict[str, list[dict[str, Any]]] = {}
+    if c.future is not None:
+        names = [t[0] for t in c.todo]
+        try:
+            results = dict(zip(names, c.future.result(), strict=True))
+        except Exception as exc:  # noqa: BLE001 - a lost worker fails its files only
+            err = f"worker failed: {_one_line(exc)}"
+            results = {p: [{"file": p, "run_id": None, "error": err}] for p in names}
+    if cache is not None:
+        for p, digest, key in c.todo:
+            try:
+                unchanged = stat_key(os.stat(p)) == key
+            except OSError:
+                unchanged = False
+            if unchanged:  # changed while analysed: the result is not of ``digest``
+                cache.put(digest, results[p])
+    for p in c.paths:
+        yield from c.cached[p] if p in c.cached else results[p]
+
+
+def _cluster_size(client: Any) -> int:
+    try:
+        workers = client.scheduler_info().get("workers", {})
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
+    except Exception:  # noqa: BLE001 - only a sizing hint
+        return 4
 
 
 def analyze_batch(
@@ -186,6 +305,7 @@ def analyze_batch(
     workers: int | None = None,
     scheduler: str | None = None,
     client: Any = None,
+    cache: str | Path | ResultCache | None = None,
 ) -> BatchReport:
     """Analyse every run of every matching file and aggregate.
 
@@ -194,8 +314,10 @@ def analyze_batch(
     inputs : glob pattern(s) (``'DIR/**/*.h5'``) or file paths.
     options : analysis options for every run.
     workers : local processes (default: CPU count; 1 = in-process).
-    scheduler : Dask scheduler address ``tcp://host:port`` (uses dask.distributed).
+    scheduler : Dask scheduler address ``tcp://host:port`` (needs ``labapp[cluster]``).
     client : an existing ``dask.distributed.Client`` (overrides ``scheduler``).
+    cache : result cache (path of its SQLite file, or an open :class:`ResultCache`);
+        None analyses everything.
     """
     paths = expand_inputs(list(inputs) if not isinstance(inputs, str) else inputs)
     if not paths:
@@ -203,32 +325,63 @@ def analyze_batch(
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     options = options or AnalysisOptions()
-    t0 = time.perf_counter()
-    own_client = None
     if client is None and scheduler:
         if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
             raise ValueError(f"scheduler must be an address like tcp://HOST:PORT, "
                              f"got {scheduler!r}")
-        from dask.distributed import Client
+        Client = _dask_client_class()
+    own_cache = None
+    if cache is not None and not isinstance(cache, ResultCache):
+        own_cache = cache = ResultCache(cache, options)
+    t0 = time.perf_counter()
+    agg = StreamingAggregate()
+    with ExitStack() as stack:
+        if own_cache is not None:
+            stack.callback(own_cache.close)
+        if client is None and scheduler:
+            client = stack.enter_context(Client(scheduler, timeout="10s"))
+        if client is not None:
+            n, how = _cluster_size(client), "dask"
 
-        own_client = client = Client(scheduler, timeout="10s")
+            def submit(ps: list[str]) -> Any:
+                return client.submit(analyze_files, ps, options, pure=False)
+        else:
+            n = min(workers or os.cpu_count() or 1, len(paths))
+            if n == 1:
+                how = "in-process"
+
+                def submit(ps: list[str]) -> Any:
+                    return _Done(analyze_files(ps, options))
+            else:
+                how = f"process pool ({n})"
+                pools: list[ProcessPoolExecutor] = []
+
+                def submit(ps: list[str]) -> Any:
+                    if not pools:  # started by the first cache miss, not before
+                        pools.append(stack.enter_context(ProcessPoolExecutor(max_workers=n)))
+                    return pools[0].submit(analyze_files, ps, options)
+        chunk = max(1, min(32, len(paths) // (8 * n)))
+        try:
+            for rec in _stream_records(paths, submit, cache, chunk, window=4 * n):
+                agg.add(rec)
+        except BaseException:
+            agg.close()
+            raise
+    extra: dict[str, Any] = {}
+    if cache is not None:
+        extra = {"cache": str(cache.path), "cached_files": cache.hits,
+                 "analysed_files": cache.misses}
+    return BatchReport(agg, len(paths), time.perf_counter() - t0, how, extra)
+
+
+def _dask_client_class() -> Any:
+    """``dask.distributed.Client``, or a one-line error naming the extra to install."""
     try:
-        records, how = _records(paths, options, workers, client)
-    finally:
-        if own_client is not None:
-            own_client.close()
-    runs, failures, hist, levels = [], [], None, []
-    for rec in records:
-        if "error" in rec:
-            failures.append(rec)
-            continue
-        runs.append(rec["summary"])
-        h = Histogram(np.asarray(rec["edges"]), np.asarray(rec["counts"], np.int64))
-        hist = h if hist is None else hist + h
-        levels.append(np.asarray(rec["state_levels"], float))
-    return BatchReport(runs, failures, hist,
-                       np.concatenate(levels) if levels else np.zeros(0), len(paths),
-                       time.perf_counter() - t0, how)
+        from dask.distributed import Client
+    except ImportError as exc:
+        raise ValueError("--scheduler needs dask.distributed: pip install "
+                         "'labapp[cluster]'") from exc
+    return Client
 
 
 RUN_COLUMNS = ("file", "run_id", "protocol", "status", "simulated", "seed", "n_samples",
@@ -254,6 +407,13 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _write_lines(fh: Any, items: Sequence[Any]) -> None:
+    raw = getattr(items, "raw_lines", None)
+    lines = raw() if raw is not None else (json.dumps(x).encode() for x in items)
+    for k, line in enumerate(lines):
+        fh.write(b"\n" + line if k == 0 else b",\n" + line)
+
+
 def write_report(report: BatchReport, out_dir: str | Path, *, figures: bool = True
                  ) -> list[Path]:
     """Write ``summary.json``, ``runs.csv``, ``histogram.csv`` and figures into out_dir."""
@@ -262,8 +422,12 @@ def write_report(report: BatchReport, out_dir: str | Path, *, figures: bool = Tr
     written = []
     agg = report.aggregate()
     p = out / "summary.json"
-    p.write_text(json.dumps({"aggregate": agg, "runs": report.runs,
-                             "failures": report.failures}, indent=1))
+    with p.open("wb") as fh:  # streamed: one run per line, never the whole list in memory
+        fh.write(b'{"aggregate": ' + json.dumps(agg, indent=1).encode() + b',\n"runs": [')
+        _write_lines(fh, report.runs)
+        fh.write(b'],\n"failures": [')
+        _write_lines(fh, report.failures)
+        fh.write(b"]}\n")
     written.append(p)
     p = out / "runs.csv"
     with p.open("w", newline="") as fh:

@@ -11,12 +11,12 @@ import numpy as np
 
 from analysis.figure_style import DPI, G_LABEL, SINGLE, new_figure, styled
 from analysis.figures_states import cdf_axes, histogram_axes
-from analysis.histograms import fit_mixture, state_histogram
+from analysis.histograms import fit_mixture
 
 
 def _sim_note(report: Any) -> str:
     """`` · SIMULATED`` (all runs) or `` · n of m SIMULATED`` for a figure title."""
-    n = sum(1 for r in report.runs if r.get("simulated"))
+    n = report.simulated_runs
     if not n:
         return ""
     return " · SIMULATED" if n == len(report.runs) else f" · {n} of {len(report.runs)} SIMULATED"
@@ -30,8 +30,8 @@ def batch_figures(report: Any, agg: dict[str, Any], out: Path) -> list[Path]:
         histogram_axes(a1, report.histogram, fit_mixture(report.histogram),
                        label=f"all samples, {len(report.runs)} runs")
         a1.set_title(f"aggregate of {report.files} files" + _sim_note(report), fontsize=7)
-        if report.state_levels.size:
-            sh = state_histogram(report.state_levels)
+        sh = report.state_hist
+        if sh is not None and sh.total:
             histogram_axes(a2, sh, fit_mixture(sh) if sh.total >= 20 else None,
                            label=f"{sh.total} plateaus")
         else:
