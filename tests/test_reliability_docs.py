@@ -10,13 +10,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
-CITE = re.compile(r"`(abort|crash|faults|fuzz|inputs|exposure)::(test_\w+)")
+CITE = re.compile(r"`(abort|crash|faults|fuzz|inputs|exposure|bench_gui|bench_pause|"
+                  r"bench_provenance)::(test_\w+)")
 
 
 def defined_tests() -> dict[str, set[str]]:
     out = {}
-    for path in sorted((ROOT / "tests").glob("test_reliability_*.py")):
-        key = path.stem.removeprefix("test_reliability_")
+    paths = [*(ROOT / "tests").glob("test_reliability_*.py"),
+             *(ROOT / "tests").glob("test_bench_*.py")]
+    for path in sorted(paths):
+        key = path.stem.removeprefix("test_reliability_").removeprefix("test_")
         if key == "docs":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
