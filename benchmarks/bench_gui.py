@@ -1,9 +1,11 @@
-"""GUI responsiveness with 10^6 points on screen while 10^4 samples/s stream in.
+"""GUI responsiveness with 10^6 and 10^7 points on screen while 10^4 samples/s stream in.
 
-Offscreen Qt (``QT_QPA_PLATFORM=offscreen``), the real :class:`MainWindow`:
+Offscreen Qt (``QT_QPA_PLATFORM=offscreen``), the real :class:`MainWindow`, once per size
+of ``--points`` (default 10^6 and 10^7: long retention, endurance and PMU captures reach
+10^7):
 
-1. 10^6 points are put on screen first (a synthetic QC sweep fed through the live-plot
-   record path: the I-V, G/G0-V and G/G0-time plots each hold 10^6 points);
+1. the points are put on screen first (a synthetic QC sweep fed through the live-plot
+   record path: the I-V, G/G0-V and G/G0-time plots each hold that many points);
 2. samples then stream in at 10^4 per second, from one of two sources:
 
    * ``replay`` — DC-sweep records measured beforehand on the simulator are handed to
@@ -16,17 +18,23 @@ Offscreen Qt (``QT_QPA_PLATFORM=offscreen``), the real :class:`MainWindow`:
      simulator and driver may deliver less than asked (their limit, not the GUI's).
 
 3. while samples stream, a 10 ms precise timer measures event-loop latency (how late
-   each tick fires) and event filters count the repaints of each live plot.
+   each tick fires) and event filters count the repaints of each live plot;
+4. ``replay, zoomed``: the same with the user zoomed into the middle fifth of every
+   live plot (clip-to-view at full resolution while data stream in).
 
 Prints per source: samples/s delivered, event-loop latency p50/p99/max (target p99 <
 50 ms), plot refresh rate = repaints per second of the slowest live plot (target >= 20
-per second). Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py``.
+per second), the process's CPU use during the measurement (in % of one core: what the
+window costs, less dependent on other load on the machine than the latencies) and its
+peak memory. Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py``
+(``--points 1e7`` for one size).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -62,15 +70,26 @@ class PaintCounter(QtCore.QObject):
         return False
 
 
-def preload(window, n_points: int, seed: int = 0) -> int:
-    """Put ``n_points`` on screen through the live-plot record path."""
+#: samples per record while filling: one instrument test's worth (a full KXCI list)
+FILL_RECORD = 4096
+
+
+def preload(window, n_points: int, seed: int = 0) -> float:
+    """Put ``n_points`` on screen through the live-plot record path, in records of
+    :data:`FILL_RECORD` samples as a run delivers them; returns the slowest record's
+    ``feed`` time in ms (storage growth must not stall the window at 10^7 points)."""
     rng = np.random.default_rng(seed)
     s = sweep_samples(rng, cycles=max(1, n_points // 1600 + 1), step=0.005, v_max=2.0)
     n = min(n_points, s["voltage_V"].size)
-    for part in np.array_split(np.arange(n), 50):  # like records arriving
-        window.plots.feed("samples", {k: v[part] for k, v in s.items()})
+    worst = 0.0
+    for start in range(0, n, FILL_RECORD):
+        part = slice(start, min(n, start + FILL_RECORD))
+        record = {k: v[part] for k, v in s.items()}
+        t0 = time.perf_counter()
+        window.plots.feed("samples", record)
+        worst = max(worst, time.perf_counter() - t0)
     window.plots.refresh()
-    return n
+    return 1e3 * worst
 
 
 def keep_preloaded(window, n0: int) -> None:
@@ -105,10 +124,16 @@ def measure(app, window, seconds: float) -> dict:
     last[0] = time.perf_counter()
     tick.start()
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    gui0 = time.thread_time()  # this (the GUI) thread only
+    draws0 = window.plots.refresh_count
     loop = QtCore.QEventLoop()
     QtCore.QTimer.singleShot(int(seconds * 1000), loop.quit)
     loop.exec()
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    gui_cpu = time.thread_time() - gui0
+    draws = max(1, window.plots.refresh_count - draws0)
     tick.stop()
     for view, counter in zip(window.plots.views, counters, strict=False):
         view.viewport().removeEventFilter(counter)
@@ -117,7 +142,9 @@ def measure(app, window, seconds: float) -> dict:
             "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
             "max": float(lat.max()), "ticks": lat.size,
             "refresh": min(c.count for c in counters) / elapsed,
-            "points": window.plots.n_points}
+            "points": window.plots.n_points, "cpu": 100 * cpu / elapsed,
+            "gui_ms": 1e3 * gui_cpu / draws, "draws": draws,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def report(source: str, m: dict, target: float) -> None:
@@ -127,6 +154,20 @@ def report(source: str, m: dict, target: float) -> None:
           f"max {m['max']:.1f} ms over {m['ticks']} ticks (target p99 < 50 ms)")
     print(f"[{source}] plot refresh rate: {m['refresh']:.1f} repaints/s of the slowest live "
           f"plot (target >= 20/s)")
+    print(f"[{source}] GUI-thread CPU per refresh (records in, plots redrawn and painted): "
+          f"{m['gui_ms']:.1f} ms over {m['draws']} refreshes, i.e. up to "
+          f"{1e3 / m['gui_ms']:.0f} refreshes/s on a free core (independent of other load)")
+    print(f"[{source}] process CPU {m['cpu']:.0f} % of one core (all threads, incl. the "
+          f"feeder); peak memory {m['rss_mb']:,.0f} MB")
+
+
+def zoom_in(window, lo: float = 0.4, hi: float = 0.6) -> None:
+    """As a user would: zoom every live plot into the middle of its x range."""
+    for trace in window.plots.traces:
+        vb = trace.plot.getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        vb.setXRange(x0 + lo * (x1 - x0), x0 + hi * (x1 - x0), padding=0)
+        trace.follow = False  # what sigRangeChangedManually sets on a mouse zoom
 
 
 def recorded_sweep(n_min: int) -> list[dict]:
@@ -145,7 +186,7 @@ def recorded_sweep(n_min: int) -> list[dict]:
     return [cols]
 
 
-def run_replay(app, window, args) -> dict:
+def run_replay(app, window, args, zoomed: bool = False) -> dict:
     from protocols import Record
 
     cols = recorded_sweep(20_000)[0]
@@ -167,6 +208,12 @@ def run_replay(app, window, args) -> dict:
     thread = threading.Thread(target=feeder, daemon=True)
     thread.start()
     try:
+        if zoomed:
+            zoom_in(window)
+            t0 = time.perf_counter()
+            window.tick()  # the zoom's own redraw (a user action, once), then streaming
+            print(f"[zoom] first redraw after zooming in: "
+                  f"{1e3 * (time.perf_counter() - t0):.0f} ms")
         return measure(app, window, args.seconds)
     finally:
         stop.set()
@@ -216,7 +263,8 @@ def run_engine(app, window_factory, args, n0: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--points", type=int, default=1_000_000, help="points on screen first")
+    ap.add_argument("--points", default="1e6,1e7",
+                    help="points on screen first; a comma-separated list runs each size")
     ap.add_argument("--rate", type=float, default=1e4, help="streamed samples per second")
     ap.add_argument("--seconds", type=float, default=8.0, help="measuring time per source")
     ap.add_argument("--source", choices=("replay", "engine", "both"), default="both")
@@ -240,15 +288,24 @@ def main(argv: list[str] | None = None) -> int:
         return w
 
     results = {}
-    if args.source in ("replay", "both"):
-        window = make_window()
-        preload(window, args.points)
-        results["replay"] = run_replay(app, window, args)
-        window.request_close("benchmark finished")
-        report("replay", results["replay"], args.rate)
-    if args.source in ("engine", "both"):
-        results["engine"] = run_engine(app, make_window, args, args.points)
-        report("engine", results["engine"], args.rate)
+    for size in (int(float(p)) for p in str(args.points).split(",")):
+        tag = f"{size:.0e}".replace("+0", "")
+        print(f"-- {size:,} points on screen")
+        if args.source in ("replay", "both"):
+            window = make_window()
+            worst = preload(window, size)
+            print(f"[{tag} fill] slowest of {size // FILL_RECORD + 1:,} records of "
+                  f"{FILL_RECORD} samples while filling: {worst:.1f} ms")
+            for zoomed in (False, True):
+                name = f"{tag} replay" + (", zoomed" if zoomed else "")
+                results[name] = run_replay(app, window, args, zoomed)
+                report(name, results[name], args.rate)
+            window.request_close("benchmark finished")
+            window.deleteLater()
+            app.processEvents()
+        if args.source in ("engine", "both"):
+            results[f"{tag} engine"] = run_engine(app, make_window, args, size)
+            report(f"{tag} engine", results[f"{tag} engine"], args.rate)
     out.unlink(missing_ok=True)
     return 0
 

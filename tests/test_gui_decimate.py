@@ -64,3 +64,37 @@ def test_trace_clip_to_view_returns_full_resolution_when_zoomed():
     inside = np.count_nonzero((x >= 10.0) & (x <= 10.1))
     assert xd.size == inside  # fewer than max_points: nothing dropped
     assert xd.min() >= 10.0 and xd.max() <= 10.1
+
+
+def test_block_storage_slices_across_blocks_and_skips_blocks_out_of_range():
+    g = GrowingArray(block=1000)
+    values = np.arange(10_500, dtype=float)
+    for part in np.array_split(values, 37):  # appends that straddle block boundaries
+        g.append(part)
+    assert g.n == values.size
+    np.testing.assert_array_equal(g.slice(990, 2010), values[990:2010])
+    np.testing.assert_array_equal(g.view(), values)
+    pieces = list(g.blocks_overlapping(5200.0, 5300.0))
+    assert [first for first, _ in pieces] == [5000]  # only the block that holds them
+    pieces = list(g.blocks_overlapping(0.0, 1e9, start=10_250))
+    assert pieces[0][0] == 10_250 and pieces[0][1].size == 250
+
+
+def test_zoomed_live_trace_streams_and_equals_a_fresh_clip():
+    rng = np.random.default_rng(1)
+    live = DecimatedTrace(max_points=500, block=4096)
+    x = np.arange(300_000, dtype=float)
+    y = np.cumsum(rng.normal(size=x.size))
+    zoom = (100_000.0, 250_000.0)
+    for part in np.array_split(np.arange(x.size), 60):  # zoomed while data streams in
+        live.append(x[part], y[part])
+        xd, yd = live.display(zoom)
+        assert xd.size <= 2 * 500 + 2 * live._zoom[1].stride
+    fresh = DecimatedTrace(max_points=500, block=4096)
+    fresh.append(x, y)
+    xf, yf = fresh.display(zoom)
+    inside = (x >= zoom[0]) & (x <= zoom[1])
+    # the same envelope either way: the extremes of the zoomed data are drawn
+    assert yd.max() == yf.max() == y[inside].max()
+    assert yd.min() == yf.min() == y[inside].min()
+    assert xd.min() >= zoom[0] and xd.max() <= zoom[1] and xd[-1] == x[inside][-1]
