@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 from pymeasure.instruments import Instrument
 
@@ -230,15 +231,19 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         self.command(f"DR{int(bool(on))}")
 
     def wait_for_data(self, timeout: float = 600.0, poll: float = 0.002,
-                      should_stop: ShouldStop = None) -> None:
+                      should_stop: ShouldStop = None, on_poll: Callable[[], None] | None = None,
+                      every: float = 0.25) -> None:
         """Wait until the data-ready bit is set and busy is clear [M 3-3, 4-6].
 
         LAN polls ``SP``; GPIB polls the serial-poll byte, or waits for SRQ when the driver
         was built with ``srq=True`` (then ``DR1`` must have been sent before the test).
         ``should_stop`` (a callable) makes the wait interruptible; the wait is bounded by
         ``timeout`` (TimeoutError). The poll interval grows from ``poll`` to 0.1 s.
+        ``on_poll`` (LAN polling) is called at most every ``every`` s while the test runs,
+        e.g. to read the points measured so far with ``RD`` [M 5-41].
         """
         deadline = time.monotonic() + timeout
+        last_poll = time.monotonic()
         if not self.ack and self.srq:
             while True:
                 chunk = min(0.5, max(0.0, deadline - time.monotonic()))
@@ -265,6 +270,9 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
                 raise InterruptedError("wait for 4200A data interrupted")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"4200A: no data after {timeout:g} s (status byte {sb})")
+            if on_poll is not None and time.monotonic() - last_poll >= every:
+                on_poll()
+                last_poll = time.monotonic()
             time.sleep(poll)
             poll = min(0.1, poll * 1.5)
 

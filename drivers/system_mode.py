@@ -31,6 +31,17 @@ INTEGRATION_PLC = {"short": 0.1, "normal": 1.0, "long": 10.0}
 _IT_CODE = {"short": 1, "normal": 2, "long": 3}
 
 ShouldStop = Callable[[], bool] | None
+#: receives the points of a running test as they are measured (live view)
+LivePoints = Callable[[SweepData], None] | None
+
+
+class TestInterrupted(InterruptedError):
+    """The host stopped waiting for a test (abort). ``partial`` holds the points the
+    instrument had measured when ``ME4`` ended it, or None when they could not be read."""
+
+    def __init__(self, message: str, partial: SweepData | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class SystemMode:
@@ -156,7 +167,7 @@ class SystemMode:
             log.warning("ME4 (abort the running SMU test) failed", exc_info=True)
 
     def _run_and_fetch(self, smu: int, timeout: float, should_stop: ShouldStop,
-                       program: np.ndarray | None) -> SweepData:
+                       program: np.ndarray | None, live: LivePoints = None) -> SweepData:
         vname, iname = f"V{smu}", f"I{smu}"
         self.page("SM")
         self.command("DM2")
@@ -164,11 +175,52 @@ class SystemMode:
         self.page("MD")
         self.command("ME1")
         self.check_errors("ME1")
+        seen: list[tuple[float, float, float]] = []  # (t, V, I) read with RD so far
+        on_poll = None if live is None else (lambda: self._read_live(smu, seen, live, program))
         try:
-            self.wait_for_data(timeout, should_stop=should_stop)
-        except (InterruptedError, TimeoutError):
+            self.wait_for_data(timeout, should_stop=should_stop, on_poll=on_poll)
+        except InterruptedError as exc:
+            self.abort_test()
+            if live is None:
+                raise
+            raise TestInterrupted(str(exc), self._measured_so_far(smu, seen, program)) from exc
+        except TimeoutError:
             self.abort_test()
             raise
+        return self._fetch(smu, program)
+
+    # -- points of a running test (live view; kept when the test is aborted) -------------
+    def _read_live(self, smu: int, seen: list[tuple[float, float, float]], live: LivePoints,
+                   program: np.ndarray | None, limit: int = 512) -> None:
+        """Read the points measured since the last call with ``RD`` and hand them to
+        ``live``. As in the manual's real-time example [M 5-46, 5-47]: the timestamp
+        ``RD 'CHnT', k`` answers ``0`` until point k is measured, then ``RD 'Vn', k`` and
+        ``RD 'In', k`` give its readings [M 5-41]."""
+        start = len(seen)
+        while len(seen) - start < limit and len(seen) < MAX_LIST_POINTS:
+            k = len(seen) + 1
+            t = self.read_point(f"CH{smu}T", k)
+            if t is None:
+                break
+            v = self.read_point(f"V{smu}", k)
+            i = self.read_point(f"I{smu}", k)
+            seen.append((t.value, v.value if v else 0.0, i.value if i else 0.0))
+        if len(seen) > start:
+            live(_as_sweep(seen[start:], program, start))
+
+    def _measured_so_far(self, smu: int, seen: list[tuple[float, float, float]],
+                         program: np.ndarray | None) -> SweepData | None:
+        """After ``ME4``: the buffer's points with their status letters (``DO``), else the
+        points already read with ``RD`` (status unknown: no compliance flag)."""
+        try:
+            return self._fetch(smu, program)
+        except Exception:  # noqa: BLE001 - the abort must go on; fall back to what we read
+            log.warning("reading the aborted test's points with DO failed", exc_info=True)
+            return _as_sweep(seen, program, 0) if seen else None
+
+    def _fetch(self, smu: int, program: np.ndarray | None) -> SweepData:
+        """``DO`` of V, I and timestamps with the status letters (compliance = ``C``)."""
+        vname, iname = f"V{smu}", f"I{smu}"
         volts, vstat = self.query_parsed(f"DO '{vname}'", parse_reading_list)
         amps, istat = self.query_parsed(f"DO '{iname}'", parse_reading_list)
         times, _ = self.query_parsed(f"DO 'CH{smu}T'", parse_reading_list)
@@ -189,8 +241,14 @@ class SystemMode:
         ground: Sequence[int] = (),
         timeout: float = 600.0,
         should_stop: ShouldStop = None,
+        live: LivePoints = None,
     ) -> SweepData:
         """Run one VAR1 list sweep on ``smu`` and fetch V, I, timestamps and compliance.
+
+        ``live`` receives the points while the test runs (``RD``, about every 0.25 s; for
+        display: they come again, with status letters, in the returned data). An abort
+        (``should_stop``) then raises :class:`TestInterrupted` carrying the points measured
+        before ``ME4``.
 
         Sequence [M 5-7, 5-16, 5-22, 5-23, 5-28, 5-38; reference note §1.8]: ``BC``,
         ``DE``, ``CHn`` (others off, ``ground`` SMUs common), ``CHn, 'Vn', 'In', 1, 1``,
@@ -211,11 +269,12 @@ class SystemMode:
         source = (f"VL{smu}, 1, {fmt_number(abs(compliance))}, "
                   + ", ".join(fmt_number(x) for x in v))
         return self._var1_test(smu, source, v, hold, delay, integration, exit_on_compliance,
-                               ground, timeout, should_stop)
+                               ground, timeout, should_stop, live)
 
     def _var1_test(self, smu: int, source: str, program: np.ndarray, hold: float,
                    delay: float, integration: str | float, exit_on_compliance: bool,
-                   ground: Sequence[int], timeout: float, should_stop: ShouldStop) -> SweepData:
+                   ground: Sequence[int], timeout: float, should_stop: ShouldStop,
+                   live: LivePoints = None) -> SweepData:
         """Shared body of the VAR1 sweeps once their arguments are checked."""
         for n in ground:
             self._smu(n)
@@ -228,7 +287,7 @@ class SystemMode:
         self.command(f"DT {fmt_number(delay)}")
         self.integration(integration)
         self.exit_on_compliance(exit_on_compliance)
-        return self._run_and_fetch(smu, timeout, should_stop, program)
+        return self._run_and_fetch(smu, timeout, should_stop, program, live)
 
     def linear_sweep(
         self,
@@ -367,6 +426,15 @@ class SystemMode:
             self.sim_advance(seconds)
         elif seconds > 0:
             time.sleep(seconds)
+
+
+def _as_sweep(rows: Sequence[tuple[float, float, float]], program: np.ndarray | None,
+              offset: int) -> SweepData:
+    """SweepData of ``(t, V, I)`` rows that start at point ``offset`` of the test."""
+    t, v, i = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+    prog = None if program is None else np.asarray(program)[offset:offset + t.size]
+    return SweepData(voltage=v, current=i, time=t, compliance=np.zeros(t.size, bool),
+                     program=prog)
 
 
 def _check_name(name: str) -> None:

@@ -89,6 +89,9 @@ class RunContext:
     safety: SafetyProfile = field(default_factory=SafetyProfile)
     #: protocol result stored with the run (e.g. write-verify: converged, reason)
     outcome: dict[str, Any] = field(default_factory=dict)
+    #: show points of a running instrument test (not stored: the test's data are yielded
+    #: as a Record when it ends) and, optionally, the run's progress fraction
+    live: Callable[[Record, float | None], None] = lambda record, done=None: None
 
     def now(self) -> float:
         """Instrument time in s (virtual on the simulator, wall clock on hardware)."""

@@ -23,12 +23,19 @@ further split into consecutive tests of at most 4096 points, so the paper's 1 mV
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from analysis.conductance import conductance_g0
-from drivers.keithley4200 import INTEGRATION_PLC, MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
+from drivers.keithley4200 import (
+    INTEGRATION_PLC,
+    MAX_LIST_POINTS,
+    SMU_I_MAX,
+    SMU_V_MAX,
+    SweepData,
+)
+from drivers.system_mode import TestInterrupted
 from drivers.validation import ParameterError
 from protocols.base import STEP, Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
@@ -148,6 +155,31 @@ class DCSweep(Protocol):
         per_point = v["dwell"] + INTEGRATION_PLC[v["integration"]] / LINE_HZ
         return self.points_per_cycle() * per_point * len(self.set_compliances())
 
+    def _live_view(self, ctx: RunContext, t0: float, first: int, program: np.ndarray,
+                   seg_id: np.ndarray, cycle: int, done: int, total: int
+                   ) -> Callable[[SweepData], None]:
+        """The ``live`` callback of one test: its points as rows, with the run's progress."""
+        shown = [first]
+
+        def show(part: SweepData) -> None:
+            ctx.live(Record("samples", self._columns(part, t0, shown[0], program, seg_id,
+                                                     cycle)),
+                     (done + (shown[0] + part.current.size) / program.size) / total)
+            shown[0] += part.current.size
+
+        return show
+
+    @staticmethod
+    def _columns(data: SweepData, t0: float, first: int, program: np.ndarray,
+                 seg_id: np.ndarray, cycle: int) -> dict[str, np.ndarray]:
+        """The ``samples`` rows of a test's points that start at ``first`` of the half."""
+        n = data.current.size
+        return as_columns(
+            time_s=t0 + data.time, v_program_V=program[first:first + n],
+            voltage_V=data.voltage, current_A=data.current,
+            conductance_G0=conductance_g0(data.voltage, data.current), cycle=cycle,
+            segment=seg_id[first:first + n], compliance=data.compliance)
+
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
         segs = self.segments()
@@ -166,19 +198,21 @@ class DCSweep(Protocol):
                 for sl in chunks(program.size, v["points_per_test"]):
                     ctx.check_abort()
                     t0 = ctx.now()
-                    data = ctx.instrument.list_sweep(
-                        v["smu"], program[sl], comp, delay=v["dwell"],
-                        integration=v["integration"], should_stop=ctx.should_abort,
-                        timeout=wait_bound(program[sl].size * per_point),
-                    )
-                    n = data.current.size
-                    volts = data.voltage
-                    g = conductance_g0(volts, data.current)
-                    rec = as_columns(
-                        time_s=t0 + data.time, v_program_V=program[sl][:n], voltage_V=volts,
-                        current_A=data.current, conductance_G0=g, cycle=cycle,
-                        segment=seg_id[sl][:n], compliance=data.compliance,
-                    )
+                    show = self._live_view(ctx, t0, sl.start, program, seg_id, cycle,
+                                           done, total)
+
+                    try:
+                        data = ctx.instrument.list_sweep(
+                            v["smu"], program[sl], comp, delay=v["dwell"],
+                            integration=v["integration"], should_stop=ctx.should_abort,
+                            timeout=wait_bound(program[sl].size * per_point), live=show,
+                        )
+                    except TestInterrupted as exc:  # aborted mid-test: keep what it measured
+                        if exc.partial is not None and exc.partial.current.size:
+                            yield Record("samples", self._columns(
+                                exc.partial, t0, sl.start, program, seg_id, cycle))
+                        raise
+                    rec = self._columns(data, t0, sl.start, program, seg_id, cycle)
                     parts.append(rec)
                     yield Record("samples", rec)
                 cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -10,6 +10,10 @@ stored in the run file, never swallowed.
 Consumers receive ``(kind, payload)`` documents: ``("start", info)``, ``("record", Record)``,
 ``("progress", fraction)``, ``("paused", info)``, ``("resumed", info)`` and
 ``("stop", RunResult)``: storage and plots are independent consumers of one record stream.
+``("live", Record)`` carries points of an instrument test still running (read with ``RD``)
+for the live view and progress only: the same points arrive again, with their status
+letters, in the ``record`` of that test, which is what the run file stores. A test cut
+short by an abort (Ctrl-C) still yields the points measured before it stopped.
 
 Pause/resume (as in bluesky's RunEngine): :meth:`RunEngine.pause` takes effect at the
 protocol's next step, the point where *stop* would end the run. While paused nothing is
@@ -230,8 +234,13 @@ class RunEngine:
             safety_profile=self.safety.as_dict(),
             run_id=run_id,
         )
+        def live(record: Record, done: float | None = None) -> None:
+            self._emit(consumers, "live", record)
+            if done is not None:
+                self._emit(consumers, "progress", done)
+
         ctx = RunContext(self.instrument, should_abort=self._abort.is_set, log=log.info,
-                         safety=self.safety)
+                         safety=self.safety, live=live)
         status, reason, tb = "completed", "", ""
         self._emit(consumers, "start", {"protocol": protocol, "run_id": writer.run_id,
                                         "path": Path(path),

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
 CITE = re.compile(r"`(abort|crash|faults|fuzz|inputs|exposure|bench_gui|bench_pause|"
-                  r"bench_provenance)::(test_\w+)")
+                  r"bench_provenance|bench_live)::(test_\w+)")
 
 
 def defined_tests() -> dict[str, set[str]]:

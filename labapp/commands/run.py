@@ -157,10 +157,13 @@ def start_line(protocol, choice: InstrumentChoice, output: Path, run_id: str) ->
 
 
 class Progress:
-    """Progress bar with ETA on stderr, fed from the run's documents.
+    """Progress bar with samples and ETA on stderr, fed from the run's documents.
 
-    On a terminal the bar redraws in place; otherwise (logs, pipes) a line is printed at
-    most every ``every`` seconds, so long unattended runs still show where they are.
+    On a terminal the bar redraws in place; otherwise (logs, pipes) a plain line is printed
+    at most every ``every`` seconds, so long unattended runs still show where they are.
+    Samples count the main stream's rows, including the points of an instrument test still
+    running (``live`` documents, about every 0.25 s), so the count moves during a long
+    test instead of jumping when it ends.
     """
 
     def __init__(self, enabled: bool, stream=None, every: float = 5.0) -> None:
@@ -173,13 +176,31 @@ class Progress:
         self._open = False
         #: Ctrl-Z toggles pause (stdin is a terminal)
         self.tty_keys = False
+        self.stream_name = "samples"
+        self.stored = 0  #: rows of the main stream in the file
+        self.shown = 0  #: rows of the running test shown live, not yet in the file
+        self.frac = 0.0
+
+    @property
+    def samples(self) -> int:
+        return self.stored + self.shown
 
     def line(self, frac: float) -> str:
         frac = min(1.0, max(1e-9, float(frac)))
         elapsed = time.monotonic() - self.t0
         eta = elapsed * (1 - frac) / frac
         bar = "#" * int(30 * frac)
-        return f"[{bar:<30}] {100 * frac:5.1f} %  elapsed {elapsed:6.1f} s  ETA {eta:6.1f} s"
+        return (f"[{bar:<30}] {100 * frac:5.1f} %  {self.samples:>8d} samples  "
+                f"elapsed {elapsed:6.1f} s  ETA {eta:6.1f} s")
+
+    def _show(self) -> None:
+        now = time.monotonic()
+        if self.tty:
+            print("\r" + self.line(self.frac), end="", file=self.stream, flush=True)
+            self._open = True
+        elif now - self._last >= self.every:
+            print(self.line(self.frac), file=self.stream, flush=True)
+            self._last = now
 
     def __call__(self, kind: str, payload) -> None:
         if kind in ("paused", "resumed"):  # the answer to the user's key/signal: always shown
@@ -189,18 +210,21 @@ class Progress:
             return
         if kind == "start":
             self.t0 = time.monotonic()
+            streams = list(getattr(payload.get("protocol"), "streams", {}) or ["samples"])
+            self.stream_name = "samples" if "samples" in streams else streams[0]
         elif kind == "progress":
-            now = time.monotonic()
-            if self.tty:
-                print("\r" + self.line(payload), end="", file=self.stream, flush=True)
-                self._open = True
-            elif now - self._last >= self.every:
-                print(self.line(payload), file=self.stream, flush=True)
-                self._last = now
+            self.frac = float(payload)
+            self._show()
+        elif kind in ("live", "record") and payload.stream == self.stream_name:
+            n = len(next(iter(payload.data.values()), ()))
+            if kind == "live":
+                self.shown += n
+            else:  # the test's rows reach the file: those shown live are among them
+                self.stored += n
+                self.shown = max(0, self.shown - n)
         elif kind == "stop" and self._open:
             print(file=self.stream)
             self._open = False
-
 
     def _pause_line(self, kind: str, payload) -> None:
         if self._open:

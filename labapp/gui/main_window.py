@@ -73,6 +73,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.confirm_close: Callable[[], bool] = self._ask_close
         self._close_reason: str | None = None
         self.closed_during_run = False
+        #: rows per stream plotted from live documents and not yet matched by a record
+        self._live_rows: dict[str, int] = {}
 
         self.connection = ConnectionPanel()
         if resource:
@@ -298,8 +300,17 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.set_compliance(self.plots.last_compliance)
 
     def _handle(self, kind: str, payload: Any) -> None:
-        if kind in ("record", "waveform"):
-            self.plots.feed(getattr(payload, "stream", "waveform"), payload.data)
+        if kind == "live":  # points of a test still running: plotted now
+            self._live_rows[payload.stream] = (self._live_rows.get(payload.stream, 0)
+                                               + _rows(payload.data))
+            self.plots.feed(payload.stream, payload.data)
+        elif kind == "record":  # the test's rows with status: only those not plotted live
+            skip = min(self._live_rows.pop(payload.stream, 0), _rows(payload.data))
+            data = payload.data if not skip else {k: v[skip:] for k, v in payload.data.items()}
+            if _rows(data):
+                self.plots.feed(payload.stream, data)
+        elif kind == "waveform":
+            self.plots.feed("waveform", payload.data)
         elif kind == "progress":
             self.eta.update(payload)
             self.status.set_progress(float(payload))
@@ -317,6 +328,7 @@ class MainWindow(QtWidgets.QMainWindow):
             log.info("run %s resumed", payload["run_id"])
         elif kind == "start":
             self.plots.clear()
+            self._live_rows.clear()
             protocol = payload["protocol"]
             est = protocol.estimated_duration()
             speed = self.connection.speed.value() if self.connection.sim_radio.isChecked() \
@@ -407,3 +419,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.log_dock.detach()
         self.wheel_guard.remove()
         super().closeEvent(event)
+
+
+def _rows(data: Any) -> int:
+    """Rows of a record's columns."""
+    return len(next(iter(data.values()), ()))
