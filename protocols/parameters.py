@@ -163,7 +163,7 @@ class Param:
                 return True
             if low in ("0", "false", "no", "off"):
                 return False
-            raise ParameterError(self.name, text, self.allowed())
+            return self.validate(text)  # refused, as not a choice
         if self.kind == "floats":
             items = [x for x in re.split(r"[,\s]+", text) if x]
             return self.validate([self._number(x) for x in items])
@@ -174,13 +174,14 @@ class Param:
 
     def validate(self, value: Any) -> Any:
         """Return the checked value or raise :class:`ParameterError`."""
-        if self.kind == "str":
-            if value not in self.choices:
-                raise ParameterError(self.name, value, self.allowed())
-            return value
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise ParameterError(self.name, value, self.allowed())
+        if self.kind in ("str", "bool"):
+            ok = value in self.choices if self.kind == "str" else isinstance(value, bool)
+            if not ok:
+                close = difflib.get_close_matches(str(value), self.choices, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ParameterError(self.name, value, self.allowed(), message=(
+                    f"{self.name}={value!r} is not a choice: {self.name} takes "
+                    f"{self.takes()}{hint}"))
             return value
         if self.kind == "floats":
             if isinstance(value, int | float):

@@ -151,3 +151,15 @@ def test_missing_libraries_are_named_with_their_packages():
                                     "libxcb-cursor.so.0.0.0"])
 def test_debian_package_names(soname):
     assert qt_check.debian_package(soname) in qt_check.DEBIAN_PACKAGES
+
+
+def test_preset_by_name_or_file_in_the_window(bench, tmp_path):
+    from protocols.preset_library import PRESET_DIR
+
+    copy = tmp_path / "mine.json"
+    copy.write_text((PRESET_DIR / "paper000-fig7-ltp-ltd.json").read_text())
+    bench.protocols.load_file("forming")  # as `labapp gui --preset forming`
+    assert bench.protocols.protocol_name == "dc-sweep"
+    assert bench.protocols.form.values()["sweep"] == "set-only"
+    bench.protocols.load_file(str(copy))  # as `labapp gui --preset mine.json`
+    assert bench.protocols.protocol_name == "ltp-ltd"
