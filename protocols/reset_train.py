@@ -54,7 +54,7 @@ from protocols.parameters import Param
 
 #: shortest pulse the SMU path captures (16 points of 0.01 PLC); shorter ones use the PMU
 SMU_MIN_WIDTH = 16 * pulsing.T_POINT_MIN
-#: PMU capture window before / after the pulse, as fractions of its duration [M 7-14]
+#: PMU capture window before / after the pulse, as fractions of its duration [M 7-34]
 PMU_PRE, PMU_POST = 0.2, 0.2
 
 

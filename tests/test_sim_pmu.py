@@ -123,7 +123,7 @@ def test_waveform_average_and_auto_lowered_rate(ohmic_engine):
     cmds = [c.replace("COUNT 1", "COUNT 20") for c in MANUAL_TRAIN]
     run(e, *cmds, ":PMU:EXECUTE")
     n = int(e.handle(":PMU:DATA:COUNT? 1"))
-    assert n <= 65536 and n > 30000  # 20 x 13 200 samples: the rate was lowered [M 7-23]
+    assert n <= 65536 and n > 30000  # 20 x 13 200 samples: the rate was lowered [M 7-24]
     cmds = [c.replace(":PMU:MEASURE:MODE 2", ":PMU:MEASURE:MODE 4") for c in cmds]
     run(e, *cmds, ":PMU:EXECUTE")
     assert int(e.handle(":PMU:DATA:COUNT? 1")) == 13200
