@@ -115,11 +115,17 @@ class Peak:
     weight: float
     label_g0: float
     counts: float
+    center_err_g0: float | None = None
+    width_err_g0: float | None = None
+    counts_err: float | None = None
+    significance: float | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready dictionary."""
         return {"center_g0": self.center_g0, "width_g0": self.width_g0,
-                "weight": self.weight, "label_g0": self.label_g0, "counts": self.counts}
+                "weight": self.weight, "label_g0": self.label_g0, "counts": self.counts,
+                "center_err_g0": self.center_err_g0, "width_err_g0": self.width_err_g0,
+                "counts_err": self.counts_err, "significance": self.significance}
 
 
 @dataclass
@@ -172,8 +178,62 @@ def fit_mixture(
     max_center_shift_g0: float = 0.2,
     min_prominence: float = 0.02,
     max_width_g0: float = 0.3,
+    select: bool = True,
 ) -> MixtureFit:
-    """Fit Gaussians plus a flat background to a histogram.
+    """Fit Gaussians plus a flat background; keep only the peaks the data support.
+
+    Model selection (BIC): a peak costs 3 parameters, so it stays only if removing it
+    raises the binned Poisson deviance (-2 ln L) by more than ``3 ln N`` (N = counted
+    values); ``significance`` is the square root of that increase, computed with the
+    other peaks held fixed. The weakest failing peaks (half of them, at least one) are
+    dropped and the rest refitted until every peak passes; a histogram of 800 values
+    thus keeps the levels it shows, not one peak per count.
+    Parameter errors come from the covariance ``(J^T W J)^-1``, scaled up by the
+    reduced chi^2 when the counts scatter more than Poisson (correlated samples).
+
+    Parameters are those of the single fit (below); ``select=False`` keeps every
+    starting peak.
+    """
+    if mode not in ("free", "tied"):
+        raise ValueError(f"mode must be 'free' or 'tied', got {mode!r}")
+    c0 = (find_candidate_peaks(hist, min_prominence=min_prominence)
+          if centers_g0 is None else np.sort(np.asarray(centers_g0, dtype=float)))
+    penalty = 3.0 * np.log(max(hist.total, 2))
+    dropped = 0
+    first_warning = None
+    while True:
+        fit = _fit_once(hist, mode=mode, centers_g0=c0, max_center_shift_g0=max_center_shift_g0,
+                        max_width_g0=max_width_g0)
+        first_warning = first_warning or fit.params.get("warning")
+        if first_warning:  # a refit from fitted centres must not hide the first verdict
+            fit.params["warning"] = first_warning
+        z2 = np.array([(p.significance or 0.0) ** 2 for p in fit.peaks])
+        if not select or not z2.size or z2.min() >= penalty:
+            break
+        fail = np.flatnonzero(z2 < penalty)
+        drop = fail[np.argsort(z2[fail])][: max(1, fail.size // 2)]
+        keep = np.setdiff1d(np.arange(len(fit.peaks)), drop)
+        dropped += drop.size
+        if not keep.size:
+            return MixtureFit([], mode, fit.background, None, False,
+                              "no peak is supported by the data (BIC)",
+                              {**fit.params, "bic_penalty": float(penalty),
+                               "peaks_dropped": dropped})
+        c0 = np.array([fit.peaks[i].center_g0 for i in keep])
+    fit.params.update(bic_penalty=float(penalty), peaks_dropped=dropped)
+    return fit
+
+
+def _fit_once(
+    hist: Histogram,
+    *,
+    mode: str = "free",
+    centers_g0: ArrayLike | None = None,
+    max_center_shift_g0: float = 0.2,
+    min_prominence: float = 0.02,
+    max_width_g0: float = 0.3,
+) -> MixtureFit:
+    """Fit Gaussians plus a flat background to a histogram (one fit, no selection).
 
     Parameters
     ----------
@@ -265,14 +325,63 @@ def fit_mixture(
     bg, a, c, s, r = unpack(p_best)
     area = a * s * np.sqrt(2 * np.pi) / bw  # counts under each Gaussian
     tot = area.sum()
+    err = _errors(resid, jac, p_best, lb, ub)
+    if mode == "free":
+        ea, ec, es = err[1:K + 1], err[K + 1:2 * K + 1], err[2 * K + 1:]
+    else:
+        ea, es = err[2:K + 2], err[K + 2:]
+        ec = err[1] * labels * rg / (1 + r * rg) ** 2
+    sig = _peak_significance(x, y, bg, a, c, s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        earea = area * np.sqrt((ea / np.where(a > 0, a, 1)) ** 2 + (es / s) ** 2)
     order = np.argsort(c)
     peaks = [
         Peak(float(c[i]), float(s[i]), float(area[i] / tot) if tot > 0 else 0.0,
-             float(labels[i] if mode == "tied" else np.round(2 * c[i]) / 2), float(area[i]))
+             float(labels[i] if mode == "tied" else np.round(2 * c[i]) / 2), float(area[i]),
+             float(ec[i]), float(es[i]), float(earea[i]), float(sig[i]))
         for i in order
     ]
     return MixtureFit(peaks, mode, float(bg), None if r is None else float(r),
                       bool(ok), msg, params)
+
+
+def _peak_significance(x: NDArray, y: NDArray, bg: float, a: NDArray, c: NDArray,
+                       s: NDArray) -> NDArray:
+    """sqrt of the Poisson deviance increase when each peak is removed (others fixed).
+
+    The binned Poisson likelihood, not the Gaussian-weighted chi^2: a 30-count peak on
+    an empty background is overwhelming evidence although its amplitude error is large.
+    Model counts are floored at 0.01 per bin so an empty background stays finite.
+    """
+    g = a * np.exp(-0.5 * ((x[:, None] - c) / s) ** 2)  # (bins, peaks)
+    mu = np.maximum(bg + g.sum(axis=1), 0.01)
+    out = np.empty(a.size)
+    for k in range(a.size):
+        mu_k = np.maximum(mu - g[:, k], 0.01)
+        dev = 2.0 * float(np.sum(mu_k - mu + y * np.log(mu / mu_k)))
+        out[k] = np.sqrt(max(dev, 0.0))
+    return out
+
+
+def _errors(resid, jac, p: NDArray, lb: NDArray, ub: NDArray) -> NDArray:
+    """Standard errors of the parameters from ``(J^T J)^-1`` of the weighted residuals,
+    scaled by sqrt(reduced chi^2) when above 1; parameters at a bound get 0."""
+    r = resid(p)
+    jm = jac(p)
+    free = (p > lb) & (p < ub)
+    out = np.zeros(p.size)
+    if not free.any():
+        return out
+    jf = jm[:, free]
+    h = np.einsum("ij,ik->jk", jf, jf)
+    try:
+        cov = np.linalg.inv(h + 1e-12 * np.diag(np.diag(h)))
+    except np.linalg.LinAlgError:
+        return out
+    dof = max(r.size - int(free.sum()), 1)
+    scale = max(float(r @ r) / dof, 1.0)
+    out[free] = np.sqrt(np.maximum(np.diag(cov), 0.0) * scale)
+    return out
 
 
 def levenberg_marquardt(resid, jac, p0: NDArray, lb: NDArray, ub: NDArray, *,

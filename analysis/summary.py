@@ -403,7 +403,9 @@ class RunAnalysis:
                           "samples": self.histogram.total, "mode": self.mixture.mode,
                           "series_resistance_ohm": self.mixture.series_resistance_ohm,
                           "fit": self.mixture.message,
-                          "warning": self.mixture.params.get("warning")},
+                          "warning": self.mixture.params.get("warning"),
+                          "bic_penalty": self.mixture.params.get("bic_penalty"),
+                          "peaks_dropped": self.mixture.params.get("peaks_dropped")},
         }
         p = self.pulses
         if p is not None:

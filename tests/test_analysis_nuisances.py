@@ -151,3 +151,37 @@ def test_rtn_dwell_times_within_10_percent(noise_ratio, tmp_path):
     assert rtn["levels"][1] - rtn["levels"][0] == pytest.approx(0.5, rel=0.05)
     if noise_ratio == 0.5:  # the midpoint threshold is biased here (the reason for the HMM)
         assert rtn["dwell_mean_threshold_s"][0] < 0.7 * tr.truth["tau"][0]
+
+
+def test_histogram_peaks_are_supported_by_the_data(tmp_path):
+    """~800-sample sweeps: every peak sits on a true level within its own uncertainty,
+    no level gets two peaks (before model selection: one peak per few counts)."""
+    for seed in range(4):
+        tr = sweep_trace(seed, noise=0.02, cycles=2)
+        s = analyze(tr, tmp_path)
+        levels = np.array(sorted({p[2] for p in tr.plateaus}))
+        peaks = s["histogram_peaks"]
+        assert 1 <= len(peaks) <= levels.size
+        for p in peaks:
+            dist = np.abs(levels - p["center_g0"]).min()
+            assert dist <= 3 * p["center_err_g0"] + 0.02, (p, levels)
+            assert p["significance"] ** 2 >= s["histogram"]["bic_penalty"]
+        nearest = [np.abs(levels - p["center_g0"]).argmin() for p in peaks]
+        assert len(set(nearest)) == len(nearest)
+
+
+def test_sparse_histogram_keeps_only_supported_peaks():
+    """800 values: 3 levels (1, 2.5, 4 G0) plus 30 % spread over 0.5-8 G0 (transitions).
+    Without selection the candidate finder gives one peak per cluster of counts."""
+    from analysis.histograms import conductance_histogram, fit_mixture
+
+    rng = np.random.default_rng(3)
+    g = np.concatenate([rng.normal(lv, 0.03, 186) for lv in (1.0, 2.5, 4.0)]
+                       + [rng.uniform(0.5, 8.0, 242)])
+    h = conductance_histogram(g)
+    every = fit_mixture(h, select=False)
+    kept = fit_mixture(h)
+    assert len(every.peaks) > 6
+    assert [p.label_g0 for p in kept.peaks] == [1.0, 2.5, 4.0]
+    for p in kept.peaks:
+        assert abs(p.center_g0 - p.label_g0) <= 3 * p.center_err_g0 + 0.005
