@@ -27,10 +27,19 @@ seconds, so another process can read while it runs and a killed writer leaves a 
 that opens with everything up to the last flush. The final status is written after
 SWMR mode ends; a run whose ``complete`` attribute is still false was cut off and
 is reported as incomplete by :func:`list_runs`.
+
+One writer per file (:mod:`analysis.runlock`): a run, an import or a repair claims the
+file first and refuses, naming the holder, while another live writer has it; readers use
+the same lock to tell a live run from a cut-off one. A write that would not fit (disk
+full, file-size limit; :func:`analysis.h5files.room_to_grow`) is refused *before* HDF5
+writes anything, so the run ends ``failed`` and earlier runs and flushed rows stay intact.
+Readers never hang on a damaged file (:mod:`analysis.h5files`), and one damaged run does
+not hide the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -47,6 +56,14 @@ import h5py
 import numpy as np
 
 from analysis.constants import G0
+from analysis.h5files import (
+    RunFileError,
+    RunFileFullError,
+    check_regular,
+    open_for_reading,
+    room_to_grow,
+)
+from analysis.runlock import FileBusyError, WriterLock, live_writer  # noqa: F401 - API
 
 SCHEMA_NAME = "labapp-run"
 SCHEMA_VERSION = 1
@@ -71,13 +88,22 @@ STANDARD_UNITS: dict[str, str] = {
 }
 
 
-class RunFileError(Exception):
-    """A run file cannot be read: names the file and what is wrong with it."""
+#: Bytes kept free for closing a run (final status attributes) after a refused write.
+CLOSE_RESERVE = 256 * 1024
+#: Allowance for HDF5 metadata (chunk index, object headers) per flush.
+FLUSH_METADATA = 64 * 1024
+#: Allowance for creating one run's groups and empty datasets, per dataset.
+CREATE_PER_DATASET = 8 * 1024
 
 
 def utc_now() -> str:
     """Current UTC time in ISO 8601 with a ``Z`` suffix."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line (HDF5 messages span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _json_attr(value: Any) -> str:
@@ -143,9 +169,10 @@ class RunWriter:
         run_id: str | None = None,
         flush_interval: float = 1.0,
         chunk_rows: int = 8192,
+        lock: WriterLock | None = None,
+        command: str = "",
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.flush_interval = flush_interval
         self.run_id = run_id or (
             datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -154,34 +181,33 @@ class RunWriter:
         self._rows = dict.fromkeys(self._specs, 0)
         self._wave_rows: dict[str, int] = {}
         self._closed = False
-        mode = "a" if self.path.exists() else "w"
+        self._broken = ""  # why writing stopped (disk full, I/O error); "" while healthy
+        self._writer_lock = lock if lock is not None else claim(self.path, command)
+        self._writer_lock.update(run_id=self.run_id)
         try:
+            self._open(len(self._specs) + len(waveforms or {}))
             try:
-                self._f = h5py.File(self.path, mode, libver="latest")
-            except OSError as exc:
-                if mode != "a" or "already open for write" not in str(exc):
-                    raise
-                _reopen_after_crash(self.path)  # an earlier writer was killed
-                self._f = h5py.File(self.path, mode, libver="latest")
-        except OSError as exc:
-            raise RunFileError(f"{self.path}: cannot open for writing ({exc})") from exc
-        f = self._f
-        try:
-            if mode == "a" and "schema" not in f.attrs:
-                raise RunFileError(f"{self.path}: not a labapp run file (no '{SCHEMA_NAME}' "
-                                   "schema attribute); write the run to a new file")
-            if "schema" not in f.attrs:
-                f.attrs["schema"] = SCHEMA_NAME
-                f.attrs["schema_version"] = SCHEMA_VERSION
-            else:
-                _check_schema(f, self.path)
-            runs = f.require_group("runs")
-            if self.run_id in runs:
-                raise RunFileError(f"{self.path}: run {self.run_id!r} already exists")
-        except RunFileError:
-            f.close()  # leave the file usable by the next writer or reader
+                self._create_run(protocol, parameters, waveforms, metadata,
+                                 instrument_settings, safety_profile, chunk_rows)
+            except BaseException:
+                self._f.close()
+                raise
+        except BaseException:
+            self._writer_lock.release()
             raise
-        g = runs.create_group(self.run_id)
+        self._lock = threading.RLock()
+        self.flush_count = 0  #: flushes so far (for tests and benchmarks)
+        self._last_flush = time.monotonic()
+        self._stop_flusher = threading.Event()
+        self._flush_thread = threading.Thread(target=self._flusher, daemon=True,
+                                              name=f"runfile-flush-{self.run_id}")
+        self._flush_thread.start()
+
+    def _create_run(self, protocol, parameters, waveforms, metadata, instrument_settings,
+                    safety_profile, chunk_rows: int) -> None:
+        """Create this run's group, attributes and empty datasets, then enter SWMR mode."""
+        f = self._f
+        g = f["runs"].create_group(self.run_id)
         self._group = g
         g.attrs["protocol"] = protocol
         g.attrs["status"] = "running"
@@ -232,19 +258,59 @@ class RunWriter:
         self._datasets = {s: {c: dg[s][c] for c in spec.columns}
                           for s, spec in self._specs.items()}
         self._wave_ds = {w: wg[w] for w in self._wave_rows}
+        self._chunk_bytes = {s: [(chunk_rows, np.dtype(dt).itemsize)
+                                 for dt, _ in spec.columns.values()]
+                             for s, spec in self._specs.items()}
+        self._wave_chunk = {w: (int(ds.chunks[0]), int(ds.shape[1]) * 8)
+                            for w, ds in self._wave_ds.items()}
         self._wave_width = {w: int(ds.shape[1]) for w, ds in self._wave_ds.items()}
         self._pending: dict[str, list[dict[str, np.ndarray]]] = {s: [] for s in self._specs}
         self._pending_rows = dict.fromkeys(self._specs, 0)
         self._wave_pending: dict[str, list[np.ndarray]] = {w: [] for w in self._wave_rows}
         self._wave_pending_rows = dict.fromkeys(self._wave_rows, 0)
         self._block_rows = max(chunk_rows, 65536)
-        self._lock = threading.RLock()
-        self.flush_count = 0  #: flushes so far (for tests and benchmarks)
-        self._last_flush = time.monotonic()
-        self._stop_flusher = threading.Event()
-        self._flush_thread = threading.Thread(target=self._flusher, daemon=True,
-                                              name=f"runfile-flush-{self.run_id}")
-        self._flush_thread.start()
+
+    def _open(self, n_datasets: int) -> None:
+        """Open (or create) the file for this run; refusals leave the file as it was."""
+        exists = check_regular(self.path, must_exist=False) is not None
+        need = CLOSE_RESERVE + FLUSH_METADATA + CREATE_PER_DATASET * (n_datasets + 8)
+        self._check_room(need, "to start a run")
+        try:
+            try:
+                self._f = h5py.File(self.path, "a" if exists else "x", libver="latest")
+            except OSError as exc:
+                if not exists or "already open for write" not in str(exc):
+                    raise
+                _reopen_after_crash(self.path)  # an earlier writer was killed (lock free)
+                self._f = h5py.File(self.path, "a", libver="latest")
+        except OSError as exc:
+            raise RunFileError(f"{self.path}: cannot open for writing ({exc})") from exc
+        f = self._f
+        try:
+            if exists and "schema" not in f.attrs:
+                raise RunFileError(f"{self.path}: not a labapp run file (no '{SCHEMA_NAME}' "
+                                   "schema attribute); write the run to a new file")
+            if "schema" not in f.attrs:
+                f.attrs["schema"] = SCHEMA_NAME
+                f.attrs["schema_version"] = SCHEMA_VERSION
+            else:
+                _check_schema(f, self.path)
+            runs = f.require_group("runs")
+            if not isinstance(runs, h5py.Group):
+                raise RunFileError(f"{self.path}: damaged run file ('runs' is not a group)")
+            if self.run_id in runs:
+                raise RunFileError(f"{self.path}: run {self.run_id!r} already exists")
+        except BaseException:
+            f.close()  # leave the file usable by the next writer or reader
+            raise
+
+    def _check_room(self, nbytes: float, what: str) -> None:
+        """Refuse (before HDF5 writes anything) a write the file system cannot take."""
+        room, limit = room_to_grow(self.path)
+        if nbytes > room:
+            raise RunFileFullError(
+                f"{self.path}: no room {what} ({limit}; {int(nbytes)} bytes needed incl. "
+                f"{CLOSE_RESERVE} reserved to close the run)")
 
     # -- streaming -------------------------------------------------------------------
     def append(self, stream: str, columns: Mapping[str, Any]) -> None:
@@ -275,7 +341,7 @@ class RunWriter:
             self._pending[stream].append(arrays)
             self._pending_rows[stream] += n
             if self._pending_rows[stream] >= self._block_rows:
-                self._write_stream(stream)
+                self._write_block(stream=stream)
             self._maybe_flush()
 
     def append_waveforms(self, name: str, block: Any) -> None:
@@ -293,16 +359,57 @@ class RunWriter:
             self._wave_pending[name].append(arr)
             self._wave_pending_rows[name] += arr.shape[0]
             if self._wave_pending_rows[name] * width >= self._block_rows:
-                self._write_waveform(name)
+                self._write_block(wave=name)
             self._maybe_flush()
 
     def rows(self, stream: str) -> int:
         """Rows appended so far to ``stream`` (written or waiting for the next block)."""
         return self._rows[stream] + self._pending_rows[stream]
 
+    @property
+    def write_error(self) -> str:
+        """Why writing stopped (a refused or failed write), or "" while healthy."""
+        return self._broken
+
     def _check_open(self) -> None:
+        if self._broken:
+            raise RunFileError(self._broken)
         if self._closed:
             raise RunFileError(f"{self.path}: run {self.run_id} is closed")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Any failure of a write ends writing for good: later writes are refused at once
+        and :meth:`close` records the status without touching the data again, so a failed
+        write can never be retried into a half-written structure."""
+        try:
+            yield
+        except RunFileFullError as exc:
+            self._broken = str(exc)
+        except Exception as exc:  # noqa: BLE001 - h5py raises OSError/RuntimeError/...
+            self._broken = f"{self.path}: write failed ({_one_line(exc)})"
+        else:
+            return
+        for pending in (self._pending, self._wave_pending):
+            for key in pending:
+                pending[key] = []
+        self._pending_rows = dict.fromkeys(self._pending_rows, 0)
+        self._wave_pending_rows = dict.fromkeys(self._wave_pending_rows, 0)
+        raise RunFileError(self._broken)
+
+    def _bytes_needed(self, stream: str | None = None, wave: str | None = None) -> int:
+        """File growth of writing the pending rows of one stream/waveform: whole new
+        chunks (HDF5 allocates a chunk in full when it is first written)."""
+        total = 0
+        if stream is not None:
+            start, n = self._rows[stream], self._pending_rows[stream]
+            for chunk, item in self._chunk_bytes[stream]:
+                total += (-(-(start + n) // chunk) + (start // -chunk)) * chunk * item
+        if wave is not None:
+            start, n = self._wave_rows[wave], self._wave_pending_rows[wave]
+            chunk, item = self._wave_chunk[wave]
+            total += (-(-(start + n) // chunk) + (start // -chunk)) * chunk * item
+        return total
 
     def _write_stream(self, stream: str) -> None:
         blocks = self._pending[stream]
@@ -317,6 +424,16 @@ class RunWriter:
         self._rows[stream] = start + n
         self._pending[stream] = []
         self._pending_rows[stream] = 0
+
+    def _write_block(self, stream: str | None = None, wave: str | None = None) -> None:
+        """Write one full block of a stream or waveform, if the file has room for it."""
+        with self._writing():
+            self._check_room(self._bytes_needed(stream, wave) + FLUSH_METADATA
+                             + CLOSE_RESERVE, "for the next block of rows")
+            if stream is not None:
+                self._write_stream(stream)
+            if wave is not None:
+                self._write_waveform(wave)
 
     def _write_waveform(self, name: str) -> None:
         blocks = self._wave_pending[name]
@@ -336,62 +453,89 @@ class RunWriter:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        for stream in self._specs:
-            self._write_stream(stream)
-        for name in self._wave_ds:
-            self._write_waveform(name)
-        self._f.flush()
+        with self._writing():
+            need = sum(self._bytes_needed(stream=s) for s in self._specs)
+            need += sum(self._bytes_needed(wave=w) for w in self._wave_ds)
+            self._check_room(need + FLUSH_METADATA + CLOSE_RESERVE, "for the rows to flush")
+            for stream in self._specs:
+                self._write_stream(stream)
+            for name in self._wave_ds:
+                self._write_waveform(name)
+            self._f.flush()
         self._last_flush = time.monotonic()
         self.flush_count += 1
 
     def flush(self) -> None:
         """Make everything appended so far durable and visible to SWMR readers."""
         with self._lock:
-            if not self._closed:
-                self._flush_locked()
+            self._check_open()
+            self._flush_locked()
 
     def _flusher(self) -> None:
         """Background thread: flush pending rows once they are ``flush_interval`` old."""
         while not self._stop_flusher.wait(min(0.25, self.flush_interval / 4)):
             with self._lock:
-                if self._closed:
+                if self._closed or self._broken:
                     return
                 dirty = any(self._pending_rows.values()) or any(
                     self._wave_pending_rows.values())
                 if dirty and time.monotonic() - self._last_flush >= self.flush_interval:
                     try:
                         self._flush_locked()
-                    except Exception:  # noqa: BLE001 - the next append reports it
+                    except RunFileError:  # recorded in _broken; the next append reports it
                         return
 
     # -- closing -----------------------------------------------------------------------
     def close(self, status: str = "completed", reason: str = "", traceback: str = "",
               extra: Mapping[str, Any] | None = None) -> None:
-        """Write what is pending, leave SWMR mode and record the final status (idempotent)."""
+        """Write what is pending, leave SWMR mode and record the final status (idempotent).
+
+        After a refused or failed write nothing more is written but the status: a run
+        that was to end ``completed`` or ``stopped`` ends ``failed`` with the write error
+        as its reason, and the rows flushed before stay as they are. Never raises once the
+        data is closed; a final status that cannot be written leaves the run
+        ``incomplete`` (the lock is released either way).
+        """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         with self._lock:
             if self._closed:
                 return
             try:
-                self._flush_locked()
+                if not self._broken:
+                    with contextlib.suppress(RunFileError):  # recorded in _broken
+                        self._flush_locked()
             finally:
                 self._closed = True
                 self._stop_flusher.set()
-                self._f.close()
+                try:
+                    self._f.close()
+                except Exception as exc:  # noqa: BLE001 - reported below
+                    self._broken = self._broken or (
+                        f"{self.path}: closing failed ({_one_line(exc)})")
         # A flusher still alive at interpreter exit can crash the process while HDF5 is
         # torn down (seen as a segfault after a completed CLI run): end it here.
         if self._flush_thread is not threading.current_thread():
             self._flush_thread.join(timeout=5)
-        with h5py.File(self.path, "r+", libver="latest") as f:
-            g = f["runs"][self.run_id]
-            g.attrs["status"] = status
-            g.attrs["reason"] = reason
-            g.attrs["traceback"] = traceback
-            g.attrs["end_utc"] = utc_now()
-            g.attrs["complete"] = True
-            for key, value in (extra or {}).items():
-                g.attrs[key] = _json_attr(value)
+        if self._broken and status in ("completed", "stopped", "running"):
+            status, reason = "failed", self._broken
+        try:
+            self._check_room(64 * 1024 + len(traceback) + len(reason), "to close the run")
+            with h5py.File(self.path, "r+", libver="latest") as f:
+                g = f["runs"][self.run_id]
+                g.attrs["status"] = status
+                g.attrs["reason"] = reason
+                g.attrs["traceback"] = traceback
+                g.attrs["end_utc"] = utc_now()
+                g.attrs["complete"] = True
+                for key, value in (extra or {}).items():
+                    g.attrs[key] = _json_attr(value)
+        except Exception as exc:  # noqa: BLE001 - the data is closed; say why status is not
+            if not self._broken:
+                raise RunFileError(f"{self.path}: final status not written "
+                                   f"({_one_line(exc)})") from exc
+        finally:
+            self._writer_lock.release()
 
     def __enter__(self) -> RunWriter:
         return self
@@ -426,10 +570,19 @@ class RunInfo:
     end_utc: str
     rows: dict[str, int]
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: what is damaged when the run's structures cannot be read ("" for a sound run)
+    damage: str = ""
+    #: a live writer is adding to this run now (see :func:`analysis.runlock.live_writer`)
+    live: bool = False
 
     @property
     def effective_status(self) -> str:
-        """``incomplete`` for a run whose writer never closed it."""
+        """``damaged``, ``running`` (live writer), ``incomplete`` for a run whose writer
+        died without closing it, else the stored status."""
+        if self.damage:
+            return "damaged"
+        if self.live and not self.complete:
+            return "running"
         return self.status if self.complete else "incomplete"
 
 
@@ -510,6 +663,13 @@ def _check_not_truncated(p: Path) -> None:
         )
 
 
+#: how long a reader waits for a live writer's first flush before calling it truncated
+LIVE_SETTLE_S = 2.0
+
+#: what h5py raises on damaged structures
+_DAMAGE = (OSError, KeyError, RuntimeError, ValueError, TypeError, AttributeError)
+
+
 @contextmanager
 def _file_errors(p: Path) -> Iterator[None]:
     """Turn errors from damaged HDF5 structures into one RunFileError naming the file."""
@@ -517,48 +677,104 @@ def _file_errors(p: Path) -> Iterator[None]:
         yield
     except RunFileError:
         raise
-    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise RunFileError(f"{p}: damaged or corrupt run file ({exc})") from exc
+    except _DAMAGE as exc:
+        raise RunFileError(f"{p}: damaged or corrupt run file ({_one_line(exc)})") from exc
 
 
-def _open(path: str | Path) -> h5py.File:
+def _open(path: str | Path, live: bool | None = None) -> h5py.File:
+    """Open for reading: regular, non-empty, not truncated, never an endless retry.
+
+    ``live`` (default: ask the writer lock) allows a few metadata re-reads for a file
+    being written; without a live writer a bad checksum is damage, reported at once.
+    """
     p = Path(path)
-    if not p.exists():
-        raise RunFileError(f"{p}: no such file")
-    _check_not_truncated(p)
+    check_regular(p)
+    if live is None:
+        live = live_writer(p) is not None
+    t_end = time.monotonic() + (LIVE_SETTLE_S if live else 0.0)
+    while True:  # a live writer may not have flushed its start yet: let it settle
+        try:
+            _check_not_truncated(p)
+            break
+        except RunFileError:
+            if time.monotonic() >= t_end:
+                raise
+            time.sleep(0.05)
     try:
-        f = h5py.File(p, "r", libver="latest", swmr=True)
-    except OSError as exc:
-        raise RunFileError(f"{p}: not a readable HDF5 file ({exc})") from exc
+        f = open_for_reading(p, live=live)
+    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, ...
+        raise RunFileError(f"{p}: not a readable HDF5 file ({_one_line(exc)})") from exc
     try:
         _check_schema(f, p)
-    except RunFileError:
+        runs = f.get("runs")
+        if runs is not None and not isinstance(runs, h5py.Group):
+            raise RunFileError(f"{p}: damaged run file ('runs' is a "
+                               f"{type(runs).__name__.lower()}, not a group)")
+    except BaseException:
         f.close()
         raise
     return f
 
 
-def list_runs(path: str | Path) -> list[RunInfo]:
-    """All runs in a file, oldest first."""
+def claim(path: str | Path, command: str = "") -> WriterLock:
+    """Claim ``path`` for writing: the first step of every writer (run, import, repair).
+
+    Refuses, leaving the file byte for byte as it was, a path that is not a regular
+    non-empty file, an existing file that is not a readable run file of a version this
+    labapp writes, and a file another live writer holds (:class:`FileBusyError`, naming
+    it). Call it before touching an instrument; pass the lock to :class:`RunWriter`.
+    """
     p = Path(path)
-    with _file_errors(p), _open(p) as f:
+    exists = check_regular(p, must_exist=False) is not None
+    if not exists:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    lock = WriterLock.acquire(p, command)
+    try:
+        if exists:
+            with _file_errors(p), _open(p, live=False):
+                pass
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _run_info(run_id: str, g: h5py.Group) -> RunInfo:
+    attrs = {k: _decode(v) for k, v in g.attrs.items()}
+    rows = {s: int(next(iter(grp.values())).shape[0]) if len(grp) else 0
+            for s, grp in g["data"].items()}
+    return RunInfo(
+        run_id=run_id,
+        protocol=str(attrs.get("protocol", "")),
+        status=str(attrs.get("status", "")),
+        complete=bool(attrs.get("complete", False)),
+        start_utc=str(attrs.get("start_utc", "")),
+        end_utc=str(attrs.get("end_utc", "")),
+        rows=rows,
+        attrs=attrs,
+    )
+
+
+def list_runs(path: str | Path) -> list[RunInfo]:
+    """All runs in a file, oldest first.
+
+    A run whose structures cannot be read is listed with ``damage`` set (status
+    ``damaged``) instead of failing the whole listing; the run a live writer is adding
+    to is marked ``live``.
+    """
+    p = Path(path)
+    holder = live_writer(p)
+    with _file_errors(p), _open(p, live=holder is not None) as f:
+        runs = f.get("runs", {})
         out = []
-        for run_id, g in f.get("runs", {}).items():
-            attrs = {k: _decode(v) for k, v in g.attrs.items()}
-            rows = {s: int(next(iter(grp.values())).shape[0]) if len(grp) else 0
-                    for s, grp in g["data"].items()}
-            out.append(
-                RunInfo(
-                    run_id=run_id,
-                    protocol=str(attrs.get("protocol", "")),
-                    status=str(attrs.get("status", "")),
-                    complete=bool(attrs.get("complete", False)),
-                    start_utc=str(attrs.get("start_utc", "")),
-                    end_utc=str(attrs.get("end_utc", "")),
-                    rows=rows,
-                    attrs=attrs,
-                )
-            )
+        for run_id in list(runs):
+            try:
+                info = _run_info(run_id, runs[run_id])
+            except _DAMAGE as exc:
+                info = RunInfo(run_id, "", "damaged", False, "", "", {},
+                               damage=_one_line(exc))
+            info.live = bool(holder) and holder.get("run_id") == run_id
+            out.append(info)
     out.sort(key=lambda r: r.start_utc)
     return out
 
@@ -566,6 +782,13 @@ def list_runs(path: str | Path) -> list[RunInfo]:
 def _placeholder(ds: h5py.Dataset) -> np.ndarray:
     """An array of the dataset's shape and dtype that holds no data (zero strides)."""
     return np.broadcast_to(np.zeros((), dtype=ds.dtype), ds.shape)
+
+
+def _start_of(g: Any) -> str:
+    try:
+        return str(_decode(g.attrs.get("start_utc", "")))
+    except _DAMAGE:
+        return ""
 
 
 def read_run(path: str | Path, run_id: str | None = None, *, data: bool = True) -> RunData:
@@ -583,36 +806,42 @@ def read_run(path: str | Path, run_id: str | None = None, *, data: bool = True) 
         if runs is None or len(runs) == 0:
             raise RunFileError(f"{p}: file holds no runs")
         if run_id is None:
-            run_id = max(runs, key=lambda r: str(_decode(runs[r].attrs.get("start_utc", ""))))
+            run_id = max(runs, key=lambda r: _start_of(runs[r]))
         if run_id not in runs:
             raise RunFileError(f"{p}: no run {run_id!r}; runs: {sorted(runs)}")
-        g = runs[run_id]
-        attrs = {k: _decode(v) for k, v in g.attrs.items()}
-        streams: dict[str, dict[str, np.ndarray]] = {}
-        units: dict[str, dict[str, str]] = {}
-        for s, grp in g["data"].items():
-            cols = {c: ds[()] if data else _placeholder(ds) for c, ds in grp.items()}
-            n = min((len(a) for a in cols.values()), default=0)
-            streams[s] = {c: a[:n] for c, a in cols.items()}
-            units[s] = {c: str(_decode(ds.attrs.get("units", ""))) for c, ds in grp.items()}
-        waveforms = {w: ds[()] if data else _placeholder(ds)
-                     for w, ds in g.get("waveforms", {}).items()}
-        status = str(attrs.get("status", ""))
-        if not attrs.get("complete", False):
-            status = "incomplete"
-        return RunData(
-            path=p,
-            run_id=run_id,
-            protocol=str(attrs.get("protocol", "")),
-            status=status,
-            attrs=attrs,
-            parameters={k: _decode(v) for k, v in g["parameters"].attrs.items()},
-            instrument={k: _decode(v) for k, v in g["instrument"].attrs.items()},
-            safety={k: _decode(v) for k, v in g["safety"].attrs.items()},
-            streams=streams,
-            units=units,
-            waveforms=waveforms,
-        )
+        try:
+            return _load_run(p, run_id, runs[run_id], data)
+        except _DAMAGE as exc:
+            raise RunFileError(f"{p}: run {run_id} is damaged ({_one_line(exc)})") from exc
+
+
+def _load_run(p: Path, run_id: str, g: h5py.Group, data: bool) -> RunData:
+    attrs = {k: _decode(v) for k, v in g.attrs.items()}
+    streams: dict[str, dict[str, np.ndarray]] = {}
+    units: dict[str, dict[str, str]] = {}
+    for s, grp in g["data"].items():
+        cols = {c: ds[()] if data else _placeholder(ds) for c, ds in grp.items()}
+        n = min((len(a) for a in cols.values()), default=0)
+        streams[s] = {c: a[:n] for c, a in cols.items()}
+        units[s] = {c: str(_decode(ds.attrs.get("units", ""))) for c, ds in grp.items()}
+    waveforms = {w: ds[()] if data else _placeholder(ds)
+                 for w, ds in g.get("waveforms", {}).items()}
+    status = str(attrs.get("status", ""))
+    if not attrs.get("complete", False):
+        status = "incomplete"
+    return RunData(
+        path=p,
+        run_id=run_id,
+        protocol=str(attrs.get("protocol", "")),
+        status=status,
+        attrs=attrs,
+        parameters={k: _decode(v) for k, v in g["parameters"].attrs.items()},
+        instrument={k: _decode(v) for k, v in g["instrument"].attrs.items()},
+        safety={k: _decode(v) for k, v in g["safety"].attrs.items()},
+        streams=streams,
+        units=units,
+        waveforms=waveforms,
+    )
 
 
 def _reopen_after_crash(path: Path) -> None:
@@ -620,16 +849,32 @@ def _reopen_after_crash(path: Path) -> None:
 
     A killed SWMR writer leaves the superblock's "open for write" flags set; HDF5 then
     refuses write access (``h5clear -s`` would reset them). Reading still works, so the
-    file is copied group by group into a fresh file that replaces it atomically.
+    file is copied group by group into a fresh file that replaces it atomically. Only
+    called while holding the writer lock (no live writer can be using the file); the
+    copy needs the file's size free and is removed if it fails, the original untouched.
     """
     tmp = path.with_name(path.name + ".repair")
-    with h5py.File(path, "r", libver="latest", swmr=True) as src, \
-            h5py.File(tmp, "w", libver="latest") as dst:
-        for key, value in src.attrs.items():
-            dst.attrs[key] = value
-        for name in src:
-            src.copy(src[name], dst, name=name)
+    room, limit = room_to_grow(tmp)
+    need = path.stat().st_size + CLOSE_RESERVE
+    if need > room:
+        raise RunFileFullError(f"{path}: no room to rewrite the file after a killed writer "
+                               f"({limit}; {need} bytes needed)")
+    try:
+        with _file_errors(path), open_for_reading(path, live=False) as src, \
+                h5py.File(tmp, "w", libver="latest") as dst:
+            for key, value in src.attrs.items():
+                dst.attrs[key] = value
+            for name in src:
+                src.copy(src[name], dst, name=name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
+
+
+def _cut_off_runs(p: Path, run_ids: Sequence[str] | None) -> list[str]:
+    return [r.run_id for r in list_runs(p)
+            if not r.complete and not r.damage and (run_ids is None or r.run_id in run_ids)]
 
 
 def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> list[str]:
@@ -637,29 +882,27 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
 
     Their data up to the last flush stays as it is; afterwards the file is an ordinary
     closed run file that analysis reads without special cases. Returns the repaired ids.
+    Refuses a file a live writer holds (:class:`FileBusyError`): its running run is not
+    cut off. A file with nothing to repair is not written to.
     """
     p = Path(path)
-    if not p.exists():
-        raise RunFileError(f"{p}: no such file")
-    _check_not_truncated(p)
-    try:
-        f = h5py.File(p, "r+", libver="latest")
-    except OSError as exc:
-        if "already open for write" not in str(exc):
-            raise RunFileError(f"{p}: not a readable HDF5 file ({exc})") from exc
-        _reopen_after_crash(p)
-        f = h5py.File(p, "r+", libver="latest")
-    repaired = []
-    with _file_errors(p), f:
-        _check_schema(f, p)
-        for rid, g in f.get("runs", {}).items():
-            if run_ids is not None and rid not in run_ids:
-                continue
-            if not bool(g.attrs.get("complete", False)):
+    with claim(p, "labapp info --repair"):
+        todo = _cut_off_runs(p, run_ids)
+        if not todo:
+            return []
+        try:
+            f = h5py.File(p, "r+", libver="latest")
+        except OSError as exc:
+            if "already open for write" not in str(exc):
+                raise RunFileError(f"{p}: cannot open for writing ({_one_line(exc)})") from exc
+            _reopen_after_crash(p)
+            f = h5py.File(p, "r+", libver="latest")
+        with _file_errors(p), f:
+            for rid in todo:
+                g = f["runs"][rid]
                 g.attrs["status"] = "incomplete"
                 g.attrs["reason"] = "writer stopped without closing the run (repaired)"
                 g.attrs["complete"] = True
                 if not g.attrs.get("end_utc"):
                     g.attrs["end_utc"] = utc_now()
-                repaired.append(rid)
-    return repaired
+    return todo

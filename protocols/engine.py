@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.run_json import provenance
-from analysis.runfile import RunWriter, utc_now
+from analysis.runfile import RunWriter, WriterLock, utc_now
 from drivers.keithley4200 import Keithley4200A
 from drivers.validation import ParameterError
 from protocols.base import (
@@ -200,8 +200,14 @@ class RunEngine:
         path: str | Path,
         consumers: Iterable[Consumer] = (),
         run_id: str | None = None,
+        lock: WriterLock | None = None,
     ) -> RunResult:
-        """Run ``protocol`` and write it as a new run into ``path``."""
+        """Run ``protocol`` and write it as a new run into ``path``.
+
+        ``lock``: the file's writer lock when the caller claimed it before connecting
+        (:func:`analysis.runfile.claim`); otherwise the run claims the file itself and a
+        file another writer holds is refused before the protocol sends anything.
+        """
         self.validate(protocol)
         self._stop.clear()
         self._abort.clear()
@@ -233,6 +239,8 @@ class RunEngine:
                                  **protocol.instrument_settings()},
             safety_profile=self.safety.as_dict(),
             run_id=run_id,
+            lock=lock,
+            command=f"labapp run {protocol.name}",
         )
         def live(record: Record, done: float | None = None) -> None:
             self._emit(consumers, "live", record)

@@ -11,6 +11,7 @@ simulator and check that not a single message was sent.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -263,26 +264,52 @@ def make_bad_file(kind: str, good: Path, tmp: Path) -> Path:
         shutil.copy(good, path)
         with h5py.File(path, "r+") as f:
             f.attrs["schema_version"] = 99
+    elif kind == "runs-dataset":
+        with h5py.File(path, "w", libver="latest") as f:
+            f.attrs["schema"] = "labapp-run"
+            f.attrs["schema_version"] = 1
+            f["runs"] = np.arange(3)
+    elif kind == "fifo":
+        os.mkfifo(path)  # opening it would block until a writer appears
     return path
+
+
+def snapshot(path: Path) -> bytes | tuple | None:
+    """The file's content (its type for a FIFO, which must never be opened)."""
+    if not path.exists():
+        return None
+    if path.is_fifo():
+        return ("fifo", path.stat().st_ino)
+    return path.read_bytes()
 
 
 FILE_EXPECT = {  # regular expressions (case-insensitive) the one-line error must match
     "missing": r"no such file",
     "not-hdf5": r"not a readable HDF5 file|file signature not found",
-    "empty": r"not a readable HDF5 file|not a labapp run file|file signature not found",
+    "empty": r"empty file \(0 bytes\), not a run file",
     "truncated": r"truncated",
     "corrupt": r"damaged|corrupt",
     "foreign-hdf5": r"not a labapp run file",
     "newer-schema": r"schema version 99 is newer than this labapp reads \(<= 1\)",
+    "runs-dataset": r"'runs' is a dataset, not a group",
+    "fifo": r"is a named pipe \(FIFO\), not a run file",
 }
-FILE_COMMANDS = ["info", "analyze", "export", "repair"]
+FILE_COMMANDS = ["info", "analyze", "export", "repair", "run", "import-csv"]
+#: commands that write: a missing file is created, not refused
+WRITERS = ("run", "import-csv", "repair")
 
 
 def file_argv(command: str, path: Path, tmp: Path) -> list[str]:
+    csv = tmp / "in.csv"
+    if command == "import-csv" and not csv.exists():
+        csv.write_text("time_s, voltage_V, current_A\n0, 0.1, 1e-6\n1, 0.2, 2e-6\n")
     return {"info": ["info", str(path)],
             "analyze": ["analyze", str(path), "-o", str(tmp / "figs")],
             "export": ["export", str(path), "--csv", str(tmp / "out.csv")],
-            "repair": ["info", "--repair", str(path)]}[command]
+            "repair": ["info", "--repair", str(path)],
+            "run": ["run", "dc-sweep", "--sim", "--set", "step=0.1", "-o", str(path),
+                    "--quiet"],
+            "import-csv": ["import-csv", str(csv), "-o", str(path)]}[command]
 
 
 def check_file_error(line: str, kind: str, path: Path) -> None:
@@ -293,11 +320,21 @@ def check_file_error(line: str, kind: str, path: Path) -> None:
 @pytest.mark.parametrize("command", FILE_COMMANDS)
 @pytest.mark.parametrize("kind", [k for k in FILE_EXPECT if k != "truncated"])
 def test_bad_run_file(kind, command, good_run, tmp_path, capsys):
+    """Readers and writers refuse a bad file in one line naming it, and leave it byte for
+    byte as it was (nothing created, converted or locked: no lock file stays behind)."""
+    if kind == "missing" and command in WRITERS[:2]:
+        pytest.skip("a writer creates a missing file")
     path = make_bad_file(kind, good_run, tmp_path)
+    before = snapshot(path)
+    t0 = time.monotonic()
     rc, _, stderr = run_cli_inprocess(file_argv(command, path, tmp_path), capsys)
     assert rc == 1, (rc, stderr)
+    if kind == "fifo":
+        assert time.monotonic() - t0 < 2  # at once: a FIFO is never opened
     check_file_error(one_line(stderr), kind, path)
     assert not (tmp_path / "out.csv").exists()
+    assert snapshot(path) == before
+    assert not path.with_name(path.name + ".lock").exists()
 
 
 READ_IN_SUBPROCESS = """

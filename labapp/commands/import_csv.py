@@ -72,7 +72,7 @@ def import_csv(csv_path: str | Path, h5_path: str | Path, *, protocol: str | Non
             **{k: run.attrs[k] for k in _META if run.attrs.get(k)},
             **(metadata or {})}
     writer = RunWriter(h5_path, protocol or run.protocol or "imported", params,
-                       {"samples": spec}, metadata=meta)
+                       {"samples": spec}, metadata=meta, command="labapp import-csv")
     try:
         writer.append("samples", {c: np.asarray(a).astype(spec[c][0]) for c, a in cols.items()})
     except BaseException as exc:

@@ -12,13 +12,16 @@ from pathlib import Path
 from analysis.provenance import label
 from analysis.run_json import describe_run, dumps
 from analysis.runfile import list_runs, mark_incomplete, read_run
+from analysis.runlock import describe_holder, live_writer
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="list runs, status and metadata of a run file",
-                       description="List the runs in a run file. A run whose writer died "
-                       "shows as 'incomplete'; --repair closes such runs so analysis can "
-                       "use the data they hold.")
+                       description="List the runs in a run file. A run being written now "
+                       "shows as 'running' with its writer; a run whose writer died shows as "
+                       "'incomplete', and --repair closes such runs so analysis can use the "
+                       "data they hold (it refuses a file a live writer holds). A run whose "
+                       "structures are damaged shows as 'damaged'; the others still list.")
     p.add_argument("file", type=Path, help="run file (.h5)")
     p.add_argument("--json", action="store_true",
                    help="machine-readable: every run with parameters (and units), outcome, "
@@ -41,7 +44,10 @@ def main(args: argparse.Namespace) -> int:
                      for r in runs]
         print(dumps({"file": str(args.file), "runs": described}))
         return 0
+    holder = live_writer(args.file)
     print(f"{args.file}: {len(runs)} run(s)")
+    if holder:
+        print(f"  being written now by {describe_holder(holder)}")
     for r in runs:
         rows = ", ".join(f"{k}={v}" for k, v in r.rows.items())
         print(f"  {r.run_id}  {r.protocol:<13} {r.effective_status:<10} {r.start_utc} "
@@ -51,13 +57,15 @@ def main(args: argparse.Namespace) -> int:
         meta = {k: r.attrs.get(k) for k in ("device_id", "sample", "operator") if r.attrs.get(k)}
         if meta:
             print("    " + ", ".join(f"{k}={v}" for k, v in meta.items()))
+        if r.damage:
+            print(f"    damaged: {r.damage}")
         if r.attrs.get("reason"):
             print(f"    reason: {r.attrs['reason']}")
         if r.attrs.get("outcome"):
             print(f"    outcome: {outcome_text(r.attrs['outcome'])}")
         if r.attrs.get("safe_state_problems"):
             print(f"    WARNING safe state not confirmed: {r.attrs['safe_state_problems']}")
-    if any(not r.complete for r in runs) and not args.repair:
+    if any(r.effective_status == "incomplete" for r in runs) and not args.repair:
         print("incomplete runs were cut off (writer stopped); 'labapp info --repair' closes "
               "them so analysis reads the data they hold")
     return 0

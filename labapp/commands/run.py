@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from analysis.runfile import claim
 from drivers.validation import ParameterError, check_range
 from labapp.commands.list_protocols import parameter_table
 from labapp.instrument_choice import ENV, InstrumentChoice, choose
@@ -254,24 +255,34 @@ def main(args: argparse.Namespace) -> int:
     safety = SafetyProfile(args.max_voltage, args.max_compliance)
     protocol.check_safety(safety)  # before the instrument is touched
     choice = instrument_choice(args)
-    instrument = open_instrument(args, choice)
-    engine = RunEngine(instrument, safety, {"device_id": args.device_id, "sample": args.sample,
-                                            "operator": args.operator, "notes": args.notes,
-                                            "preset": args.preset or ""})
+    # one writer per file: refuse a file another run, import or repair holds (or that is
+    # no run file) before connecting, so a refused run never touches the instrument
+    lock = claim(args.output, f"labapp run {protocol.name}")
+    try:
+        instrument = open_instrument(args, choice)
+        engine = RunEngine(instrument, safety, {"device_id": args.device_id,
+                                                "sample": args.sample,
+                                                "operator": args.operator,
+                                                "notes": args.notes,
+                                                "preset": args.preset or ""})
 
-    def announce(kind: str, payload) -> None:
-        # once the run file is open (a file error stays the only line)
-        if kind == "start" and not args.quiet:
-            print(start_line(protocol, choice, args.output, payload["run_id"]),
-                  file=sys.stderr, flush=True)
+        def announce(kind: str, payload) -> None:
+            # once the run file is open (a file error stays the only line)
+            if kind == "start" and not args.quiet:
+                print(start_line(protocol, choice, args.output, payload["run_id"]),
+                      file=sys.stderr, flush=True)
 
-    progress = Progress(not args.quiet)
-    # Ctrl-Z pauses/resumes instead of suspending the process while it holds the instrument
-    progress.tty_keys = sys.stdin is not None and sys.stdin.isatty()
-    toggle = (signal.SIGTSTP,) if progress.tty_keys else ()
-    # Ctrl-C / SIGTERM: abort, instrument safe, file closed; SIGUSR1/SIGUSR2: pause/resume
-    with engine.abort_on_signals(), engine.pause_on_signals(toggle):
-        result = engine.run(protocol, args.output, consumers=[announce, progress])
+        progress = Progress(not args.quiet)
+        # Ctrl-Z pauses/resumes instead of suspending the process while it holds the
+        # instrument
+        progress.tty_keys = sys.stdin is not None and sys.stdin.isatty()
+        toggle = (signal.SIGTSTP,) if progress.tty_keys else ()
+        # Ctrl-C / SIGTERM: abort, instrument safe, file closed; SIGUSR1/SIGUSR2: pause/resume
+        with engine.abort_on_signals(), engine.pause_on_signals(toggle):
+            result = engine.run(protocol, args.output, consumers=[announce, progress],
+                                lock=lock)
+    finally:
+        lock.release()  # idempotent; the run released it when it closed the file
     tag = f" [SIMULATED, seed {choice.seed}]" if choice.sim else ""
     print(f"{result.path} run {result.run_id} status {result.status}"
           + (f" ({result.reason})" if result.reason else "") + tag)
