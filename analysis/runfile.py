@@ -382,12 +382,13 @@ class RunWriter:
         """Any failure of a write ends writing for good: later writes are refused at once
         and :meth:`close` records the status without touching the data again, so a failed
         write can never be retried into a half-written structure."""
+        error: type[RunFileError] = RunFileFullError
         try:
             yield
         except RunFileFullError as exc:
             self._broken = str(exc)
         except Exception as exc:  # noqa: BLE001 - h5py raises OSError/RuntimeError/...
-            self._broken = f"{self.path}: write failed ({_one_line(exc)})"
+            self._broken, error = f"{self.path}: write failed ({_one_line(exc)})", RunFileError
         else:
             return
         for pending in (self._pending, self._wave_pending):
@@ -395,7 +396,7 @@ class RunWriter:
                 pending[key] = []
         self._pending_rows = dict.fromkeys(self._pending_rows, 0)
         self._wave_pending_rows = dict.fromkeys(self._wave_pending_rows, 0)
-        raise RunFileError(self._broken)
+        raise error(self._broken)
 
     def _bytes_needed(self, stream: str | None = None, wave: str | None = None) -> int:
         """File growth of writing the pending rows of one stream/waveform: whole new
@@ -716,13 +717,14 @@ def _open(path: str | Path, live: bool | None = None) -> h5py.File:
     return f
 
 
-def claim(path: str | Path, command: str = "") -> WriterLock:
+def claim(path: str | Path, command: str = "", *, room: int = CLOSE_RESERVE) -> WriterLock:
     """Claim ``path`` for writing: the first step of every writer (run, import, repair).
 
     Refuses, leaving the file byte for byte as it was, a path that is not a regular
     non-empty file, an existing file that is not a readable run file of a version this
-    labapp writes, and a file another live writer holds (:class:`FileBusyError`, naming
-    it). Call it before touching an instrument; pass the lock to :class:`RunWriter`.
+    labapp writes, a file another live writer holds (:class:`FileBusyError`, naming it)
+    and a file that cannot grow by ``room`` bytes (:class:`RunFileFullError`). Call it
+    before touching an instrument; pass the lock to :class:`RunWriter`.
     """
     p = Path(path)
     exists = check_regular(p, must_exist=False) is not None
@@ -733,6 +735,10 @@ def claim(path: str | Path, command: str = "") -> WriterLock:
         if exists:
             with _file_errors(p), _open(p, live=False):
                 pass
+        have, limit = room_to_grow(p)
+        if room > have:
+            raise RunFileFullError(f"{p}: no room to start a run ({limit}; at least "
+                                   f"{room} bytes needed)")
     except BaseException:
         lock.release()
         raise
@@ -886,7 +892,7 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
     cut off. A file with nothing to repair is not written to.
     """
     p = Path(path)
-    with claim(p, "labapp info --repair"):
+    with claim(p, "labapp info --repair", room=0):
         todo = _cut_off_runs(p, run_ids)
         if not todo:
             return []

@@ -107,9 +107,37 @@ _SMU_RE = re.compile(r"(HP)?SMU(PA)?(\d+)")
 _PMU_RE = re.compile(r"PMU(\d+)(?:RPM(\d)(?:-(\d))?)?|PMURPM(\d+)")
 
 
+#: one slot entry of ``*OPT?`` [M 4-5]: letters, then channel/RPM digits (or empty)
+_ENTRY_RE = re.compile(r"[A-Z]+[0-9]*(?:RPM[0-9]?(?:-[0-9])?)?")
+#: ``*IDN?``: "KEITHLEY INSTRUMENTS,MODEL nnnn,xxxxxxx,yyyyy" [M 4-4]
+_IDN_FIELD_RE = re.compile(r"[\x20-\x7e]+")
+
+
+def parse_idn(reply: str) -> str:
+    """Check an ``*IDN?`` reply has the manual's form [M 4-4]; ValueError if not.
+
+    Four comma-separated printable fields (manufacturer, model, serial, firmware) with a
+    Keithley manufacturer: a garbled or foreign reply must not be stored as an identity
+    (the serial also decides whether the instrument is the simulator).
+    """
+    fields = [f.strip() for f in reply.split(",")]
+    if len(fields) != 4 or not all(_IDN_FIELD_RE.fullmatch(f) for f in fields) \
+            or not fields[0].upper().startswith("KEITHLEY"):
+        raise ValueError("expected 'KEITHLEY INSTRUMENTS,<model>,<serial>,<firmware>'")
+    return reply.strip()
+
+
 def parse_options(reply: str) -> Mainframe:
-    """Build a :class:`Mainframe` from a ``*OPT?`` reply [M 4-4, 4-5]."""
+    """Build a :class:`Mainframe` from a ``*OPT?`` reply [M 4-4, 4-5].
+
+    Raises ValueError for a reply that is not up to eight slot entries of the manual's
+    form (letters and channel digits, or empty), e.g. a garbled one: it must not be read
+    as a mainframe with fewer cards.
+    """
     slots = [s.strip().strip('"') for s in reply.split(",")]
+    bad = [s for s in slots if s and not _ENTRY_RE.fullmatch(s.upper())]
+    if len(slots) > 8 or bad:
+        raise ValueError(f"expected up to 8 slot entries such as SMU1 or PMU1, got {bad or slots}")
     frame = Mainframe(slots=slots)
     for entry in slots:
         up = entry.upper()

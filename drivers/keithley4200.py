@@ -23,12 +23,14 @@ element on a PMU pulse (:class:`~drivers.pmu_config.PulseTrainConfig`).
 from __future__ import annotations
 
 import re
+import select
+import socket
 import time
 from collections.abc import Callable
 
 from pymeasure.instruments import Instrument
 
-from drivers.cards import SMU_I_MAX, SMU_V_MAX, parse_options
+from drivers.cards import SMU_I_MAX, SMU_V_MAX, parse_idn, parse_options
 from drivers.pmu import PMUChannel
 from drivers.pmu_tests import PMUTests
 from drivers.readings import (
@@ -93,8 +95,8 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         self._pmu_mode: int | None = None
         self._desync = False
         self.idn = ""
-        self.idn = self.query("*IDN?")
-        self.mainframe = parse_options(self.query("*OPT?"))
+        self.idn = self.query_parsed("*IDN?", parse_idn)
+        self.mainframe = self.query_parsed("*OPT?", parse_options)
         self.cards = list(self.mainframe.slots)
         self.smus: dict[int, SMU] = {}
         for n, card in sorted(self.mainframe.smus.items()):
@@ -145,6 +147,43 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
                 self.check_errors(cmd)
             raise CommunicationError(cmd, "query answered ACK instead of data")
         return reply
+
+    def read(self, **kwargs) -> str:
+        """Read one reply; a LAN connection the instrument closed fails at once.
+
+        pyvisa-py's socket read treats end-of-stream as "no data yet" and waits out the
+        whole I/O timeout, then reports a timeout. Waiting for the reply here first (in
+        slices, without consuming anything) tells a closed connection from a slow reply.
+        """
+        self._wait_readable()
+        return super().read(**kwargs)
+
+    def _wait_readable(self) -> None:
+        sock, pending = _visa_socket(self.adapter)
+        if sock is None or pending:
+            return
+        timeout_ms = getattr(self.adapter.connection, "timeout", None)
+        if not isinstance(timeout_ms, int | float):
+            return  # no timeout set (wait forever): leave it to the read
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no reply within {timeout_ms:g} ms")
+            try:
+                ready, _, _ = select.select([sock], [], [], min(0.25, left))
+            except (OSError, ValueError):
+                return  # let the read itself report it
+            if ready:
+                try:
+                    data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return
+                except OSError as exc:
+                    raise ConnectionError(f"connection lost ({exc.strerror})") from exc
+                if not data:
+                    raise ConnectionError("connection closed by the instrument")
+                return
 
     def query_parsed(self, cmd: str, parse):
         """``parse(query(cmd))``; an unreadable reply raises :class:`CommunicationError`
@@ -406,3 +445,17 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
                     self.clear_errors()
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"{label}: could not read the error status: {exc}")
+
+
+def _visa_socket(adapter) -> tuple[socket.socket | None, bool]:
+    """The TCP socket under a pyvisa-py ``SOCKET`` resource and whether it has buffered
+    reply bytes; (None, False) for any other connection (GPIB, the in-process simulator)."""
+    conn = getattr(adapter, "connection", None)
+    try:
+        session = conn.visalib.sessions[conn.session]
+    except Exception:  # noqa: BLE001 - not pyvisa-py, or closed
+        return None, False
+    sock = getattr(session, "interface", None)
+    if not isinstance(sock, socket.socket):
+        return None, False
+    return sock, bool(getattr(session, "_pending_buffer", b""))

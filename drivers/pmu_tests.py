@@ -9,8 +9,10 @@ The PMU has no current compliance: see :mod:`drivers.pmu_config`.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -26,6 +28,8 @@ from drivers.pmu_config import (
 )
 from drivers.pmu_data import MAX_POINTS, PMUSpotMean, PMUWaveform
 from drivers.validation import ParameterError, check_int, check_range, fmt_number
+
+log = logging.getLogger("labapp.driver")
 
 ShouldStop = Callable[[], bool] | None
 
@@ -169,7 +173,7 @@ class PMUTests:
                            timeout: float, should_stop: ShouldStop):
         """Shared body of the standard-mode pulse tests (arguments already checked)."""
         self.pmu_init("pulse")
-        try:
+        with _output_off_after(ch):
             if ch.rpm:
                 ch.rpm_configure("pmu")
             if config.v_range != 10:
@@ -187,8 +191,6 @@ class PMUTests:
             self.pmu_execute()
             self.pmu_wait(timeout, should_stop=should_stop)
             data = fetch()
-        finally:
-            ch.output(False)
         return data
 
     def pmu_segment_arb(
@@ -229,7 +231,7 @@ class PMUTests:
                                  f"<= {MAX_POINTS} measured points per channel "
                                  f"(this list measures {points}; KXCI -963)")
         self.pmu_init("sarb")
-        try:
+        with _output_off_after(ch):
             if ch.rpm:
                 ch.rpm_configure("pmu")
             if v_range != 10:
@@ -244,9 +246,26 @@ class PMUTests:
             self.pmu_execute()
             self.pmu_wait(timeout, should_stop=should_stop)
             data = ch.fetch_waveform()
-        finally:
-            ch.output(False)
         return data
+
+
+@contextlib.contextmanager
+def _output_off_after(ch: PMUChannel) -> Iterator[None]:
+    """The channel's output goes off on every exit, but never hides the error that ended
+    the test: after a failure the cleanup is tried, and if it fails too that is logged and
+    noted on the original error, which is what propagates (the run engine's safe-off then
+    reports the output state and reconnects after a lost connection)."""
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            ch.output(False)
+        except Exception as cleanup:  # noqa: BLE001 - reported, never raised
+            log.warning("PMU output off after %s failed too: %s", type(exc).__name__,
+                        cleanup)
+            exc.add_note(f"cleanup also failed: {cleanup}")
+        raise
+    ch.output(False)
 
 
 def _check_sequence_list(sequences: Mapping[int, SarbSequence],

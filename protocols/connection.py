@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drivers.keithley4200 import Keithley4200A
+from drivers.readings import CommunicationError
 
 
 def connect(resource: str | None = None, *, sim: bool = False, seed: int = 0,
@@ -22,5 +23,9 @@ def connect(resource: str | None = None, *, sim: bool = False, seed: int = 0,
         raise ValueError("resource: give a VISA resource string or use the simulator (--sim)")
     try:
         return Keithley4200A(resource, timeout=timeout_ms)
+    except CommunicationError as exc:
+        if exc.detail.startswith("unreadable reply"):
+            raise  # reached, but its identity or slot list was unreadable: say exactly that
+        raise ConnectionError(f"cannot reach 4200A at {resource!r}: {exc}") from exc
     except Exception as exc:  # pyvisa raises several types for an unreachable resource
         raise ConnectionError(f"cannot reach 4200A at {resource!r}: {exc}") from exc

@@ -418,30 +418,6 @@ def test_protocol_exception_is_recorded_with_its_traceback(fault_sim, tmp_path):
     assert eng.outputs_safe() and result.safe_state_problems == []
 
 
-def test_disk_full_while_writing(fault_sim, tmp_path, monkeypatch):
-    """The run file cannot take more rows (disk full): the run fails naming the OS error,
-    the instrument is put safe, the rows written before stay readable."""
-    from analysis import runfile
-
-    append = runfile.RunWriter.append
-    calls = {"n": 0}
-
-    def append_until_full(self, stream, columns):
-        calls["n"] += 1
-        if calls["n"] > 3:
-            raise OSError(28, "No space left on device")
-        return append(self, stream, columns)
-
-    monkeypatch.setattr(runfile.RunWriter, "append", append_until_full)
-    result, eng, seen, elapsed = run_with_faults(fault_sim, tmp_path, sweep())
-    assert result.status == "failed"
-    assert "No space left on device" in result.reason
-    assert eng.outputs_safe() and result.safe_state_problems == []
-    run = read_run(tmp_path / "run.h5")
-    assert run.status == "failed" and run.samples["time_s"].size > 0
-    assert elapsed < 5
-
-
 def test_abort_during_a_pmu_test(fault_sim, tmp_path):
     """A PMU test that keeps running (the instrument reports it busy) is interruptible:
     an abort from another thread stops it with ``:PMU:ABORT`` and ends the run safely."""
