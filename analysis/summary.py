@@ -306,8 +306,11 @@ class RunAnalysis:
         if not self.is_sweep:
             return None
         s = self.samples
+        ratio = self.run.param("jump_ratio") if "jump_ratio" in self.run.parameters else None
         return switching_analysis(s["voltage_V"], s["current_A"], segment=s.get("segment"),
-                                  cycle=s.get("cycle"), v_min=max(self.options.v_min, 0.05))
+                                  cycle=s.get("cycle"), v_min=max(self.options.v_min, 0.05),
+                                  jump_ratio=ratio if isinstance(ratio, int | float) else None,
+                                  compliance=s.get("compliance"))
 
     @cached_property
     def compliance_per_cycle(self) -> dict[int, float]:

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from analysis.conductance import conductance_g0
+from analysis.noise import fit_noise_model
 
 
 def infer_segments(voltage: ArrayLike) -> NDArray[np.int64]:
@@ -77,24 +78,56 @@ class SwitchingResult:
         }
 
 
-def first_jump(v: NDArray, g: NDArray, direction: int, jump_g0: float,
-               jump_rel: float) -> float:
+def first_jump(v: NDArray, g: NDArray, direction: int, jump_g0: float | None,
+               jump_rel: float, compliance: NDArray | None = None) -> float:
     """Voltage of the first lasting G change of at least jump_g0 and jump_rel.
+
+    The one V_SET / V_RESET detector of the project: the analysis calls it per cycle and
+    the dc-sweep protocol calls it (through :func:`switching_voltage`) for the per-cycle
+    candidates it records while measuring.
 
     ``direction`` +1 looks for a rise (SET), -1 for a drop (RESET). *Lasting*: for the
     rest of the branch G stays beyond the midpoint of the jump, so a telegraph blip in
     the high-resistance state (up and straight back down) is not taken for the SET.
+    ``jump_g0`` None: the smallest jump is 5 noise sigmas of the branch at the level
+    before the jump (:mod:`analysis.noise`), so noise never makes a switch. With
+    ``compliance`` (SET only) the first sample in compliance also counts, whichever
+    comes first.
     """
     ok = np.isfinite(g)
+    comp = None if compliance is None else np.asarray(compliance, bool)[ok]
     v, g = v[ok], g[ok] * direction  # a drop becomes a rise
     if g.size < 2:
         return float("nan")
     d = np.diff(g)
     prev = np.abs(g[:-1])
+    if jump_g0 is None:
+        model = fit_noise_model(np.abs(g))
+        min_jump = 5.0 * model.sigma(prev)
+    else:
+        min_jump = jump_g0
     rest_min = np.minimum.accumulate(g[::-1])[::-1][1:]  # min of g[k+1:], per k
-    hit = np.flatnonzero((d >= jump_g0) & (d >= jump_rel * prev)
-                         & (rest_min >= g[:-1] + 0.5 * d))
-    return float(v[hit[0] + 1]) if hit.size else float("nan")
+    hit = (d >= min_jump) & (d >= jump_rel * prev) & (rest_min >= g[:-1] + 0.5 * d)
+    if comp is not None and direction > 0:
+        hit = hit | comp[1:]
+    idx = np.flatnonzero(hit)
+    return float(v[idx[0] + 1]) if idx.size else float("nan")
+
+
+def switching_voltage(voltage: ArrayLike, current: ArrayLike, direction: int, *,
+                      ratio: float, compliance: ArrayLike | None = None,
+                      v_min: float = 0.01) -> float:
+    """V_SET (direction +1) or V_RESET (-1) of one branch, with a current-ratio rule:
+    the first lasting change of G = I/V by the factor ``ratio`` (the dc-sweep
+    protocol's ``jump_ratio``), or the first point in compliance on SET. |V| below
+    ``v_min`` is ignored (G is noise there). This is :func:`first_jump` with
+    ``jump_rel = ratio - 1`` (rise) or ``1 - 1/ratio`` (drop) and a noise-derived
+    minimum jump.
+    """
+    v = np.asarray(voltage, dtype=float)
+    g = np.abs(conductance_g0(v, current, v_min))
+    rel = (ratio - 1.0) if direction > 0 else (1.0 - 1.0 / ratio)
+    return first_jump(v, g, direction, None, rel, compliance)
 
 
 def didv_extremum(v: NDArray, i: NDArray, direction: int) -> float:
@@ -124,10 +157,12 @@ def switching_analysis(
     *,
     segment: ArrayLike | None = None,
     cycle: ArrayLike | None = None,
-    jump_g0: float = 0.5,
+    jump_g0: float | None = None,
     jump_rel: float = 0.1,
     v_min: float = 0.05,
     v_read: float = 0.1,
+    jump_ratio: float | None = None,
+    compliance: ArrayLike | None = None,
 ) -> SwitchingResult:
     """V_SET, V_RESET (both definitions), R_HRS, R_LRS and top level per cycle.
 
@@ -136,15 +171,23 @@ def switching_analysis(
     voltage, current : the samples of one or more sweep cycles.
     segment : segment ids 1-4 (see module doc); inferred from V when missing.
     cycle : cycle number per sample; one cycle when missing.
-    jump_g0, jump_rel : minimum G change (G0) and relative change for a "jump".
+    jump_g0, jump_rel : minimum G change (G0; None: 5 noise sigmas) and relative change
+        for a "jump".
     v_min : |V| below which G is not used for jump detection (V).
     v_read : read voltage for R_HRS / R_LRS (V).
+    jump_ratio : the dc-sweep protocol's current ratio; when given it replaces
+        ``jump_rel`` (``ratio - 1`` on SET, ``1 - 1/ratio`` on RESET), so the analysis
+        and the protocol's per-cycle candidates apply the same rule.
+    compliance : per-sample compliance flags; on SET the first flagged sample counts.
     """
     v = np.asarray(voltage, dtype=float)
     i = np.asarray(current, dtype=float)
     seg = infer_segments(v) if segment is None else np.asarray(segment).astype(np.int64)
     cyc = np.zeros(v.size, np.int64) if cycle is None else np.asarray(cycle).astype(np.int64)
     g = conductance_g0(v, i, v_min)
+    comp = None if compliance is None else np.asarray(compliance).astype(bool)
+    rel_set, rel_reset = ((jump_ratio - 1.0, 1.0 - 1.0 / jump_ratio) if jump_ratio
+                          else (jump_rel, jump_rel))
     ids = np.unique(cyc)
     out = {k: np.full(ids.size, np.nan) for k in
            ("vsj", "vrj", "vsd", "vrd", "rh", "rl", "top")}
@@ -152,8 +195,9 @@ def switching_analysis(
         m = cyc == c
         vv, ii, gg, ss = v[m], i[m], g[m], seg[m]
         s1, s2, s3 = ss == 1, ss == 2, ss == 3
-        out["vsj"][n] = first_jump(vv[s1], gg[s1], +1, jump_g0, jump_rel)
-        out["vrj"][n] = first_jump(vv[s3], np.abs(gg[s3]), -1, jump_g0, jump_rel)
+        c1 = None if comp is None else comp[m][s1]
+        out["vsj"][n] = first_jump(vv[s1], np.abs(gg[s1]), +1, jump_g0, rel_set, c1)
+        out["vrj"][n] = first_jump(vv[s3], np.abs(gg[s3]), -1, jump_g0, rel_reset)
         out["vsd"][n] = didv_extremum(vv[s1], ii[s1], +1)
         out["vrd"][n] = didv_extremum(vv[s3], ii[s3], -1)
         out["rh"][n] = _r_at(vv[s1], ii[s1], v_read)
@@ -161,7 +205,8 @@ def switching_analysis(
         setg = np.abs(gg[s1 | s2])
         setg = setg[np.isfinite(setg)]
         out["top"][n] = float(setg.max()) if setg.size else np.nan
-    params = dict(jump_g0=jump_g0, jump_rel=jump_rel, v_min=v_min, v_read=v_read)
+    params = dict(jump_g0=jump_g0, jump_rel=jump_rel, v_min=v_min, v_read=v_read,
+                  jump_ratio=jump_ratio)
     return SwitchingResult(ids, out["vsj"], out["vrj"], out["vsd"], out["vrd"], out["rh"],
                            out["rl"], out["top"], params)
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from analysis.conductance import conductance_g0
+from analysis.switching import switching_voltage as detect_switch
 from drivers.keithley4200 import (
     INTEGRATION_PLC,
     MAX_LIST_POINTS,
@@ -229,21 +230,13 @@ class DCSweep(Protocol):
 def switching_voltage(cols: dict[str, np.ndarray], segment: int, ratio: float) -> float:
     """Programmed voltage of the first current jump by ``ratio`` in ``segment``.
 
-    SET (segment 1): the first point whose |I| is ``ratio`` times the previous one's, or
-    the first point in compliance, whichever comes first. RESET (segment 3): the first
-    point whose |I| fell to 1/``ratio`` of the previous one's. NaN when there is none.
-    Points below 10 mV are ignored (the current there is noise).
+    SET (segment 1): the first lasting rise of G = I/V by ``ratio`` or the first point in
+    compliance, whichever comes first; RESET (segment 3): the first lasting fall to
+    1/``ratio``. NaN when there is none. The rule is the analysis' own
+    (:func:`analysis.switching.switching_voltage`), so the candidates recorded here and
+    ``labapp analyze`` give one value; points below 10 mV are ignored.
     """
-    m = (cols["segment"] == segment) & (np.abs(cols["v_program_V"]) >= 0.01)
-    i = np.abs(cols["current_A"][m])
-    vp = cols["v_program_V"][m]
-    if i.size < 2:
-        return float("nan")
-    floor = max(1e-12, 1e-6 * float(np.max(i)))
-    prev, cur = np.maximum(i[:-1], floor), np.maximum(i[1:], floor)
-    hit = cur / prev >= ratio if segment == 1 else prev / cur >= ratio
-    if segment == 1:
-        comp = cols["compliance"][m][1:]
-        hit = hit | comp
-    idx = np.flatnonzero(hit)
-    return float(vp[idx[0] + 1]) if idx.size else float("nan")
+    m = cols["segment"] == segment
+    comp = cols["compliance"][m] if segment == 1 and "compliance" in cols else None
+    return detect_switch(cols["v_program_V"][m], cols["current_A"][m],
+                         +1 if segment == 1 else -1, ratio=ratio, compliance=comp, v_min=0.01)

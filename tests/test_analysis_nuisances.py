@@ -185,3 +185,26 @@ def test_sparse_histogram_keeps_only_supported_peaks():
     assert [p.label_g0 for p in kept.peaks] == [1.0, 2.5, 4.0]
     for p in kept.peaks:
         assert abs(p.center_g0 - p.label_g0) <= 3 * p.center_err_g0 + 0.005
+
+
+def test_switching_voltages_known_and_one_detector(tmp_path):
+    """V_SET / V_RESET of sweeps with known first-step voltages, 2 % current noise: the
+    analysis finds them (to the sample), and the dc-sweep protocol's per-cycle candidate
+    (its jump_ratio rule) equals the analysis run with the same ratio."""
+    from analysis.switching import switching_analysis
+    from protocols.dc_sweep import switching_voltage
+
+    for seed in range(4):
+        tr = sweep_trace(seed, noise=0.02, cycles=3)
+        sw = analyze(tr, tmp_path)["switching"]
+        np.testing.assert_allclose(sw["v_set_jump_V"], tr.truth["v_set"], atol=1e-9)
+        np.testing.assert_allclose(sw["v_reset_jump_V"], tr.truth["v_reset"], atol=1e-9)
+        c = tr.columns
+        res = switching_analysis(c["voltage_V"], c["current_A"], segment=c["segment"],
+                                 cycle=c["cycle"], v_min=0.01, jump_ratio=1.3)
+        for cyc in range(3):
+            m = c["cycle"] == cyc
+            cols = {"segment": c["segment"][m], "v_program_V": c["voltage_V"][m],
+                    "current_A": c["current_A"][m]}
+            for seg, got in ((1, res.v_set_jump[cyc]), (3, res.v_reset_jump[cyc])):
+                np.testing.assert_equal(switching_voltage(cols, seg, 1.3), got)
