@@ -374,8 +374,8 @@ def _errors(resid, jac, p: NDArray, lb: NDArray, ub: NDArray) -> NDArray:
         return out
     jf = jm[:, free]
     h = np.einsum("ij,ik->jk", jf, jf)
-    try:
-        cov = np.linalg.inv(h + 1e-12 * np.diag(np.diag(h)))
+    try:  # no LAPACK: see solve_spd
+        cov = solve_spd(h + 1e-12 * np.diag(np.diag(h)), np.eye(h.shape[0]))
     except np.linalg.LinAlgError:
         return out
     dof = max(r.size - int(free.sum()), 1)
@@ -445,17 +445,17 @@ def solve_spd(a: NDArray, b: NDArray) -> NDArray:
     other processes held the cores; this costs ~2 ms at n = 120 whatever the load.
     """
     a = np.array(a, dtype=float)
-    x = np.array(b, dtype=float)
-    n = x.size
+    x = np.array(b, dtype=float)  # (n,) or (n, m): m right-hand sides at once
+    n = a.shape[0]
     for k in range(n):
         piv = a[k, k]
         if not piv > 0:
             raise np.linalg.LinAlgError("matrix is not positive definite")
         f = a[k + 1:, k] / piv
         a[k + 1:, k + 1:] -= np.multiply.outer(f, a[k, k + 1:])
-        x[k + 1:] -= f * x[k]
+        x[k + 1:] -= np.multiply.outer(f, x[k])
     for k in range(n - 1, -1, -1):
-        x[k] = (x[k] - np.sum(a[k, k + 1:] * x[k + 1:])) / a[k, k]
+        x[k] = (x[k] - np.tensordot(a[k, k + 1:], x[k + 1:], axes=1)) / a[k, k]
     return x
 
 

@@ -41,6 +41,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from analysis.noise import WINDOW, NoiseModel, despike, fit_noise_model
 
+#: adjacent segments closer than this many noise sigmas are one plateau
+MERGE_SIGMAS = 1.0
 KIND_QUANTIZED = "quantized"
 KIND_NOT_HALF = "step, not at n/2"
 KIND_OFF = "off"
@@ -317,7 +319,7 @@ def _merge(starts: NDArray, ends: NDArray, csum: NDArray, zsum: NDArray, hard: N
             l1, l2 = round(2 * g1) / 2, round(2 * g2) / 2
             same_label = (l1 == l2 and l1 >= 0.5 and abs(g1 - g2) < merge_g0
                           and min(n, run_n) >= min_length)
-            if abs(d) < 1.0 or d * d * run_n * n / (run_n + n) < threshold or same_label:
+            if abs(d) < MERGE_SIGMAS or d * d * run_n * n / (run_n + n) < threshold or same_label:
                 me[-1] = b
                 run_sum += sm
                 run_z += sz
