@@ -136,6 +136,16 @@ def test_sidecar_imports_back_every_stream(every_protocol, tmp_path, capsys):
             np.testing.assert_allclose(new.streams[stream][name].astype(float),
                                        col.astype(float), rtol=1e-11, equal_nan=True)
             assert new.units[stream][name] == orig.units[stream][name]
+    # a reset train comes back with its per-pulse captures
+    train = next(r for r in list_runs(every_protocol) if r.protocol == "reset-train")
+    assert cli(["export", str(every_protocol), "--run", train.run_id, "--csv",
+                str(tmp_path / "w")]) == 0
+    assert cli(["import-csv", str(tmp_path / "w" / f"{train.run_id}.json"), "-o",
+                str(tmp_path / "waves.h5")]) == 0
+    orig, new = read_run(every_protocol, train.run_id), read_run(tmp_path / "waves.h5")
+    assert set(new.waveforms) == set(orig.waveforms) == {"time_s", "voltage_V", "current_A"}
+    for name, block in orig.waveforms.items():
+        np.testing.assert_allclose(new.waveforms[name], block, rtol=1e-11)
     # one stream's CSV alone also finds its sidecar
     run = read_csv_run(tmp_path / "x" / f"{info.run_id}_samples.csv")
     assert run.protocol == "pulse-train" and run.param("count") == 3

@@ -18,7 +18,7 @@ import numpy as np
 
 from analysis.conductance import conductance_g0
 from analysis.csv_io import read_csv_run, read_export
-from analysis.runfile import STANDARD_UNITS, RunWriter
+from analysis.runfile import STANDARD_UNITS, STATUSES, RunWriter
 from labapp.commands.run import run_file_path
 from protocols.versioning import software_version
 
@@ -42,20 +42,38 @@ def import_export(sidecar: str | Path, h5_path: str | Path, *, protocol: str | N
              **({"simulated": meta["simulated"]} if meta.get("simulated") is not None else {}),
              **({"seed": meta["seed"]} if meta.get("seed") is not None else {}),
              **(metadata or {})}
+    waves = waveforms_from_table(streams.get("waveforms"), meta["streams"].get("waveforms", {}))
     writer = RunWriter(h5_path, protocol or meta.get("protocol") or "imported", params, specs,
                        metadata=attrs,
+                       waveforms={w: (a.shape[1], u) for w, (a, u) in waves.items()},
                        instrument_settings=meta.get("instrument", {}).get("settings", {}),
                        safety_profile=meta.get("safety_profile", {}))
     try:
         for s in specs:
             writer.append(s, {c: np.asarray(a).astype(specs[s][c][0])
                               for c, a in streams[s].items()})
+        for w, (a, _) in waves.items():
+            writer.append_waveforms(w, a)
     except BaseException as exc:
         writer.close("failed", reason=f"{type(exc).__name__}: {exc}")
         raise
-    writer.close("completed", reason=meta.get("reason", ""),
+    status = meta.get("status", "completed")
+    writer.close(status if status in STATUSES else "completed", reason=meta.get("reason", ""),
                  extra={"outcome": meta["outcome"]} if meta.get("outcome") else None)
     return writer.run_id
+
+
+def waveforms_from_table(table: dict[str, np.ndarray] | None,
+                         info: dict) -> dict[str, tuple[np.ndarray, str]]:
+    """The export's long waveform table (pulse_index, sample, one column per capture) back
+    to ``{name: ((pulses, samples_per_pulse) array, unit)}``."""
+    if not table or "sample" not in table or not table["sample"].size:
+        return {}
+    samples = int(table["sample"].max()) + 1
+    pulses = table["sample"].size // samples
+    units = info.get("columns", {})
+    return {c: (np.asarray(a, dtype=float).reshape(pulses, samples), units.get(c, ""))
+            for c, a in table.items() if c not in ("pulse_index", "sample")}
 
 
 def import_csv(csv_path: str | Path, h5_path: str | Path, *, protocol: str | None = None,
