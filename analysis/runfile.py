@@ -106,6 +106,25 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _text(value: str) -> np.ndarray:
+    """A string as a fixed-length UTF-8 HDF5 string.
+
+    Why not h5py's default (variable length): variable-length strings live in the file's
+    global heap, which carries no checksum, and HDF5 can loop forever on a damaged heap
+    collection (one flipped byte hung every reader). A fixed-length string is stored in
+    its attribute message, inside the checksummed object header, so damage is detected.
+    Readers get ``bytes``; :func:`_decode` turns them back into text.
+    """
+    raw = value.encode()
+    return np.array(raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw))))
+
+
+def set_attr(attrs: h5py.AttributeManager, key: str, value: Any) -> None:
+    """Write one attribute the run-file way: text as fixed-length UTF-8 (see :func:`_text`),
+    other values as they are. Every writer of run-file attributes goes through here."""
+    attrs[key] = _text(value) if isinstance(value, str) else value
+
+
 def _json_attr(value: Any) -> str:
     return json.dumps(value, default=_json_default)
 
@@ -209,31 +228,30 @@ class RunWriter:
         f = self._f
         g = f["runs"].create_group(self.run_id)
         self._group = g
-        g.attrs["protocol"] = protocol
-        g.attrs["status"] = "running"
-        g.attrs["reason"] = ""
-        g.attrs["traceback"] = ""
-        g.attrs["start_utc"] = utc_now()
-        g.attrs["end_utc"] = ""
-        g.attrs["complete"] = False
-        g.attrs["g0_S"] = G0
-        g.attrs["schema_version"] = SCHEMA_VERSION
+        set_attr(g.attrs, "protocol", protocol)
+        set_attr(g.attrs, "status", "running")
+        set_attr(g.attrs, "reason", "")
+        set_attr(g.attrs, "traceback", "")
+        set_attr(g.attrs, "start_utc", utc_now())
+        set_attr(g.attrs, "end_utc", "")
+        set_attr(g.attrs, "complete", False)
+        set_attr(g.attrs, "g0_S", G0)
+        set_attr(g.attrs, "schema_version", SCHEMA_VERSION)
         for key in ("device_id", "sample", "operator", "notes", "instrument_idn",
                     "software_version", "git_commit"):
-            g.attrs[key] = ""
+            set_attr(g.attrs, key, "")
         for key, value in (metadata or {}).items():
-            g.attrs[key] = value if isinstance(value, str | int | float | bool) else _json_attr(
-                value
-            )
+            set_attr(g.attrs, key, value if isinstance(value, str | int | float | bool)
+                     else _json_attr(value))
         pg = g.create_group("parameters")
         for name, (value, unit) in parameters.items():
-            pg.attrs[name] = _json_attr({"value": value, "unit": unit})
+            set_attr(pg.attrs, name, _json_attr({"value": value, "unit": unit}))
         ig = g.create_group("instrument")
         for name, value in (instrument_settings or {}).items():
-            ig.attrs[name] = _json_attr(value)
+            set_attr(ig.attrs, name, _json_attr(value))
         sg = g.create_group("safety")
         for name, value in (safety_profile or {}).items():
-            sg.attrs[name] = _json_attr(value)
+            set_attr(sg.attrs, name, _json_attr(value))
         dg = g.create_group("data")
         for stream, spec in self._specs.items():
             sgrp = dg.create_group(stream)
@@ -241,7 +259,7 @@ class RunWriter:
                 ds = sgrp.create_dataset(
                     col, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk_rows,)
                 )
-                ds.attrs["units"] = units
+                set_attr(ds.attrs, "units", units)
         wg = g.create_group("waveforms")
         for name, (n_samples, units) in (waveforms or {}).items():
             ds = wg.create_dataset(
@@ -251,7 +269,7 @@ class RunWriter:
                 dtype="f8",
                 chunks=(max(1, min(64, 65536 // max(n_samples, 1))), n_samples),
             )
-            ds.attrs["units"] = units
+            set_attr(ds.attrs, "units", units)
             self._wave_rows[name] = 0
         f.flush()
         f.swmr_mode = True
@@ -291,8 +309,8 @@ class RunWriter:
                 raise RunFileError(f"{self.path}: not a labapp run file (no '{SCHEMA_NAME}' "
                                    "schema attribute); write the run to a new file")
             if "schema" not in f.attrs:
-                f.attrs["schema"] = SCHEMA_NAME
-                f.attrs["schema_version"] = SCHEMA_VERSION
+                set_attr(f.attrs, "schema", SCHEMA_NAME)
+                set_attr(f.attrs, "schema_version", SCHEMA_VERSION)
             else:
                 _check_schema(f, self.path)
             runs = f.require_group("runs")
@@ -524,13 +542,13 @@ class RunWriter:
             self._check_room(64 * 1024 + len(traceback) + len(reason), "to close the run")
             with h5py.File(self.path, "r+", libver="latest") as f:
                 g = f["runs"][self.run_id]
-                g.attrs["status"] = status
-                g.attrs["reason"] = reason
-                g.attrs["traceback"] = traceback
-                g.attrs["end_utc"] = utc_now()
-                g.attrs["complete"] = True
+                set_attr(g.attrs, "status", status)
+                set_attr(g.attrs, "reason", reason)
+                set_attr(g.attrs, "traceback", traceback)
+                set_attr(g.attrs, "end_utc", utc_now())
+                set_attr(g.attrs, "complete", True)
                 for key, value in (extra or {}).items():
-                    g.attrs[key] = _json_attr(value)
+                    set_attr(g.attrs, key, _json_attr(value))
         except Exception as exc:  # noqa: BLE001 - the data is closed; say why status is not
             if not self._broken:
                 raise RunFileError(f"{self.path}: final status not written "
@@ -627,7 +645,7 @@ def _decode(value: Any) -> Any:
 
 
 def _check_schema(f: h5py.File, path: Path) -> None:
-    if f.attrs.get("schema") != SCHEMA_NAME:
+    if _decode(f.attrs.get("schema")) != SCHEMA_NAME:
         raise RunFileError(f"{path}: not a labapp run file (no '{SCHEMA_NAME}' schema attribute)")
     version = int(f.attrs.get("schema_version", -1))
     if version > SCHEMA_VERSION:
@@ -708,6 +726,8 @@ def _open(path: str | Path, live: bool | None = None) -> h5py.File:
     try:
         _check_schema(f, p)
         runs = f.get("runs")
+        if runs is None and not live:  # the writer creates it with the file
+            raise RunFileError(f"{p}: damaged run file (no 'runs' group)")
         if runs is not None and not isinstance(runs, h5py.Group):
             raise RunFileError(f"{p}: damaged run file ('runs' is a "
                                f"{type(runs).__name__.lower()}, not a group)")
@@ -906,9 +926,9 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
         with _file_errors(p), f:
             for rid in todo:
                 g = f["runs"][rid]
-                g.attrs["status"] = "incomplete"
-                g.attrs["reason"] = "writer stopped without closing the run (repaired)"
-                g.attrs["complete"] = True
+                set_attr(g.attrs, "status", "incomplete")
+                set_attr(g.attrs, "reason", "writer stopped without closing the run (repaired)")
+                set_attr(g.attrs, "complete", True)
                 if not g.attrs.get("end_utc"):
-                    g.attrs["end_utc"] = utc_now()
+                    set_attr(g.attrs, "end_utc", utc_now())
     return todo

@@ -65,8 +65,8 @@ def test_dc_sweep_over_real_pyvisa_socket(lan_instrument, sim_engine, tmp_path):
     assert run.attrs["instrument_idn"].startswith("KEITHLEY INSTRUMENTS,KI4200A")
     assert run.attrs["g0_S"] == G0
     assert run.parameters["compliance_set"] == {"value": 5e-3, "unit": "A"}
-    with h5py.File(path) as f:
-        assert f.attrs["schema"] == "labapp-run"
+    with h5py.File(path) as f:  # text attributes are fixed-length UTF-8 (file-format.md)
+        assert f.attrs["schema"].decode() == "labapp-run"
 
 
 def test_paper_sweep_splits_into_4096_point_tests(sim_engine, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
 #: any `<file key>::test_name` citation; the key is the test file's name after
-#: ``test_reliability_`` (every such file is checked, so a new one needs no edit here)
+#: ``test_reliability_`` (``test_`` for the bench files); a new test file needs no edit here
 CITE = re.compile(r"`(\w+)::(test_\w+)")
 
 
