@@ -755,6 +755,10 @@ def claim(path: str | Path, command: str = "", *, room: int = CLOSE_RESERVE) -> 
         if exists:
             with _file_errors(p), _open(p, live=False):
                 pass
+            for run in list_runs(p):  # never write into damaged structures
+                if run.damage:
+                    raise RunFileError(f"{p}: run {run.run_id} is damaged ({run.damage}); "
+                                       "not writing into a damaged file, use a new file")
         have, limit = room_to_grow(p)
         if room > have:
             raise RunFileFullError(f"{p}: no room to start a run ({limit}; at least "

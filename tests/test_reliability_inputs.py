@@ -327,7 +327,12 @@ def test_bad_run_file(kind, command, good_run, tmp_path, capsys):
     path = make_bad_file(kind, good_run, tmp_path)
     before = snapshot(path)
     t0 = time.monotonic()
-    rc, _, stderr = run_cli_inprocess(file_argv(command, path, tmp_path), capsys)
+    rc, stdout, stderr = run_cli_inprocess(file_argv(command, path, tmp_path), capsys)
+    if kind == "corrupt" and command == "info":
+        # the damage is in the run's structures: the listing names it instead of failing
+        assert rc == 0 and " damaged " in stdout and "damaged:" in stdout, (rc, stdout)
+        assert snapshot(path) == before
+        return
     assert rc == 1, (rc, stderr)
     if kind == "fifo":
         assert time.monotonic() - t0 < 2  # at once: a FIFO is never opened
