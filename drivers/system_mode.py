@@ -181,8 +181,6 @@ class SystemMode:
             self.wait_for_data(timeout, should_stop=should_stop, on_poll=on_poll)
         except InterruptedError as exc:
             self.abort_test()
-            if live is None:
-                raise
             raise TestInterrupted(str(exc), self._measured_so_far(smu, seen, program)) from exc
         except TimeoutError:
             self.abort_test()
@@ -247,7 +245,7 @@ class SystemMode:
 
         ``live`` receives the points while the test runs (``RD``, about every 0.25 s; for
         display: they come again, with status letters, in the returned data). An abort
-        (``should_stop``) then raises :class:`TestInterrupted` carrying the points measured
+        (``should_stop``) raises :class:`TestInterrupted` carrying the points measured
         before ``ME4``.
 
         Sequence [M 5-7, 5-16, 5-22, 5-23, 5-28, 5-38; reference note §1.8]: ``BC``,

@@ -3,7 +3,8 @@
 A protocol is a small class with a ``name``, its :class:`~protocols.parameters.Param`
 declarations, the streams it writes, and :meth:`Protocol.plan`: a generator that talks to
 the instrument through the :class:`RunContext` and yields :class:`Record` objects (data
-rows) and :data:`STEP` markers (a point where *stop* may end the run cleanly). The run
+rows; a list of records is stored as one unit, e.g. what a test measured before an abort)
+and :data:`STEP` markers (a point where *stop* may end the run cleanly). The run
 engine owns everything else: validation order, the run file, stop/abort, safe state.
 """
 

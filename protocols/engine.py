@@ -257,9 +257,12 @@ class RunEngine:
                                         "compliances": meta["compliances"]})
         try:
             for item in protocol.plan(ctx):
-                if isinstance(item, Record):
-                    writer.append(item.stream, item.data)
-                    self._emit(consumers, "record", item)
+                if isinstance(item, Record | list):
+                    # a list of records is stored as a whole (e.g. the pulses and reads
+                    # measured before an abort), then the abort is noticed
+                    for record in item if isinstance(item, list) else [item]:
+                        writer.append(record.stream, record.data)
+                        self._emit(consumers, "record", record)
                 elif isinstance(item, Waveform):
                     for name, block in item.data.items():
                         writer.append_waveforms(name, block)

@@ -8,12 +8,13 @@ units and limits identical across protocols, which scripts and the GUI rely on.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import numpy as np
 
 from analysis.conductance import conductance_g0
 from drivers.keithley4200 import MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
+from drivers.system_mode import TestInterrupted
 from drivers.validation import ParameterError
 from protocols import pulsing
 from protocols.base import Protocol, Record, RunContext, Step, as_columns
@@ -139,26 +140,63 @@ class PulseProtocol(Protocol):
             levels = np.zeros((m, c))
             levels[:, :a] = amps[sl, None]
             levels[:, a:a + b] = reads[sl, None]
-            shot = pulsing.smu_levels(ctx, v["smu"], levels.ravel(), compliance, q)
+            meta = (idx[sl], cyc[sl], ph[sl])
+            show = self._live_periods(ctx, lay, meta, compliance, done0 + start, total)
+            try:
+                shot = pulsing.smu_levels(ctx, v["smu"], levels.ravel(), compliance, q,
+                                          live=show)
+            except TestInterrupted as exc:  # aborted mid-list: keep the whole periods
+                if exc.shot is not None and exc.shot.current.size >= c:
+                    yield list(self._period_records(exc.shot, 0, exc.shot.current.size // c,
+                                                    lay, meta, compliance))
+                raise
             if shot.current.size < m * c:
                 raise RuntimeError(f"pulses {start + 1}..{sl.stop}: {shot.current.size} of "
                                    f"{m * c} points returned")
-            cols = {name: arr[: m * c].reshape(m, c) for name, arr in (
-                ("t", shot.time), ("vp", shot.v_program), ("v", shot.voltage),
-                ("i", shot.current), ("comp", shot.compliance))}
-            at_pulse = {k: x[:, a - 1] for k, x in cols.items()}
-            at_read = {k: x[:, a + b - 1] for k, x in cols.items()}
-            yield Record("pulses", as_columns(
-                time_s=at_pulse["t"], pulse_index=idx[sl], cycle=cyc[sl], phase=ph[sl],
-                v_program_V=at_pulse["vp"], voltage_V=at_pulse["v"], current_A=at_pulse["i"],
-                compliance=cols["comp"][:, :a].any(axis=1), width_s=v["width"],
-                compliance_A=compliance))
-            yield Record("samples", as_columns(
-                time_s=at_read["t"], pulse_index=idx[sl], cycle=cyc[sl], phase=ph[sl],
-                v_program_V=at_read["vp"], voltage_V=at_read["v"], current_A=at_read["i"],
-                conductance_G0=conductance_g0(at_read["v"], at_read["i"]),
-                compliance=at_read["comp"]))
+            yield from self._period_records(shot, 0, m, lay, meta, compliance)
             yield Step((done0 + sl.stop) / total)
+
+    def _period_records(self, shot: pulsing.Shot, p0: int, p1: int, lay: tuple,
+                        meta: tuple, compliance: float) -> Iterator[Record]:
+        """``pulses`` and ``samples`` rows of periods ``p0..p1`` of one list's points."""
+        _, a, b, c = lay
+        idx, cyc, ph = (x[p0:p1] for x in meta)
+        cols = {name: arr[p0 * c: p1 * c].reshape(p1 - p0, c) for name, arr in (
+            ("t", shot.time), ("vp", shot.v_program), ("v", shot.voltage),
+            ("i", shot.current), ("comp", shot.compliance))}
+        at_pulse = {k: x[:, a - 1] for k, x in cols.items()}
+        at_read = {k: x[:, a + b - 1] for k, x in cols.items()}
+        yield Record("pulses", as_columns(
+            time_s=at_pulse["t"], pulse_index=idx, cycle=cyc, phase=ph,
+            v_program_V=at_pulse["vp"], voltage_V=at_pulse["v"], current_A=at_pulse["i"],
+            compliance=cols["comp"][:, :a].any(axis=1), width_s=self.values["width"],
+            compliance_A=compliance))
+        yield Record("samples", as_columns(
+            time_s=at_read["t"], pulse_index=idx, cycle=cyc, phase=ph,
+            v_program_V=at_read["vp"], voltage_V=at_read["v"], current_A=at_read["i"],
+            conductance_G0=conductance_g0(at_read["v"], at_read["i"]),
+            compliance=at_read["comp"]))
+
+    def _live_periods(self, ctx: RunContext, lay: tuple, meta: tuple, compliance: float,
+                      done: int, total: int) -> Callable[[pulsing.Shot], None]:
+        """The live callback of one list: each whole period measured, as live rows."""
+        c = lay[3]
+        parts: list[pulsing.Shot] = []
+        shown = [0]
+
+        def show(part: pulsing.Shot) -> None:
+            parts.append(part)
+            points = pulsing.join(parts)
+            k = points.current.size // c
+            if k > shown[0]:
+                *first, last = self._period_records(points, shown[0], k, lay, meta,
+                                                    compliance)
+                for rec in first:
+                    ctx.live(rec)
+                ctx.live(last, (done + k) / total)  # with the progress of the whole run
+                shown[0] = k
+
+        return show
 
     def write_read(self, ctx: RunContext, index: int, cycle: int, phase: int,
                    amplitude: float, v_read: float, compliance: float,

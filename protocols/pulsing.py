@@ -19,12 +19,14 @@ the pulse-to-pulse time on the simulator and a lower bound on hardware.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from analysis.conductance import conductance_g0
-from drivers.keithley4200 import INTEGRATION_PLC, MAX_LIST_POINTS
+from drivers.keithley4200 import INTEGRATION_PLC, MAX_LIST_POINTS, SweepData
+from drivers.system_mode import TestInterrupted
 from drivers.validation import ParameterError
 from protocols.base import Record, RunContext, as_columns
 
@@ -98,19 +100,47 @@ def check_point_time(name: str, value: float, n: int = 1) -> None:
 
 
 def smu_levels(ctx: RunContext, smu: int, levels: np.ndarray, compliance: float,
-               point_time: float, integration: str | float | None = None) -> Shot:
-    """Source ``levels`` one after the other, each for ``point_time``, measuring at its end."""
+               point_time: float, integration: str | float | None = None,
+               live: Callable[[Shot], None] | None = None) -> Shot:
+    """Source ``levels`` one after the other, each for ``point_time``, measuring at its end.
+
+    ``live`` receives the points while the test runs (see ``list_sweep``); an abort raises
+    :class:`~drivers.system_mode.TestInterrupted` whose ``shot`` holds the points measured
+    before it (or None).
+    """
     integration = integration or integration_for(point_time)
     t_int = integration_time(integration)
     levels = np.atleast_1d(np.asarray(levels, dtype=float))
     ctx.check_abort()
     t0 = ctx.now()
-    data = ctx.instrument.list_sweep(
-        smu, levels, compliance, delay=max(0.0, point_time - t_int), integration=integration,
-        should_stop=ctx.should_abort, timeout=wait_bound(levels.size * point_time),
-    )
-    n = data.current.size
-    return Shot(t0 + data.time, levels[:n], data.voltage, data.current, data.compliance)
+
+    def shot(data: SweepData, first: int = 0) -> Shot:
+        n = data.current.size
+        return Shot(t0 + data.time, levels[first:first + n], data.voltage, data.current,
+                    data.compliance)
+
+    seen = [0]
+
+    def show(part: SweepData) -> None:
+        live(shot(part, seen[0]))
+        seen[0] += part.current.size
+
+    try:
+        data = ctx.instrument.list_sweep(
+            smu, levels, compliance, delay=max(0.0, point_time - t_int),
+            integration=integration, should_stop=ctx.should_abort,
+            timeout=wait_bound(levels.size * point_time), live=show if live else None,
+        )
+    except TestInterrupted as exc:
+        exc.shot = shot(exc.partial) if exc.partial is not None else None
+        raise
+    return shot(data)
+
+
+def join(shots: list[Shot]) -> Shot:
+    """Consecutive points of one test as one Shot."""
+    return Shot(*(np.concatenate([getattr(s, f) for s in shots]) for f in
+                  ("time", "v_program", "voltage", "current", "compliance")))
 
 
 def pulse(ctx: RunContext, smu: int, amplitude: float, width: float,

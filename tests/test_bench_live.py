@@ -65,6 +65,34 @@ def test_live_points_arrive_during_the_test_and_an_abort_keeps_every_point(tmp_p
     assert k.adapter.engine.outputs_safe() and result.safe_state_problems == []
 
 
+def test_instrument_timed_pulse_train_is_live_and_keeps_whole_periods_on_abort(tmp_path):
+    """An SMU list of 150 pulse/read periods (20 ms each, ~3 s): pulses and reads appear
+    live while the list runs; an abort mid-list keeps every whole period measured, pulse
+    and read together, equal to what was shown."""
+    k = connect(sim=True, seed=5, speed=1.0)
+    engine = RunEngine(k)
+    live: dict[str, list] = {"pulses": [], "samples": []}
+
+    def consumer(kind, payload):
+        if kind == "live":
+            live[payload.stream].append(payload.data)
+            if sum(d["current_A"].size for d in live["pulses"]) >= 30:
+                engine.abort()
+
+    protocol = PROTOCOLS["pulse-train"](count=150, timing="instrument")
+    result = engine.run(protocol, tmp_path / "train.h5", [consumer])
+    assert result.status == "aborted"
+    run = read_run(result.path)
+    pulses, reads = run.streams["pulses"], run.samples
+    n = pulses["pulse_index"].size
+    assert 30 <= n < 150
+    np.testing.assert_array_equal(pulses["pulse_index"], np.arange(1, n + 1))
+    np.testing.assert_array_equal(reads["pulse_index"][1:], pulses["pulse_index"])
+    shown = np.concatenate([d["current_A"] for d in live["pulses"]])
+    np.testing.assert_array_equal(pulses["current_A"][:shown.size], shown)
+    assert k.adapter.engine.outputs_safe() and result.safe_state_problems == []
+
+
 def test_unpaced_run_is_unchanged_by_live_reading(tmp_path):
     """An unpaced test ends before the first live poll: no RD traffic, same data as
     before (the fast path stays as fast)."""

@@ -160,3 +160,15 @@ def test_loopback_simulator_is_labelled_with_its_seed(tmp_path, lan_instrument):
     run = read_run(res.path)
     assert run.attrs["simulated"] is True and run.attrs["seed"] == 1
     assert "SIMULATED (seed 1)" in figure_iv(run).axes[0].get_title()
+
+
+def test_resource_that_is_the_simulator_says_so(tmp_path, capsys, sim_server):
+    """``--resource`` pointing at ``labapp sim-server``: the start and result lines still
+    say SIMULATED, with the seed from the simulator's serial number (conftest seed 1)."""
+    out = tmp_path / "r.h5"
+    assert cli(["run", "dc-sweep", "--resource", sim_server.resource, "-o", str(out),
+                *SMALL[:-1]]) == 0
+    cap = capsys.readouterr()
+    assert cap.out.rstrip().endswith("[SIMULATED, seed 1]")
+    assert "[SIMULATED, seed 1]" in next(ln for ln in cap.err.splitlines()
+                                         if ln.startswith("labapp run: dc-sweep"))

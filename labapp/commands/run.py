@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from analysis.run_json import provenance
 from analysis.runfile import claim
 from drivers.validation import ParameterError, check_range
 from labapp.commands.list_protocols import parameter_table
@@ -150,10 +151,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def start_line(protocol, choice: InstrumentChoice, output: Path, run_id: str) -> str:
+def simulated_tag(instrument) -> str:
+    """`` [SIMULATED, seed N]`` for the simulator (in-process or ``labapp sim-server``,
+    known by its ``SIM<seed>`` serial), else empty."""
+    if not instrument.simulated:
+        return ""
+    _, seed = provenance({}, {"idn": instrument.idn, "simulated": True})
+    return " [SIMULATED" + (f", seed {seed}" if seed is not None else "") + "]"
+
+
+def start_line(protocol, choice: InstrumentChoice, output: Path, run_id: str,
+               instrument=None) -> str:
     """What runs, on what, with which compliances (stderr, as the run starts)."""
     comp = protocol.compliance_line()
-    return (f"labapp run: {protocol.name} on {choice.describe()} -> {output} run {run_id}"
+    what = choice.describe()
+    if instrument is not None and instrument.simulated and not choice.sim:
+        what += simulated_tag(instrument)  # a resource that turned out to be the simulator
+    return (f"labapp run: {protocol.name} on {what} -> {output} run {run_id}"
             + (f"; compliance: {comp}" if comp else ""))
 
 
@@ -269,8 +283,8 @@ def main(args: argparse.Namespace) -> int:
         def announce(kind: str, payload) -> None:
             # once the run file is open (a file error stays the only line)
             if kind == "start" and not args.quiet:
-                print(start_line(protocol, choice, args.output, payload["run_id"]),
-                      file=sys.stderr, flush=True)
+                print(start_line(protocol, choice, args.output, payload["run_id"],
+                                 instrument), file=sys.stderr, flush=True)
 
         progress = Progress(not args.quiet)
         # Ctrl-Z pauses/resumes instead of suspending the process while it holds the
@@ -283,7 +297,7 @@ def main(args: argparse.Namespace) -> int:
                                 lock=lock)
     finally:
         lock.release()  # idempotent; the run released it when it closed the file
-    tag = f" [SIMULATED, seed {choice.seed}]" if choice.sim else ""
+    tag = simulated_tag(instrument)
     print(f"{result.path} run {result.run_id} status {result.status}"
           + (f" ({result.reason})" if result.reason else "") + tag)
     for problem in result.safe_state_problems:
