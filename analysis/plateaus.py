@@ -393,6 +393,66 @@ def _jumps(plateaus: list[Plateau], g: NDArray, xa: NDArray, model: NoiseModel
             for k in range(lo.size) if abs(zl[k + 1] - zl[k]) >= 1.0]
 
 
+def relabel(result: PlateauResult, levels_g0: ArrayLike, *, tol: float, g_max: float
+            ) -> PlateauResult:
+    """The plateaus with new levels (after a series-resistance or baseline correction):
+    labels, residuals and kinds follow the new level; the levels as detected stay in
+    ``params["level_measured_g0"]`` (the first correction's input is kept)."""
+    from dataclasses import replace
+
+    new = np.asarray(levels_g0, dtype=float)
+    out = []
+    for p, lev in zip(result.plateaus, new.tolist(), strict=True):
+        lab = round(2 * lev) / 2
+        on = abs(lev - lab) <= tol and 0.25 <= lev <= g_max
+        kind = (KIND_OFF if lev < 0.25 else KIND_ABOVE if lev > g_max
+                else KIND_QUANTIZED if on else KIND_NOT_HALF)
+        out.append(replace(p, level_g0=lev, label_g0=lab, residual_g0=lev - lab,
+                           on_half_integer=bool(on), kind=kind))
+    jumps = [replace(j, g_before_g0=out[j.plateau_before].level_g0,
+                     g_after_g0=out[j.plateau_after].level_g0) for j in result.jumps]
+    measured = result.params.get("level_measured_g0") or [p.level_g0 for p in result.plateaus]
+    params = {**result.params, "level_measured_g0": measured}
+    return PlateauResult(out, jumps, result.noise_g0, result.change_points, params)
+
+
+def drift_baseline(levels_g0: ArrayLike, *, tol: float = 0.1, window: int = 5
+                   ) -> NDArray[np.float64] | None:
+    """Slow additive baseline (G0) under a sequence of plateau levels, or None.
+
+    A leakage path that drifts by a few tenths of G0 shifts every plateau off n/2 by the
+    same slowly varying amount. The residual of each plateau from its nearest n/2 is
+    known modulo 1/2 G0; unwrapped in time order (consecutive plateaus differ by much
+    less than 1/4 G0 of drift) and smoothed by a running median over ``window`` plateaus
+    (robust to the levels that are not quantized), it is the baseline. It is returned
+    only when it moves at least a third of the plateaus (and >= 3) onto n/2 and takes
+    none off: otherwise the levels are left as they are.
+    """
+    lv = np.asarray(levels_g0, dtype=float)
+    use = np.isfinite(lv) & (lv >= 0.5)
+    if use.sum() < max(window, 3):
+        return None
+    r = lv[use] - np.round(2 * lv[use]) / 2
+    un = np.unwrap(r * 4 * np.pi) / (4 * np.pi)
+    h = window // 2
+    pad = np.concatenate((np.full(h, un[0]), un, np.full(h, un[-1])))
+    base = np.median(np.lib.stride_tricks.sliding_window_view(pad, window), axis=1)
+    before = np.abs(r) <= tol
+    after_lv = lv[use] - base
+    after = np.abs(after_lv - np.round(2 * after_lv) / 2) <= tol
+    gained = int((after & ~before).sum())
+    lost = int((before & ~after).sum())
+    if gained < max(3, use.sum() / 3) or lost > 0:
+        return None
+    out = np.zeros(lv.size)
+    out[use] = base
+    # plateaus below 1/2 G0 take the baseline of their nearest neighbour in time
+    idx = np.flatnonzero(use)
+    near = idx[np.clip(np.searchsorted(idx, np.arange(lv.size)), 0, idx.size - 1)]
+    out[~use] = out[near[~use]]
+    return out
+
+
 def breaks_from_labels(*labels: ArrayLike | None) -> NDArray[np.int64]:
     """Indices where any of the given per-sample labels (segment, cycle, ...) changes."""
     out: set[int] = set()

@@ -126,25 +126,9 @@ def relabel_with_series(result, series_r_ohm: float, *, tol: float, g_max: float
     ``level_g0``, labels, residuals and kinds are those of the corrected level; the
     measured levels are kept in ``params["level_measured_g0"]`` (same order).
     """
-    from dataclasses import replace
-
     from analysis.conductance import series_correct
-    from analysis.plateaus import KIND_ABOVE, KIND_NOT_HALF, KIND_OFF, KIND_QUANTIZED
+    from analysis.plateaus import relabel
 
-    out = []
-    measured = []
-    for p in result.plateaus:
-        lev = float(series_correct(p.level_g0, series_r_ohm))
-        if not np.isfinite(lev):
-            lev = p.level_g0
-        lab = round(2 * lev) / 2
-        on = abs(lev - lab) <= tol and 0.25 <= lev <= g_max
-        kind = (KIND_OFF if lev < 0.25 else KIND_ABOVE if lev > g_max
-                else KIND_QUANTIZED if on else KIND_NOT_HALF)
-        measured.append(p.level_g0)
-        out.append(replace(p, level_g0=lev, label_g0=lab, residual_g0=lev - lab,
-                           on_half_integer=bool(on), kind=kind))
-    jumps = [replace(j, g_before_g0=out[j.plateau_before].level_g0,
-                     g_after_g0=out[j.plateau_after].level_g0) for j in result.jumps]
-    params = {**result.params, "level_measured_g0": measured}
-    return type(result)(out, jumps, result.noise_g0, result.change_points, params)
+    lv = np.array([p.level_g0 for p in result.plateaus], dtype=float)
+    new = series_correct(lv, series_r_ohm) if lv.size else lv
+    return relabel(result, np.where(np.isfinite(new), new, lv), tol=tol, g_max=g_max)

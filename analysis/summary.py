@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.conductance import conductance_g0
+from analysis.conductance import conductance_g0, series_correct
 from analysis.endurance import EnduranceResult, endurance_from_reads
 from analysis.histograms import (
     Histogram,
@@ -32,7 +32,14 @@ from analysis.inputs import main_stream
 from analysis.masks import Masks, sample_masks
 from analysis.nonlinearity import NonlinearityFit, fit_update, split_ltp_ltd
 from analysis.options import AnalysisOptions
-from analysis.plateaus import KIND_ABOVE, PlateauResult, breaks_from_labels, detect_plateaus
+from analysis.plateaus import (
+    KIND_ABOVE,
+    PlateauResult,
+    breaks_from_labels,
+    detect_plateaus,
+    drift_baseline,
+    relabel,
+)
 from analysis.provenance import is_simulated, sim_seed
 from analysis.pulses import (
     PulseLevels,
@@ -207,10 +214,36 @@ class RunAnalysis:
         res = detect_plateaus(g, x, breaks=breaks, min_length=min_len, merge_g0=o.merge_g0,
                               label_tol_g0=o.label_tol_g0, g_range_max=o.g_range_max)
         est = self.series_estimate_for(res)
-        if est is not None and est.identifiable and est.ohm and est.ohm > 2 * (
-                est.uncertainty_ohm or 0.0):
+        base = drift_baseline(res.levels(), tol=o.label_tol_g0) if res.plateaus else None
+        report = self.series_report(est)
+        if report.get("applied") and est is not None and base is not None:
+            # both a series resistance and a drifting baseline move levels onto n/2: keep
+            # the one whose levels sit 3x tighter on n/2 (the right model leaves only the
+            # levels' own error), else the one that puts more plateaus on n/2; if they
+            # are equally good the cause cannot be told, and neither is applied
+            lv = res.levels()
+            n_r, rms_r = _ladder_fit(series_correct(lv, est.ohm), o.label_tol_g0)
+            n_b, rms_b = _ladder_fit(lv - base, o.label_tol_g0)
+            if 3 * rms_r < rms_b or (n_r > n_b and 3 * rms_b >= rms_r):
+                base = None
+            elif not (3 * rms_b < rms_r or n_b > n_r):
+                report = {**report, "applied": False, "identifiable": False,
+                          "warning": "series resistance not identifiable: a drifting "
+                          f"baseline explains the plateau levels as well as {est.ohm:.0f} ohm. "
+                          "Levels are labelled without a correction; pass --series-r OHM if "
+                          "it is known."}
+                base = None
+            else:
+                report = {**report, "applied": False,
+                          "warning": f"{est.ohm:.0f} ohm not applied: a drifting baseline "
+                          "puts the plateau levels on n/2 better"}
+        if report.get("applied") and est is not None:  # an option's R_s is already in g
             res = relabel_with_series(res, est.ohm, tol=o.label_tol_g0, g_max=o.g_range_max)
-        res.params["series_resistance"] = self.series_report(est)
+            base = drift_baseline(res.levels(), tol=o.label_tol_g0)
+        res.params["series_resistance"] = report
+        if base is not None:
+            res = relabel(res, res.levels() - base, tol=o.label_tol_g0, g_max=o.g_range_max)
+            res.params["baseline_g0"] = base.tolist()
         return res
 
     def series_estimate_for(self, res: PlateauResult) -> SeriesEstimate | None:
@@ -376,6 +409,7 @@ class RunAnalysis:
         run = self.run
         pl = self.plateaus
         meas = pl.params.get("level_measured_g0")
+        base = pl.params.get("baseline_g0")
         _, _, x_unit = self.level_trace
         out: dict[str, Any] = {
             "file": str(run.path),
@@ -392,7 +426,8 @@ class RunAnalysis:
                  "on_half_integer": p.on_half_integer, "start_index": p.start_index,
                  "end_index": p.end_index, "residual_g0": p.residual_g0, "kind": p.kind,
                  "n_samples": p.n_samples, "x_start": p.x_start, "x_end": p.x_end,
-                 "level_measured_g0": meas[k] if meas else p.level_g0}
+                 "level_measured_g0": meas[k] if meas else p.level_g0,
+                 "baseline_g0": base[k] if base else 0.0}
                 for k, p in enumerate(pl.plateaus)
             ],
             "series_resistance": pl.params.get("series_resistance"),
@@ -461,8 +496,12 @@ class RunAnalysis:
             out["rtn"] = self.rtn.as_dict()
         if self.protocol == "write-verify" and self.read_levels is not None:
             out["write_verify"] = self.write_verify_summary()
+        drift = None
+        if base:
+            drift = (f"levels relabelled after removing a drifting baseline of up to "
+                     f"{max(np.abs(base)):.2f} G0 (plateaus[].baseline_g0)")
         out["warnings"] = [w for w in ((out.get("series_resistance") or {}).get("warning"),
-                                       out["histogram"].get("warning")) if w]
+                                       out["histogram"].get("warning"), drift) if w]
         return jsonable(out)
 
     def write_verify_summary(self) -> dict[str, Any]:
@@ -481,6 +520,13 @@ class RunAnalysis:
         return {"target_g0": target, "final_g0": final, "reads": int(g.size),
                 "within_tolerance": ok, "outcome": self.run.attrs.get("outcome"),
                 "reason": self.run.attrs.get("reason")}
+
+
+def _ladder_fit(levels: NDArray, tol: float) -> tuple[int, float]:
+    """Plateaus within ``tol`` of n/2 and their rms distance to it."""
+    r = levels - np.round(2 * levels) / 2
+    on = np.abs(r) <= tol
+    return int(on.sum()), float(np.sqrt(np.mean(r[on] ** 2))) if on.any() else np.inf
 
 
 def _nanmedian(a: NDArray) -> float | None:

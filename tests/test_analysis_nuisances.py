@@ -45,6 +45,8 @@ NUISANCES = {
     "spikes 0.5 %": lambda s: read_trace(s, spikes=0.005),
     "spikes 2 %": lambda s: read_trace(s, spikes=0.02),
     "RTN 0.3 G0": lambda s: read_trace(s, rtn=0.3),
+    "drift 0.2 G0": lambda s: read_trace(s, drift=0.2),
+    "drift 0.3 G0": lambda s: read_trace(s, drift=0.3),
     "sweep, 1 % current noise": lambda s: sweep_trace(s, noise=0.01),
     "sweep, 2 % current noise": lambda s: sweep_trace(s, noise=0.02),
     "sweep in compliance (flag)": lambda s: sweep_trace(s, noise=0.01, compliance_a=2e-4),
