@@ -97,8 +97,9 @@ class DCSweep(Protocol):
               "long 10 PLC", kind="str", choices=("short", "normal", "long")),
         Param("smu", 1, "", 1, 8, "SMU wired to the top electrode", kind="int"),
         Param("points_per_test", MAX_LIST_POINTS, "", 2, MAX_LIST_POINTS,
-              "largest list sweep per instrument test; smaller tests show live data sooner "
-              "(a test returns its data when it ends)", kind="int"),
+              "largest list sweep per instrument test (points are shown live while a test "
+              "runs; its rows are stored when it ends, or when an abort ends it)",
+              kind="int"),
     )
     streams = {
         "samples": {

@@ -81,9 +81,9 @@ def main(args: argparse.Namespace) -> int:
                                    args.protocol)
     from labapp.instrument_choice import choose
 
-    # without a choice the window opens on the simulator, but starts nothing on it
-    # unannounced: --run then says so in one line (as ``labapp run`` does)
-    choice = choose(args.sim, args.resource, args.seed, "labapp gui", quiet=not args.run)
+    # without a choice the window opens on the simulator (title and status bar say so once
+    # connected) and says so in one line, as ``labapp run`` does
+    choice = choose(args.sim, args.resource, args.seed, "labapp gui")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = MainWindow(resource=choice.resource, output=args.output, seed=choice.seed,
                         sim_speed=args.sim_speed)
