@@ -35,6 +35,8 @@ from drivers.pmu_data import (
 )
 from drivers.validation import ParameterError, check_int, check_range, fmt_number
 
+#: value names of ``:PMU:DATA:GET``'s requestedValues [M 7-8]
+REQUESTED_VALUES = ("V", "I", "T", "S", "VH", "IH", "TH", "SH", "VL", "IL", "TL", "SL")
 #: ``:PMU:RPM:CONFIGURE`` modes [M 7-22]
 RPM_MODES = {"pmu": 0, "cv2": 1, "smu": 2, "cv4": 3}
 #: ``:PMU:MEASURE:RANGE`` types [M 7-15]
@@ -136,6 +138,11 @@ class PMUChannel(Channel):
         self._cmd(f":PMU:LOAD {self.id}, {fmt_number(ohms)}")
         self.load_ohms = float(ohms)
 
+    def llec(self, on: bool) -> None:
+        """``:PMU:LLEC:CONFIGURE ch, 0|1``: load-line effect compensation, pre-pulses that
+        measure the DUT load before the test (slower) [M 7-10]; standard pulse mode only."""
+        self._cmd(f":PMU:LLEC:CONFIGURE {self.id}, {int(bool(on))}")
+
     def output(self, on: bool) -> None:
         """``:PMU:OUTPUT:STATE ch, 0|1``: on at EXECUTE, off immediately [M 7-16]."""
         self._cmd(f":PMU:OUTPUT:STATE {self.id}, {int(bool(on))}")
@@ -191,11 +198,19 @@ class PMUChannel(Channel):
         """``:PMU:DATA:COUNT? ch`` -> points in the buffer (usable while running) [M 7-6]."""
         return self.parent.query_parsed(f":PMU:DATA:COUNT? {self.id}", lambda r: int(float(r)))
 
-    def data_page(self, start: int, count: int = PAGE_POINTS) -> str:
-        """One raw ``:PMU:DATA:GET ch, start, count`` reply (count 1..2048) [M 7-7]."""
+    def data_page(self, start: int, count: int = PAGE_POINTS,
+                  values: Sequence[str] = ()) -> str:
+        """One raw ``:PMU:DATA:GET ch, start, count[, value, ...]`` reply (count 1..2048)
+        [M 7-7]; ``values`` asks for some values only, in that order: ``V I T S``
+        (waveform) or ``VH IH TH SH VL IL TL SL`` (spot mean) [M 7-8]."""
         check_int("start", start, 0, MAX_POINTS - 1)
         check_int("count", count, 1, PAGE_POINTS)
-        return self.parent.query(f":PMU:DATA:GET {self.id}, {start}, {count}")
+        names = [str(v).upper() for v in values]
+        bad = [v for v in names if v not in REQUESTED_VALUES]
+        if bad:
+            raise ParameterError("values", values, f"names from {', '.join(REQUESTED_VALUES)}")
+        extra = "".join(f", {v}" for v in names)
+        return self.parent.query(f":PMU:DATA:GET {self.id}, {start}, {count}{extra}")
 
     def _fetch(self, fields: int) -> tuple[np.ndarray, ...]:
         total = self.data_count()

@@ -239,3 +239,30 @@ def test_spot_mean_high_and_low_count_as_one_record(ohmic_engine):
                 ":PMU:OUTPUT:STATE 1, 1", ":PMU:EXECUTE") == 0
     assert e.handle(":PMU:DATA:COUNT? 1") == "40000"
     assert len(e.handle(":PMU:DATA:GET 1, 39999, 1").split(",")) == 8
+
+
+def test_driver_asks_for_requested_values_and_llec(make_ohmic_engine):
+    """``PMUChannel.data_page(values=...)`` and ``PMUChannel.llec`` send the manual's
+    commands [7-8, 7-10]; a bad value name is refused before anything is sent."""
+    from drivers.keithley4200 import Keithley4200A
+    from drivers.validation import ParameterError
+    from sim_backend.adapter import SimAdapter
+
+    e = make_ohmic_engine()
+    k = Keithley4200A(SimAdapter(e))
+    k.pmu_init("pulse")
+    ch = k.pmus[1]
+    ch.llec(True)
+    ch.pulse_train(0, 1)
+    ch.output(True)
+    k.pmu_execute()
+    k.pmu_wait(timeout=5)
+    page = ch.data_page(0, 1, values=("VH", "IH"))
+    vh, ih = (float(x) for x in page.split(","))
+    assert vh == pytest.approx(1.0, rel=PRINTED) and ih == pytest.approx(1.0 / R, rel=PRINTED)
+    sent = len(e.log)
+    with pytest.raises(ParameterError, match="values"):
+        ch.data_page(0, 1, values=("VH", "X"))
+    assert len(e.log) == sent
+    ch.output(False)
+    assert e.outputs_safe()
