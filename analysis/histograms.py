@@ -455,7 +455,8 @@ def solve_spd(a: NDArray, b: NDArray) -> NDArray:
         a[k + 1:, k + 1:] -= np.multiply.outer(f, a[k, k + 1:])
         x[k + 1:] -= np.multiply.outer(f, x[k])
     for k in range(n - 1, -1, -1):
-        x[k] = (x[k] - np.tensordot(a[k, k + 1:], x[k + 1:], axes=1)) / a[k, k]
+        row = a[k, k + 1:] if x.ndim == 1 else a[k, k + 1:, None]
+        x[k] = (x[k] - np.sum(row * x[k + 1:], axis=0)) / a[k, k]
     return x
 
 
