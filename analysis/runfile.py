@@ -64,6 +64,7 @@ from analysis.h5files import (
     room_to_grow,
 )
 from analysis.runlock import FileBusyError, WriterLock, live_writer  # noqa: F401 - API
+from analysis.superblock import recorded_end, reset_end_of_file
 
 SCHEMA_NAME = "labapp-run"
 SCHEMA_VERSION = 1
@@ -655,31 +656,19 @@ def _check_schema(f: h5py.File, path: Path) -> None:
         )
 
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
 def _check_not_truncated(p: Path) -> None:
     """Refuse a file shorter than the end-of-file address its superblock records.
 
     Opening with ``swmr=True`` (needed to read a file that is being written) skips HDF5's
     own EOF check, and a truncated file then hangs or crashes inside the library, where
-    Python cannot interrupt it. Superblock versions 2 and 3 (``libver="latest"``, what
-    the writer uses) store the EOF address after the base and extension addresses.
+    Python cannot interrupt it (:mod:`analysis.superblock` reads the address).
     """
-    with open(p, "rb") as fh:
-        head = fh.read(64)
-    if not head.startswith(_HDF5_SIGNATURE) or len(head) < 12 or head[8] not in (2, 3):
-        return  # other layouts: HDF5's own checks apply
-    size = head[9]
-    if size not in (2, 4, 8) or len(head) < 12 + 3 * size:
-        return
-    base = int.from_bytes(head[12:12 + size], "little")
-    eof = int.from_bytes(head[12 + 2 * size:12 + 3 * size], "little")
-    actual = p.stat().st_size
-    if actual < base + eof:
+    ends = recorded_end(p)
+    if ends is not None and ends[1] < ends[0]:
         raise RunFileError(
-            f"{p}: truncated run file ({actual} bytes on disk, the file records {base + eof})"
-        )
+            f"{p}: truncated run file ({ends[1]} bytes on disk, the file records {ends[0]}); "
+            "'labapp info --repair' sets its end to the bytes on disk so that what was "
+            "written before can be read")
 
 
 #: how long a reader waits for a live writer's first flush before calling it truncated
@@ -737,7 +726,8 @@ def _open(path: str | Path, live: bool | None = None) -> h5py.File:
     return f
 
 
-def claim(path: str | Path, command: str = "", *, room: int = CLOSE_RESERVE) -> WriterLock:
+def claim(path: str | Path, command: str = "", *, room: int = CLOSE_RESERVE,
+          repair: bool = False) -> WriterLock:
     """Claim ``path`` for writing: the first step of every writer (run, import, repair).
 
     Refuses, leaving the file byte for byte as it was, a path that is not a regular
@@ -752,11 +742,15 @@ def claim(path: str | Path, command: str = "", *, room: int = CLOSE_RESERVE) -> 
         p.parent.mkdir(parents=True, exist_ok=True)
     lock = WriterLock.acquire(p, command)
     try:
+        if exists and repair:
+            ends = recorded_end(p)
+            if ends is not None and ends[1] < ends[0] and reset_end_of_file(p):
+                lock.update(reset_end=f"{ends[0]} -> {ends[1]}")
         if exists:
             with _file_errors(p), _open(p, live=False):
                 pass
             for run in list_runs(p):  # never write into damaged structures
-                if run.damage:
+                if run.damage and not lock.holder.get("reset_end"):  # what a reset cut off
                     raise RunFileError(f"{p}: run {run.run_id} is damaged ({run.damage}); "
                                        "not writing into a damaged file, use a new file")
         have, limit = room_to_grow(p)
@@ -915,11 +909,27 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
     Refuses a file a live writer holds (:class:`FileBusyError`): its running run is not
     cut off. A file with nothing to repair is not written to.
     """
+    return repair_file(path, run_ids)[0]
+
+
+def repair_file(path: str | Path, run_ids: Sequence[str] | None = None
+                ) -> tuple[list[str], str]:
+    """:func:`mark_incomplete`, first resetting the end of a file cut short by a failed
+    write (:func:`analysis.superblock.reset_end_of_file`: structures written before the
+    failure read again; those that pointed past the end show as damaged).
+
+    Returns the repaired run ids and a note of the reset ("" if none was needed).
+    """
     p = Path(path)
-    with claim(p, "labapp info --repair", room=0):
+    with claim(p, "labapp info --repair", room=0, repair=True) as lock:
+        note = ""
+        if lock.holder.get("reset_end"):
+            old, new = lock.holder["reset_end"].split(" -> ")
+            note = (f"{p}: the file recorded {old} bytes but holds {new}; its end was reset "
+                    "to the bytes on disk")
         todo = _cut_off_runs(p, run_ids)
         if not todo:
-            return []
+            return [], note
         try:
             f = h5py.File(p, "r+", libver="latest")
         except OSError as exc:
@@ -935,4 +945,4 @@ def mark_incomplete(path: str | Path, run_ids: Sequence[str] | None = None) -> l
                 set_attr(g.attrs, "complete", True)
                 if not g.attrs.get("end_utc"):
                     set_attr(g.attrs, "end_utc", utc_now())
-    return todo
+    return todo, note

@@ -366,9 +366,18 @@ def test_truncated_run_file(good_run, tmp_path, capsys):
     assert out.returncode == 1, out.stderr
     check_file_error(one_line(out.stdout), "truncated", path)
     for command in FILE_COMMANDS:
+        if command == "repair":
+            continue
         rc, _, stderr = run_cli_inprocess(file_argv(command, path, tmp_path), capsys)
         assert rc == 1
         check_file_error(one_line(stderr), "truncated", path)
+        assert "--repair" in stderr
+    # the repair resets the recorded end to the bytes on disk; what lay beyond is damage
+    rc, stdout, stderr = run_cli_inprocess(file_argv("repair", path, tmp_path), capsys)
+    assert rc == 0, stderr
+    assert "its end was reset to the bytes on disk" in stdout
+    rc, stdout, _ = run_cli_inprocess(["info", str(path)], capsys)
+    assert rc == 0 and "1 run(s)" in stdout
 
 
 def test_appending_a_run_to_a_newer_schema_file_is_refused(good_run, tmp_path, capsys):

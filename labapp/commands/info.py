@@ -11,7 +11,7 @@ from pathlib import Path
 
 from analysis.provenance import label
 from analysis.run_json import describe_run, dumps
-from analysis.runfile import list_runs, mark_incomplete, read_run
+from analysis.runfile import list_runs, read_run, repair_file
 from analysis.runlock import describe_holder, live_writer
 
 
@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if args.repair:
-        repaired = mark_incomplete(args.file)
+        repaired, note = repair_file(args.file)
+        if note:
+            print(note)
         for rid in repaired:
             print(f"repaired run {rid}: marked incomplete")
         if not repaired:
@@ -65,7 +67,8 @@ def main(args: argparse.Namespace) -> int:
             print(f"    outcome: {outcome_text(r.attrs['outcome'])}")
         if r.attrs.get("safe_state_problems"):
             print(f"    WARNING safe state not confirmed: {r.attrs['safe_state_problems']}")
-    if any(r.effective_status == "incomplete" for r in runs) and not args.repair:
+    if any(not r.complete and r.effective_status == "incomplete" for r in runs) \
+            and not args.repair:
         print("incomplete runs were cut off (writer stopped); 'labapp info --repair' closes "
               "them so analysis reads the data they hold")
     return 0
