@@ -3,8 +3,12 @@
 Transports [M 2-5, 2-10, 2-11, 3-4, 4-1]:
 
 * **LAN** (``TCPIP::host::1225::SOCKET``): every command ends with NUL and *every*
-  command gets a reply, ``ACK`` when it returns no data. Completion is detected by
-  polling the status byte with ``SP`` [M 4-6].
+  command gets a reply, ``ACK`` when it returns no data [M 2-10]. The connection layer
+  (:meth:`Keithley4200A.write` / :meth:`Keithley4200A.read`) reads that reply with the
+  write and keeps data replies for the next read, so pymeasure's own ``write``, ``ask``,
+  ``values`` and declarative properties stay in step (``write("BC")`` then
+  ``ask("*IDN?")`` returns the identity). Completion is detected by polling the status
+  byte with ``SP`` [M 4-6].
 * **GPIB** (``GPIB0::17::INSTR``): no reply to commands that return nothing; completion by
   serial poll (``read_stb``) or, with ``srq=True``, ``DR1`` and a service request.
 
@@ -27,8 +31,10 @@ import select
 import socket
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from pymeasure.instruments import Instrument
+from pymeasure.instruments.validators import strict_discrete_set
 
 from drivers.cards import SMU_I_MAX, SMU_V_MAX, parse_idn, parse_options
 from drivers.pmu import PMUChannel
@@ -90,8 +96,12 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         )
         self.ack = ack
         self.srq = srq
+        self._replies: list[str] = []  # LAN data replies read with their write
+        self._ack_unread = False  # the last write was answered ACK and nobody read it
         self._timeout_ms = timeout
         self._mode: str | None = None
+        self._last_command = ""
+        self._check_each = False
         self._pmu_mode: int | None = None
         self._desync = False
         self.idn = ""
@@ -110,7 +120,74 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         parts = self.idn.split(",")
         self.simulated = len(parts) >= 3 and parts[2].strip().startswith("SIM")
 
+    # ------------------------------------------------------------------ plain settings
+    resolution = Instrument.setting(
+        "RS %d", """Set the resolution of every SMU reading, 3..7 digits (int) [M 5-43].""",
+        validator=strict_discrete_set, values=[3, 4, 5, 6, 7], check_set_errors=True)
+
+    instrument_id = Instrument.measurement(
+        "ID", """Get the instrument ID, ``KI4200A Vx.x.x`` (str) [M 4-3].""",
+        cast=str, maxsplit=0)
+
     # ------------------------------------------------------------------ messaging
+    def write(self, command: str, **kwargs) -> None:
+        """Send ``command``; on LAN also read its reply [M 2-10]: ``ACK`` is consumed here,
+        data is kept for the next :meth:`read`. On GPIB nothing is read (no ``ACK``)."""
+        super().write(command, **kwargs)
+        self._last_command = command
+        self._ack_unread = False
+        if self.ack:
+            reply = self._transport_read()
+            if reply.strip() == "ACK":
+                self._ack_unread = True
+            else:
+                self._replies.append(reply)
+
+    def read(self, **kwargs) -> str:
+        """The next reply: a data reply kept by :meth:`write`, else ``ACK`` when the last
+        write was acknowledged and nothing else is pending (a rejected query on LAN), else
+        the transport's next message (GPIB)."""
+        if self._replies:
+            return self._replies.pop(0)
+        if self._ack_unread:
+            self._ack_unread = False
+            return "ACK"
+        return self._transport_read(**kwargs)
+
+    def check_set_errors(self) -> list:
+        """pymeasure's hook after a setting with ``check_set_errors=True``: the status byte
+        says whether the command was rejected (B1 [M 3-4]); the stored error is then raised
+        as :class:`InstrumentError` naming the command."""
+        self._check_status(self._last_command)
+        return []
+
+    @contextmanager
+    def attributed_errors(self):
+        """Inside this block every :meth:`command` is followed by a status-byte read
+        (``SP`` on LAN, a serial poll on GPIB) and a rejection raises
+        :class:`InstrumentError` naming *that* command (a rejected ``VL1`` is reported as
+        ``VL1``, not after ``ME1``). On LAN a rejected command is still answered (the
+        reply after an error is not documented [M 2-10]), so only the syntax-error bit B1
+        [M 3-4] and ``:ERROR:LAST:GET`` [M 4-3] tell that it failed and how. Not for the
+        command that starts a test: the status read would clear its data-ready bit.
+        """
+        self._check_each = True
+        try:
+            yield
+        finally:
+            self._check_each = False
+
+    def _check_status(self, cmd: str) -> None:
+        if self.status_byte & SB_SYNTAX_ERROR:
+            self.check_errors(cmd)
+
+    def clear_stale_errors(self) -> None:
+        """Before a test: ``:ERROR:LAST:CLEAR`` and one status-byte read (which clears B1
+        and RQS [M 3-4]), so that an error left by an earlier command or another client is
+        not blamed on this test's commands [M 4-3]."""
+        self.command(":ERROR:LAST:CLEAR")
+        _ = self.status_byte
+
     def command(self, cmd: str) -> None:
         """Send a command that returns no data; on LAN the reply must be ``ACK`` [M 2-10].
 
@@ -118,6 +195,7 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         ``cmd``; a reply other than ``ACK`` raises :class:`InstrumentError`.
         """
         self._resync_if_needed(cmd)
+        self._last_command = cmd
         try:
             self.write(cmd)
             reply = self.read().strip() if self.ack else "ACK"
@@ -127,6 +205,8 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
             raise self._io_error(cmd, exc) from exc
         if reply != "ACK":
             raise InstrumentError(0, f"expected ACK, got {reply!r}", cmd)
+        if self._check_each and not cmd.startswith(":ERROR:LAST"):
+            self._check_status(cmd)
 
     def query(self, cmd: str) -> str:
         """Send a query and return its data reply.
@@ -136,6 +216,7 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         with its code and ``cmd``.
         """
         self._resync_if_needed(cmd)
+        self._last_command = cmd
         try:
             reply = self.ask(cmd).strip()
         except AssertionError:
@@ -148,7 +229,7 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
             raise CommunicationError(cmd, "query answered ACK instead of data")
         return reply
 
-    def read(self, **kwargs) -> str:
+    def _transport_read(self, **kwargs) -> str:
         """Read one reply; a LAN connection the instrument closed fails at once.
 
         pyvisa-py's socket read treats end-of-stream as "no data yet" and waits out the
@@ -211,6 +292,8 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         if not self._desync:
             return
         self._desync = False
+        self._replies.clear()
+        self._ack_unread = False
         try:
             self.write("*IDN?")
             for _ in range(16):
@@ -351,6 +434,8 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
                 adapter.connection.close()
             except Exception:  # noqa: BLE001 - the old connection is already broken
                 pass
+            self._replies.clear()
+            self._ack_unread = False
             term = "\0" if self.ack else "\n"
             adapter.connection = manager.open_resource(
                 name, write_termination=term, read_termination=term,

@@ -2,15 +2,29 @@
 
 Compliance is always part of the source command (``DV``/``DI`` carry it), so an output is
 never on without a limit. Readings keep their status letter (:class:`Reading`).
+
+Channel codes [M 5-34, 5-35]: ``TIn`` measures the current of SMU n (1..9); ``TV`` has its
+own numbering: 1-4 = SMU1-4, 5-6 = VM1-2, 7-10 = SMU5-8, 11-16 = VM3-8 (SMU9 has no ``TV``
+code). The reply's channel letter is the code's letter, A = 1 ... P = 16 [M 3-2]; the
+driver checks it, so a reply meant for another channel is never taken for this one.
 """
 
 from __future__ import annotations
 
 from pymeasure.instruments import Channel
+from pymeasure.instruments.validators import strict_range
 
 from drivers.cards import DI_RANGES, DV_RANGES, SMU_V_MAX, SMUCard
-from drivers.readings import Reading, parse_reading
+from drivers.readings import CommunicationError, Reading, parse_reading
 from drivers.validation import ParameterError, check_range, fmt_number
+
+#: ``TV`` channel code of SMU n [M 5-35]
+TV_CODE = {1: 1, 2: 2, 3: 3, 4: 4, 5: 7, 6: 8, 7: 9, 8: 10}
+
+
+def reading_letter(code: int) -> str:
+    """Channel letter of a user-mode reply for ``TV``/``TI`` code n: A + n - 1 [M 3-2]."""
+    return chr(ord("A") + code - 1)
 
 
 class SMU(Channel):
@@ -69,12 +83,32 @@ class SMU(Channel):
     def measure_current(self) -> Reading:
         """``TIn`` -> current with its status letter [M 5-34, 3-2]."""
         self.parent.user_mode()
-        return self.parent.query_parsed(f"TI{self.id}", parse_reading)
+        return self._reading(f"TI{self.id}", reading_letter(int(self.id)) + "I")
 
     def measure_voltage(self) -> Reading:
-        """``TVn`` -> voltage with its status letter [M 5-35, 3-2]."""
+        """``TVc`` with the manual's code c of this SMU -> voltage with its status letter
+        [M 5-35, 3-2]."""
+        code = TV_CODE.get(int(self.id))
+        if code is None:
+            raise ParameterError("smu", self.id, "SMU1..SMU8 (the manual gives SMU9 no TV "
+                                 "channel code)")
         self.parent.user_mode()
-        return self.parent.query_parsed(f"TV{self.id}", parse_reading)
+        return self._reading(f"TV{code}", reading_letter(code) + "V")
+
+    def _reading(self, cmd: str, channel: str) -> Reading:
+        reply = self.parent.query(cmd)
+        if reply[1:3] != channel:
+            raise CommunicationError(cmd, f"reply {reply[:20]!r} is not channel {channel}")
+        try:
+            return parse_reading(reply)
+        except ValueError as exc:
+            raise CommunicationError(cmd, f"unreadable reply {reply[:60]!r}") from exc
+
+    #: ``RG n, amps``: lowest autorange current range [M 5-42]; a plain setting whose
+    #: rejection (B1) is raised naming ``RG`` (``check_set_errors``)
+    lowest_range = Channel.setting(
+        "RG {ch}, %g", """Set the lowest autorange current range in A (float) [M 5-42].""",
+        validator=strict_range, values=[1e-12, 1.0], check_set_errors=True)
 
     def lowest_current_range(self, amps: float) -> None:
         """``RG ch, amps``: lowest autorange current range (modeless) [M 5-42]."""

@@ -120,7 +120,7 @@ class SystemMode:
         self.command(f"CH{smu}")
 
     def _begin_test(self) -> None:
-        """``BC`` (and ``DR1`` when waiting for SRQ on GPIB) before a system-mode test."""
+        """``BC``, and ``DR1`` when waiting for SRQ on GPIB, at the start of a test."""
         self.clear_buffer()
         if self.srq and not self.ack:
             self.data_ready_srq(True)
@@ -166,13 +166,17 @@ class SystemMode:
         except Exception:  # noqa: BLE001 - the original error is what the caller sees
             log.warning("ME4 (abort the running SMU test) failed", exc_info=True)
 
-    def _run_and_fetch(self, smu: int, timeout: float, should_stop: ShouldStop,
-                       program: np.ndarray | None, live: LivePoints = None) -> SweepData:
-        vname, iname = f"V{smu}", f"I{smu}"
+    def _measure_setup(self, smu: int) -> None:
+        """SM page: list display, the functions to list; then the MD page [M 5-22, 5-23]."""
         self.page("SM")
         self.command("DM2")
-        self.command(f"LI '{vname}', '{iname}', 'CH{smu}T'")
+        self.command(f"LI 'V{smu}', 'I{smu}', 'CH{smu}T'")
         self.page("MD")
+
+    def _run_and_fetch(self, smu: int, timeout: float, should_stop: ShouldStop,
+                       program: np.ndarray | None, live: LivePoints = None) -> SweepData:
+        """``ME1``, wait (reading live points with ``RD``), ``DO`` of V, I and timestamps
+        [M 5-28, 5-38, 5-41]."""
         self.command("ME1")
         self.check_errors("ME1")
         seen: list[tuple[float, float, float]] = []  # (t, V, I) read with RD so far
@@ -276,15 +280,18 @@ class SystemMode:
         """Shared body of the VAR1 sweeps once their arguments are checked."""
         for n in ground:
             self._smu(n)
-        self._begin_test()
-        self._define_sweep_channels(smu, "VAR1", ground)
-        self.page("SS")
-        self.command(source)
-        if hold:
-            self.command(f"HT {fmt_number(hold)}")
-        self.command(f"DT {fmt_number(delay)}")
-        self.integration(integration)
-        self.exit_on_compliance(exit_on_compliance)
+        self.clear_stale_errors()  # so that each error is blamed on its own command [M 4-3]
+        with self.attributed_errors():
+            self._begin_test()
+            self._define_sweep_channels(smu, "VAR1", ground)
+            self.page("SS")
+            self.command(source)
+            if hold:
+                self.command(f"HT {fmt_number(hold)}")
+            self.command(f"DT {fmt_number(delay)}")
+            self.integration(integration)
+            self.exit_on_compliance(exit_on_compliance)
+            self._measure_setup(smu)
         return self._run_and_fetch(smu, timeout, should_stop, program, live)
 
     def linear_sweep(
@@ -356,15 +363,18 @@ class SystemMode:
         self._check_integration(integration)
         if timeout is None:
             timeout = wait + count * interval + 60.0
-        self._begin_test()
-        self._define_sweep_channels(smu, "CONST", ground)
-        self.page("SS")
-        self.command(f"VC{smu}, {fmt_number(volts)}, {fmt_number(abs(compliance))}")
-        self.integration(integration)
-        self.page("SM")
-        self.command(f"NR {count}")
-        self.command(f"IN {fmt_number(interval)}")
-        self.command(f"WT {fmt_number(wait)}")
+        self.clear_stale_errors()  # so that each error is blamed on its own command [M 4-3]
+        with self.attributed_errors():
+            self._begin_test()
+            self._define_sweep_channels(smu, "CONST", ground)
+            self.page("SS")
+            self.command(f"VC{smu}, {fmt_number(volts)}, {fmt_number(abs(compliance))}")
+            self.integration(integration)
+            self.page("SM")
+            self.command(f"NR {count}")
+            self.command(f"IN {fmt_number(interval)}")
+            self.command(f"WT {fmt_number(wait)}")
+            self._measure_setup(smu)
         return self._run_and_fetch(smu, timeout, should_stop, np.full(count, float(volts)))
 
     # ------------------------------------------------------------------ SMU pulses

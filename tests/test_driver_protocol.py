@@ -30,6 +30,16 @@ def acked(*commands: str) -> list[tuple[str, str]]:
     return [(c, "ACK") for c in commands]
 
 
+#: a test starts by clearing stale errors and the status byte [M 4-3, 3-4]
+CLEAR_STALE = [(":ERROR:LAST:CLEAR", "ACK"), ("SP", "0")]
+
+
+def checked(*commands: str) -> list[tuple[str, str]]:
+    """Set-up commands of a test, each followed by a status-byte read (``SP``) so that a
+    rejection is reported as that command [M 3-4, 4-3]."""
+    return [m for c in commands for m in ((c, "ACK"), ("SP", "0"))]
+
+
 def manual(line: str) -> str:
     """A manual line with its numerals in the driver's number format (value unchanged)."""
     head, _, rest = line.partition(" ")
@@ -117,7 +127,7 @@ def test_modeless_integration_range_and_exit_on_compliance():
         k.integration("short")
         k.integration("long")
         k.integration(0.01)
-        k.smus[1].lowest_current_range(100e-9)
+        k.smus[1].lowest_current_range(100e-9)  # validated method
         k.exit_on_compliance(True)
         k.exit_on_compliance(False)
         k.clear_buffer()
@@ -129,7 +139,7 @@ SWEEP_RESULT = ("N+1.0000E-01,N+2.0000E-01,C+2.9000E-01", "N+1.0000E-06,N+2.0000
 
 
 def sweep_tail(smu=1) -> list[tuple[str, str]]:
-    return acked("SM", "DM2", f"LI 'V{smu}', 'I{smu}', 'CH{smu}T'", "MD", "ME1") + [
+    return checked("SM", "DM2", f"LI 'V{smu}', 'I{smu}', 'CH{smu}T'", "MD") + acked("ME1") + [
         (":ERROR:LAST:GET", ""), ("SP", "16"), ("SP", "1"),
         (f"DO 'V{smu}'", SWEEP_RESULT[0]), (f"DO 'I{smu}'", SWEEP_RESULT[1]),
         (f"DO 'CH{smu}T'", SWEEP_RESULT[2]),
@@ -137,7 +147,7 @@ def sweep_tail(smu=1) -> list[tuple[str, str]]:
 
 
 def test_list_sweep_dialogue_with_ground_and_timestamps():
-    dialogue = init() + acked(
+    dialogue = init() + CLEAR_STALE + checked(
         "BC", "DE", "CH2, 'V2', 'I2', 3, 3", "CH1, 'V1', 'I1', 1, 1", "SS",
         "VL1, 1, 0.0001, 0.1, 0.2, 0.3", "HT 0.5", "DT 0.001", "IT2", "EC 0") + sweep_tail()
     with expected_protocol(Keithley4200A, dialogue) as k:
@@ -149,14 +159,14 @@ def test_list_sweep_dialogue_with_ground_and_timestamps():
 
 
 def test_list_sweep_disables_the_other_smus_first():
-    with expected_protocol(Keithley4200A, init("SMU1,SMU2,SMU3,,,,,") + acked(
+    with expected_protocol(Keithley4200A, init("SMU1,SMU2,SMU3,,,,,") + CLEAR_STALE + checked(
             "BC", "DE", "CH2", "CH3", "CH1, 'V1', 'I1', 1, 1", "SS",
             "VL1, 1, 0.001, 0, 1, 0", "DT 0", "IT2", "EC 1") + sweep_tail()) as k:
         k.list_sweep(1, [0, 1, 0], 1e-3, exit_on_compliance=True)
 
 
 def test_smu_pulse_train_is_a_list_sweep_held_width_per_level():
-    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + acked(
+    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + CLEAR_STALE + checked(
             "BC", "DE", "CH1, 'V1', 'I1', 1, 1", "SS", "VL1, 1, 0.0005, 1.5, 0, 0.1",
             "DT 0.002", "IT1", "EC 0") + sweep_tail()) as k:
         data = k.smu_pulse_train(1, np.array([1.5, 0.0, 0.1]), 2e-3, 5e-4)
@@ -164,7 +174,7 @@ def test_smu_pulse_train_is_a_list_sweep_held_width_per_level():
 
 
 def test_linear_sweep_vr():
-    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + acked(
+    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + CLEAR_STALE + checked(
             "BC", "DE", "CH1, 'V1', 'I1', 1, 1", "SS", "VR1, 0, 1, 0.5, 0.01", "DT 0",
             "IT4, 1, 1, 0.5", "EC 0") + sweep_tail()) as k:
         data = k.linear_sweep(1, 0.0, 1.0, 0.5, 1e-2, integration=0.5)
@@ -172,7 +182,7 @@ def test_linear_sweep_vr():
 
 
 def test_sampling_mode_nr_in_wt_with_constant_source():
-    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + acked(
+    with expected_protocol(Keithley4200A, init("SMU1,,,,,,,") + CLEAR_STALE + checked(
             "BC", "DE", "CH1, 'V1', 'I1', 1, 3", "SS", "VC1, 0.1, 0.0001", "IT2", "SM",
             "NR 3", "IN 0.5", "WT 1") + sweep_tail()) as k:
         data = k.sample(1, 0.1, 1e-4, 3, 0.5, wait=1.0)
@@ -208,8 +218,9 @@ def test_status_byte_syntax_error_raises_instrument_error():
 # ---------------------------------------------------------------------- GPIB
 def test_gpib_has_no_ack_and_polls_the_serial_byte():
     dialogue = init("SMU1,,,,,,,") + [(c, None) for c in (
-        "BC", "DE", "CH1, 'V1', 'I1', 1, 1", "SS", "VL1, 1, 0.0001, 0.1, 0.2, 0.3", "DT 0",
-        "IT2", "EC 0", "SM", "DM2", "LI 'V1', 'I1', 'CH1T'", "MD", "ME1")] + [
+        ":ERROR:LAST:CLEAR", "BC", "DE", "CH1, 'V1', 'I1', 1, 1", "SS",
+        "VL1, 1, 0.0001, 0.1, 0.2, 0.3", "DT 0", "IT2", "EC 0", "SM", "DM2",
+        "LI 'V1', 'I1', 'CH1T'", "MD", "ME1")] + [
         (":ERROR:LAST:GET", ""), ("DO 'V1'", SWEEP_RESULT[0]),
         ("DO 'I1'", SWEEP_RESULT[1]), ("DO 'CH1T'", SWEEP_RESULT[2])]
     with expected_protocol(Keithley4200A, dialogue, ack=False,
@@ -221,8 +232,9 @@ def test_gpib_has_no_ack_and_polls_the_serial_byte():
 
 def test_gpib_srq_sends_dr1_and_waits_for_service_request():
     dialogue = init("SMU1,,,,,,,") + [(c, None) for c in (
-        "BC", "DR1", "DE", "CH1, 'V1', 'I1', 1, 1", "SS", "VL1, 1, 0.0001, 0.1, 0.2, 0.3",
-        "DT 0", "IT2", "EC 0", "SM", "DM2", "LI 'V1', 'I1', 'CH1T'", "MD", "ME1")] + [
+        ":ERROR:LAST:CLEAR", "BC", "DR1", "DE", "CH1, 'V1', 'I1', 1, 1", "SS",
+        "VL1, 1, 0.0001, 0.1, 0.2, 0.3", "DT 0", "IT2", "EC 0", "SM", "DM2",
+        "LI 'V1', 'I1', 'CH1T'", "MD", "ME1")] + [
         (":ERROR:LAST:GET", ""), (":ERROR:LAST:GET", ""),
         ("DO 'V1'", SWEEP_RESULT[0]), ("DO 'I1'", SWEEP_RESULT[1]),
         ("DO 'CH1T'", SWEEP_RESULT[2])]
