@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drivers.keithley4200 import Keithley4200A  # noqa: E402
@@ -82,6 +84,22 @@ def unterminated_send_s(server: KXCIServer, megabytes: int) -> float:
         return time.perf_counter() - t0
 
 
+def dc_loop_speed() -> tuple[float, float, float]:
+    """The 12 000-point DC loop 0 -> 3 -> 0 -> -3 -> 0 V (1 mV steps, 1 PLC) as list
+    sweeps of <= 4096 points through the driver and the simulated 4200A in-process (SMU
+    readings with noise): (instrument time s, wall s, CPU s)."""
+    from sim_backend.adapter import SimAdapter
+
+    engine = KXCIEngine(seed=0)
+    k = Keithley4200A(SimAdapter(engine))
+    v = np.concatenate([np.linspace(0, 3, 3001), np.linspace(3, -3, 6001)[1:],
+                        np.linspace(-3, 0, 3001)[1:]])
+    t_dev, t0, c0 = engine.device.time, time.perf_counter(), time.process_time()
+    for start in range(0, v.size, 4096):
+        k.list_sweep(1, v[start:start + 4096], 5e-3)
+    return (engine.device.time - t_dev, time.perf_counter() - t0, time.process_time() - c0)
+
+
 def main() -> dict[str, float]:
     engine = KXCIEngine(seed=0)
     server = KXCIServer(engine, port=0)
@@ -107,8 +125,12 @@ def main() -> dict[str, float]:
     rate = 50 / t50
     print(f"  unterminated 10 MB / 50 MB refused in {t10:.3f} s / {t50:.3f} s (best of 3; "
           f"{rate:.0f} MB/s for 50 MB, target > 100) {'OK' if rate > 100 else 'MISSED'}")
+    t_inst, t_wall, t_cpu = dc_loop_speed()
+    print(f"  DC loop 12 001 points (in-process): {t_inst:.0f} s of instrument time in "
+          f"{t_wall:.2f} s wall ({t_inst / t_wall:.0f}x real time), {t_cpu:.2f} s CPU "
+          f"({t_inst / t_cpu:.0f}x)")
     return {"round_trip_ms": med, "command_ms": cmd, "fetch_65536_s": t_fetch,
-            "unterminated_50mb_s": t50}
+            "unterminated_50mb_s": t50, "dc_loop_x_real_time": t_inst / t_wall}
 
 
 if __name__ == "__main__":

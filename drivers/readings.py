@@ -87,7 +87,7 @@ def parse_reading_list(text: str) -> tuple[np.ndarray, np.ndarray]:
     # Fast path for the usual ``X+N.NNNNE-NN`` items: one vectorised conversion instead of
     # a regular expression per reading (a 4096-point DO reply parses in ~1 ms).
     letters = [it[:1] for it in items]
-    if all(c.isalpha() and c.isupper() for c in letters):
+    if all(c.isalpha() and c.isupper() for c in set(letters)):
         try:
             values = np.array([it[1:] for it in items], dtype=float)
         except ValueError:

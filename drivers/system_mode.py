@@ -269,7 +269,7 @@ class SystemMode:
         self._check_timing(delay, hold)
         self._check_integration(integration)
         source = (f"VL{smu}, 1, {fmt_number(abs(compliance))}, "
-                  + ", ".join(fmt_number(x) for x in v))
+                  + ", ".join([fmt_number(x) for x in v.tolist()]))
         return self._var1_test(smu, source, v, hold, delay, integration, exit_on_compliance,
                                ground, timeout, should_stop, live)
 

@@ -59,6 +59,18 @@ def parse_float(text: str, code: int = -993) -> float:
     return value
 
 
+def parse_floats(texts: list[str], code: int = -993) -> np.ndarray:
+    """Many KXCI numbers at once (a 4096-point list), with :func:`parse_float`'s rules."""
+    try:
+        if max(map(len, texts), default=0) <= 12:
+            values = np.array(texts, dtype=float)
+            if np.all(np.isfinite(values)):
+                return values
+    except ValueError:
+        pass
+    return np.array([parse_float(t, code) for t in texts])  # names the bad one
+
+
 def parse_int(text: str, lo: int, hi: int, code: int = -993) -> int:
     """An integer argument in [lo, hi] (``1``, ``1.0`` and ``1E3`` accepted)."""
     value = parse_float(text, code)

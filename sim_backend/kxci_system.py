@@ -38,7 +38,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim_backend.kxci_common import KXCIError, parse_float, parse_int, split_args
+from sim_backend.kxci_common import (
+    KXCIError,
+    parse_float,
+    parse_floats,
+    parse_int,
+    split_args,
+)
 from sim_backend.kxci_smu import (
     MAX_BUFFER,
     MAX_LIST_POINTS,
@@ -301,7 +307,7 @@ class SystemCommands:
             if len(args) - 3 > MAX_LIST_POINTS:
                 raise KXCIError(-993, f"{len(args) - 3} list points > {MAX_LIST_POINTS}")
             comp = self._comp_for(ch, kind, args[2])
-            values = np.array([parse_float(a) for a in args[3:]])
+            values = parse_floats(args[3:])
             if kind == "V" and np.any(np.abs(values) > SMU_V_MAX):
                 raise KXCIError(-993, "list voltage beyond 210 V")
             if kind == "I":
@@ -888,8 +894,10 @@ class SystemCommands:
         if self._test_running():
             raise KXCIError(-980, "DO before the test has finished")
         values, status = self._column(name)
-        digits = self.sm.resolution - 1
-        return ",".join(f"{s}{v:+.{digits}E}" for s, v in zip(status, values, strict=True))
+        spec = f"+.{self.sm.resolution - 1}E"
+        # Python floats and str: formatting numpy scalars is ~20x slower
+        return ",".join([s + format(v, spec) for s, v in
+                         zip(status.tolist(), values.tolist(), strict=True)])
 
     def _rd(self, rest: str) -> str:
         """``RD 'name', N``: reading N (1-based) as ``±N.NNNNE±NN``; ``0`` for a point not

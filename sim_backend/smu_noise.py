@@ -6,7 +6,8 @@ The simulated device returns the true V and I; the instrument reports them the w
 * **Current range**: autorange picks the smallest range whose full scale (105 % [M 5-33])
   holds the reading, never below the ``RG`` lowest range (default 100 nA without a
   preamplifier, 1 nA with one [M 5-42]); ``RI`` fixes the range [M 5-42]. A reading beyond
-  105 % of a fixed range saturates there.
+  105 % of a fixed range saturates there. Voltage: the ``DV`` range, else the smallest of
+  20 V / 200 V (200 mV / 2 V too with a preamplifier) that holds the reading.
 * **Resolution**: each range's measure resolution (its least significant digit) from the
   4200A-SCS datasheet's SMU tables, below; readings are rounded to it.
 * **Noise**: Gaussian, σ = ``NOISE_LSB`` resolution steps at 1 PLC, scaling as
@@ -74,6 +75,14 @@ def voltage_ranges(smu) -> list[float]:
     return sorted(V_RESOLUTION) if smu is not None and smu.preamp else [20.0, 200.0]
 
 
+def _lookup(table: dict[float, float], ranges: np.ndarray) -> np.ndarray:
+    """Resolution of each range in ``ranges`` (vectorised dictionary lookup)."""
+    keys = np.array(sorted(table))
+    vals = np.array([table[k] for k in keys])
+    idx = np.clip(np.searchsorted(keys, ranges * (1 - 1e-9)), 0, keys.size - 1)
+    return vals[idx]
+
+
 class SMUNoise:
     """Range, resolution and noise of SMU readings (seeded)."""
 
@@ -87,7 +96,8 @@ class SMUNoise:
         fixed = getattr(smu, "fixed_i_range", 0.0)
         if fixed:
             return np.full(values.shape, ranges[np.argmin(np.abs(np.log(ranges / fixed)))])
-        floor = max(getattr(smu, "lowest_range", 0.0), ranges[0])
+        # default lowest autorange range: 100 nA, 1 nA with a preamplifier [M 5-42]
+        floor = getattr(smu, "lowest_range", 0.0) or (1e-9 if smu.preamp else 100e-9)
         usable = ranges[ranges >= floor * 0.999]
         k = np.searchsorted(usable * OVERRANGE, np.abs(values), side="left")
         return usable[np.minimum(k, usable.size - 1)]
@@ -98,8 +108,7 @@ class SMUNoise:
         if not self.enabled or smu is None:
             return values
         rng = self.current_range(smu, values)
-        res = np.array([I_RESOLUTION[float(r)] for r in rng]) if rng.size else rng
-        return self._read(values, rng, res, plc)
+        return self._read(values, rng, _lookup(I_RESOLUTION, rng), plc)
 
     def measure_v(self, smu, values: np.ndarray, range_code: int = 0,
                   plc: float = 1.0) -> np.ndarray:
@@ -114,8 +123,7 @@ class SMUNoise:
         else:
             k = np.searchsorted(spans * OVERRANGE, np.abs(values), side="left")
             rng = spans[np.minimum(k, spans.size - 1)]
-        res = np.array([V_RESOLUTION[float(r)] for r in rng]) if rng.size else rng
-        return self._read(values, rng, res, plc)
+        return self._read(values, rng, _lookup(V_RESOLUTION, rng), plc)
 
     def _read(self, values, rng, res, plc) -> np.ndarray:
         sigma = NOISE_LSB * res / np.sqrt(max(plc, 0.01))
