@@ -38,8 +38,10 @@ range      resolution     available on
 ========== ============== ===============================
 
 Voltage: 200 V range 200 µV, 20 V range 20 µV; with 4200-PA also 2 V (2 µV) and 200 mV
-(1 µV). The figures were transcribed from the datasheet's tables; no copy of the datasheet
-is stored with the project, so they are recorded here as the one place to check and fix.
+(1 µV). These figures are the datasheet's as recalled when this module was written: no
+copy of the datasheet is stored with the project and they have not been checked against
+one, so this table is the one place to verify and correct them (4201-SMU and 4211-SMU
+share the ranges and resolutions of the 4200-SMU and 4210-SMU).
 
 Everything is drawn from one ``numpy`` generator seeded by the engine's seed, so a run is
 reproducible; ``enabled=False`` gives exact readings (for tests of the wiring itself).
