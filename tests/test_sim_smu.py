@@ -326,3 +326,25 @@ def test_user_mode_channel_codes_and_zero_current_source(make_ohmic_engine):
     run(e, "DI1, 0, 0, 10")
     assert e.handle("TV1") == "NAV+0.0000E+00"
     assert int(e.handle("SP")) & 1  # a user-mode reading sets data ready [3P]
+
+
+def test_me2_repeats_until_me4_and_me4_drops_unmeasured_points(make_ohmic_engine):
+    """ME2 runs until ME4; ME4 aborts, keeping only the points measured so far [M 5-28]."""
+    import time
+
+    e = make_ohmic_engine()
+    run(e, "BC", OTHERS_OFF, "CH1, 'V1', 'I1', 1, 1", "SS", "VL1, 1, 1E-3, 0.1, 0.2",
+        "MD", "ME2")
+    assert int(e.handle("SP")) & 16  # busy until ME4
+    assert e.handle("RD 'V1', 2") != "0"
+    e.handle("DO 'V1'")
+    assert error(e).endswith("(-980)")
+    e.handle("ME4")
+    assert len(e.handle("DO 'V1'").split(",")) == 2
+    paced = make_ohmic_engine(speed=10.0)  # 100 points x 0.1 s at 10x: 1 s of wall time
+    run(paced, "BC", OTHERS_OFF, "CH1, 'V1', 'I1', 1, 1", "SS",
+        "VL1, 1, 1E-3, " + ", ".join(["0.1"] * 100), "DT 0.0833", "MD", "ME1")
+    time.sleep(0.2)
+    paced.handle("ME4")
+    n = len(paced.handle("DO 'V1'").split(","))
+    assert 1 <= n < 60  # about 20 measured in 0.2 s; the rest dropped
