@@ -306,10 +306,15 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         raise CommunicationError(cmd, "replies out of step and could not be resynchronised")
 
     def last_error(self) -> tuple[int, str] | None:
-        """``:ERROR:LAST:GET`` -> (code, text) or None when there is no error [M 4-2]."""
+        """``:ERROR:LAST:GET`` -> (code, text) or None when there is no error [M 4-3]; a
+        reply that is neither empty nor ``<text> (<code>)`` raises CommunicationError."""
         reply = self.query(":ERROR:LAST:GET")
-        m = re.search(r"^(.*)\((-?\d+)\)\s*$", reply)
-        if not m or int(m.group(2)) == 0:
+        if not reply:
+            return None  # nothing stored (the real instrument's empty reply [3P Py4200A])
+        m = re.search(r"^([ -~]*)\((-?\d+)\)\s*$", reply)
+        if not m:
+            raise CommunicationError(":ERROR:LAST:GET", f"unreadable reply {reply[:60]!r}")
+        if int(m.group(2)) == 0:
             return None
         return int(m.group(2)), m.group(1).strip()
 
