@@ -700,8 +700,10 @@ class SystemCommands:
             if f == 1:
                 vals, comp = np.tile(v1, n2), comp1
             elif f == 4:
-                ratio = c.ratio if c.ratio is not None else st.ratio
-                offset = c.offset if c.offset is not None else st.offset
+                ratio = getattr(c, "ratio", None)  # per SMU (RT/FS ..., n) or for all
+                offset = getattr(c, "offset", None)
+                ratio = st.ratio if ratio is None else ratio
+                offset = st.offset if offset is None else offset
                 vals, comp = np.tile(v1 * ratio + offset, n2), comp1
             elif f == 2:
                 v2, comp, _ = v2_by_key[key]

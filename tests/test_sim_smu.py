@@ -348,3 +348,12 @@ def test_me2_repeats_until_me4_and_me4_drops_unmeasured_points(make_ohmic_engine
     paced.handle("ME4")
     n = len(paced.handle("DO 'V1'").split(","))
     assert 1 <= n < 60  # about 20 measured in 0.2 s; the rest dropped
+
+
+def test_var1_prime_on_a_voltage_source_the_manuals_ch_example(make_ohmic_engine):
+    """VAR1 1..3 V in 1 V steps, RT 2, FS 1: VAR1' = 3, 5, 7 V [M 5-8]; here on VS1 [M 5-9]."""
+    e = make_ohmic_engine(options=("SMU1", "VS1"))
+    run(e, "DE", "CH1, 'V1', 'I1', 1, 1", "VS1, 'VS', 4", "SS", "VR1, 1, 3, 1, 1E-3", "RT 2",
+        "FS 1", "MD", "ME1")
+    assert error(e) == ""
+    assert [float(x[1:]) for x in e.handle("DO 'VS'").split(",")] == [3.0, 5.0, 7.0]
