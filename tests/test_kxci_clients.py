@@ -115,6 +115,7 @@ def test_example_2_user_mode_source_measure(server_factory):
     inst.close()
 
 
+@pytest.mark.slow
 def test_example_4_var1_sweep_with_real_time_retrieval(server_factory):
     """Program 4 [M 5-46, 5-47]: a 1001-point VAR1 sweep read point by point with ``RD``
     while it runs. The listing defines ``CH1`` twice; its comment ("Channel definition for
