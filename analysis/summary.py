@@ -297,8 +297,8 @@ class RunAnalysis:
             not self.protocol and rs is not None and ("phase" in rs or "polarity" in rs))
 
     @cached_property
-    def nonlinearity(self) -> dict[str, NonlinearityFit] | None:
-        """Potentiation and depression fits of the first cycle of an ltp-ltd run.
+    def ltp_ltd_halves(self) -> tuple[NDArray, NDArray] | None:
+        """The first cycle's reads (G0) of an ltp-ltd run, split into its two halves.
 
         Reads are taken row by row from the read table; the sign of ``phase`` (or
         ``polarity``, ``v_pulse_V``, ``v_program_V``) splits potentiation from
@@ -325,7 +325,15 @@ class RunAnalysis:
                 if name in self.run.parameters:
                     n_pot = int(self.run.param(name)) + 1  # + the initial read
                     break
-        up, down = split_ltp_ltd(g, polarity=pol, n_potentiation=n_pot)
+        return split_ltp_ltd(g, polarity=pol, n_potentiation=n_pot)
+
+    @cached_property
+    def nonlinearity(self) -> dict[str, NonlinearityFit] | None:
+        """Potentiation and depression fits of the first cycle of an ltp-ltd run."""
+        halves = self.ltp_ltd_halves
+        if halves is None:
+            return None
+        up, down = halves
         out = {}
         if np.isfinite(up).sum() >= 4:
             out["potentiation"] = fit_update(up, "potentiation")

@@ -69,12 +69,18 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+#: epochs of the short Fig. 7c-e training ``reproduce fig7`` adds on the digits set
+NN_EPOCHS = 10
+
+
 def reproduce(figure: str, outdir: str | Path, seed: int | None = None, dpi: int = 150,
-              log=print) -> list[Path]:
+              log=print, nn_epochs: int = NN_EPOCHS) -> list[Path]:
     """Run the recipe of ``figure`` on the simulator; returns the run file and figures.
 
     ``seed`` picks the simulated device (default: the recipe's own, a device that shows the
-    behaviour the figure is about; devices differ as real ones do).
+    behaviour the figure is about; devices differ as real ones do). For ``fig7`` the
+    measured device then trains paper 000's network on the digits set for ``nn_epochs``
+    epochs (Fig. 7c-e; 0 skips it, as does a missing ``labapp[nn]`` extra, with a note).
     """
     from analysis.figures import save_figures
     from analysis.inputs import load_run
@@ -108,4 +114,34 @@ def reproduce(figure: str, outdir: str | Path, seed: int | None = None, dpi: int
                             dpi=dpi)
         for name, png in zip(recipe.figures, pngs, strict=True):
             written.append(png.replace(out / recipe.file_name(name, index)))
+    if figure == "fig7" and nn_epochs > 0:
+        written += neural_panels(path, run_ids[-1], out, nn_epochs, dpi, log)
+    return written
+
+
+def neural_panels(path: Path, run_id: str, out: Path, epochs: int, dpi: int,
+                  log) -> list[Path]:
+    """Fig. 7c-e: a short training on the digits set with the device of ``run_id``.
+
+    The measured device and the float baseline, confusion matrices at a third, two thirds
+    and all of the epochs (the paper's 100/200/300 of 300). The full MNIST/CIFAR-10 runs
+    are ``labapp nn`` commands (docs/nn.md).
+    """
+    try:
+        from analysis.neural.experiment import run_experiment
+        from analysis.neural.training import TrainConfig
+    except ImportError as exc:
+        log(f"Fig. 7c-e skipped: they need pip install 'labapp[nn]' ({exc.name} is missing)")
+        return []
+    marks = tuple(sorted({max(1, round(epochs * k / 3)) for k in (1, 2, 3)}))
+    summary = run_experiment(path, out / "paper000-fig7-nn", run_id=run_id,
+                             dataset="digits", devices=("measured", "float"),
+                             config=TrainConfig(epochs=epochs, confusion_epochs=marks),
+                             dpi=dpi, log=log)
+    written = []
+    for f in map(Path, summary["files"]):
+        if f.suffix == ".png":  # fig7c_accuracy.png -> paper000-fig7c_accuracy.png
+            written.append(f.replace(out / f"paper000-{f.name}"))
+        else:
+            written.append(f)
     return written

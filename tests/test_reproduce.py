@@ -42,9 +42,16 @@ def test_fig6_runs_set_then_reset_train_on_one_device(tmp_path):
 def test_cli_reproduce_fig7(tmp_path, capsys):
     import json
 
-    assert main(["reproduce", "fig7", "-o", str(tmp_path)]) == 0
+    assert main(["reproduce", "fig7", "-o", str(tmp_path), "--nn-epochs", "3"]) == 0
     out = capsys.readouterr().out
     assert "paper000-fig7b_ltp-ltd.png" in out
+    # Fig. 7c-e: a short training with the measured device on the digits set
+    for panel in ("fig7c_accuracy", "fig7d_loss", "fig7e_confusion"):
+        assert f"paper000-{panel}.png" in out
+        assert (tmp_path / f"paper000-{panel}.png").stat().st_size > 0
+    nn = json.loads((tmp_path / "paper000-fig7-nn" / "nn-summary.json").read_text())
+    assert set(nn["runs"]) == {"measured", "float"}
+    assert sorted(nn["runs"]["measured"]["confusion"]) == ["1", "2", "3"]
     assert main(["analyze", str(tmp_path / "paper000-fig7.h5"), "--json"]) == 0
     summaries = json.loads(capsys.readouterr().out)  # three runs: each analysed
     assert [s["protocol"] for s in summaries] == ["pulse-train", "pulse-train", "ltp-ltd"]

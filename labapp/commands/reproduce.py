@@ -21,13 +21,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None,
                    help="simulated device seed (default: the recipe's device)")
     p.add_argument("--dpi", type=int, default=150, help="figure resolution")
+    p.add_argument("--nn-epochs", type=int, default=None, metavar="N",
+                   help="fig7 only: epochs of the Fig. 7c-e training on the digits set "
+                   "(default 10; 0 skips it; needs pip install 'labapp[nn]')")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from labapp.reproduce import reproduce
+    from labapp.reproduce import NN_EPOCHS, reproduce
 
-    for path in reproduce(args.figure, args.output, seed=args.seed, dpi=args.dpi):
+    nn_epochs = NN_EPOCHS if args.nn_epochs is None else args.nn_epochs
+    if nn_epochs < 0:
+        raise ValueError(f"--nn-epochs must be >= 0, got {nn_epochs}")
+    for path in reproduce(args.figure, args.output, seed=args.seed, dpi=args.dpi,
+                          nn_epochs=nn_epochs):
         if path.suffix == ".png":
             print(f"figure:   {path}")
     return 0
