@@ -162,6 +162,34 @@ def test_cifar10_python_batches_load_as_rgb_images(tmp_path):
     assert d.classes[9] == "truck"
 
 
+def test_cifar10_binary_version_loads_the_same_layout(tmp_path):
+    rng = np.random.default_rng(2)
+    first = None
+    for name in [*datasets.CIFAR_TRAIN, datasets.CIFAR_TEST]:
+        records = rng.integers(0, 256, (3, 3073), dtype=np.uint8)
+        records[:, 0] = [7, 8, 9]
+        first = records if first is None else first
+        records.tofile(tmp_path / f"{name}.bin")
+    d = datasets.load("cifar10", tmp_path)
+    assert d.x_train.shape == (15, 32, 32, 3) and d.y_train[:3].tolist() == [7, 8, 9]
+    assert d.x_train[0, 0, 0, 1] * 255 == pytest.approx(first[0, 1 + 1024])  # green plane
+
+
+def test_a_crafted_cifar_pickle_cannot_run_code(tmp_path):
+    marker = tmp_path / "EXECUTED"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    for name in [*datasets.CIFAR_TRAIN, datasets.CIFAR_TEST]:
+        with (tmp_path / name).open("wb") as fh:
+            pickle.dump({b"data": Evil(), b"labels": [0]}, fh)
+    with pytest.raises(datasets.DatasetError, match="not a CIFAR-10 batch .refusing to build"):
+        datasets.load("cifar10", tmp_path)
+    assert not marker.exists()
+
+
 def test_digits_are_framed_like_mnist_and_split_by_class():
     d = datasets.load("digits")
     assert d.x_train.shape[1:] == (28, 28, 1)

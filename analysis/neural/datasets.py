@@ -8,9 +8,14 @@
   folder: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
   ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``. IDX: a big-endian header
   (magic 0x00000803 for images, 0x00000801 for labels, then the dimensions), then bytes.
-- ``cifar10``: the "CIFAR-10 python version" batches (Krizhevsky 2009): ``data_batch_1`` ...
-  ``data_batch_5`` and ``test_batch`` (pickles of a dict with ``data``, N x 3072 uint8 in
-  R, G, B planes of 32x32, and ``labels``), in the folder or its ``cifar-10-batches-py``.
+- ``cifar10``: the CIFAR-10 batches (Krizhevsky 2009) in the folder or in its
+  ``cifar-10-batches-bin`` / ``cifar-10-batches-py``: the "binary version"
+  (``data_batch_1.bin`` ... ``data_batch_5.bin``, ``test_batch.bin``: records of one label
+  byte and 3072 pixel bytes) or the "python version" (``data_batch_1`` ... ``test_batch``:
+  pickles of a dict with ``data``, N x 3072 uint8, and ``labels``). Pixels are R, G, B
+  planes of 32x32, row-major. Python-version pickles are read by an unpickler that only
+  builds dicts, lists, strings, numbers and numpy arrays (never other classes or calls), so
+  a crafted file cannot run code.
 
 Nothing is downloaded: a missing file is one error naming the file and where to put it.
 Images come back as float32 arrays (N, H, W, C) in [0, 1] and labels as int32 (N,).
@@ -84,7 +89,7 @@ def load(name: str, data_dir: str | Path | None = None) -> Dataset:
 def _expected(name: str) -> str:
     if name == "mnist":
         return ", ".join(MNIST_FILES.values()) + " (optionally .gz)"
-    return ", ".join(CIFAR_TRAIN + (CIFAR_TEST,)) + " (CIFAR-10 python version)"
+    return ", ".join(CIFAR_TRAIN + (CIFAR_TEST,)) + " (CIFAR-10, .bin or python version)"
 
 
 def load_digits(seed: int = 0) -> Dataset:
@@ -172,21 +177,46 @@ def load_mnist(folder: Path) -> Dataset:
                    arrays["test_labels"].astype(np.int32), tuple(str(k) for k in range(10)))
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """Unpickler for CIFAR-10 batches: numpy arrays and plain containers, nothing else."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):  # noqa: D401 - pickle's hook
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to build {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _cifar_file(folder: Path, name: str) -> Path | None:
+    for base in (folder, folder / "cifar-10-batches-bin", folder / "cifar-10-batches-py"):
+        for candidate in (base / f"{name}.bin", base / name):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 def _cifar_batch(folder: Path, name: str) -> tuple[NDArray, NDArray]:
-    for base in (folder, folder / "cifar-10-batches-py"):
-        p = base / name
-        if p.is_file():
-            break
-    else:
-        raise DatasetError(f"{folder / name}: not found; put the CIFAR-10 python-version "
-                           f"batch {name} in {folder}")
+    p = _cifar_file(folder, name)
+    if p is None:
+        raise DatasetError(f"{folder / name}: not found; put the CIFAR-10 batch {name}.bin "
+                           f"(binary version) or {name} (python version) in {folder}")
     try:
-        with p.open("rb") as fh:
-            d = pickle.load(fh, encoding="bytes")  # noqa: S301 - the user's own data file
-        data = np.asarray(d[b"data"], dtype=np.uint8)
-        labels = np.asarray(d[b"labels"], dtype=np.int32)
+        if p.suffix == ".bin":
+            raw = np.fromfile(p, dtype=np.uint8)
+            if raw.size % 3073:
+                raise ValueError(f"{raw.size} bytes is not a whole number of 3073-byte records")
+            records = raw.reshape(-1, 3073)
+            data, labels = records[:, 1:], records[:, 0].astype(np.int32)
+        else:
+            with p.open("rb") as fh:
+                d = _ArraysOnly(fh, encoding="bytes").load()
+            data = np.asarray(d[b"data"], dtype=np.uint8)
+            labels = np.asarray(d[b"labels"], dtype=np.int32)
     except Exception as exc:  # noqa: BLE001 - one line naming the file
-        raise DatasetError(f"{p}: not a CIFAR-10 python batch ({exc})") from exc
+        raise DatasetError(f"{p}: not a CIFAR-10 batch ({exc})") from exc
     if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != labels.size:
         raise DatasetError(f"{p}: data {data.shape} / labels {labels.shape} are not "
                            "N x 3072 / N")
