@@ -57,9 +57,12 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = SINGLE,
 
 def half_integer_lines(ax: Axes, top: float, *, horizontal: bool = True, bottom: float = 0.0,
                        label: bool = False) -> None:
-    """Dashed guide lines at every n/2 G0 (integers darker), optionally labelled."""
+    """Light dashed guide lines at every n/2 G0 from ``bottom`` to ``top`` (integers a
+    little darker), optionally labelled. Callers pass the range the data cover, so no
+    guide runs where there is nothing to compare with."""
     for k in range(max(1, int(np.ceil(2 * bottom))), int(np.floor(2 * top)) + 1):
-        style = {"color": "0.35" if k % 2 == 0 else "0.7", "lw": 0.4, "ls": "--", "zorder": 0}
+        style = {"color": "0.6" if k % 2 == 0 else "0.8", "lw": 0.3, "ls": (0, (4, 4)),
+                 "zorder": 0}
         (ax.axhline if horizontal else ax.axvline)(k / 2, **style)
         if label and top - bottom <= 12 and k % 2 == 0:
             if horizontal:

@@ -91,23 +91,35 @@ def figure_plateaus(an: RunAnalysis) -> Figure:
     fig, ax = new_figure(width=DOUBLE * 0.6)
     ax.plot(x, g, ".", ms=1.2, color="0.55", label="G/G$_0$", rasterized=g.size > 5000)
     done = set()
+    fin = g[np.isfinite(g)]
+    top = min(float(fin.max()) if fin.size else 1.0, an.options.g_range_max + 5)
+    xr = float(np.nanmax(x) - np.nanmin(x)) if x.size else 1.0
+    placed: list[tuple[float, float]] = []
     for p in res.plateaus:
         colour = KIND_COLOURS.get(p.kind, "C1")
         lab = p.kind if p.kind not in done else None
         done.add(p.kind)
         ax.plot([p.x_start, p.x_end], [p.level_g0, p.level_g0], color=colour, lw=2.0,
                 solid_capstyle="butt", label=lab)
-        if len(res.plateaus) <= 40:
+        # a label only where it cannot overlap the last ones (4 % of x, 5 % of y apart)
+        xc = 0.5 * (p.x_start + p.x_end)
+        if all(abs(xc - a) > 0.04 * xr or abs(p.level_g0 - b) > 0.05 * top
+               for a, b in placed[-6:]):
+            placed.append((xc, p.level_g0))
             ax.annotate(f"{p.label_g0:g}" if p.on_half_integer else f"{p.level_g0:.2f}",
-                        (0.5 * (p.x_start + p.x_end), p.level_g0), fontsize=5,
-                        textcoords="offset points", xytext=(0, 3), ha="center")
-    fin = g[np.isfinite(g)]
-    top = min(float(fin.max()) if fin.size else 1.0, an.options.g_range_max + 5)
-    half_integer_lines(ax, max(top, 1.0) * 1.05)
-    ax.set_ylim(0, max(top, 1.0) * 1.08)
+                        (xc, p.level_g0), fontsize=5, textcoords="offset points",
+                        xytext=(0, 3), ha="center")
+    low = float(fin.min()) if fin.size else 0.0
+    half_integer_lines(ax, max(top, 0.5), bottom=max(low, 0.0))
+    warn = (res.params.get("series_resistance") or {}).get("warning")
+    ax.set_ylim(0, max(top, 1.0) * (1.18 if warn else 1.08))
+    if warn:  # the figure says what the JSON says, above the data
+        ax.text(0.99, 0.985, "series resistance not identifiable: labels without a "
+                "correction (see --json)", transform=ax.transAxes, fontsize=5,
+                color="#b03a2e", va="top", ha="right")
     ax.set_xlabel(AXIS_LABELS[unit])
     ax.set_ylabel(G_LABEL)
-    ax.legend(loc="best", frameon=False, markerscale=4)
+    ax.legend(loc="upper left" if warn else "best", frameon=False, markerscale=4)
     title(ax, an.run, f"{len(res.plateaus)} plateaus")
     return styled(fig)
 
