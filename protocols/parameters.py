@@ -180,8 +180,7 @@ class Param:
                 close = difflib.get_close_matches(str(value), self.choices, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ParameterError(self.name, value, self.allowed(), message=(
-                    f"{self.name}={value!r} is not a choice: {self.name} takes "
-                    f"{self.takes()}{hint}"))
+                    f"{self.name}={value!r} is not a choice; allowed {self.allowed()}{hint}"))
             return value
         if self.kind == "floats":
             if isinstance(value, int | float):

@@ -74,7 +74,7 @@ ERRORS = [
      "'v_set'? (parameters: v_set, v_reset, step, dwell, compliance_set, compliance_reset, "
      "cycles, compliance_ladder, sweep, jump_ratio, integration, smu, points_per_test)"),
     ("not-a-choice", ["dc-sweep", "--set", "sweep=bipolr"], 2,
-     "sweep='bipolr' is not a choice: sweep takes one of bipolar, set-only; did you mean "
+     "sweep='bipolr' is not a choice; allowed one of bipolar, set-only; did you mean "
      "'bipolar'?"),
     ("out-of-range", ["dc-sweep", "--set", "compliance_set=0.5"], 2,
      "compliance_set=0.5 is out of range: allowed (0, 0.105] A"),
