@@ -191,8 +191,19 @@ def fit_mixture(
     Parameter errors come from the covariance ``(J^T W J)^-1``, scaled up by the
     reduced chi^2 when the counts scatter more than Poisson (correlated samples).
 
-    Parameters are those of the single fit (below); ``select=False`` keeps every
-    starting peak.
+    Parameters
+    ----------
+    hist : the histogram (counts per bin).
+    mode : ``"free"`` (each centre free within ``max_center_shift_g0`` of its start) or
+        ``"tied"`` (centres ``(k/2)/(1 + R_s (k/2) G0)`` with one R_s >= 0).
+    centers_g0 : starting centres; default: prominent peaks of the histogram.
+    min_prominence : peak prominence as a fraction of the highest peak.
+    max_width_g0 : upper bound of each Gaussian sigma.
+    select : drop the peaks the data do not support (default); False keeps every one.
+
+    Returns
+    -------
+    MixtureFit with peaks sorted by centre; each labelled with its k/2.
     """
     if mode not in ("free", "tied"):
         raise ValueError(f"mode must be 'free' or 'tied', got {mode!r}")
@@ -202,8 +213,7 @@ def fit_mixture(
     dropped = 0
     first_warning = None
     while True:
-        fit = _fit_once(hist, mode=mode, centers_g0=c0, max_center_shift_g0=max_center_shift_g0,
-                        max_width_g0=max_width_g0)
+        fit = _fit_once(hist, c0, mode, max_center_shift_g0, max_width_g0)
         first_warning = first_warning or fit.params.get("warning")
         if first_warning:  # a refit from fitted centres must not hide the first verdict
             fit.params["warning"] = first_warning
@@ -224,34 +234,10 @@ def fit_mixture(
     return fit
 
 
-def _fit_once(
-    hist: Histogram,
-    *,
-    mode: str = "free",
-    centers_g0: ArrayLike | None = None,
-    max_center_shift_g0: float = 0.2,
-    min_prominence: float = 0.02,
-    max_width_g0: float = 0.3,
-) -> MixtureFit:
-    """Fit Gaussians plus a flat background to a histogram (one fit, no selection).
-
-    Parameters
-    ----------
-    hist : the histogram (counts per bin).
-    mode : ``"free"`` (each centre free within ``max_center_shift_g0`` of its start) or
-        ``"tied"`` (centres ``(k/2)/(1 + R_s (k/2) G0)`` with one R_s >= 0).
-    centers_g0 : starting centres; default: prominent peaks of the histogram.
-    min_prominence : peak prominence as a fraction of the highest peak.
-    max_width_g0 : upper bound of each Gaussian sigma.
-
-    Returns
-    -------
-    MixtureFit with peaks sorted by centre; each labelled with its k/2.
-    """
-    if mode not in ("free", "tied"):
-        raise ValueError(f"mode must be 'free' or 'tied', got {mode!r}")
-    c0 = (find_candidate_peaks(hist, min_prominence=min_prominence)
-          if centers_g0 is None else np.sort(np.asarray(centers_g0, dtype=float)))
+def _fit_once(hist: Histogram, c0: NDArray, mode: str, max_center_shift_g0: float,
+              max_width_g0: float) -> MixtureFit:
+    """Fit Gaussians plus a flat background to a histogram (one fit from the sorted
+    starting centres ``c0``, no selection; see :func:`fit_mixture`)."""
     bw = hist.bin_width
     if c0.size == 0:
         return MixtureFit([], mode, 0.0, None, False, "no peaks in histogram")
