@@ -1,7 +1,7 @@
 """Device-aware CNN training speed (``python -m benchmarks nn``; needs ``labapp[nn]``).
 
 Prints seconds per epoch of paper 000's network (batch 32) with float weights and with
-device pairs (pulse updates along NeuroSim curves) on the shipped digits set (1 437
+device pairs (pulse updates along NeuroSim curves) on the shipped digits set (1 438
 training images) and on 60 000 MNIST-shaped random images (the size of MNIST's training
 set; random pixels and labels are fine for timing). The first epoch of each run carries
 the one-off compilation and is reported apart.

@@ -1,6 +1,6 @@
 """``labapp nn`` end to end, and the training trends NeuroSim reports (paper 000 Fig. 7c-e).
 
-The trend tests train paper 000's network on the shipped digits set (1 437 / 359 images)
+The trend tests train paper 000's network on the shipped digits set (1 438 / 359 images)
 for 15 epochs with several devices and compare the test accuracy (mean of the last five
 epochs, one seed). The relations are NeuroSim's published ones (V3.0 manual, Table II and
 its accuracy-versus-nonlinearity study): accuracy falls as the weight-update nonlinearity

@@ -3,7 +3,7 @@
 - ``digits``: scikit-learn's 8x8 handwritten digits (1 797 images, shipped in its wheel).
   Each image is scaled to 20x20 and centred in a 28x28 frame, as MNIST's digits are, so
   paper 000's network (built for 28x28) runs on it unchanged. A fixed, stratified 80/20
-  split gives 1 437 training and 360 test images.
+  split gives 1 438 training and 359 test images.
 - ``mnist``: the four standard IDX files (LeCun, Cortes and Burges), gzipped or not, in one
   folder: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
   ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``. IDX: a big-endian header
