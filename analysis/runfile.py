@@ -173,6 +173,9 @@ class RunWriter:
         git_commit and any other string attributes.
     instrument_settings, safety_profile : snapshots stored as JSON attributes.
     flush_interval : seconds between flushes (the crash-loss bound).
+    lock : the file's writer lock from :func:`claim` (taken over and released at close);
+        without it the writer claims the file itself and refuses one another writer holds.
+    command : what is writing, recorded in the lock for refusals (e.g. ``labapp run``).
     """
 
     def __init__(
