@@ -4,8 +4,9 @@ Order: ``--sim`` or ``--resource RES`` on the command line; else the environment
 ``LABAPP_RESOURCE``; else ``resource = "..."`` in the user config file
 (``$XDG_CONFIG_HOME/labapp/config.toml``, default ``~/.config/labapp/config.toml``). The
 value ``sim`` in either place means the simulated 4200A. With none of these, earlier
-versions simulated silently; that still happens (scripts keep working) but with a one-line
-message on stderr naming the choices, and every output of the run says *simulated*.
+versions simulated silently; that still happens, as a deprecated spelling (scripts keep
+working), but with a one-line message on stderr naming the choices and the deprecation,
+and every output of the run says *simulated*.
 
 The simulator's seed: ``--seed N`` makes a run reproducible; without it every run draws a
 fresh seed (so repeated runs are independent data, not the same data counted twice) and
@@ -97,7 +98,8 @@ def choose(sim: bool, resource: str | None, seed: int | None, command: str = "la
     else:
         res, source = configured_resource()
         if res is None:
-            text = (f"{command}: no instrument chosen, simulating (SIMULATED data); "
+            text = (f"{command}: no instrument chosen, simulating (SIMULATED data; deprecated: "
+                    "a later version refuses to run without a choice); "
                     + CHOICES.format(config=config_path()))
             if not quiet:
                 print(text, file=sys.stderr)
