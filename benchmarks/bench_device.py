@@ -31,6 +31,8 @@ from sim_backend.qc_device import QCDevice  # noqa: E402
 from sim_backend.qc_stimulus import dc_loop, pulse_train, reads_at  # noqa: E402
 
 SEEDS = range(7)
+#: simulated (virtual) duration of each workload in s, for the real-time factor
+VIRTUAL: dict[str, float] = {}
 DC_POINT_TIME = 0.1 / 60 + 3.3e-5  # one point of a 0.1 PLC sweep (integration + overhead)
 
 
@@ -53,6 +55,7 @@ def _time(setup, work) -> tuple[float, float, float, int]:
 def dc_loop_bench() -> tuple[float, float, float, int]:
     s = dc_loop(step=1e-3, dwell=DC_POINT_TIME, compliance=5e-3)
     assert s.v.size == 12_000
+    VIRTUAL["DC loop, 12 000 points"] = float(s.dt.sum())
     return _time(QCDevice, lambda d: d.drive(s.dt, s.v, s.i_limit))
 
 
@@ -60,6 +63,7 @@ def reset_train_bench() -> tuple[float, float, float, int]:
     set_pulses = pulse_train([1.8] * 5, 20e-3, 5e-3, 0.1, 2e-3, 8e-3)
     train = pulse_train([-1.5] * 500, 5e-3, np.inf, 0.0, 0.0, 2e-3, samples_per_pulse=100)
     assert train.v.size == 500 * 101
+    VIRTUAL["RESET train, 500 pulses x 100 samples"] = float(train.dt.sum())
 
     def setup(seed: int) -> QCDevice:
         dev = QCDevice(seed)
@@ -72,6 +76,7 @@ def reset_train_bench() -> tuple[float, float, float, int]:
 def retention_bench() -> tuple[float, float, float, int]:
     program = pulse_train([1.6] * 3, 20e-3, 5e-3, 0.1, 2e-3, 8e-3)
     reads = reads_at(np.arange(6000, dtype=float), 0.1, 2e-3)
+    VIRTUAL["retention 6e3 s, 1 read/s"] = float(reads.dt.sum())
 
     def setup(seed: int) -> QCDevice:
         dev = QCDevice(seed)
@@ -82,6 +87,7 @@ def retention_bench() -> tuple[float, float, float, int]:
 
 
 def main() -> None:
+    totals = [0.0, 0.0]  # simulated s, CPU s
     for name, fn, target in (
         ("DC loop, 12 000 points", dc_loop_bench, 50.0),
         ("RESET train, 500 pulses x 100 samples", reset_train_bench, 100.0),
@@ -90,8 +96,14 @@ def main() -> None:
         fn()  # warm-up (imports, first-call overheads)
         med, worst, cpu, events = fn()
         verdict = "ok" if cpu < target else "SLOW"
+        factor = VIRTUAL[name] / (cpu * 1e-3)
+        totals[0] += VIRTUAL[name]
+        totals[1] += cpu * 1e-3
         print(f"{name:40s} wall median {med:6.1f} ms, worst {worst:6.1f} ms; "
-              f"CPU {cpu:6.1f} ms ({events} events); target < {target:g} ms: {verdict}")
+              f"CPU {cpu:6.1f} ms ({events} events, {factor:,.0f}x real time); "
+              f"target < {target:g} ms: {verdict}")
+    print(f"{'all three':40s} {totals[0]:,.0f} s simulated in {totals[1] * 1e3:.0f} ms CPU: "
+          f"{totals[0] / totals[1]:,.0f}x real time (target >= 1000x)")
 
 
 if __name__ == "__main__":

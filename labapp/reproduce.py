@@ -4,6 +4,11 @@ Each recipe is the sequence of protocol runs (by preset) that the figure needs, 
 by the analysis figures to render. All runs of a recipe go to one simulated instrument
 kept alive in this process, so a RESET train meets the device its SET train left behind,
 as it would at the probe station. The recipes are the commands of ``docs/analysis.md``.
+
+Fig. 5 has four panels (a: compliance, b: amplitude, c: read voltage, d: pulse count);
+every curve of a panel is one ``paper000-fig5*`` preset run on a fresh device of the
+chosen seed (the pristine state), as the calibration table runs them
+(``sim_backend/qc_calibration_table.json``), and the panels are drawn together.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sim_backend.qc_table import load_table
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,9 @@ class Recipe:
         return f"paper000-{panel}_{figure}.png"
 
 
+#: the calibration table's recipes (Fig. 6 and 7b run exactly what the table runs)
+_TABLE = load_table()
+
 RECIPES: dict[str, Recipe] = {
     "fig1": Recipe("Fig. 1e-g: DC switching at 2 mA, G-V of SET and RESET with n/2 levels",
                    (("dc-sweep", "paper000-fig1-cc2mA", {"cycles": 3}),), ("iv", "gv"),
@@ -47,30 +57,81 @@ RECIPES: dict[str, Recipe] = {
                    (("dc-sweep", "paper000-fig2-ladder", {"cycles": 2}),),
                    ("iv", "gv", "compliance"),
                    {"iv": "fig2adg", "gv": "fig2bcefhi", "compliance": "fig2"}),
-    "fig5": Recipe("Fig. 5a: SET then RESET pulse trains, increasing amplitude, 5 mA",
+    "fig5": Recipe("Fig. 5a-d: pulsed SET vs compliance, amplitude, read voltage and pulse "
+                   "count, each preset on a fresh (pristine) device",
                    (("pulse-train", "paper000-fig5a-set-cc5mA", {}),
                     ("pulse-train", "paper000-fig5a-reset-cc5mA", {})),
                    ("pulses",), {"pulses": "fig5a"}, figure_runs="all",
                    run_labels=("set", "reset")),
     "fig6": Recipe("Fig. 6: 500-pulse RESET train after a SET train: I_i/I_1, polar, time lag",
-                   (("pulse-train", "paper000-fig5a-set-cc5mA", {}),
-                    ("reset-train", "paper000-fig6-reset-train", {})),
-                   ("pulses", "polar", "timelag"),
+                   _TABLE.recipes["fig6"], ("pulses", "polar", "timelag"),
                    {"pulses": "fig6abd", "polar": "fig6e", "timelag": "fig6f"}),
     "fig7": Recipe("Fig. 7b: 30 potentiation + 30 depression pulses with the NeuroSim fit",
-                   # a formed filament first (one SET, one RESET pulse at 5 mA / 20 ms),
-                   # so that potentiation regrows it gradually, as on a cycled device
-                   (("pulse-train", "", {"polarity": "set", "amplitude": 1.7, "count": 1,
-                                         "compliance": 5e-3}),
-                    ("pulse-train", "", {"polarity": "reset", "amplitude": 1.8, "count": 1,
-                                         "v_read": -0.1, "compliance": 5e-3}),
-                    ("ltp-ltd", "paper000-fig7-ltp-ltd", {})), ("ltp-ltd",),
-                   {"ltp-ltd": "fig7b"}, seed=0),
+                   # a filament formed wide (2 x 2.3 V SET at 5 mA) and cut back by one
+                   # -2.6 V pulse, so that potentiation regrows it inside its body
+                   _TABLE.recipes["fig7b"], ("ltp-ltd",), {"ltp-ltd": "fig7b"}, seed=0),
 }
 
 
 #: epochs of the short Fig. 7c-e training ``reproduce fig7`` adds on the digits set
 NN_EPOCHS = 10
+
+
+#: Fig. 5 panels: (panel, title, presets); each preset runs on a fresh device of the seed
+FIG5_PANELS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("a", "compliance (increasing amplitude)",
+     ("paper000-fig5a-set-cc1mA", "paper000-fig5a-set-cc5mA")),
+    ("b", "pulse amplitude", ("paper000-fig5b-set-1.5V", "paper000-fig5b-set-1.9V",
+                              "paper000-fig5b-set-2.3V")),
+    ("c", "read voltage", ("paper000-fig5c-set-read0.1V", "paper000-fig5c-set-read0.15V")),
+    ("d", "number of pulses", tuple(f"paper000-fig5d-set-{n}pulses" for n in (2, 4, 6, 8, 10))),
+)
+
+
+def _fig5_panels(out: Path, seed: int, dpi: int, log) -> list[Path]:
+    """Run every Fig. 5 preset on a fresh device of ``seed``; one file, one 2x2 figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from analysis.conductance import conductance_g0
+    from analysis.inputs import load_run
+    from protocols import RunEngine, build, connect
+    from protocols.preset_library import get_preset
+
+    path = out / "paper000-fig5-panels.h5"
+    if path.exists():
+        path.unlink()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for ax, (panel, title, presets) in zip(axes.ravel(), FIG5_PANELS, strict=True):
+        for name in presets:
+            instrument = connect(sim=True, seed=seed)  # a fresh device: the pristine state
+            try:
+                engine = RunEngine(instrument, metadata={
+                    "device_id": f"sim-seed-{seed}", "sample": "simulated",
+                    "notes": f"Fig. 5{panel}: {name} on a pristine device"})
+                result = engine.run(build("pulse-train", name), path)
+            finally:
+                instrument.adapter.close()
+            log(f"{path} run {result.run_id} pulse-train ({name}) status {result.status}")
+            if not result.ok:
+                raise RuntimeError(f"{name} ended {result.status}: {result.reason}")
+            s = load_run(path, result.run_id).streams["samples"]
+            v, i = np.asarray(s["voltage_V"]), np.asarray(s["current_A"])
+            g = conductance_g0(v, i, 1e-3)
+            label = get_preset(name).title
+            ax.plot(np.asarray(s["pulse_index"]), g, "o-", ms=3, label=label)
+        ax.set(title=f"Fig. 5{panel}: {title}", xlabel="pulse (0: read before the train)",
+               ylabel="read G / G0")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"paper 000 Fig. 5 on the simulated device (seed {seed})", fontsize=10)
+    fig.tight_layout()
+    png = out / "paper000-fig5_panels.png"
+    fig.savefig(png, dpi=dpi)
+    plt.close(fig)
+    return [path, png]
 
 
 def reproduce(figure: str, outdir: str | Path, seed: int | None = None, dpi: int = 150,
@@ -114,6 +175,8 @@ def reproduce(figure: str, outdir: str | Path, seed: int | None = None, dpi: int
                             dpi=dpi)
         for name, png in zip(recipe.figures, pngs, strict=True):
             written.append(png.replace(out / recipe.file_name(name, index)))
+    if figure == "fig5":
+        written += _fig5_panels(out, seed, dpi, log)
     if figure == "fig7" and nn_epochs > 0:
         written += neural_panels(path, run_ids[-1], out, nn_epochs, dpi, log)
     return written

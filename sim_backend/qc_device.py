@@ -5,18 +5,20 @@ State (see ``docs/simulator-physics.md``):
 * ``n`` fully open conduction channels at the filament's narrowest point, each with its own
   transmission (close to 1 while ballistic, random once ``n`` exceeds ``n_ballistic`` and
   transport turns diffusive);
-* one partial channel: half-open (barrier ``phi ~ 0`` eV, transmission ~ 1/2, the
-  half-integer plateaus) or closed (barrier ``phi_gap`` ~ 1 eV, the tunnelling gap that
-  carries the HRS current when ``n = 0``);
+* one partial channel: the outermost contact with a barrier drawn from a distribution of
+  barrier heights when it forms or thins (transmission between 0 and 1 at a read, about
+  beta G0 at high bias: the half-integer plateaus), or closed (barrier ``phi_gap`` ~ 1 eV,
+  the tunnelling gap that carries the HRS current when ``n = 0``);
 * a metastable filament tip that a read bias of ~0.15 V opens (read disturb);
 * a flickering contact during RESET (conductance oscillations);
 * the neck configuration (redrawn by atomic rearrangements under strong bias: the
   cycle-to-cycle scatter of a level) and two-level RTN traps;
 * the filament temperature, quasi-static: ``T = T_amb + R_th |I V|``.
 * the width of the filament body (``n_body`` channels): neck channels beyond it are held
-  only by the field and relax at zero bias (volatile); a channel formed while the neck's
-  hot spot is hot enough (Joule power, so a high compliance) anneals the neck into the
-  body. A low compliance therefore leaves only the few channels of the pristine body.
+  only by the field and relax at zero bias (volatile); Joule heating anneals the neck into
+  the body as far as the hot zone reaches (``(P / p_anneal)^k_anneal`` channels, approached
+  at ``nu_anneal`` per missing channel), so the kept level is a continuous function of
+  compliance, amplitude and pulse count.
 
 Dynamics: creation (positive bias) and removal (negative bias) of channels are Arrhenius
 rates with field-lowered barriers evaluated at the constriction voltage and the Joule
@@ -50,7 +52,7 @@ from sim_backend.qpc import zero_bias_transmission
 _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 
 # event types (rows of the rate matrix)
-_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE, _RELAX = range(8)
+_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE, _RELAX, _ANNEAL = range(9)
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
@@ -166,43 +168,40 @@ class QCDevice:
         if self.n == 0:
             self.tau_sum = 0.0
 
-    def _set_half(self) -> None:
+    def _set_half(self, phi: float | None = None) -> None:
         self.half = True
-        self.phi_half = float(self.rng.normal(0.0, self.params.phi_half_sigma))
+        self.phi_half = float(self.rng.normal(0.0, self.params.phi_half_sigma)) \
+            if phi is None else phi
 
     def _close_half(self) -> None:
         self.half = False
         self.phi_closed = float(self.rng.uniform(*self.params.phi_gap))
 
-    def _p_half(self) -> float:
-        return self.params.p_half if self.n < self.params.n_ballistic else 0.0
+    def _new_contact(self) -> None:
+        """The outermost contact forms with a barrier drawn from the barrier distribution.
+
+        A barrier well below the Fermi level (``phi < -phi_open``) is an open channel; one
+        near or above it stays a partial channel with ``T = 1/(1 + e^{alpha phi})`` at low
+        bias and about ``beta G0`` at high bias (the bias window straddles it). How often
+        n + 1/2 levels appear is therefore an outcome of the barrier distribution, not
+        an input. Above ``n_ballistic`` transport is diffusive: channels simply open.
+        """
+        p = self.params
+        if self.n >= p.n_ballistic:
+            self._open_channel()
+            return
+        phi = float(self.rng.normal(p.phi_mean, p.phi_spread))
+        if phi < -p.phi_open:
+            self._open_channel()
+        else:
+            self._set_half(phi)
 
     def _create(self) -> None:
         if self.half:
             self._close_half()
             self._open_channel()
-        elif self.rng.random() < self._p_half():
-            self._set_half()
         else:
-            self._open_channel()
-
-    def _anneal(self, power: float) -> None:
-        """A new channel is annealed into the filament body if the neck's hot spot is hot.
-
-        The body widens by thermally activated lateral vacancy diffusion at the hot-spot
-        temperature ``T_hot = T_amb + r_hot P``; if it happens within ``t_anneal`` of the
-        channel's formation (probability ``1 - exp(-nu_widen t_anneal e^{-e_widen/kT_hot})``),
-        the whole neck becomes part of the body (stable). Otherwise the new channel is
-        held only by the field and relaxes once it is gone (``_RELAX``).
-        """
-        p = self.params
-        m = self.n + int(self.half)
-        if m <= self.n_body:
-            return
-        t_hot = p.t_ambient + p.r_hot * power
-        chance = -np.expm1(-p.nu_widen * p.t_anneal * np.exp(-p.e_widen / (_KB_EV * t_hot)))
-        if self.rng.random() < chance:
-            self.n_body = min(m, p.n_sat)
+            self._new_contact()
 
     def _remove(self, current: float, x: float) -> None:
         p = self.params
@@ -210,8 +209,11 @@ class QCDevice:
             self._close_half()
             return
         self._close_channel()
-        if self.rng.random() < self._p_half():
-            self._set_half()
+        if self.n < self.params.n_ballistic:
+            # the removed contact may survive as a partial one: its barrier is redrawn
+            phi = float(self.rng.normal(self.params.phi_mean, self.params.phi_spread))
+            if phi >= -self.params.phi_open:
+                self._set_half(phi)
         if (
             self.osc_phase == 0
             and x < -_OSC_WINDOW_V
@@ -223,7 +225,8 @@ class QCDevice:
     def _apply(self, kind: int, current: float, x: float) -> None:
         if kind == _CREATE:
             self._create()
-            self._anneal(abs(current * x))
+        elif kind == _ANNEAL:  # one more neck channel consolidated into the body
+            self.n_body = min(self.n_body + 1, int(np.ceil(self.n + 0.5 * self.half)))
         elif kind == _REMOVE:
             self._remove(current, x)
         elif kind == _DIFFUSE:  # a diffusive channel dissolves once the field is gone
@@ -301,7 +304,10 @@ class QCDevice:
         inv_kt = None
         m = self.n + 0.5 * self.half
         site = max(0.0, 1.0 - m / p.n_sat)
-        e_c = p.e_create + p.eps_create * m
+        # each channel crowds the next one's entry; beyond m_wide_create the neck widens
+        # at its rim, where a new channel costs less
+        e_c = (p.e_create + p.eps_create * min(m, p.m_wide_create)
+               + p.eps_create_wide * max(m - p.m_wide_create, 0.0))
         if site > 0.0 and p.nu0 * site * np.exp(-max(e_c - p.gamma_create * x_max, 0.0)
                                                  / kt_max) > negligible:
             inv_kt = 1.0 / (_KB_EV * temp)
@@ -311,12 +317,21 @@ class QCDevice:
         # barrier stops falling with size
         e_r = (p.e_remove - p.eps_remove * min(m, p.m_wide)
                + p.e_last * np.exp(-m / p.m_last))
+        # removal is Joule-assisted at the neck (RESET: thermally driven dissolution);
+        # the field only helps a little, so a RESET stops once the power has fallen.
+        # Under positive bias the field drives vacancies into the neck, which outweighs
+        # the thermal out-diffusion: there removal sees only the filament temperature.
+        t_neck = np.where(x < 0, p.t_ambient + p.r_thermal_reset * np.abs(sol.i * x), temp)
+        kt_neck_max = _KB_EV * float(t_neck.max())
         if m > 0 and p.nu0 * np.exp(-max(e_r + p.gamma_remove * x_min, 0.0)
-                                    / kt_max) > negligible:
-            if inv_kt is None:
-                inv_kt = 1.0 / (_KB_EV * temp)
+                                    / kt_neck_max) > negligible:
             barrier = np.maximum(e_r + p.gamma_remove * x, 0.0)
-            procs.append((_REMOVE, p.nu0 * np.exp(-barrier * inv_kt)))
+            procs.append((_REMOVE, p.nu0 * np.exp(-barrier / (_KB_EV * t_neck))))
+        if m > 0 and p.nu_decay > 0:
+            # a thin filament dissolves at zero bias (retention grows with the level)
+            decay = p.nu_decay * np.exp(-m / p.m_decay)
+            if decay * span > 1e-12:
+                procs.append((_REMOVE, decay))
         excess = self.n - p.n_ballistic
         if excess > 0 and p.nu_diffuse * excess * np.exp(-max(x_min, 0.0) / p.v_diffuse) \
                 > negligible:
@@ -328,6 +343,11 @@ class QCDevice:
             if p.nu_volatile * unbacked * np.exp(-max(x_min, 0.0) / p.v_hold) > negligible:
                 procs.append((_RELAX, p.nu_volatile * unbacked
                               * np.exp(-np.maximum(x, 0.0) / p.v_hold)))
+            # ... and are annealed into the body as far as the hot zone reaches
+            power = np.abs(sol.i * x)
+            reach = (power / p.p_anneal) ** p.k_anneal - self.n_body
+            if p.nu_anneal * min(unbacked, float(reach.max())) * span > 1e-12:
+                procs.append((_ANNEAL, p.nu_anneal * np.clip(reach, 0.0, unbacked)))
         if self.n > 0 and tip is not None and tip.any():
             procs.append((_TIP_FIX, (p.p_tip_fix * p.nu_tip_relax / p.tip_t) * np.abs(tip)))
         if self.osc_phase:
@@ -380,7 +400,10 @@ class QCDevice:
         if ticks.any():
             last = np.maximum.accumulate(np.where(ticks, idx, -1))
             j = np.maximum(last, 0)
-            new_tau = -np.abs(self.rng.normal(0.0, p.rearrange_tau_sigma, n))
+            # the neck's outer channels are rearranged together: the offset of the summed
+            # transmission scales with the neck's width (cycle-to-cycle spread of a level)
+            width = max(self.n, 1) ** 0.5
+            new_tau = self.rng.normal(0.0, p.rearrange_tau_sigma * width, n)
             new_phi = self.rng.normal(0.0, p.rearrange_phi_sigma, n)
             re_tau = np.where(last >= 0, new_tau[j], self.neck_dtau)
             re_phi = np.where(last >= 0, new_phi[j], self.neck_dphi)
@@ -405,7 +428,10 @@ class QCDevice:
         """
         p = self.params
         av = np.abs(v)
-        open_rate = (p.nu_disturb * _logistic((av - p.v_disturb) / p.v_disturb_width)
+        # only a formed filament has a tip to open (no read disturb in the HRS)
+        formed = 1.0 if self.n > 0 else 0.0
+        open_rate = (formed * p.nu_disturb
+                     * _logistic((av - p.v_disturb) / p.v_disturb_width)
                      * _logistic((_TIP_MAX_V - av) / 0.05))
         # strong bias (above the read range) hands an open tip back to the main dynamics
         relax = p.nu_tip_relax * (1.0 + 1e3 * _logistic((av - _TIP_MAX_V) / 0.05))

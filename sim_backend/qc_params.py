@@ -27,14 +27,20 @@ class QCParams:
     n_sat : number of channel sites the constriction can hold (growth saturates there).
     tau_sigma : per-channel transmission deficit spread (ballistic channels).
     diffusive_tau : (low, high) uniform transmission range of channels above ``n_ballistic``.
-    p_half : probability that a channel opens/closes through the half-open state.
-    phi_half_sigma : spread of the half channel's barrier around 0 eV (T ~ 1/2).
+    phi_half_sigma : spread of the barrier of a prepared half-open channel around 0 eV.
+    phi_mean, phi_spread : normal distribution of the barrier of the outermost contact,
+        drawn whenever it forms or thins (the distribution of barrier heights of the
+        Miranda-Sune model); below ``-phi_open`` the contact is an open channel, above
+        it a partial one. The share of n + 1/2 levels is an outcome of this distribution.
+    phi_open : barrier depth (eV) below the Fermi level beyond which a contact is open.
     phi_gap : (low, high) uniform range of the closed channel's barrier (HRS tunnel gap).
 
     Ion dynamics (Arrhenius, field-lowered; rate = nu0 exp(-(E - gamma x) / kT))
     ----------------------------------------------------------------------------
     nu0 : attempt frequency in 1/s.
     e_create, eps_create : creation barrier at size 0 and its increase per channel.
+    m_wide_create, eps_create_wide : beyond ``m_wide_create`` channels the barrier rises by
+        only ``eps_create_wide`` per channel (a wide neck grows at its rim).
     gamma_create : field lowering of the creation barrier in eV/V (positive bias).
     e_remove, eps_remove : removal barrier at size 0 and its decrease per channel.
     m_wide : size beyond which the removal barrier no longer falls (outer channels of a
@@ -43,6 +49,12 @@ class QCParams:
         added to the removal barrier (the single-atom contact near 1 G0 is the most
         stable configuration of a point contact).
     gamma_remove : field lowering of the removal barrier in eV/V (negative bias).
+    r_thermal_reset : thermal resistance of the neck for removal (K/W): removal runs at
+        ``T = T_amb + r_thermal_reset |I x|``, so a RESET is Joule-driven and stops where
+        the dissipated power has fallen (intermediate levels at -3 V).
+    nu_decay, m_decay : zero-bias dissolution of a thin filament, ``nu_decay exp(-m /
+        m_decay)`` per second: low levels drift, retention grows exponentially with the
+        level (paper 002 L318).
     r_thermal : thermal resistance of the filament in K/W (Joule heating).
     nu_diffuse, v_diffuse : channels beyond ``n_ballistic`` (the diffusive, wide part of a
         high-compliance filament) dissolve at ``nu_diffuse`` each once the field is gone;
@@ -53,17 +65,18 @@ class QCParams:
 
     Filament body (compliance-dependent stability of the neck)
     ----------------------------------------------------------
-    n_body0 : channels a pristine (formed) device's filament body supports: the few stable
-        contacts a low-compliance SET leaves.
+    n_body0 : channels the body of a pristine device backs (0: nothing is stable before
+        the first SET has heated the neck).
     nu_volatile, v_hold : a neck channel beyond the body's width is not backed by the
         vacancy reservoir of the body and relaxes at ``nu_volatile`` once the field is gone;
         positive bias holds it (suppression ``exp(-V / v_hold)``).
-    nu_widen, e_widen, t_anneal : the body widens by thermally activated lateral vacancy
-        diffusion at rate ``nu_widen exp(-e_widen / kT_hot)``; a channel formed while that
-        happens within ``t_anneal`` is annealed into the body together with the whole neck.
-    r_hot : thermal resistance of the neck hot spot in K/W: ``T_hot = T_amb + r_hot |I V|``
-        (filament hot spots, 1e5-1e6 K/W; only the widening uses it, the channel barriers
-        use the filament-average temperature of ``r_thermal``).
+    p_anneal, k_anneal, nu_anneal : Joule heating anneals the neck into the body. The
+        zone hot enough for lateral vacancy diffusion grows with the power ``P = |I x|``
+        dissipated at the neck (radius ~ P for a point source, cross-section ~ P^2), so
+        the body can back at most ``n_target = (P / p_anneal)^k_anneal`` channels; while
+        the neck is wider than the body and the target allows, the body gains one channel
+        at rate ``nu_anneal`` per missing channel (exponential approach, time constant
+        ``1 / nu_anneal``: several pulses to consolidate, paper 000 Fig. 5d).
 
     Read disturb (metastable filament tip, MSS-like logistic in bias)
     ----------------------------------------------------------------
@@ -79,7 +92,8 @@ class QCParams:
     nu_rearrange : rate in 1/s once the programmed bias exceeds ``v_rearrange``.
     v_rearrange : bias (V, either polarity) above which atoms at the neck rearrange.
     rearrange_phi_sigma : spread of the half channel's barrier redrawn at a rearrangement.
-    rearrange_tau_sigma : spread of the outermost open channel's transmission deficit.
+    rearrange_tau_sigma : spread of the open channels' summed transmission offset per
+        square root of the channel count.
 
     RESET oscillations
     ------------------
@@ -102,17 +116,24 @@ class QCParams:
     n_sat: int = 60
     tau_sigma: float = 0.02
     diffusive_tau: tuple[float, float] = (0.3, 0.9)
-    p_half: float = 0.45
     phi_half_sigma: float = 0.03
+    phi_mean: float = -0.3
+    phi_spread: float = 0.3
+    phi_open: float = 0.35
     phi_gap: tuple[float, float] = (0.8, 1.1)
 
     nu0: float = 1e13
-    e_create: float = 1.321
-    eps_create: float = 0.011
+    e_create: float = 1.207
+    eps_create: float = 0.03
+    m_wide_create: float = 12.0
+    eps_create_wide: float = 0.015
     gamma_create: float = 0.5
-    e_remove: float = 1.354
+    e_remove: float = 1.36
     eps_remove: float = 0.0147
-    gamma_remove: float = 0.40
+    gamma_remove: float = 0.05
+    r_thermal_reset: float = 1.0e5
+    nu_decay: float = 1e-2
+    m_decay: float = 1.5
     m_wide: float = 12.0
     e_last: float = 0.25
     m_last: float = 2.0
@@ -120,15 +141,14 @@ class QCParams:
     nu_diffuse: float = 30.0
     v_diffuse: float = 0.1
     t_ambient: float = 300.0
-    n_body0: int = 3
+    n_body0: int = 0
     nu_volatile: float = 3e4
     v_hold: float = 0.1
-    nu_widen: float = 1e13
-    e_widen: float = 3.4
-    r_hot: float = 4.8e5
-    t_anneal: float = 0.01
+    p_anneal: float = 1.6e-3
+    k_anneal: float = 2.5
+    nu_anneal: float = 19.0
 
-    nu_disturb: float = 40.0
+    nu_disturb: float = 2000.0
     v_disturb: float = 0.15
     v_disturb_width: float = 0.005
     nu_tip_relax: float = 5.0
@@ -138,7 +158,7 @@ class QCParams:
     nu_rearrange: float = 200.0
     v_rearrange: float = 1.0
     rearrange_phi_sigma: float = 0.15
-    rearrange_tau_sigma: float = 0.12
+    rearrange_tau_sigma: float = 0.15
 
     p_oscillation: float = 0.08
     i_oscillation: float = 3e-4
@@ -159,6 +179,7 @@ D2D_SIGMA: dict[str, float] = {
     "gamma_create": 0.02,
     "e_remove": 0.01,
     "gamma_remove": 0.02,
+    "r_thermal_reset": 0.08,
     "r_thermal": 0.10,
     "nu_disturb": 0.10,
     "rtn_dphi": 0.20,

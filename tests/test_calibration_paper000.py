@@ -26,25 +26,19 @@ SEEDS = tuple(range(8))
 
 #: rows outside their band on the current device model (median over seeds 0-7 when marked)
 KNOWN_OUT: dict[str, str] = {
-    "fig1-vreset": "median -1.23 (IQR -1.27--1.19), 0 % in band",
-    "fig1-levels": "median 15.3 (IQR 15.2-15.4), 0 % in band",
-    "fig2-thickness-knob": "median 0 (IQR 0-0), 0 % in band",
-    "fig2-reset-end": "median 0.0154 (IQR 0.0142-0.0165), 0 % in band",
-    "fig5a-1mA": "median 2.88 (IQR 2.81-3.03), 0 % in band",
-    "fig5b-1.5V": "median 2.95 (IQR 2.87-2.97), 0 % in band",
-    "fig5b-1.5V-slow": "median 1 (IQR 1-1.25), 0 % in band",
-    "fig5b-2.3V": "median 28 (IQR 27.4-28.5), 0 % in band",
-    "fig5c-baseline": "median 1.08 (IQR 1-1.16), 50 % in band",
-    "fig5d-2pulses": "median 2.86 (IQR 2.84-2.97), 0 % in band",
-    "fig5d-4pulses": "median 2.96 (IQR 2.92-2.97), 0 % in band",
-    "fig5d-6pulses": "median 2.92 (IQR 2.91-2.97), 0 % in band",
-    "fig5d-8pulses": "median 2.9 (IQR 2.85-2.98), 0 % in band",
-    "fig5d-10pulses": "median 2.95 (IQR 2.87-2.97), 0 % in band",
-    "fig6-timelag": "median 7.01 (IQR 6.36-7.67), 0 % in band",
-    "fig6-variability": "median 2.93 (IQR 2.04-3.73), 0 % in band",
-    "fig7b-nl-ltp": "median 4.63 (IQR 2.46-6.05), 25 % in band",
-    "fig7b-nl-ltd": "median 5.53 (IQR 5.41-6.29), 50 % in band",
-    "fig7b-return": "median 98 (IQR 73.7-116), 12 % in band",
+    "fig1-vreset": "median -1.05, 50 % of seeds in band",
+    "fig2-thickness-knob": "median 0, 0 % of seeds in band",
+    "fig2-reset-end": "median 0.4, 62 % of seeds in band",
+    "fig5b-1.5V": "median 0.799, 0 % of seeds in band",
+    "fig5b-1.5V-slow": "median 1, 0 % of seeds in band",
+    "fig5d-2pulses": "median 13.9, 50 % of seeds in band",
+    "fig5d-6pulses": "median 21.3, 62 % of seeds in band",
+    "fig6-decay": "median 0.519, 38 % of seeds in band",
+    "fig6-timelag": "median 7.82, 0 % of seeds in band",
+    "fig6-variability": "median 3.06, 0 % of seeds in band",
+    "fig7b-nl-ltp": "median 5.88, 25 % of seeds in band",
+    "fig7b-nl-ltd": "median 8.43, 12 % of seeds in band",
+    "fig7b-return": "median 75.4, 0 % of seeds in band",
 }
 
 

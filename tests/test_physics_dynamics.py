@@ -48,13 +48,14 @@ def test_many_jumps_inside_one_long_step():
 def test_positive_bias_grows_negative_bias_shrinks_zero_bias_keeps():
     dev = QCDevice(2)
     n0 = dev.n
-    _drive(dev, 1.8, 0.1, cc=5e-3)
+    _drive(dev, 2.0, 0.1, cc=5e-3)
+    dev.rest(0.01)  # the unannealed part of the neck relaxes within the first ms
     n_set = dev.n
     assert n_set > n0 + 5
     dev.rest(100.0)
     assert abs(dev.n - n_set) <= 1
-    _drive(dev, -1.8, 0.2)
-    assert dev.n < n_set - 5
+    _drive(dev, -2.5, 0.2)
+    assert dev.n <= n_set / 2  # the Joule-driven RESET slows down as the neck thins
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -88,7 +89,7 @@ def test_rtn_dwell_times_are_the_trap_time_constants():
     """One trap with tau_c = tau_e = 10 ms: mean dwell in each level is 10 ms."""
     tau = 10e-3
     p = QCParams(rtn_traps=1, rtn_tau_range=(tau, tau), nu_rearrange=0.0, rtn_dphi=0.0,
-                 rtn_dg=0.3, nu_disturb=0.0)
+                 rtn_dg=0.3, nu_disturb=0.0, nu_decay=0.0)
     dev = QCDevice(5, params=p, spread=False, n_channels=2)
     n = 200_000
     res = dev.drive(np.full(n, tau / 40), np.full(n, 0.05), np.full(n, 1e-3))
@@ -135,7 +136,7 @@ def test_truth_travels_with_every_reading():
 
     p = QCParams(rtn_traps=0, nu_rearrange=0.0, nu_disturb=0.0)
     dev = QCDevice(8, params=p, spread=False)
-    amps = np.concatenate([np.full(8, 1.7), np.full(8, -1.6)])
+    amps = np.concatenate([np.full(8, 2.2), np.full(8, -2.0)])
     sch = pulse_train(amps, 10e-3, 5e-3, 0.01, 1e-3, 1e-3)
     res = dev.drive(sch.dt, sch.v, sch.i_limit)
     k = sch.read_index
@@ -143,3 +144,63 @@ def test_truth_travels_with_every_reading():
     truth = res.open_transmission[k] + res.partial[k]
     assert g_neck == pytest.approx(truth, rel=2e-3, abs=2e-3)
     assert np.ptp(res.n_channels[k]) >= 3  # the train really moved the state
+
+
+def _landed_levels(seed: int = 0) -> np.ndarray:
+    """Read level after 10 x 20 ms pulses of one amplitude (1.4-2.3 V in 50 mV steps) at
+    one compliance (1-5 mA in 0.5 mA steps), each on a fresh device: where pulsed SET
+    lands."""
+    from sim_backend.qc_stimulus import pulse_train
+
+    levels = []
+    for cc in np.arange(1.0, 5.01, 0.5) * 1e-3:
+        for amp in np.arange(1.4, 2.301, 0.05):
+            dev = QCDevice(seed)
+            sch = pulse_train([amp] * 10, 20e-3, cc, 0.1, 2e-3, 78e-3)
+            res = dev.drive(sch.dt, sch.v, sch.i_limit)
+            k = sch.read_index[-1]
+            levels.append(res.i[k] / res.v[k] / G0)
+    return np.asarray(levels)
+
+
+@pytest.mark.slow
+def test_pulsed_set_lands_anywhere_from_1_to_25_g0():
+    """No bimodal gap: an amplitude scan 1.4-2.3 V at 1-5 mA covers 1-25 G0 with no empty
+    stretch wider than 3 G0 (the earlier model landed either near 3 G0 or above 11 G0)."""
+    g = np.sort(_landed_levels())
+    inside = g[(g >= 1.0) & (g <= 25.0)]
+    edges = np.concatenate(([1.0], inside, [25.0]))
+    widest = float(np.max(np.diff(edges)))
+    assert widest <= 3.0, f"empty stretch of {widest:.2f} G0 in {np.round(g, 1).tolist()}"
+
+
+def test_read_disturb_needs_a_formed_filament():
+    """At 0.15 V the tip opens on a formed filament, never in the pristine HRS."""
+    jumps = {}
+    for n in (0, 6):
+        changes = 0
+        for seed in range(4):
+            dev = QCDevice(seed, n_channels=n)
+            res = _drive(dev, 0.15, 2.0, cc=1e-3, n=400)
+            g = res.i / res.v / G0
+            changes += int(np.sum(np.abs(np.diff(g)) > 0.3))
+        jumps[n] = changes
+    assert jumps[0] == 0 and jumps[6] >= 8
+
+
+def test_dc_reset_stops_at_an_intermediate_level_and_low_levels_drift():
+    """Joule-driven RESET: a -3 V sweep from ~20 G0 ends on a few G0, not in the HRS;
+    at zero bias a 1 G0 state dissolves within 6e3 s while a 15 G0 state keeps."""
+    ends = []
+    for seed in range(3):
+        dev = QCDevice(seed, n_channels=20)
+        v = np.linspace(0, -3.0, 3000)
+        dev.drive(np.full(v.size, 17e-3), v, np.full(v.size, 20e-3))
+        ends.append(dev.n + 0.5 * dev.half)
+    assert 0.5 <= np.median(ends) <= 6.0, ends
+    kept = {}
+    for n in (1, 15):
+        dev = QCDevice(0, n_channels=n)
+        dev.rest(6e3)
+        kept[n] = dev.n
+    assert kept[1] == 0 and kept[15] >= 14
