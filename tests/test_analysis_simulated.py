@@ -23,7 +23,7 @@ def sim_runs(tmp_path_factory):
     out = {}
     out["sweep"] = eng.run(DCSweep(v_set=2.5, v_reset=2.5, step=0.01, compliance_set=5e-3,
                                    cycles=2), root / "sweep.h5")
-    eng.run(PulseTrain(count=5, amplitude=1.5, compliance=5e-3), root / "set.h5")
+    eng.run(PulseTrain(count=5, amplitude=2.3, compliance=5e-3), root / "set.h5")
     out["reset"] = eng.run(ResetTrain(count=80), root / "reset.h5")
     out["ltp"] = eng.run(LTPLTD(count=15), root / "ltp.h5")
     for r in out.values():
