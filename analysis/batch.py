@@ -90,12 +90,14 @@ def analyze_file(path: str, options: AnalysisOptions | None = None) -> list[dict
     """
     from analysis.inputs import CSV_SUFFIXES, load_run
     from analysis.runfile import RunFileError, list_runs
+    from analysis.validate import check_on_open
 
     options = options or AnalysisOptions()
     try:
         if Path(path).suffix.lower() in CSV_SUFFIXES:
             run_ids: list[str | None] = [None]
         else:
+            check_on_open(path)  # the checks of 'labapp validate'; warnings do not stop
             run_ids = [r.run_id for r in list_runs(path)]
             if not run_ids:
                 raise RunFileError(f"{path}: file holds no runs")

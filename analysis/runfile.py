@@ -3,7 +3,8 @@
 Layout (schema ``labapp-run``, version :data:`SCHEMA_VERSION`; documented in
 ``docs/file-format.md``)::
 
-    /                         attrs: schema, schema_version
+    /                         attrs: schema, schema_version; NeXus: NX_class, default
+    /run_<run_id>             soft link to /runs/<run_id> (the run's NeXus NXentry)
     /runs/<run_id>/           attrs: protocol, status, reason, traceback, start_utc, end_utc,
                                      software_version, git_commit, g0_S, device_id, sample,
                                      operator, notes, instrument_idn, complete
@@ -12,6 +13,10 @@ Layout (schema ``labapp-run``, version :data:`SCHEMA_VERSION`; documented in
         safety/               attrs: safety profile (JSON-encoded values)
         data/<stream>/<col>   1-D chunked, resizable datasets, attrs: units
         waveforms/<name>      2-D (pulse, sample) chunked datasets, attrs: units
+
+From schema version 2 every run also carries NeXus attributes and groups
+(:mod:`analysis.nexus`) so that standard HDF5/NeXus viewers plot it; version-1 files
+still read.
 
 Streams are named tables of equal-length columns, e.g. ``samples`` (one row per
 measured point: ``time_s, voltage_V, current_A, conductance_G0`` and, where present,
@@ -55,6 +60,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from analysis import nexus
 from analysis.constants import G0
 from analysis.h5files import (
     RunFileError,
@@ -67,7 +73,7 @@ from analysis.runlock import FileBusyError, WriterLock, live_writer  # noqa: F40
 from analysis.superblock import recorded_end, reset_end_of_file
 
 SCHEMA_NAME = "labapp-run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Run status values. ``running`` in a closed file means the writer died.
 STATUSES = ("running", "completed", "stopped", "aborted", "failed", "incomplete")
@@ -275,6 +281,10 @@ class RunWriter:
             )
             set_attr(ds.attrs, "units", units)
             self._wave_rows[name] = 0
+        meta = {k: g.attrs[k] for k in ("software_version", "instrument_idn", "sample",
+                                         "device_id", "operator", "notes")}
+        nexus.annotate_root(f, f"labapp {_decode(meta['software_version'])}".strip())
+        nexus.annotate_run(f, g, protocol, meta)
         f.flush()
         f.swmr_mode = True
         self._datasets = {s: {c: dg[s][c] for c in spec.columns}
@@ -317,6 +327,9 @@ class RunWriter:
                 set_attr(f.attrs, "schema_version", SCHEMA_VERSION)
             else:
                 _check_schema(f, self.path)
+                # a version-1 file gains a version-2 run (with NeXus attributes); its
+                # version-1 runs read as before
+                f.attrs["schema_version"] = SCHEMA_VERSION
             runs = f.require_group("runs")
             if not isinstance(runs, h5py.Group):
                 raise RunFileError(f"{self.path}: damaged run file ('runs' is not a group)")
@@ -551,6 +564,7 @@ class RunWriter:
                 set_attr(g.attrs, "traceback", traceback)
                 set_attr(g.attrs, "end_utc", utc_now())
                 set_attr(g.attrs, "complete", True)
+                nexus.finish_run(g, utc_now())
                 for key, value in (extra or {}).items():
                     set_attr(g.attrs, key, _json_attr(value))
         except Exception as exc:  # noqa: BLE001 - the data is closed; say why status is not
@@ -646,6 +660,12 @@ def _decode(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _attrs(obj: h5py.Group) -> dict[str, Any]:
+    """Decoded attributes of a group without the NeXus ones (``NX_class``, ``default``),
+    which describe the file's structure, not the run."""
+    return {k: _decode(v) for k, v in obj.attrs.items() if k not in nexus.GROUP_ATTRS}
 
 
 def _check_schema(f: h5py.File, path: Path) -> None:
@@ -767,7 +787,7 @@ def claim(path: str | Path, command: str = "", *, room: int = CLOSE_RESERVE,
 
 
 def _run_info(run_id: str, g: h5py.Group) -> RunInfo:
-    attrs = {k: _decode(v) for k, v in g.attrs.items()}
+    attrs = _attrs(g)
     rows = {s: int(next(iter(grp.values())).shape[0]) if len(grp) else 0
             for s, grp in g["data"].items()}
     return RunInfo(
@@ -843,7 +863,7 @@ def read_run(path: str | Path, run_id: str | None = None, *, data: bool = True) 
 
 
 def _load_run(p: Path, run_id: str, g: h5py.Group, data: bool) -> RunData:
-    attrs = {k: _decode(v) for k, v in g.attrs.items()}
+    attrs = _attrs(g)
     streams: dict[str, dict[str, np.ndarray]] = {}
     units: dict[str, dict[str, str]] = {}
     for s, grp in g["data"].items():
@@ -862,9 +882,9 @@ def _load_run(p: Path, run_id: str, g: h5py.Group, data: bool) -> RunData:
         protocol=str(attrs.get("protocol", "")),
         status=status,
         attrs=attrs,
-        parameters={k: _decode(v) for k, v in g["parameters"].attrs.items()},
-        instrument={k: _decode(v) for k, v in g["instrument"].attrs.items()},
-        safety={k: _decode(v) for k, v in g["safety"].attrs.items()},
+        parameters=_attrs(g["parameters"]),
+        instrument=_attrs(g["instrument"]),
+        safety=_attrs(g["safety"]),
         streams=streams,
         units=units,
         waveforms=waveforms,
@@ -892,7 +912,11 @@ def _reopen_after_crash(path: Path) -> None:
             for key, value in src.attrs.items():
                 dst.attrs[key] = value
             for name in src:
-                src.copy(src[name], dst, name=name)
+                link = src.get(name, getlink=True)
+                if isinstance(link, h5py.SoftLink):  # a NeXus entry: a link, not a copy
+                    dst[name] = h5py.SoftLink(link.path)
+                else:
+                    src.copy(src[name], dst, name=name)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -120,6 +120,13 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         parts = self.idn.split(",")
         self.simulated = len(parts) >= 3 and parts[2].strip().startswith("SIM")
 
+    def identity(self) -> dict[str, str]:
+        """The ``*IDN?`` reply's fields (manual 4-4: ``KEITHLEY INSTRUMENTS,KI4200A,1442736,
+        V1.8.1``): manufacturer, model, serial number and firmware version."""
+        parts = [p.strip() for p in self.idn.split(",")]
+        keys = ("manufacturer", "model", "serial", "firmware")
+        return {k: parts[i] if i < len(parts) else "" for i, k in enumerate(keys)}
+
     # ------------------------------------------------------------------ plain settings
     resolution = Instrument.setting(
         "RS %d", """Set the resolution of every SMU reading, 3..7 digits (int) [M 5-43].""",

@@ -17,8 +17,9 @@ from drivers.validation import ParameterError
 from protocols.versioning import software_version
 
 #: subcommand modules, in the order ``--help`` lists them
-COMMANDS = ("run", "list_protocols", "presets", "analyze", "analyze_batch", "info", "export",
-            "import_csv", "sim_server", "sim", "gui", "demo", "reproduce", "nn")
+COMMANDS = ("run", "rerun", "list_protocols", "presets", "analyze", "analyze_batch", "info",
+            "validate", "export", "import_csv", "sim_server", "sim", "gui", "demo", "reproduce",
+            "nn")
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1

@@ -50,7 +50,7 @@ from protocols.base import (
     Step,
     Waveform,
 )
-from protocols.versioning import software_version
+from protocols.versioning import environment, software_version
 
 log = logging.getLogger("labapp.engine")
 
@@ -216,7 +216,7 @@ class RunEngine:
         pauses: list[dict[str, Any]] = []
         done = 0.0
         consumers = list(consumers)
-        meta = {**self.metadata, **software_version()}
+        meta = {**self.metadata, **software_version(), **environment()}
         meta["instrument_idn"] = self.instrument.idn
         # simulated data must never pass for real: a top-level flag and the seed (the
         # simulator's serial number is SIM<seed>, also over a loopback socket)
@@ -233,9 +233,7 @@ class RunEngine:
             protocol.streams,
             waveforms=protocol.waveforms(),
             metadata=meta,
-            instrument_settings={"idn": self.instrument.idn, "cards": self.instrument.cards,
-                                 "simulated": self.instrument.simulated,
-                                 "ack": self.instrument.ack,
+            instrument_settings={**self.instrument_snapshot(),
                                  **protocol.instrument_settings()},
             safety_profile=self.safety.as_dict(),
             run_id=run_id,
@@ -318,6 +316,22 @@ class RunEngine:
         log.info("run %s resumed after %.1f s", run_id, entry["seconds"])
         self._emit(consumers, "resumed", {"run_id": run_id, **entry})
         return entry
+
+    def instrument_snapshot(self) -> dict[str, Any]:
+        """What the instrument reported about itself, for the run file's ``instrument``.
+
+        Read back over KXCI: ``*IDN?`` (model, serial, firmware) and ``*OPT?`` (the card in
+        each slot), manual 4-4; KXCI has no query for SMU ranges or integration time, so
+        those are stored as the protocol set them (its ``instrument_settings``). For the
+        in-process simulator also its seed, cards, device model and full parameter set.
+        """
+        k = self.instrument
+        snap: dict[str, Any] = {"idn": k.idn, **k.identity(), "cards": k.cards,
+                                "simulated": k.simulated, "ack": k.ack}
+        describe = getattr(getattr(k, "adapter", None), "describe", None)
+        if callable(describe):
+            snap["simulator"] = describe()
+        return snap
 
     def _safe_off(self) -> list[str]:
         """Put the instrument safe; problems are logged and returned, never raised."""

@@ -33,6 +33,10 @@ class SimAdapter(Adapter):
         self._replies: list[str] = []
 
     # ------------------------------------------------------------------ GPIB calls
+    def describe(self) -> dict:
+        """The simulator behind this adapter (seed, cards, device and its parameters)."""
+        return self.engine.describe()
+
     def read_stb(self) -> int:
         """Serial poll: the status byte; clears B1 and RQS like a poll does [M 3-4]."""
         return self.engine.serial_poll()

@@ -151,6 +151,26 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
         self._by_length = sorted(self._handlers, key=len, reverse=True)
         self._name_lengths = sorted({len(n) for n in self._handlers}, reverse=True)
 
+    def describe(self) -> dict:
+        """What makes this simulator's data: seed, cards, series resistance, noise, pace,
+        and the device with its full parameter set and its state now (stored in the run
+        file's instrument snapshot; ``labapp rerun --sim`` rebuilds the same simulator)."""
+        import dataclasses
+
+        dev = self.device
+        params = getattr(dev, "params", None)
+        state = {k: getattr(dev, k) for k in ("time", "n", "half", "n_body")
+                 if isinstance(getattr(dev, k, None), int | float | bool)}
+        return {
+            "seed": self.seed, "options": list(self.options), "series_ohms": self.series_ohms,
+            "noise": bool(self.noise.enabled), "speed": self.speed,
+            "messages_before": self.message_count,
+            "device": {"model": type(dev).__name__,
+                       "params": dataclasses.asdict(params)
+                       if dataclasses.is_dataclass(params) else None,
+                       "state": state},
+        }
+
     # ------------------------------------------------------------------ compatibility
     @property
     def state(self) -> SystemState:

@@ -116,6 +116,7 @@ def main(args: argparse.Namespace) -> int:
     if not 30 <= args.dpi <= 1200:
         raise ValueError(f"--dpi must be within 30..1200, got {args.dpi}")
     ids = [args.run] if args.run is not None else run_ids(args.file)
+    check_file(args.file, ids)
     several = args.all_runs or len(ids) > 1
     if len(ids) > 1 and not args.json:
         print(f"{args.file}: {len(ids)} runs, each analysed (--run ID for one)",
@@ -126,6 +127,18 @@ def main(args: argparse.Namespace) -> int:
         json.dump(summaries if several else summaries[0], sys.stdout, indent=1)
         sys.stdout.write("\n")
     return 0
+
+
+def check_file(path: Path, ids: list[str | None]) -> None:
+    """The checks of ``labapp validate`` on the runs to analyse: an error stops here (one
+    line naming it), warnings go to stderr. CSV files have no schema to check."""
+    from analysis.inputs import CSV_SUFFIXES
+    from analysis.validate import check_on_open
+
+    if path.suffix.lower() in CSV_SUFFIXES:
+        return
+    for p in check_on_open(path, [i for i in ids if i is not None] or None):
+        print(f"labapp analyze: {path}: {p}", file=sys.stderr)
 
 
 def run_ids(path: Path) -> list[str | None]:

@@ -13,6 +13,7 @@ from analysis.provenance import label
 from analysis.run_json import describe_run, dumps
 from analysis.runfile import list_runs, read_run, repair_file
 from analysis.runlock import describe_holder, live_writer
+from analysis.validate import errors, validate_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,10 +42,12 @@ def main(args: argparse.Namespace) -> int:
         if not repaired:
             print("nothing to repair")
     runs = list_runs(args.file)
+    problems = validate_file(args.file)  # the checks of 'labapp validate'
     if args.json:
         described = [describe_run(read_run(args.file, r.run_id, data=False), r.rows)
                      for r in runs]
-        print(dumps({"file": str(args.file), "runs": described}))
+        print(dumps({"file": str(args.file), "runs": described,
+                     "problems": [p.as_dict() for p in problems]}))
         return 0
     holder = live_writer(args.file)
     print(f"{args.file}: {len(runs)} run(s)")
@@ -67,6 +70,14 @@ def main(args: argparse.Namespace) -> int:
             print(f"    outcome: {outcome_text(r.attrs['outcome'])}")
         if r.attrs.get("safe_state_problems"):
             print(f"    WARNING safe state not confirmed: {r.attrs['safe_state_problems']}")
+        for p in problems:
+            if p.where.startswith(f"/runs/{r.run_id}") and p.code != "incomplete":
+                print(f"    PROBLEM {p}")
+    others = [p for p in problems if not p.where.startswith("/runs/")]
+    for p in others:
+        print(f"  PROBLEM {p}")
+    if errors(problems):
+        print("the file does not match the schema; 'labapp validate' lists every problem")
     if any(not r.complete and r.effective_status == "incomplete" for r in runs) \
             and not args.repair:
         print("incomplete runs were cut off (writer stopped); 'labapp info --repair' closes "
