@@ -712,6 +712,31 @@ def _file_errors(p: Path) -> Iterator[None]:
         raise RunFileError(f"{p}: damaged or corrupt run file ({_one_line(exc)})") from exc
 
 
+def open_settled(p: Path, live: bool) -> h5py.File:
+    """Open a run file read-only (SWMR), giving a ``live`` writer up to
+    :data:`LIVE_SETTLE_S` to flush its start and to leave the HDF5 file lock it holds
+    while it creates a run (before SWMR mode). Truncation and unreadable files raise
+    :class:`RunFileError`."""
+    t_end = time.monotonic() + (LIVE_SETTLE_S if live else 0.0)
+    while True:  # a live writer may not have flushed its start yet: let it settle
+        try:
+            _check_not_truncated(p)
+            f = open_for_reading(p, live=live)
+            break
+        except RunFileError:
+            if time.monotonic() >= t_end:
+                raise
+        except BlockingIOError as exc:
+            # HDF5's file lock: the writer is still creating its run (before SWMR mode)
+            if time.monotonic() >= t_end:
+                raise RunFileError(f"{p}: not a readable HDF5 file ({_one_line(exc)})"
+                                   ) from exc
+        except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, ...
+            raise RunFileError(f"{p}: not a readable HDF5 file ({_one_line(exc)})") from exc
+        time.sleep(0.05)
+    return f
+
+
 def _open(path: str | Path, live: bool | None = None) -> h5py.File:
     """Open for reading: regular, non-empty, not truncated, never an endless retry.
 
@@ -722,19 +747,7 @@ def _open(path: str | Path, live: bool | None = None) -> h5py.File:
     check_regular(p)
     if live is None:
         live = live_writer(p) is not None
-    t_end = time.monotonic() + (LIVE_SETTLE_S if live else 0.0)
-    while True:  # a live writer may not have flushed its start yet: let it settle
-        try:
-            _check_not_truncated(p)
-            break
-        except RunFileError:
-            if time.monotonic() >= t_end:
-                raise
-            time.sleep(0.05)
-    try:
-        f = open_for_reading(p, live=live)
-    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, ...
-        raise RunFileError(f"{p}: not a readable HDF5 file ({_one_line(exc)})") from exc
+    f = open_settled(p, live)
     try:
         _check_schema(f, p)
         runs = f.get("runs")

@@ -41,13 +41,15 @@ from typing import Any
 import h5py
 import numpy as np
 
+from analysis.h5files import check_regular
 from analysis.runfile import (
     SCHEMA_NAME,
     SCHEMA_VERSION,
     STANDARD_UNITS,
     STATUSES,
     RunFileError,
-    _check_not_truncated,
+    live_writer,
+    open_settled,
 )
 
 #: run attributes every run has, with the Python types they decode to
@@ -86,16 +88,13 @@ def _str(value: Any) -> Any:
 def validate_file(path: str | Path, run_ids: list[str] | None = None) -> list[Problem]:
     """Every problem of the file (or of the file's root and the runs ``run_ids``)."""
     p = Path(path)
-    if not p.exists():
-        return [Problem("unreadable", "", f"{p}: no such file")]
     try:
-        _check_not_truncated(p)
+        check_regular(p)
+        live = live_writer(p) is not None
+        f = open_settled(p, live)
     except RunFileError as exc:
-        return [Problem("truncated", "", str(exc))]
-    try:
-        f = h5py.File(p, "r", libver="latest", swmr=True)
-    except OSError as exc:
-        return [Problem("unreadable", "", f"{p}: not a readable HDF5 file ({exc})")]
+        kind = "truncated" if "truncated run file" in str(exc) else "unreadable"
+        return [Problem(kind, "", str(exc))]
     try:
         with f:
             return _check_file(f, run_ids)

@@ -290,7 +290,7 @@ FILE_EXPECT = {  # regular expressions (case-insensitive) the one-line error mus
     "truncated": r"truncated",
     "corrupt": r"damaged|corrupt",
     "foreign-hdf5": r"not a labapp run file",
-    "newer-schema": r"schema version 99 is newer than this labapp reads \(<= 1\)",
+    "newer-schema": r"schema version 99 is newer than this labapp reads \(<= 2\)",
     "runs-dataset": r"'runs' is a dataset, not a group",
     "fifo": r"is a named pipe \(FIFO\), not a run file",
 }
