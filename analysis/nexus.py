@@ -101,13 +101,20 @@ def _text(g: h5py.Group, name: str, value: str) -> None:
     g.create_dataset(name, data=fixed(str(value)))
 
 
-def annotate_root(f: h5py.File, creator: str) -> None:
-    """NXroot attributes (kept on a file that already has them; creator updated)."""
+def annotate_root(f: h5py.File, run_id: str) -> None:
+    """NXroot attributes and the new run's entry link, written when the file is opened
+    for the run and before the run's group exists: in a new file they then sit in the
+    root's first object header, at the start of the file (damage further in hits a
+    run, not the listing). Only ``NX_class`` and ``default``: the program that wrote
+    an entry is its ``program_name``."""
     _set(f.attrs, "NX_class", "NXroot")
-    _set(f.attrs, "creator", creator)
-    _set(f.attrs, "HDF5_Version", h5py.version.hdf5_version)
-    _set(f.attrs, "h5py_version", h5py.version.version)
-    _set(f["runs"].attrs, "NX_class", "NXcollection")
+    link = entry_name(run_id)
+    if f.get(link, getlink=True) is None:
+        f[link] = h5py.SoftLink(f"/runs/{run_id}")
+    _set(f.attrs, "default", link)
+    runs = f.require_group("runs")
+    if "NX_class" not in runs.attrs:
+        _set(runs.attrs, "NX_class", "NXcollection")
 
 
 def annotate_run(f: h5py.File, g: h5py.Group, protocol: str,
@@ -158,10 +165,6 @@ def annotate_run(f: h5py.File, g: h5py.Group, protocol: str,
                 _set(sg[col].attrs, "target", sg[col].name)
         _set_nxdata(plot, signal, axis)
         _set(g.attrs, "default", "plot")
-    link = entry_name(g.name.rsplit("/", 1)[-1])
-    if link not in f:
-        f[link] = h5py.SoftLink(g.name)
-    _set(f.attrs, "default", link)
 
 
 def finish_run(g: h5py.Group, end_utc: str) -> None:

@@ -283,7 +283,6 @@ class RunWriter:
             self._wave_rows[name] = 0
         meta = {k: g.attrs[k] for k in ("software_version", "instrument_idn", "sample",
                                          "device_id", "operator", "notes")}
-        nexus.annotate_root(f, f"labapp {_decode(meta['software_version'])}".strip())
         nexus.annotate_run(f, g, protocol, meta)
         f.flush()
         f.swmr_mode = True
@@ -330,6 +329,8 @@ class RunWriter:
                 # a version-1 file gains a version-2 run (with NeXus attributes); its
                 # version-1 runs read as before
                 f.attrs["schema_version"] = SCHEMA_VERSION
+            if self.run_id not in f.get("runs", {}):
+                nexus.annotate_root(f, self.run_id)
             runs = f.require_group("runs")
             if not isinstance(runs, h5py.Group):
                 raise RunFileError(f"{self.path}: damaged run file ('runs' is not a group)")

@@ -98,7 +98,7 @@ def validate_file(path: str | Path, run_ids: list[str] | None = None) -> list[Pr
     try:
         with f:
             return _check_file(f, run_ids)
-    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - h5py raises many types on damaged structures
         return [Problem("unreadable", "", f"{p}: damaged HDF5 structure ({exc})")]
 
 
@@ -124,12 +124,18 @@ def _check_file(f: h5py.File, run_ids: list[str] | None) -> list[Problem]:
         return [Problem("no-runs", "/runs", "file holds no runs")]
     from analysis.nexus import check_nexus
 
-    out += check_nexus(f, run_ids)
+    try:
+        out += check_nexus(f, run_ids)
+    except Exception as exc:  # noqa: BLE001 - a damaged run is reported below
+        out.append(Problem("unreadable", "/", f"NeXus structures unreadable ({exc})"))
     for rid in run_ids if run_ids is not None else list(runs):
-        if rid not in runs:
-            out.append(Problem("no-runs", f"/runs/{rid}", "no such run"))
-            continue
-        out += check_run(runs[rid])
+        try:
+            if rid not in runs:
+                out.append(Problem("no-runs", f"/runs/{rid}", "no such run"))
+                continue
+            out += check_run(runs[rid])
+        except Exception as exc:  # noqa: BLE001 - one damaged run does not hide the others
+            out.append(Problem("unreadable", f"/runs/{rid}", f"damaged run ({exc})"))
     return out
 
 

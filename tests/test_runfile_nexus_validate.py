@@ -190,7 +190,7 @@ def test_version_1_files_still_read_and_gain_nexus_with_a_new_run(tmp_path):
                               samples=10)
     with h5py.File(p, "r") as f:
         assert f.attrs["schema_version"] == 2
-        assert f.attrs["default"] == nexus.entry_name(new)
+        assert f.attrs["default"].decode() == nexus.entry_name(new)
         assert nexus.default_plot(f)["axes"][0][0].endswith("pulse_index")
         assert nexus.entry_name(old.run_id) not in f  # the version-1 run is left as it was
     assert [r.run_id for r in list_runs(p)] == [old.run_id, new]
