@@ -97,13 +97,17 @@ t0 = time.perf_counter()
 with contextlib.redirect_stdout(buf):
     rc = main(args)
 seconds = time.perf_counter() - t0
+# peak RSS of the command, read before this harness loads anything itself
+main_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 if cluster == "1":
     lc.close()
-agg = json.load(open(out + "/summary.json"))["aggregate"]
+with open(out + "/summary.json") as fh:  # the aggregate only: it ends where "runs" starts
+    head = fh.read(1 << 20).split(',\n"runs": [', 1)[0]
+agg = json.loads(head + "}")["aggregate"]
 print(json.dumps({"rc": rc, "seconds": seconds, "runs": agg["runs"],
                   "failures": agg["failures"], "cached": agg.get("cached_files"),
-                  "main_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                  "main_rss_mb": main_rss, "child_rss_mb": child_rss,
                   "distributed": any(m.split(".")[0] == "distributed" for m in sys.modules)}))
 """
 
