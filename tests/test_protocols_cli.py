@@ -72,7 +72,8 @@ def test_presets_listing_and_paper_values(capsys):
         assert name in out
     presets = load_presets()
     fig5 = {n: p.resolved() for n, p in presets.items() if n.startswith("paper000-fig5")}
-    assert {v["compliance"] for v in fig5.values()} == {1e-3, 5e-3}
+    # 1 and 5 mA (Fig. 5a); Fig. 5b/5c's "constant compliance" is not given: 2.2 mA chosen
+    assert {v["compliance"] for v in fig5.values()} == {1e-3, 2.2e-3, 5e-3}
     assert {v["amplitude"] for n, v in fig5.items() if "fig5b" in n} == {1.5, 1.9, 2.3}
     assert {abs(v["v_read"]) for n, v in fig5.items() if "fig5c" in n} == {0.1, 0.15}
     assert sorted(v["count"] for n, v in fig5.items() if "fig5d" in n) == [2, 4, 6, 8, 10]
