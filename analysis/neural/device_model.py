@@ -101,13 +101,20 @@ def ideal(p_max: int, *, g_min_g0: float = 1.0, g_max_g0: float = 25.0) -> Devic
 
 
 def with_label(label: float, p_max: int, *, sigma_c2c: float = 0.0,
-               g_min_g0: float = 1.0, g_max_g0: float = 25.0) -> DeviceModel:
-    """A device whose two curves both carry the NeuroSim label ``label``."""
+               g_min_g0: float = 1.0, g_max_g0: float = 25.0,
+               label_depression: float | None = None) -> DeviceModel:
+    """A device whose curves carry the NeuroSim label ``label`` (and ``label_depression``).
+
+    Without ``label_depression`` both directions carry ``label``.
+    """
     _check_p_max(p_max)
-    c = c_for_label(label)
-    lab = nl_label(1.0 / c) if c else 0.0
-    return DeviceModel("nonlinear", g_min_g0, g_max_g0, int(p_max), c, c, lab, lab,
-                       float(sigma_c2c), None, f"NL {label} both directions, {p_max} steps")
+    dep = label if label_depression is None else label_depression
+    cp, cd = c_for_label(label), c_for_label(dep)
+    lp = nl_label(1.0 / cp) if cp else 0.0
+    ld = nl_label(1.0 / cd) if cd else 0.0
+    return DeviceModel("nonlinear", g_min_g0, g_max_g0, int(p_max), cp, cd, lp, ld,
+                       float(sigma_c2c), None,
+                       f"NL {label}/{dep} (potentiation/depression), {p_max} steps")
 
 
 def _check_p_max(p_max: int) -> None:
