@@ -5,7 +5,7 @@ that cannot fit. Before, HDF5 failed half-way through a flush, the process crash
 (exit 139) and the superblock recorded an end of file beyond the bytes on disk, so the two
 earlier runs were lost as well. The limits here are the operating system's own: a
 file-size limit (``RLIMIT_FSIZE``, ``ulimit -f``) set in the child process that runs
-``labapp run``, and a 3 MiB tmpfs mounted in a user namespace (skipped where the kernel
+``labapp run``, and a 4 MiB tmpfs mounted in a user namespace (skipped where the kernel
 does not allow unprivileged user namespaces).
 """
 
@@ -71,13 +71,14 @@ def check_failed_in_one_line(rc: int, stdout: str, stderr: str, path: Path, caus
 
 
 def test_file_size_limit_mid_run_keeps_earlier_runs_and_flushed_rows(two_runs, tmp_path):
-    """``ulimit -f`` about 1.4 MB above two completed runs: the third run starts, flushes
-    rows, then cannot grow: it ends ``failed`` in one line naming the file and the cause,
-    exit 1, no crash; both earlier runs read back bit for bit and the third run's flushed
-    rows are readable and whole."""
+    """``ulimit -f`` 3 MB above two completed runs (the third run alone needs ~3.4 MB; its
+    first flush allocates a whole chunk for every column, ~1.5 MB with today's columns):
+    the third run starts, flushes rows, then cannot grow: it ends ``failed`` in one line
+    naming the file and the cause, exit 1, no crash; both earlier runs read back bit for
+    bit and the third run's flushed rows are readable and whole."""
     path = tmp_path / "day.h5"
     shutil.copy(two_runs[0], path)
-    limit = path.stat().st_size + 1_400_000
+    limit = path.stat().st_size + 3_000_000
     rc, stdout, stderr = run_third(path, fsize=limit)
     check_failed_in_one_line(rc, stdout, stderr, path, "File too large: file-size limit")
     assert path.stat().st_size <= limit
@@ -118,14 +119,14 @@ def _unshare_works() -> bool:
 
 @pytest.mark.skipif(not _unshare_works(), reason="no unprivileged user/mount namespaces here")
 def test_full_filesystem_keeps_earlier_runs_and_flushed_rows(two_runs, tmp_path):
-    """A 3 MiB tmpfs (private mount in a user namespace) holding ``day.h5``: the third run
-    fills it; it ends ``failed`` naming the file and ``No space left on device``, exit 1;
-    the earlier runs and the third run's flushed rows survive (the file is copied out of
-    the namespace for checking)."""
+    """A 4 MiB tmpfs (private mount in a user namespace) holding ``day.h5`` (~1.8 MB): the
+    third run (~3.4 MB alone) fills it after its first flushes; it ends ``failed`` naming
+    the file and ``No space left on device``, exit 1; the earlier runs and the third run's
+    flushed rows survive (the file is copied out of the namespace for checking)."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     out = tmp_path / "after.h5"
-    script = (f'mount -t tmpfs -o size=3m tmpfs "{mnt}" && cp "{two_runs[0]}" "{mnt}/day.h5" '
+    script = (f'mount -t tmpfs -o size=4m tmpfs "{mnt}" && cp "{two_runs[0]}" "{mnt}/day.h5" '
               f'&& "$0" "$@"; rc=$?; cp "{mnt}/day.h5" "{out}"; exit $rc')
     rc, stdout, stderr = run_third(mnt / "day.h5", wrap=["unshare", "-r", "-m", "sh", "-c",
                                                          script])
