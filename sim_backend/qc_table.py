@@ -195,31 +195,27 @@ def _median(values: Sequence[float]) -> float:
 
 
 # --------------------------------------------------------------------------- metrics
-def dc_v_set(runs) -> Measured:
-    """V_SET, the first lasting current jump of the SET branch (paper 000 L63), median over
-    cycles (:func:`analysis.switching.switching_analysis`)."""
+def _dc_jump(runs, which: str) -> Measured:
+    """Median over cycles of ``v_set_jump`` or ``v_reset_jump``, with the first cycle's G-V."""
     from analysis.switching import switching_analysis
 
-    run = runs[0][0]
-    s = _samples(run)
+    s = _samples(runs[0][0])
     sw = switching_analysis(s["voltage_V"], s["current_A"], segment=s["segment"],
                             cycle=s["cycle"])
     first = s["cycle"] == s["cycle"][0]
-    return Measured(_median(sw.v_set_jump), s["voltage_V"][first],
+    return Measured(_median(getattr(sw, which)), s["voltage_V"][first],
                     _g(s["voltage_V"], s["current_A"])[first], "V (V)", "G / G0")
+
+
+def dc_v_set(runs) -> Measured:
+    """V_SET, the first lasting current jump of the SET branch (paper 000 L63), median over
+    cycles (:func:`analysis.switching.switching_analysis`)."""
+    return _dc_jump(runs, "v_set_jump")
 
 
 def dc_v_reset(runs) -> Measured:
     """V_RESET, the first lasting current drop of the negative branch, median over cycles."""
-    from analysis.switching import switching_analysis
-
-    run = runs[0][0]
-    s = _samples(run)
-    sw = switching_analysis(s["voltage_V"], s["current_A"], segment=s["segment"],
-                            cycle=s["cycle"])
-    first = s["cycle"] == s["cycle"][0]
-    return Measured(_median(sw.v_reset_jump), s["voltage_V"][first],
-                    _g(s["voltage_V"], s["current_A"])[first], "V (V)", "G / G0")
+    return _dc_jump(runs, "v_reset_jump")
 
 
 def dc_top_plateau(runs) -> Measured:
