@@ -23,8 +23,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen MPLBACKEND=Agg $(BIN)/python -m benchmarks
 
+# ruff, then the code-shape rules (sizes, radon complexity, layers, import cycles; see
+# tests/test_code_shape.py and docs/architecture.md)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_code_shape.py
 
 clean:
 	rm -rf $(VENV) runs report build *.egg-info
