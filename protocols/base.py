@@ -19,7 +19,7 @@ import numpy as np
 
 from drivers.keithley4200 import Keithley4200A
 from drivers.validation import ParameterError, check_range
-from protocols.parameters import Param, resolve
+from protocols.parameters import Param, ParamValues, resolve, values_class
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,47 @@ class SafetyProfile:
 
     def as_dict(self) -> dict[str, float]:
         return {"max_voltage_V": self.max_voltage, "max_compliance_A": self.max_compliance}
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The instrument channels a run touches, which the engine checks against the
+    instrument's fitted cards before anything is sent."""
+
+    #: SMU numbers (1-based, as ``SMU1``) the run sources or measures on
+    smus: tuple[int, ...] = ()
+    #: 4225-PMU channels the run pulses on
+    pmu_channels: tuple[int, ...] = ()
+
+
+@dataclass
+class Outcome:
+    """What a protocol concluded about its run, beyond the status (e.g. write-verify).
+
+    ``converged`` is None for a protocol without a goal; False makes ``reason`` the
+    run's reason (the run still completes: the data are valid, the goal was missed).
+    ``details`` are stored with it in the run file (``outcome``), e.g. the final
+    conductance.
+    """
+
+    converged: bool | None = None
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def missed(self) -> bool:
+        """The protocol had a goal and did not reach it."""
+        return self.converged is False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run file's ``outcome``: ``converged``, ``reason``, then the details."""
+        out: dict[str, Any] = {}
+        if self.converged is not None:
+            out["converged"] = self.converged
+        if self.reason:
+            out["reason"] = self.reason
+        out.update(self.details)
+        return out
 
 
 @dataclass
@@ -89,7 +130,7 @@ class RunContext:
     #: the device's safety profile (e.g. the limit a "none" compliance falls back to)
     safety: SafetyProfile = field(default_factory=SafetyProfile)
     #: protocol result stored with the run (e.g. write-verify: converged, reason)
-    outcome: dict[str, Any] = field(default_factory=dict)
+    outcome: Outcome = field(default_factory=Outcome)
     #: show points of a running instrument test (not stored: the test's data are yielded
     #: as a Record when it ends) and, optionally, the run's progress fraction
     live: Callable[[Record, float | None], None] = lambda record, done=None: None
@@ -162,9 +203,17 @@ class Protocol:
     params: ClassVar[tuple[Param, ...]] = ()
     #: streams and their columns: {stream: {column: dtype}}
     streams: ClassVar[dict[str, dict[str, str]]] = {}
+    #: the typed, frozen values class built from ``params`` (one per protocol class)
+    Values: ClassVar[type[ParamValues]] = values_class("Values", ())
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.Values = values_class("Values", cls.params, cls.__module__,
+                                  f"{cls.__qualname__}.Values")
 
     def __init__(self, **values: Any) -> None:
-        self.values = resolve(self.params, values, self.name)
+        #: the parameters, validated: attributes named as the declarations
+        self.values: Any = self.Values.from_mapping(resolve(self.params, values, self.name))
         #: names the caller set (preset or user); the rest are defaults
         self.given = frozenset(values)
         self.check()
@@ -177,10 +226,10 @@ class Protocol:
         device's safety profile (override to add derived values, e.g. the last amplitude
         of a ramp)."""
         check = {"voltage": safety.check_voltage, "current": safety.check_compliance}
-        for p in self.params:
+        for p, value in self.values.items():
             if p.safety:
-                for value in np.atleast_1d(self.values[p.name]):
-                    check[p.safety](p.name, float(value))
+                for one in np.atleast_1d(value):
+                    check[p.safety](p.name, float(one))
 
     def compliances(self) -> dict[str, dict[str, Any]]:
         """Every current compliance this run applies and where its value came from.
@@ -191,10 +240,9 @@ class Protocol:
         runs at a default the user never typed (e.g. a RESET half) is never silent.
         """
         out: dict[str, dict[str, Any]] = {}
-        for p in self.params:
+        for p, value in self.values.items():
             if p.safety != "current":
                 continue
-            value = self.values[p.name]
             if isinstance(value, list | tuple) and not value:
                 continue
             out[p.name] = {"value_A": value,
@@ -212,6 +260,11 @@ class Protocol:
         return ", ".join(f"{name} {amps(c['value_A'])} ({c['source']})"
                          for name, c in self.compliances().items())
 
+    def channels(self) -> Channels:
+        """The channels this run touches (override: the engine checks them against the
+        instrument's cards before the run)."""
+        return Channels()
+
     def waveforms(self) -> dict[str, tuple[int, str]]:
         """Per-pulse waveform datasets this run stores (override)."""
         return {}
@@ -221,14 +274,14 @@ class Protocol:
         return None
 
     def parameter_units(self) -> dict[str, tuple[Any, str]]:
-        return {p.name: (self.values[p.name], p.unit) for p in self.params}
+        return self.values.with_units()
 
     def instrument_settings(self) -> dict[str, Any]:
         """Instrument-side settings this run uses, stored in the settings snapshot."""
         return {}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
+        args = ", ".join(f"{k}={v!r}" for k, v in self.values.as_dict().items())
         return f"{type(self).__name__}({args})"
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:

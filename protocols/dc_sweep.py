@@ -38,7 +38,7 @@ from drivers.keithley4200 import (
 )
 from drivers.system_mode import TestInterrupted
 from drivers.validation import ParameterError
-from protocols.base import STEP, Protocol, Record, RunContext, Step, as_columns
+from protocols.base import STEP, Channels, Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
 from protocols.pulsing import LINE_HZ, wait_bound
 
@@ -115,14 +115,14 @@ class DCSweep(Protocol):
 
     def segments(self) -> list[tuple[int, np.ndarray]]:
         v = self.values
-        segs = segments(v["v_set"], v["v_reset"], v["step"])
-        return segs[:2] if v["sweep"] == "set-only" else segs
+        segs = segments(v.v_set, v.v_reset, v.step)
+        return segs[:2] if v.sweep == "set-only" else segs
 
     def set_compliances(self) -> list[float]:
         """SET compliance of every cycle (the ladder, or compliance_set)."""
         v = self.values
-        ladder = list(v["compliance_ladder"]) or [v["compliance_set"]]
-        return [c for c in ladder for _ in range(v["cycles"])]
+        ladder = list(v.compliance_ladder) or [v.compliance_set]
+        return [c for c in ladder for _ in range(v.cycles)]
 
     def count_points(self) -> int:
         """Points per loop from the parameters alone (the arrays are not built: a tiny
@@ -130,31 +130,34 @@ class DCSweep(Protocol):
         v = self.values
 
         def n(span: float) -> int:  # as ramp(): ceil(span / step) points after the start
-            return max(1, int(np.ceil(abs(span) / v["step"] - 1e-9)))
+            return max(1, int(np.ceil(abs(span) / v.step - 1e-9)))
 
-        set_half = 1 + 2 * n(v["v_set"])
-        return set_half if v["sweep"] == "set-only" else set_half + 2 * n(v["v_reset"])
+        set_half = 1 + 2 * n(v.v_set)
+        return set_half if v.sweep == "set-only" else set_half + 2 * n(v.v_reset)
 
     def check(self) -> None:
         v = self.values
         n = self.count_points()
         if n < 4:
-            raise ParameterError("step", v["step"], f"< v_set and v_reset ({n} points per loop)")
+            raise ParameterError("step", v.step, f"< v_set and v_reset ({n} points per loop)")
         if n > 10_000_000:
-            raise ParameterError("step", v["step"],
-                                 f">= {(2 * v['v_set'] + 2 * v['v_reset']) / 1e7:g} V "
+            raise ParameterError("step", v.step,
+                                 f">= {(2 * v.v_set + 2 * v.v_reset) / 1e7:g} V "
                                  "(at most 1e7 points per loop)")
+
+    def channels(self) -> Channels:
+        return Channels(smus=(self.values.smu,))
 
     def instrument_settings(self) -> dict:
         v = self.values
-        return {"smu": v["smu"], "integration": v["integration"], "delay_s": v["dwell"]}
+        return {"smu": v.smu, "integration": v.integration, "delay_s": v.dwell}
 
     def points_per_cycle(self) -> int:
         return sum(s.size for _, s in self.segments())
 
     def estimated_duration(self) -> float:
         v = self.values
-        per_point = v["dwell"] + INTEGRATION_PLC[v["integration"]] / LINE_HZ
+        per_point = v.dwell + INTEGRATION_PLC[v.integration] / LINE_HZ
         return self.points_per_cycle() * per_point * len(self.set_compliances())
 
     def _live_view(self, ctx: RunContext, t0: float, first: int, program: np.ndarray,
@@ -185,11 +188,11 @@ class DCSweep(Protocol):
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
         segs = self.segments()
-        comp_reset = v["compliance_reset"]
+        comp_reset = v.compliance_reset
         halves = [(1, 2), (3, 4)][: (len(segs) + 1) // 2]
         cycles = self.set_compliances()
         total = len(cycles) * len(halves)
-        per_point = v["dwell"] + INTEGRATION_PLC[v["integration"]] / LINE_HZ
+        per_point = v.dwell + INTEGRATION_PLC[v.integration] / LINE_HZ
         done = 0
         for cycle, comp_set in enumerate(cycles):
             found = {}
@@ -197,7 +200,7 @@ class DCSweep(Protocol):
                 program = np.concatenate([s for k, s in segs if k in half])
                 seg_id = np.concatenate([np.full(s.size, k, np.int8) for k, s in segs if k in half])
                 parts = []
-                for sl in chunks(program.size, v["points_per_test"]):
+                for sl in chunks(program.size, v.points_per_test):
                     ctx.check_abort()
                     t0 = ctx.now()
                     show = self._live_view(ctx, t0, sl.start, program, seg_id, cycle,
@@ -205,8 +208,8 @@ class DCSweep(Protocol):
 
                     try:
                         data = ctx.instrument.list_sweep(
-                            v["smu"], program[sl], comp, delay=v["dwell"],
-                            integration=v["integration"], should_stop=ctx.should_abort,
+                            v.smu, program[sl], comp, delay=v.dwell,
+                            integration=v.integration, should_stop=ctx.should_abort,
                             timeout=wait_bound(program[sl].size * per_point), live=show,
                         )
                     except TestInterrupted as exc:  # aborted mid-test: keep what it measured
@@ -218,7 +221,7 @@ class DCSweep(Protocol):
                     parts.append(rec)
                     yield Record("samples", rec)
                 cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-                found[half[0]] = switching_voltage(cols, half[0], v["jump_ratio"])
+                found[half[0]] = switching_voltage(cols, half[0], v.jump_ratio)
                 done += 1
                 yield Step(done / total)
             yield Record("cycles", as_columns(

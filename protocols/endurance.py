@@ -46,18 +46,18 @@ class Endurance(pb.PulseProtocol):
 
     def estimated_duration(self) -> float:
         v = self.values
-        return 2 * v["cycles"] * max(v["period"], v["width"] + v["read_width"])
+        return 2 * v.cycles * max(v.period, v.width + v.read_width)
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
-        for cycle in range(v["cycles"]):
+        for cycle in range(v.cycles):
             g_set = yield from self.write_read(ctx, 2 * cycle + 1, cycle, pulsing.SET,
-                                               v["set_amplitude"], v["v_read"],
-                                               v["compliance_set"])
+                                               v.set_amplitude, v.v_read,
+                                               v.compliance_set)
             g_reset = yield from self.write_read(ctx, 2 * cycle + 2, cycle, pulsing.RESET,
-                                                 -v["reset_amplitude"], v["v_read"],
-                                                 v["compliance_reset"])
+                                                 -v.reset_amplitude, v.v_read,
+                                                 v.compliance_reset)
             yield Record("cycles", as_columns(time_s=ctx.now(), cycle=cycle, g_set_G0=g_set,
                                               g_reset_G0=g_reset))
-            yield Step((cycle + 1) / v["cycles"])
+            yield Step((cycle + 1) / v.cycles)
         yield STEP

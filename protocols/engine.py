@@ -43,6 +43,7 @@ from drivers.keithley4200 import Keithley4200A
 from drivers.validation import ParameterError
 from protocols.base import (
     Aborted,
+    Outcome,
     Protocol,
     Record,
     RunContext,
@@ -72,6 +73,13 @@ class RunResult:
     traceback: str = ""
     #: pauses of the run: paused_utc, resumed_utc, seconds, at (progress fraction)
     pauses: list[dict[str, Any]] = field(default_factory=list)
+    #: the protocol's typed outcome (``outcome`` is its stored form)
+    protocol_outcome: Outcome = field(default_factory=Outcome)
+
+    @property
+    def converged(self) -> bool | None:
+        """The protocol reached its goal (None: it has none), e.g. write-verify."""
+        return self.protocol_outcome.converged
 
     @property
     def ok(self) -> bool:
@@ -150,10 +158,10 @@ class RunEngine:
         Single-parameter instrument limits were checked when the protocol was built.
         """
         protocol.check_safety(self.safety)
-        smu = protocol.values.get("smu")
-        if smu is not None and smu not in self.instrument.smus:
-            raise ParameterError("smu", smu,
-                                 f"one of {sorted(self.instrument.smus)} (cards from *OPT?)")
+        for smu in protocol.channels().smus:
+            if smu not in self.instrument.smus:
+                raise ParameterError("smu", smu,
+                                     f"one of {sorted(self.instrument.smus)} (cards from *OPT?)")
 
     @contextlib.contextmanager
     def abort_on_signals(self) -> Iterator[None]:
@@ -286,14 +294,15 @@ class RunEngine:
             log.error("run failed: %s", reason)
         finally:
             problems = self._safe_off()
-            if status == "completed" and ctx.outcome.get("converged") is False:
-                reason = str(ctx.outcome.get("reason", ""))
+            if status == "completed" and ctx.outcome.missed:
+                reason = ctx.outcome.reason
             rows = {s: writer.rows(s) for s in protocol.streams}
             writer.close(status, reason=reason, traceback=tb,
-                         extra={"safe_state_problems": problems, "outcome": ctx.outcome,
+                         extra={"safe_state_problems": problems,
+                                "outcome": ctx.outcome.as_dict(),
                                 "pauses": pauses})
         result = RunResult(Path(path), writer.run_id, status, reason, rows, problems,
-                           dict(ctx.outcome), tb, pauses)
+                           ctx.outcome.as_dict(), tb, pauses, ctx.outcome)
         self._emit(consumers, "stop", result)
         return result
 

@@ -41,20 +41,23 @@ class LTPLTD(pb.PulseProtocol):
         pb.SMU_PARAM,
     )
 
+    def timing(self) -> str:
+        return self.values.timing
+
     def estimated_duration(self) -> float:
         v = self.values
-        return 2 * v["count"] * v["cycles"] * max(v["period"], v["width"] + v["read_width"])
+        return 2 * v.count * v.cycles * max(v.period, v.width + v.read_width)
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
-        total = 2 * v["count"] * v["cycles"]
+        total = 2 * v.count * v.cycles
         done = 0
-        for cycle in range(v["cycles"]):
+        for cycle in range(v.cycles):
             if cycle == 0:
-                yield from self.initial_read(ctx, v["v_read"], cycle)
-            phase = np.repeat([pulsing.SET, pulsing.RESET], v["count"])
-            yield from self.train(ctx, phase * v["amplitude"], phase * v["v_read"],
-                                  np.arange(1, phase.size + 1), cycle, phase, v["compliance"],
+                yield from self.initial_read(ctx, v.v_read, cycle)
+            phase = np.repeat([pulsing.SET, pulsing.RESET], v.count)
+            yield from self.train(ctx, phase * v.amplitude, phase * v.v_read,
+                                  np.arange(1, phase.size + 1), cycle, phase, v.compliance,
                                   (done, total))
             done += phase.size
         yield STEP

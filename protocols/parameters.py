@@ -8,13 +8,14 @@ stored in the run file.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from drivers.validation import ParameterError
 
@@ -227,6 +228,78 @@ def resolve(params: Sequence[Param], values: Mapping[str, Any],
     for p in params:
         out[p.name] = p.validate(values[p.name]) if p.name in values else p.default
     return out
+
+
+#: the Python type of a value of each ``Param.kind`` (a list is stored as a tuple: frozen)
+KIND_TYPES: dict[str, Any] = {"float": float, "int": int, "bool": bool, "str": str,
+                              "floats": tuple[float, ...]}
+
+
+class ParamValues:
+    """A protocol's parameter values: one frozen, typed attribute per :class:`Param`.
+
+    Built by :func:`values_class` from a protocol's declarations, so a protocol reads
+    ``self.values.v_set`` (a float in V) instead of looking a name up in a dict, a typo is
+    an ``AttributeError`` at the first run, and the unit of every attribute is known
+    (:meth:`unit`). Lists (``kind="floats"``) are tuples here, so the object cannot change
+    after the protocol validated it; :meth:`as_dict` gives them back as lists, the form
+    the run file, presets and the GUI's forms use.
+    """
+
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> ParamValues:
+        """From validated values by name (as :func:`resolve` returns them)."""
+        return cls(**{p.name: _frozen(values[p.name]) for p in cls.params})
+
+    @classmethod
+    def unit(cls, name: str) -> str:
+        """The unit of parameter ``name`` (``""`` for a plain number or a choice)."""
+        return cls._param(name).unit
+
+    @classmethod
+    def _param(cls, name: str) -> Param:
+        for p in cls.params:
+            if p.name == name:
+                return p
+        raise UnknownParameterError(name, None, [p.name for p in cls.params])
+
+    def items(self) -> Iterator[tuple[Param, Any]]:
+        """``(declaration, value)`` in declaration order (lists as lists)."""
+        for p in self.params:
+            yield p, _thawed(getattr(self, p.name))
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{name: value}`` in declaration order; lists as lists."""
+        return {p.name: value for p, value in self.items()}
+
+    def with_units(self) -> dict[str, tuple[Any, str]]:
+        """``{name: (value, unit)}``, what the run file stores as parameters."""
+        return {p.name: (value, p.unit) for p, value in self.items()}
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _thawed(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def values_class(name: str, params: Sequence[Param], module: str = __name__,
+                 qualname: str | None = None) -> type[ParamValues]:
+    """A frozen dataclass with one typed field per declaration (unit in its metadata)."""
+    clash = sorted({p.name for p in params} & set(dir(ParamValues)))
+    if clash:
+        raise ValueError(f"{name}: parameter name(s) {clash} clash with ParamValues methods")
+    fields = [(p.name, KIND_TYPES.get(p.kind, Any),
+               dataclasses.field(metadata={"unit": p.unit, "param": p})) for p in params]
+    cls = dataclasses.make_dataclass(name, fields, bases=(ParamValues,), frozen=True,
+                                     namespace={"params": tuple(params)})
+    cls.__module__ = module
+    cls.__qualname__ = qualname or name
+    return cls
 
 
 def parse_assignments(params: Sequence[Param], items: Sequence[str],

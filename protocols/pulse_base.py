@@ -17,7 +17,7 @@ from drivers.keithley4200 import MAX_LIST_POINTS, SMU_I_MAX, SMU_V_MAX
 from drivers.system_mode import TestInterrupted
 from drivers.validation import ParameterError
 from protocols import pulsing
-from protocols.base import Protocol, Record, RunContext, Step, as_columns
+from protocols.base import Channels, Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
 
 
@@ -76,39 +76,46 @@ class PulseProtocol(Protocol):
     def check_timing(self) -> None:
         """Width and read width fit the SMU; the period holds a pulse and its read."""
         v = self.values
-        pulsing.check_point_time("width", v["width"])
-        pulsing.check_point_time("read_width", v["read_width"])
-        if "period" in v and v["period"] < v["width"] + v["read_width"] - 1e-12:
-            raise ParameterError("period", v["period"],
-                                 f">= width + read_width = {v['width'] + v['read_width']:g} s")
+        pulsing.check_point_time("width", v.width)
+        pulsing.check_point_time("read_width", v.read_width)
+        if v.period < v.width + v.read_width - 1e-12:
+            raise ParameterError("period", v.period,
+                                 f">= width + read_width = {v.width + v.read_width:g} s")
 
     def check(self) -> None:
         self.check_timing()
-        v = self.values
-        if v.get("timing") == "instrument" and self.layout() is None:
+        if self.timing() == "instrument" and self.layout() is None:
             raise ParameterError(
                 "timing", "instrument",
                 "host or auto here: width, read_width and period need a common point time "
                 f">= {pulsing.T_POINT_MIN:.3g} s on a 1 us grid and <= 4096 points per period")
 
+    def timing(self) -> str:
+        """How the train is timed: ``host`` unless the protocol declares ``timing``
+        (:data:`TIMING_PARAM`: pulse train, potentiation/depression)."""
+        return "host"
+
+    def channels(self) -> Channels:
+        return Channels(smus=(self.values.smu,))
+
     def layout(self) -> tuple[float, int, int, int] | None:
         """Instrument-timed train layout, or None for host timing (see ``timing``)."""
         v = self.values
-        if v.get("timing", "host") == "host":
+        if self.timing() == "host":
             return None
-        return pulsing.train_layout(v["width"], v["read_width"], v["period"])
+        return pulsing.train_layout(v.width, v.read_width, v.period)
 
     def instrument_settings(self) -> dict:
         v = self.values
         lay = self.layout()
-        out = {"smu": v["smu"], "pulse_source": "SMU list sweep (true compliance)"}
+        out = {"smu": v.smu, "pulse_source": "SMU list sweep (true compliance)"}
         if lay:
             out.update(timing="instrument: one list of pulse, read and 0 V points",
                        point_time_s=lay[0], read_integration=pulsing.integration_for(lay[0]),
                        read_compliance="the pulse compliance (one compliance per list)")
         else:
             out.update(timing="host: one test per pulse and per read",
-                       read_integration=pulsing.integration_for(v["read_width"]))
+                       read_integration=pulsing.integration_for(v.read_width))
         return out
 
     def train(self, ctx: RunContext, amplitudes, v_reads, index, cycle, phase,
@@ -143,7 +150,7 @@ class PulseProtocol(Protocol):
             meta = (idx[sl], cyc[sl], ph[sl])
             show = self._live_periods(ctx, lay, meta, compliance, done0 + start, total)
             try:
-                shot = pulsing.smu_levels(ctx, v["smu"], levels.ravel(), compliance, q,
+                shot = pulsing.smu_levels(ctx, v.smu, levels.ravel(), compliance, q,
                                           live=show)
             except TestInterrupted as exc:  # aborted mid-list: keep the whole periods
                 if exc.shot is not None and exc.shot.current.size >= c:
@@ -169,7 +176,7 @@ class PulseProtocol(Protocol):
         yield Record("pulses", as_columns(
             time_s=at_pulse["t"], pulse_index=idx, cycle=cyc, phase=ph,
             v_program_V=at_pulse["vp"], voltage_V=at_pulse["v"], current_A=at_pulse["i"],
-            compliance=cols["comp"][:, :a].any(axis=1), width_s=self.values["width"],
+            compliance=cols["comp"][:, :a].any(axis=1), width_s=self.values.width,
             compliance_A=compliance))
         yield Record("samples", as_columns(
             time_s=at_read["t"], pulse_index=idx, cycle=cyc, phase=ph,
@@ -203,17 +210,17 @@ class PulseProtocol(Protocol):
                    ) -> Generator[Record, None, float]:
         """Pulse, read, wait out the period; yields both rows, returns the read G in G0."""
         v = self.values
-        shot = pulsing.pulse(ctx, v["smu"], amplitude, v["width"], compliance)
-        yield pulsing.pulse_record(shot, index, cycle, phase, v["width"], compliance)
-        rd = pulsing.read(ctx, v["smu"], v_read, v["read_width"], v["read_compliance"])
+        shot = pulsing.pulse(ctx, v.smu, amplitude, v.width, compliance)
+        yield pulsing.pulse_record(shot, index, cycle, phase, v.width, compliance)
+        rd = pulsing.read(ctx, v.smu, v_read, v.read_width, v.read_compliance)
         yield pulsing.read_record(rd, index, cycle, phase)
-        pulsing.wait_rest(ctx, v.get("period", 0.0), v["width"] + v["read_width"])
+        pulsing.wait_rest(ctx, v.period, v.width + v.read_width)
         return float(rd.conductance_g0[-1]) if rd.current.size else float("nan")
 
     def initial_read(self, ctx: RunContext, v_read: float, cycle: int = 0
                      ) -> Generator[Record, None, float]:
         """A read before the first pulse (``pulse_index`` 0, ``phase`` 0)."""
         v = self.values
-        rd = pulsing.read(ctx, v["smu"], v_read, v["read_width"], v["read_compliance"])
+        rd = pulsing.read(ctx, v.smu, v_read, v.read_width, v.read_compliance)
         yield pulsing.read_record(rd, 0, cycle, pulsing.NONE)
         return float(rd.conductance_g0[-1]) if rd.current.size else float("nan")

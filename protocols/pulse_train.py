@@ -40,14 +40,17 @@ class PulseTrain(pb.PulseProtocol):
         pb.SMU_PARAM,
     )
 
+    def timing(self) -> str:
+        return self.values.timing
+
     def sign(self) -> int:
-        return pulsing.SET if self.values["polarity"] == "set" else pulsing.RESET
+        return pulsing.SET if self.values.polarity == "set" else pulsing.RESET
 
     def amplitudes(self) -> list[float]:
         """Signed amplitude of every pulse."""
         v = self.values
-        return [self.sign() * (v["amplitude"] + k * v["amplitude_step"])
-                for k in range(v["count"])]
+        return [self.sign() * (v.amplitude + k * v.amplitude_step)
+                for k in range(v.count)]
 
     def check_safety(self, safety: SafetyProfile) -> None:
         super().check_safety(safety)
@@ -56,12 +59,12 @@ class PulseTrain(pb.PulseProtocol):
 
     def estimated_duration(self) -> float:
         v = self.values
-        return v["count"] * max(v["period"], v["width"] + v["read_width"])
+        return v.count * max(v.period, v.width + v.read_width)
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
-        yield from self.initial_read(ctx, v["v_read"])
+        yield from self.initial_read(ctx, v.v_read)
         amps = self.amplitudes()
-        yield from self.train(ctx, amps, [v["v_read"]] * len(amps), range(1, len(amps) + 1),
-                              0, self.sign(), v["compliance"])
+        yield from self.train(ctx, amps, [v.v_read] * len(amps), range(1, len(amps) + 1),
+                              0, self.sign(), v.compliance)
         yield STEP

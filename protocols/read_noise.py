@@ -16,7 +16,7 @@ from drivers.keithley4200 import MAX_LIST_POINTS, SMU_V_MAX
 from drivers.validation import ParameterError
 from protocols import pulse_base as pb
 from protocols import pulsing
-from protocols.base import STEP, Protocol, Record, RunContext, Step, as_columns
+from protocols.base import STEP, Channels, Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
 
 
@@ -42,19 +42,22 @@ class ReadNoise(Protocol):
 
     def n_samples(self) -> int:
         v = self.values
-        return max(1, int(round(v["duration"] * v["rate"])))
+        return max(1, int(round(v.duration * v.rate)))
 
     def check(self) -> None:
         if self.n_samples() > 50_000_000:
-            raise ParameterError("duration", self.values["duration"],
+            raise ParameterError("duration", self.values.duration,
                                  "duration * rate <= 5e7 samples")
+
+    def channels(self) -> Channels:
+        return Channels(smus=(self.values.smu,))
 
     def instrument_settings(self) -> dict:
         v = self.values
-        return {"smu": v["smu"], "integration": pulsing.integration_for(1.0 / v["rate"])}
+        return {"smu": v.smu, "integration": pulsing.integration_for(1.0 / v.rate)}
 
     def estimated_duration(self) -> float:
-        return float(self.values["duration"])
+        return float(self.values.duration)
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
@@ -62,8 +65,8 @@ class ReadNoise(Protocol):
         done = 0
         while done < n:
             m = min(MAX_LIST_POINTS, n - done)
-            shot = pulsing.smu_levels(ctx, v["smu"], np.full(m, v["v_read"]),
-                                      v["read_compliance"], 1.0 / v["rate"])
+            shot = pulsing.smu_levels(ctx, v.smu, np.full(m, v.v_read),
+                                      v.read_compliance, 1.0 / v.rate)
             yield Record("samples", as_columns(
                 time_s=shot.time, v_program_V=shot.v_program, voltage_V=shot.voltage,
                 current_A=shot.current, conductance_G0=shot.conductance_g0,

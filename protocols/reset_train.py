@@ -43,6 +43,7 @@ from protocols import pulse_base as pb
 from protocols import pulsing
 from protocols.base import (
     STEP,
+    Channels,
     Protocol,
     Record,
     RunContext,
@@ -93,17 +94,17 @@ class ResetTrain(Protocol):
 
     def uses_pmu(self) -> bool:
         v = self.values
-        return v["source"] == "pmu" or (v["source"] == "auto" and v["width"] < SMU_MIN_WIDTH)
+        return v.source == "pmu" or (v.source == "auto" and v.width < SMU_MIN_WIDTH)
 
     def pmu_config(self, count: int) -> PulseTrainConfig:
         """The PMU burst of ``count`` pulses (edges 1 % of the width, >= 20 ns)."""
         v = self.values
-        edge = max(20e-9, min(33e-3, 0.01 * v["width"]))
-        timing = PulseTiming(period=v["period"], width=v["width"], rise=edge, fall=edge)
+        edge = max(20e-9, min(33e-3, 0.01 * v.width))
+        timing = PulseTiming(period=v.period, width=v.width, rise=edge, fall=edge)
         window = (1 + PMU_PRE + PMU_POST) * timing.duration
-        rate = effective_sample_rate(max(1e3, (v["samples"] or 200) / window))
-        return PulseTrainConfig(base=0.0, amplitude=v["amplitude"], timing=timing,
-                                count=count, i_range=v["i_range"], sample_rate=rate,
+        rate = effective_sample_rate(max(1e3, (v.samples or 200) / window))
+        return PulseTrainConfig(base=0.0, amplitude=v.amplitude, timing=timing,
+                                count=count, i_range=v.i_range, sample_rate=rate,
                                 pre=PMU_PRE, post=PMU_POST)
 
     def check_pmu_sampling(self) -> None:
@@ -113,16 +114,16 @@ class ResetTrain(Protocol):
         user set rather than the sample rate derived from them.
         """
         v = self.values
-        edge = max(20e-9, min(33e-3, 0.01 * v["width"]))
-        window = (1 + PMU_PRE + PMU_POST) * (v["width"] + edge)  # as pmu_config()
-        samples = v["samples"] or 200
+        edge = max(20e-9, min(33e-3, 0.01 * v.width))
+        window = (1 + PMU_PRE + PMU_POST) * (v.width + edge)  # as pmu_config()
+        samples = v.samples or 200
         if samples / window > SAMPLE_CLOCK:
             shortest = samples / SAMPLE_CLOCK / (1 + PMU_PRE + PMU_POST) - 20e-9
-            if v["samples"]:
+            if v.samples:
                 raise ParameterError("samples", samples, (
-                    f"<= {int(SAMPLE_CLOCK * window)} for width={v['width']:g} s "
+                    f"<= {int(SAMPLE_CLOCK * window)} for width={v.width:g} s "
                     "(the PMU samples at most 200 MS/s)"))
-            raise ParameterError("width", v["width"], (
+            raise ParameterError("width", v.width, (
                 f">= {shortest:.3g} s for {samples} samples per pulse at the PMU's 200 MS/s "
                 "(or set samples lower)"))
 
@@ -132,26 +133,32 @@ class ResetTrain(Protocol):
             cfg = self.pmu_config(1)
             return waveform_samples(cfg.timing, cfg.pre, cfg.post,
                                     effective_sample_rate(cfg.sample_rate))
-        fit = int(np.floor(v["width"] / pulsing.T_POINT_MIN + 1e-9))
-        return v["samples"] or max(1, min(32, fit))
+        fit = int(np.floor(v.width / pulsing.T_POINT_MIN + 1e-9))
+        return v.samples or max(1, min(32, fit))
 
     def pulses_per_test(self) -> int:
         """PMU pulses per burst: <= 10 000 and <= 65 536 samples."""
-        return max(1, min(10_000, PMU_MAX_POINTS // self.n_samples(), self.values["count"]))
+        return max(1, min(10_000, PMU_MAX_POINTS // self.n_samples(), self.values.count))
 
     def check(self) -> None:
         v = self.values
-        if v["amplitude"] == 0:
+        if v.amplitude == 0:
             raise ParameterError("amplitude", 0.0, "a non-zero voltage")
-        if v["period"] < v["width"] - 1e-12:
-            raise ParameterError("period", v["period"], f">= width = {v['width']:g} s")
+        if v.period < v.width - 1e-12:
+            raise ParameterError("period", v.period, f">= width = {v.width:g} s")
         if self.uses_pmu():
-            if v["period"] > 1.0:
-                raise ParameterError("period", v["period"], "<= 1 s on the PMU [M 7-18]")
+            if v.period > 1.0:
+                raise ParameterError("period", v.period, "<= 1 s on the PMU [M 7-18]")
             self.check_pmu_sampling()
             self.pmu_config(self.pulses_per_test()).validate()
         else:
-            pulsing.check_point_time("width", v["width"], self.n_samples())
+            pulsing.check_point_time("width", v.width, self.n_samples())
+
+    def channels(self) -> Channels:
+        """The SMU, or the PMU channel when the width needs the PMU."""
+        if self.uses_pmu():
+            return Channels(pmu_channels=(self.values.pmu_channel,))
+        return Channels(smus=(self.values.smu,))
 
     def waveforms(self) -> dict[str, tuple[int, str]]:
         n = self.n_samples()
@@ -161,22 +168,22 @@ class ResetTrain(Protocol):
         v = self.values
         if self.uses_pmu():
             cfg = self.pmu_config(self.pulses_per_test())
-            return {"pmu_channel": v["pmu_channel"], "capture": "PMU waveform mode",
+            return {"pmu_channel": v.pmu_channel, "capture": "PMU waveform mode",
                     "compliance": "none: the PMU has no true compliance",
                     "sample_rate_Hz": effective_sample_rate(cfg.sample_rate),
-                    "samples_per_pulse": self.n_samples(), "i_range_A": v["i_range"],
+                    "samples_per_pulse": self.n_samples(), "i_range_A": v.i_range,
                     "pulses_per_test": self.pulses_per_test()}
         n, rest, per_test = self.smu_train_layout()
-        return {"smu": v["smu"], "capture": "SMU list sweep, 0.01 PLC points",
+        return {"smu": v.smu, "capture": "SMU list sweep, 0.01 PLC points",
                 "compliance": "SMU hardware compliance", "samples_per_pulse": n,
                 "timing": "instrument (list of pulses and 0 V rests)" if per_test
                 else "host-timed rest between pulses",
-                "period_s": (n + rest) * v["width"] / n if per_test else v["period"],
+                "period_s": (n + rest) * v.width / n if per_test else v.period,
                 "pulses_per_test": per_test or 1}
 
     def estimated_duration(self) -> float:
         v = self.values
-        return v["count"] * v["period"]
+        return v.count * v.period
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
         if self.uses_pmu():
@@ -195,7 +202,7 @@ class ResetTrain(Protocol):
         peak = amps[np.arange(amps.shape[0]), np.argmax(np.abs(amps), axis=1)]
         yield Record("samples", as_columns(
             time_s=t_end, pulse_index=first + np.arange(amps.shape[0]),
-            v_program_V=v["amplitude"], voltage_V=v_top, current_A=i_top,
+            v_program_V=v.amplitude, voltage_V=v_top, current_A=i_top,
             conductance_G0=conductance_g0(v_top, i_top), compliance=compliance,
             peak_current_A=peak,
         ))
@@ -212,20 +219,20 @@ class ResetTrain(Protocol):
         """
         v = self.values
         n = self.n_samples()
-        q = v["width"] / n
-        rest = max(0, int(round((v["period"] - v["width"]) / q)))
+        q = v.width / n
+        rest = max(0, int(round((v.period - v.width) / q)))
         return n, rest, MAX_LIST_POINTS // (n + rest)
 
     def _plan_smu(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
         v = self.values
         n, rest, per_test = self.smu_train_layout()
-        q = v["width"] / n
-        one = np.concatenate([np.full(n, v["amplitude"]), np.zeros(rest)])
+        q = v.width / n
+        one = np.concatenate([np.full(n, v.amplitude), np.zeros(rest)])
         done = 0
-        while done < v["count"]:
-            k = min(per_test or 1, v["count"] - done)
-            shot = pulsing.smu_levels(ctx, v["smu"], np.tile(one if per_test else one[:n], k),
-                                      v["compliance"], q, pulsing.PLC_MIN)
+        while done < v.count:
+            k = min(per_test or 1, v.count - done)
+            shot = pulsing.smu_levels(ctx, v.smu, np.tile(one if per_test else one[:n], k),
+                                      v.compliance, q, pulsing.PLC_MIN)
             m = n + rest if per_test else n
             if shot.current.size < k * m:
                 raise RuntimeError(f"pulses {done + 1}..{done + k}: {shot.current.size} of "
@@ -236,32 +243,32 @@ class ResetTrain(Protocol):
             yield from self._rows(done + 1, t[:, -1], t - (t[:, :1] - q), volts, amps,
                                   comp.any(axis=1))
             if not per_test:
-                pulsing.wait_rest(ctx, v["period"], v["width"])
+                pulsing.wait_rest(ctx, v.period, v.width)
             done += k
-            yield Step(done / v["count"])
+            yield Step(done / v.count)
 
     def _plan_pmu(self, ctx: RunContext) -> Iterator[Record | Waveform | Step]:
         v = self.values
         n = self.n_samples()
         done = 0
-        while done < v["count"]:
-            m = min(self.pulses_per_test(), v["count"] - done)
+        while done < v.count:
+            m = min(self.pulses_per_test(), v.count - done)
             cfg = self.pmu_config(m)
             ctx.check_abort()
             t0 = ctx.now()
             wf = ctx.instrument.pmu_pulse_train(
-                v["pmu_channel"], cfg, should_stop=ctx.should_abort,
-                timeout=pulsing.wait_bound(m * v["period"]))
+                v.pmu_channel, cfg, should_stop=ctx.should_abort,
+                timeout=pulsing.wait_bound(m * v.period))
             if len(wf) < m * n:
                 raise RuntimeError(f"PMU returned {len(wf)} of {m * n} samples")
             shape = (m, n)
             t = wf.time[: m * n].reshape(shape)
-            start = np.arange(m)[:, None] * v["period"]
+            start = np.arange(m)[:, None] * v.period
             t_end = t0 + start[:, 0] + cfg.timing.duration
             yield from self._rows(done + 1, t_end, t - start, wf.voltage[: m * n].reshape(shape),
                                   wf.current[: m * n].reshape(shape), np.zeros(m, bool))
             done += m
-            yield Step(done / v["count"])
+            yield Step(done / v.count)
 
 
 def top_portion(volts: np.ndarray, amps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

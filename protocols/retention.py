@@ -19,7 +19,7 @@ from drivers.keithley4200 import SMU_V_MAX
 from drivers.validation import ParameterError
 from protocols import pulse_base as pb
 from protocols import pulsing
-from protocols.base import STEP, Protocol, Record, RunContext, Step, as_columns
+from protocols.base import STEP, Channels, Protocol, Record, RunContext, Step, as_columns
 from protocols.parameters import Param
 
 
@@ -61,61 +61,64 @@ class Retention(Protocol):
         """Reads after programming (without the one at 0), from the parameters alone, so
         that a tiny interval is refused before an array of that size is built."""
         v = self.values
-        if v["spacing"] == "linear":
-            return int(np.floor(v["duration"] / v["interval"] + 1e-9))
-        decades = np.log10(v["duration"] / v["interval"])
-        return max(int(np.ceil(decades * v["points_per_decade"] - 1e-9)) + 1, 1)
+        if v.spacing == "linear":
+            return int(np.floor(v.duration / v.interval + 1e-9))
+        decades = np.log10(v.duration / v.interval)
+        return max(int(np.ceil(decades * v.points_per_decade - 1e-9)) + 1, 1)
 
     def read_times(self) -> np.ndarray:
         """Read times after programming, starting with 0."""
         v = self.values
         n = self.count_reads()
-        if v["spacing"] == "linear":
-            t = np.arange(1, n + 1) * v["interval"]
+        if v.spacing == "linear":
+            t = np.arange(1, n + 1) * v.interval
         else:
-            t = np.logspace(np.log10(v["interval"]), np.log10(v["duration"]), n)
+            t = np.logspace(np.log10(v.interval), np.log10(v.duration), n)
         return np.concatenate([[0.0], t])
 
     def check(self) -> None:
         v = self.values
-        if v["interval"] > v["duration"]:
-            raise ParameterError("interval", v["interval"], f"<= duration = {v['duration']:g} s")
+        if v.interval > v.duration:
+            raise ParameterError("interval", v.interval, f"<= duration = {v.duration:g} s")
         if self.count_reads() + 1 > 1_000_000:
-            raise ParameterError("interval", v["interval"], "a value giving <= 1e6 reads")
-        pulsing.check_point_time("read_width", v["read_width"])
-        if v["program_amplitude"]:
-            pulsing.check_point_time("program_width", v["program_width"])
+            raise ParameterError("interval", v.interval, "a value giving <= 1e6 reads")
+        pulsing.check_point_time("read_width", v.read_width)
+        if v.program_amplitude:
+            pulsing.check_point_time("program_width", v.program_width)
         gaps = np.diff(self.read_times())
-        if gaps.size and gaps.min() < v["read_width"] - 1e-12:
+        if gaps.size and gaps.min() < v.read_width - 1e-12:
             # name what the user most likely set: the interval is the first gap (and
             # every gap when linear), points_per_decade sets the later log-spaced ones
-            if v["spacing"] == "linear" or v["interval"] < v["read_width"]:
-                raise ParameterError("interval", v["interval"],
-                                     f">= read_width = {v['read_width']:g} s (one read "
+            if v.spacing == "linear" or v.interval < v.read_width:
+                raise ParameterError("interval", v.interval,
+                                     f">= read_width = {v.read_width:g} s (one read "
                                      "must end before the next starts)")
-            raise ParameterError("points_per_decade", v["points_per_decade"],
+            raise ParameterError("points_per_decade", v.points_per_decade,
                                  f"fewer: reads {gaps.min():g} s apart are shorter than "
-                                 f"read_width = {v['read_width']:g} s")
+                                 f"read_width = {v.read_width:g} s")
+
+    def channels(self) -> Channels:
+        return Channels(smus=(self.values.smu,))
 
     def instrument_settings(self) -> dict:
         v = self.values
-        return {"smu": v["smu"], "read_integration": pulsing.integration_for(v["read_width"])}
+        return {"smu": v.smu, "read_integration": pulsing.integration_for(v.read_width)}
 
     def estimated_duration(self) -> float:
         return float(self.read_times()[-1])
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
-        if v["program_amplitude"]:
-            shot = pulsing.pulse(ctx, v["smu"], v["program_amplitude"], v["program_width"],
-                                 v["program_compliance"])
-            yield pulsing.pulse_record(shot, 1, 0, int(np.sign(v["program_amplitude"])),
-                                       v["program_width"], v["program_compliance"])
+        if v.program_amplitude:
+            shot = pulsing.pulse(ctx, v.smu, v.program_amplitude, v.program_width,
+                                 v.program_compliance)
+            yield pulsing.pulse_record(shot, 1, 0, int(np.sign(v.program_amplitude)),
+                                       v.program_width, v.program_compliance)
         t_ref = ctx.now()
         times = self.read_times()
         for k, t in enumerate(times):
             ctx.sleep(t - (ctx.now() - t_ref))
-            rd = pulsing.read(ctx, v["smu"], v["v_read"], v["read_width"], v["read_compliance"])
+            rd = pulsing.read(ctx, v.smu, v.v_read, v.read_width, v.read_compliance)
             yield Record("samples", as_columns(
                 time_s=rd.time, elapsed_s=rd.time - t_ref, pulse_index=k,
                 v_program_V=rd.v_program, voltage_V=rd.voltage, current_A=rd.current,

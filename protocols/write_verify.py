@@ -23,7 +23,7 @@ from drivers.keithley4200 import SMU_V_MAX
 from drivers.validation import ParameterError
 from protocols import pulse_base as pb
 from protocols import pulsing
-from protocols.base import STEP, Record, RunContext, Step
+from protocols.base import STEP, Outcome, Record, RunContext, Step
 from protocols.parameters import Param
 
 
@@ -66,24 +66,24 @@ class WriteVerify(pb.PulseProtocol):
     def check(self) -> None:
         super().check()
         v = self.values
-        if v["v_start"] > v["v_max"]:
-            raise ParameterError("v_start", v["v_start"], f"<= v_max = {v['v_max']:g} V")
+        if v.v_start > v.v_max:
+            raise ParameterError("v_start", v.v_start, f"<= v_max = {v.v_max:g} V")
 
     def tolerance_g0(self) -> float:
         v = self.values
-        if v["tolerance_mode"] == "relative":
-            return v["tolerance"] * v["target_g0"]
-        return v["tolerance"]
+        if v.tolerance_mode == "relative":
+            return v.tolerance * v.target_g0
+        return v.tolerance
 
     def estimated_duration(self) -> float:
         v = self.values
-        return v["max_pulses"] * max(v["period"], v["width"] + v["read_width"])
+        return v.max_pulses * max(v.period, v.width + v.read_width)
 
     def plan(self, ctx: RunContext) -> Iterator[Record | Step]:
         v = self.values
-        target, tol = v["target_g0"], self.tolerance_g0()
-        g = yield from self.initial_read(ctx, v["v_read"])
-        amp = {pulsing.SET: v["v_start"], pulsing.RESET: v["v_start"]}
+        target, tol = v.target_g0, self.tolerance_g0()
+        g = yield from self.initial_read(ctx, v.v_read)
+        amp = {pulsing.SET: v.v_start, pulsing.RESET: v.v_start}
         last, reversals, pulses, at_limit, best = 0, 0, 0, 0, float("inf")
         reason = ""
         while True:
@@ -92,35 +92,34 @@ class WriteVerify(pb.PulseProtocol):
             direction = pulsing.SET if g < target else pulsing.RESET
             if last and direction != last:
                 reversals += 1
-                amp[direction] = v["v_start"]
+                amp[direction] = v.v_start
                 at_limit, best = 0, float("inf")
-                if reversals > v["max_reversals"]:
+                if reversals > v.max_reversals:
                     reason = (f"{reversals} polarity reversals (max_reversals="
-                              f"{v['max_reversals']}) without reaching {target:g} G0")
+                              f"{v.max_reversals}) without reaching {target:g} G0")
                     break
-            if pulses >= v["max_pulses"]:
-                reason = f"max_pulses={v['max_pulses']} reached"
+            if pulses >= v.max_pulses:
+                reason = f"max_pulses={v.max_pulses} reached"
                 break
-            a = min(amp[direction], v["v_max"])
+            a = min(amp[direction], v.v_max)
             err = abs(g - target)
-            if a >= v["v_max"] - 1e-12:
+            if a >= v.v_max - 1e-12:
                 at_limit = at_limit + 1 if err >= best - 1e-9 else 1
                 best = min(best, err)
-                if at_limit > v["limit_pulses"]:
+                if at_limit > v.limit_pulses:
                     kind = "SET" if direction > 0 else "RESET"
-                    reason = (f"amplitude limit: {v['limit_pulses']} {kind} pulses at "
-                              f"v_max={v['v_max']:g} V did not reach {target:g} G0")
+                    reason = (f"amplitude limit: {v.limit_pulses} {kind} pulses at "
+                              f"v_max={v.v_max:g} V did not reach {target:g} G0")
                     break
-            comp = v["compliance_set"] if direction > 0 else v["compliance_reset"]
+            comp = v.compliance_set if direction > 0 else v.compliance_reset
             pulses += 1
             g = yield from self.write_read(ctx, pulses, 0, direction, direction * a,
-                                           v["v_read"], comp)
-            amp[direction] = a + v["v_step"]
+                                           v.v_read, comp)
+            amp[direction] = a + v.v_step
             last = direction
-            yield Step(min(0.99, pulses / v["max_pulses"]))
+            yield Step(min(0.99, pulses / v.max_pulses))
         converged = not reason
-        ctx.outcome.update({
-            "converged": converged, "reason": reason or "within tolerance",
+        ctx.outcome = Outcome(converged, reason or "within tolerance", {
             "target_g0": target, "tolerance_g0": tol, "final_g0": g, "pulses": pulses,
             "reversals": reversals,
         })

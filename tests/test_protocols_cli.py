@@ -82,7 +82,7 @@ def test_presets_listing_and_paper_values(capsys):
     fig6 = presets["paper000-fig6-reset-train"].resolved()
     assert (fig6["amplitude"], fig6["width"], fig6["count"]) == (-1.5, 5e-3, 500)
     forming = build("dc-sweep", "forming")
-    assert forming.values["sweep"] == "set-only" and forming.values["compliance_set"] == 1e-4
+    assert forming.values.sweep == "set-only" and forming.values.compliance_set == 1e-4
     assert cli(["presets", "forming"]) == 0
     assert "--set compliance_set=100uA" in capsys.readouterr().out
 

@@ -58,7 +58,7 @@ def check_common(data, protocol, safety=None):
     for p in protocol.params:
         stored = data.parameters[p.name]
         assert stored["unit"] == p.unit
-        assert stored["value"] == protocol.values[p.name]
+        assert stored["value"] == protocol.values.as_dict()[p.name]
     for stream, cols in protocol.streams.items():
         assert set(data.streams[stream]) == set(cols)
         assert "time_s" in cols
@@ -210,7 +210,7 @@ def test_retention_read_times(k, tmp_path, spacing):
     times = proto.read_times()
     assert s["elapsed_s"].size == times.size
     # the simulator clock takes KXCI numbers of 7 significant digits
-    np.testing.assert_allclose(s["elapsed_s"] - proto.values["read_width"], times, rtol=1e-6,
+    np.testing.assert_allclose(s["elapsed_s"] - proto.values.read_width, times, rtol=1e-6,
                                atol=1e-6)
     assert times[-1] == pytest.approx(600)
     if spacing == "log":
@@ -224,7 +224,7 @@ def test_retention_read_times(k, tmp_path, spacing):
 
 def test_retention_default_is_paper_6e3_s_and_fast(k, tmp_path):
     proto = Retention()
-    assert proto.values["duration"] == 6e3 and proto.values["v_read"] == 0.1
+    assert proto.values.duration == 6e3 and proto.values.v_read == 0.1
     _, d = run(k, proto, tmp_path)
     assert d.samples["elapsed_s"][-1] >= 6e3
 
@@ -271,7 +271,7 @@ def test_write_verify_records_every_pulse_and_read(k, tmp_path):
     # SET (positive) while below the target, RESET (negative) while above
     g_before = s["conductance_G0"][:-1]
     np.testing.assert_array_equal(np.sign(p["v_program_V"]), np.where(g_before < 5.5, 1, -1))
-    assert np.max(np.abs(p["v_program_V"])) <= proto.values["v_max"] + 1e-12
+    assert np.max(np.abs(p["v_program_V"])) <= proto.values.v_max + 1e-12
 
 
 @pytest.mark.parametrize("target", [2.5, 5.5, pytest.param(10.0, marks=pytest.mark.xfail(

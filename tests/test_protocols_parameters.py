@@ -46,7 +46,7 @@ def test_errors_name_parameter_value_and_range(item, name, allowed):
 def test_in_range_compliance_round_trips(value):
     p = next(p for p in PulseTrain.params if p.name == "compliance")
     assert p.parse(repr(value)) == value
-    assert PulseTrain(compliance=value).values["compliance"] == value
+    assert PulseTrain(compliance=value).values.compliance == value
 
 
 @given(st.floats(min_value=0.1051, max_value=1e3))
