@@ -131,6 +131,58 @@ def show(label: str, r: dict) -> None:
           f"workers {r['child_rss_mb']:5.0f} MB", flush=True)
 
 
+def small_pattern(data: Path, work: Path, n: int) -> str:
+    """Glob of the first ``n`` files (links in ``work`` when fewer than a directory)."""
+    if n >= PER_DIR:
+        return str(data / "000" / "*.h5")
+    sub = work / "small"
+    sub.mkdir()
+    for p in sorted((data / "000").glob("*.h5"))[:n]:
+        (sub / p.name).symlink_to(p)
+    return str(sub / "*.h5")
+
+
+def measure(data: Path, work: Path, args: argparse.Namespace) -> dict[str, dict]:
+    """Every pass, each shown as it ends: first (small and full), cached, after 1 %
+    changed, and (unless --no-cluster) first and cached on a LocalCluster."""
+    w = args.workers
+    full = str(data / "*" / "*.h5")
+    r = {"small": run_pass(small_pattern(data, work, args.small), work / "r1",
+                           work / "c1.sqlite", w, False)}
+    show(f"first pass, {args.small} files, pool ({w})", r["small"])
+    r["first"] = run_pass(full, work / "r2", work / "c2.sqlite", w, False)
+    show(f"first pass, {args.files} files, pool ({w})", r["first"])
+    r["cached"] = run_pass(full, work / "r2", work / "c2.sqlite", w, False)
+    show(f"cached pass, {args.files} files, pool ({w})", r["cached"])
+    rng = np.random.default_rng(1)
+    changed = sorted(data.glob("*/*.h5"))[:: 100]
+    for p in changed:
+        perturb(p, rng)
+    r["1pc"] = run_pass(full, work / "r2", work / "c2.sqlite", w, False)
+    show(f"after {len(changed)} files changed (1 %), pool ({w})", r["1pc"])
+    if not args.no_cluster:
+        lc = run_pass(full, work / "r3", work / "c3.sqlite", w, True)
+        show(f"first pass, {args.files} files, LocalCluster ({w})", lc)
+        lc2 = run_pass(full, work / "r3", work / "c3.sqlite", w, True)
+        show(f"cached pass, {args.files} files, LocalCluster ({w})", lc2)
+    return r
+
+
+def report(r: dict[str, dict], args: argparse.Namespace) -> None:
+    """The targets: cached and 1 %-changed passes against the first, flat peak RSS, no
+    ``distributed`` in the local passes."""
+    first, small = r["first"], r["small"]
+    print(f"cached pass / first pass: {r['cached']['seconds'] / first['seconds']:.2%}; "
+          f"1 % changed / first pass: {r['1pc']['seconds'] / first['seconds']:.2%} "
+          "(target <= 5 %)")
+    print(f"peak RSS of the main process: {small['main_rss_mb']:.0f} MB at "
+          f"{args.small} files, {first['main_rss_mb']:.0f} MB at {args.files} files "
+          f"(ratio {first['main_rss_mb'] / small['main_rss_mb']:.2f}, target flat); "
+          f"workers {small['child_rss_mb']:.0f} / {first['child_rss_mb']:.0f} MB")
+    imported = any(r[k]["distributed"] for k in ("small", "first", "cached", "1pc"))
+    print(f"local passes imported distributed: {'yes' if imported else 'no'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=10_000)
@@ -151,42 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="labapp-bench-batch-out-"))
     try:
         make_files(data, args.files)
-        w = args.workers
-        small = str(data / "000" / "*.h5")
-        if args.small < PER_DIR:
-            names = sorted((data / "000").glob("*.h5"))[:args.small]
-            sub = work / "small"
-            sub.mkdir()
-            for p in names:
-                (sub / p.name).symlink_to(p)
-            small = str(sub / "*.h5")
-        full = str(data / "*" / "*.h5")
-        r_small = run_pass(small, work / "r1", work / "c1.sqlite", w, False)
-        show(f"first pass, {args.small} files, pool ({w})", r_small)
-        r_first = run_pass(full, work / "r2", work / "c2.sqlite", w, False)
-        show(f"first pass, {args.files} files, pool ({w})", r_first)
-        r_cached = run_pass(full, work / "r2", work / "c2.sqlite", w, False)
-        show(f"cached pass, {args.files} files, pool ({w})", r_cached)
-        rng = np.random.default_rng(1)
-        changed = sorted(data.glob("*/*.h5"))[:: 100]
-        for p in changed:
-            perturb(p, rng)
-        r_1pc = run_pass(full, work / "r2", work / "c2.sqlite", w, False)
-        show(f"after {len(changed)} files changed (1 %), pool ({w})", r_1pc)
-        if not args.no_cluster:
-            r_lc = run_pass(full, work / "r3", work / "c3.sqlite", w, True)
-            show(f"first pass, {args.files} files, LocalCluster ({w})", r_lc)
-            r_lc2 = run_pass(full, work / "r3", work / "c3.sqlite", w, True)
-            show(f"cached pass, {args.files} files, LocalCluster ({w})", r_lc2)
-        print(f"cached pass / first pass: {r_cached['seconds'] / r_first['seconds']:.2%}; "
-              f"1 % changed / first pass: {r_1pc['seconds'] / r_first['seconds']:.2%} "
-              "(target <= 5 %)")
-        print(f"peak RSS of the main process: {r_small['main_rss_mb']:.0f} MB at "
-              f"{args.small} files, {r_first['main_rss_mb']:.0f} MB at {args.files} files "
-              f"(ratio {r_first['main_rss_mb'] / r_small['main_rss_mb']:.2f}, target flat); "
-              f"workers {r_small['child_rss_mb']:.0f} / {r_first['child_rss_mb']:.0f} MB")
-        imported = any(r["distributed"] for r in (r_small, r_first, r_cached, r_1pc))
-        print(f"local passes imported distributed: {'yes' if imported else 'no'}")
+        report(measure(data, work, args), args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if tmp is not None:

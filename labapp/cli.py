@@ -44,14 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log engine messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"labapp.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"labapp.commands.{name}":
-                continue  # a command not built yet
-            raise
-        module.register(sub)
+        command_module(name).register(sub)
     return parser
+
+
+def command_module(name: str):
+    """The module of subcommand ``name``; a module missing (or one it needs) ends the
+    program with one line naming it: every listed command is part of the install."""
+    module = f"labapp.commands.{name}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise SystemExit(f"labapp: command module {module} cannot be loaded: {exc} "
+                         "(a broken install? pip install -e . again)") from exc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -172,3 +172,17 @@ def test_preset_by_name_or_path(tmp_path, capsys):
         assert run.attrs["preset"] == preset
     code, err = run_error(capsys, tmp_path, "dc-sweep", "--preset", str(tmp_path / "no.json"))
     assert code == 1 and err.endswith(f"preset file {str(tmp_path / 'no.json')!r} does not exist")
+
+
+def test_a_missing_command_module_ends_with_one_line_naming_it(monkeypatch, capsys):
+    """A listed subcommand whose module is gone is a broken install, not a command to hide:
+    the CLI stops with one line naming the module (no traceback, no shorter command list)."""
+    import labapp.cli
+
+    monkeypatch.setattr(labapp.cli, "COMMANDS", (*labapp.cli.COMMANDS, "no_such_command"))
+    with pytest.raises(SystemExit) as exc:
+        cli(["--help"])
+    message = str(exc.value)
+    assert len(message.splitlines()) == 1
+    assert "labapp.commands.no_such_command" in message
+    assert "cannot be loaded" in message

@@ -11,8 +11,11 @@ import json
 import sys
 from pathlib import Path
 
+from analysis.inputs import CSV_SUFFIXES, load_run
 from analysis.options import FIGURE_NAMES, PROTOCOL_FIGURES, AnalysisOptions, figure_supported
 from analysis.pulses import TopPortion
+from analysis.runfile import list_runs
+from analysis.validate import check_on_open
 
 
 def add_analysis_options(p: argparse.ArgumentParser) -> None:
@@ -108,8 +111,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    # scipy and matplotlib load here, not when the parser is built (fast ``labapp --help``)
-    from analysis.inputs import load_run
+    # deferred: scipy's fits and matplotlib load here, not when the parser is built (start-up
+    # time of ``labapp --help`` and of every other command)
     from analysis.summary import RunAnalysis
 
     options = options_from_args(args)  # bad options fail before the file is read
@@ -132,9 +135,6 @@ def main(args: argparse.Namespace) -> int:
 def check_file(path: Path, ids: list[str | None]) -> None:
     """The checks of ``labapp validate`` on the runs to analyse: an error stops here (one
     line naming it), warnings go to stderr. CSV files have no schema to check."""
-    from analysis.inputs import CSV_SUFFIXES
-    from analysis.validate import check_on_open
-
     if path.suffix.lower() in CSV_SUFFIXES:
         return
     for p in check_on_open(path, [i for i in ids if i is not None] or None):
@@ -143,9 +143,6 @@ def check_file(path: Path, ids: list[str | None]) -> None:
 
 def run_ids(path: Path) -> list[str | None]:
     """Every run id of a run file (a CSV holds one run)."""
-    from analysis.inputs import CSV_SUFFIXES
-    from analysis.runfile import list_runs
-
     if path.suffix.lower() in CSV_SUFFIXES:
         return [None]
     return [r.run_id for r in list_runs(path)]
@@ -153,23 +150,14 @@ def run_ids(path: Path) -> list[str | None]:
 
 def analyze_one(an, args: argparse.Namespace, several: bool = False) -> dict | None:
     """Figures and report lines of one run (a RunAnalysis); its summary with --json."""
-    from analysis.figures import applicable_figures, save_figures
-
     info = sys.stderr if args.json else sys.stdout
-    wants_figures = bool(args.figure) or args.output is not None
-    if not (wants_figures or args.json or args.report):
-        wants_figures = True
-    if wants_figures:
-        names = (applicable_figures(an) if (not args.figure or "all" in args.figure)
-                 else list(dict.fromkeys(args.figure)))
-        skipped = [n for n in names if not figure_supported(an.protocol, n)]
-        if skipped:
-            names = [n for n in names if n not in skipped]
-            print(f"run {an.run.run_id} ({an.protocol}): no {', '.join(skipped)} figure for "
-                  f"this protocol (it has: {', '.join(PROTOCOL_FIGURES[an.protocol])})",
-                  file=sys.stderr)
+    # figures when asked for, and when nothing else is
+    if args.figure or args.output is not None or not (args.json or args.report):
+        # deferred: matplotlib loads only when figures are drawn (start-up time)
+        from analysis.figures import save_figures
+
         out = args.output if args.output is not None else Path(".")
-        for path in save_figures(an, names, out, dpi=args.dpi):
+        for path in save_figures(an, figure_names(an, args.figure), out, dpi=args.dpi):
             print(path, file=info)
     if args.report:
         if several:
@@ -177,3 +165,19 @@ def analyze_one(an, args: argparse.Namespace, several: bool = False) -> dict | N
         for line in an.plateaus.report(an.level_trace[2]):
             print(line, file=info)
     return an.summary() if args.json else None
+
+
+def figure_names(an, requested: list[str]) -> list[str]:
+    """The figures to draw of one run: those asked for (every applicable one for none or
+    'all'), less those its protocol is not drawn as (said on stderr)."""
+    # deferred: matplotlib loads only when figures are drawn (start-up time)
+    from analysis.figures import applicable_figures
+
+    names = (applicable_figures(an) if (not requested or "all" in requested)
+             else list(dict.fromkeys(requested)))
+    skipped = [n for n in names if not figure_supported(an.protocol, n)]
+    if skipped:
+        print(f"run {an.run.run_id} ({an.protocol}): no {', '.join(skipped)} figure for "
+              f"this protocol (it has: {', '.join(PROTOCOL_FIGURES[an.protocol])})",
+              file=sys.stderr)
+    return [n for n in names if n not in skipped]

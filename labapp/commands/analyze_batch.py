@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # deferred: the analysis stack (scipy's fits, dask when asked for) loads when a batch
+    # runs, not for every other command (start-up time)
     from analysis.batch import analyze_batch, write_report
 
     if args.workers is not None and args.workers < 1:

@@ -14,6 +14,10 @@ import sys
 from pathlib import Path
 
 from labapp.commands.run import run_file_path
+from labapp.gui.qt_check import qt_start_problem
+from labapp.instrument_choice import InstrumentChoice, choose
+from protocols.parameters import parse_assignments
+from protocols.registry import get_protocol
 
 TABS = ("live", "browser")
 
@@ -55,39 +59,63 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from labapp.gui.qt_check import qt_start_problem
-
     problem = qt_start_problem()  # Qt would abort the process, unexplained
     if problem:
         raise RuntimeError(problem)
-    from PyQt6 import QtCore, QtWidgets
+    # deferred: Qt and pyqtgraph load only when the window opens (start-up time of every
+    # other command)
+    from PyQt6 import QtWidgets
 
     from labapp.gui.analysis_views import VIEWS
-    from labapp.gui.main_window import CLOSE_REASON, MainWindow
-    from protocols.parameters import parse_assignments
-    from protocols.registry import get_protocol
 
-    if args.view is not None and args.view not in VIEWS:
-        print(f"labapp gui: --view {args.view!r}: one of {', '.join(VIEWS)}", file=sys.stderr)
-        return 2
-    try:
-        width, height = (int(x) for x in args.size.lower().split("x"))
-    except ValueError:
-        print(f"labapp gui: --size {args.size!r}: WIDTHxHEIGHT, e.g. 1500x950", file=sys.stderr)
+    problem = usage_problem(args, VIEWS)
+    if problem:
+        print(f"labapp gui: {problem}", file=sys.stderr)
         return 2
     values = {}
     if args.protocol:
         values = parse_assignments(get_protocol(args.protocol).params, args.assignments,
                                    args.protocol)
-    from labapp.instrument_choice import choose
-
     # without a choice the window opens on the simulator (title and status bar say so once
     # connected) and says so in one line, as ``labapp run`` does
     choice = choose(args.sim, args.resource, args.seed, "labapp gui")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    window = open_window(args, choice, values)
+    if args.screenshot:
+        return screenshot(window, args.screenshot, args.after)
+    with handle_signals(window) as signalled:
+        code = app.exec()
+    # like ``labapp run``: a run ended by a signal is not a success
+    return 1 if signalled and window.closed_during_run else code
+
+
+def window_size(text: str) -> tuple[int, int] | None:
+    """``--size WxH`` as (width, height), None when it is not that."""
+    try:
+        width, height = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        return None
+    return width, height
+
+
+def usage_problem(args: argparse.Namespace, views) -> str | None:
+    """What is wrong with ``--view`` or ``--size`` (one line), None when both are usable."""
+    if args.view is not None and args.view not in views:
+        return f"--view {args.view!r}: one of {', '.join(views)}"
+    if window_size(args.size) is None:
+        return f"--size {args.size!r}: WIDTHxHEIGHT, e.g. 1500x950"
+    return None
+
+
+def open_window(args: argparse.Namespace, choice: InstrumentChoice, values: dict):
+    """The main window as the arguments ask: size, preset, protocol values, run file and
+    view in the browser, tab, and a run started on opening."""
+    # deferred: Qt loads only when the window opens (start-up time of every other command)
+    from labapp.gui.main_window import MainWindow
+
     window = MainWindow(resource=choice.resource, output=args.output, seed=choice.seed,
                         sim_speed=args.sim_speed)
-    window.resize(width, height)
+    window.resize(*window_size(args.size))
     if args.preset:
         window.protocols.load_file(args.preset)
     if args.protocol:
@@ -102,29 +130,34 @@ def main(args: argparse.Namespace) -> int:
     if args.run:
         window.tabs.setCurrentIndex(TABS.index(args.tab or "live"))
         window.connect_instrument(then_run=True)
-    if args.screenshot:
-        # a local event loop, not app.exec()/app.quit(): the command can then also run
-        # inside a process whose QApplication lives on (tests, scripts)
-        loop = QtCore.QEventLoop()
+    return window
 
-        def shoot() -> None:
-            window.browser.wait_view(30)  # an analysis view still computing is drawn first
-            window.tick()
-            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-            window.grab().save(str(args.screenshot))
-            print(args.screenshot)
-            # aborts a run in progress without asking (status aborted, reason recorded)
-            window.request_close(CLOSE_REASON)
-            loop.quit()
 
-        QtCore.QTimer.singleShot(int(args.after * 1000), shoot)
-        with handle_signals(window):
-            loop.exec()
-        return 0
-    with handle_signals(window) as signalled:
-        code = app.exec()
-    # like ``labapp run``: a run ended by a signal is not a success
-    return 1 if signalled and window.closed_during_run else code
+def screenshot(window, path: Path, after: float) -> int:
+    """Render the window to ``path`` after ``after`` seconds, then close it."""
+    # deferred: Qt loads only when the window opens (start-up time of every other command)
+    from PyQt6 import QtCore
+
+    from labapp.gui.main_window import CLOSE_REASON
+
+    # a local event loop, not app.exec()/app.quit(): the command can then also run
+    # inside a process whose QApplication lives on (tests, scripts)
+    loop = QtCore.QEventLoop()
+
+    def shoot() -> None:
+        window.browser.wait_view(30)  # an analysis view still computing is drawn first
+        window.tick()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(path))
+        print(path)
+        # aborts a run in progress without asking (status aborted, reason recorded)
+        window.request_close(CLOSE_REASON)
+        loop.quit()
+
+    QtCore.QTimer.singleShot(int(after * 1000), shoot)
+    with handle_signals(window):
+        loop.exec()
+    return 0
 
 
 @contextlib.contextmanager
@@ -132,6 +165,7 @@ def handle_signals(window):
     """SIGINT, SIGTERM and SIGHUP close the window: a run in progress is aborted with the
     signal as reason, the instrument put safe and the run file closed. SIGUSR1 pauses
     the run at its next step, SIGUSR2 resumes it (as in ``labapp run``)."""
+    # deferred: Qt loads only when the window opens (start-up time of every other command)
     from labapp.gui.signals import ENDING, SignalBridge
 
     received: list[str] = []

@@ -12,6 +12,8 @@ with units and the device/operator metadata.
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,32 +37,45 @@ def import_export(sidecar: str | Path, h5_path: str | Path, *, protocol: str | N
     specs = {s: {c: (_DTYPES.get(c, "f8"), meta["streams"][s]["columns"].get(c, ""))
                  for c in cols} for s, cols in streams.items() if s != "waveforms"}
     params = {k: (v.get("value"), v.get("unit", "")) for k, v in meta.get("parameters", {}).items()}
-    attrs = {**software_version(), "source_file": str(Path(sidecar).resolve()),
-             "notes": meta.get("notes") or "imported from CSV export",
-             **{k: v for k, v in meta.get("device", {}).items() if v},
-             **({"operator": meta["operator"]} if meta.get("operator") else {}),
-             **({"simulated": meta["simulated"]} if meta.get("simulated") is not None else {}),
-             **({"seed": meta["seed"]} if meta.get("seed") is not None else {}),
-             **(metadata or {})}
     waves = waveforms_from_table(streams.get("waveforms"), meta["streams"].get("waveforms", {}))
     writer = RunWriter(h5_path, protocol or meta.get("protocol") or "imported", params, specs,
-                       metadata=attrs,
+                       metadata=export_attrs(meta, sidecar, metadata),
                        waveforms={w: (a.shape[1], u) for w, (a, u) in waves.items()},
                        instrument_settings=meta.get("instrument", {}).get("settings", {}),
                        safety_profile=meta.get("safety_profile", {}))
-    try:
+    with failed_on_error(writer):
         for s in specs:
             writer.append(s, {c: np.asarray(a).astype(specs[s][c][0])
                               for c, a in streams[s].items()})
         for w, (a, _) in waves.items():
             writer.append_waveforms(w, a)
-    except BaseException as exc:
-        writer.close("failed", reason=f"{type(exc).__name__}: {exc}")
-        raise
     status = meta.get("status", "completed")
     writer.close(status if status in STATUSES else "completed", reason=meta.get("reason", ""),
                  extra={"outcome": meta["outcome"]} if meta.get("outcome") else None)
     return writer.run_id
+
+
+def export_attrs(meta: dict, sidecar: str | Path, metadata: dict | None) -> dict:
+    """Run attributes of an imported export: provenance, the sidecar's device, operator,
+    simulated and seed (where it has them), then ``metadata`` given on the command line."""
+    attrs = {**software_version(), "source_file": str(Path(sidecar).resolve()),
+             "notes": meta.get("notes") or "imported from CSV export",
+             **{k: v for k, v in meta.get("device", {}).items() if v}}
+    if meta.get("operator"):
+        attrs["operator"] = meta["operator"]
+    attrs.update({k: meta[k] for k in ("simulated", "seed") if meta.get(k) is not None})
+    return {**attrs, **(metadata or {})}
+
+
+@contextlib.contextmanager
+def failed_on_error(writer: RunWriter) -> Iterator[None]:
+    """An error while the run is written closes it ``failed`` with the error as reason
+    (the rows written before stay readable), then propagates."""
+    try:
+        yield
+    except BaseException as exc:
+        writer.close("failed", reason=f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def waveforms_from_table(table: dict[str, np.ndarray] | None,
@@ -91,11 +106,8 @@ def import_csv(csv_path: str | Path, h5_path: str | Path, *, protocol: str | Non
             **(metadata or {})}
     writer = RunWriter(h5_path, protocol or run.protocol or "imported", params,
                        {"samples": spec}, metadata=meta, command="labapp import-csv")
-    try:
+    with failed_on_error(writer):
         writer.append("samples", {c: np.asarray(a).astype(spec[c][0]) for c, a in cols.items()})
-    except BaseException as exc:
-        writer.close("failed", reason=f"{type(exc).__name__}: {exc}")
-        raise
     writer.close("completed")
     return writer.run_id
 

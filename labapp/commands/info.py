@@ -11,9 +11,9 @@ from pathlib import Path
 
 from analysis.provenance import label
 from analysis.run_json import describe_run, dumps
-from analysis.runfile import list_runs, read_run, repair_file
+from analysis.runfile import RunInfo, list_runs, read_run, repair_file
 from analysis.runlock import describe_holder, live_writer
-from analysis.validate import errors, validate_file
+from analysis.validate import Problem, errors, validate_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,13 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if args.repair:
-        repaired, note = repair_file(args.file)
-        if note:
-            print(note)
-        for rid in repaired:
-            print(f"repaired run {rid}: marked incomplete")
-        if not repaired:
-            print("nothing to repair")
+        repair(args.file)
     runs = list_runs(args.file)
     problems = validate_file(args.file)  # the checks of 'labapp validate'
     if args.json:
@@ -54,28 +48,10 @@ def main(args: argparse.Namespace) -> int:
     if holder:
         print(f"  being written now by {describe_holder(holder)}")
     for r in runs:
-        rows = ", ".join(f"{k}={v}" for k, v in r.rows.items())
-        print(f"  {r.run_id}  {r.protocol:<13} {r.effective_status:<10} {r.start_utc} "
-              f"-> {r.end_utc or '?'}  rows: {rows}")
-        print("    " + (label(r) or ("measured" if "simulated" in r.attrs
-                                    else "measured or simulated: not recorded")))
-        meta = {k: r.attrs.get(k) for k in ("device_id", "sample", "operator") if r.attrs.get(k)}
-        if meta:
-            print("    " + ", ".join(f"{k}={v}" for k, v in meta.items()))
-        if r.damage:
-            print(f"    damaged: {r.damage}")
-        if r.attrs.get("reason"):
-            print(f"    reason: {r.attrs['reason']}")
-        if r.attrs.get("outcome"):
-            print(f"    outcome: {outcome_text(r.attrs['outcome'])}")
-        if r.attrs.get("safe_state_problems"):
-            print(f"    WARNING safe state not confirmed: {r.attrs['safe_state_problems']}")
-        for p in problems:
-            if p.where.startswith(f"/runs/{r.run_id}") and p.code != "incomplete":
-                print(f"    PROBLEM {p}")
-    others = [p for p in problems if not p.where.startswith("/runs/")]
-    for p in others:
-        print(f"  PROBLEM {p}")
+        print_run(r, problems)
+    for p in problems:
+        if not p.where.startswith("/runs/"):
+            print(f"  PROBLEM {p}")
     if errors(problems):
         print("the file does not match the schema; 'labapp validate' lists every problem")
     if any(not r.complete and r.effective_status == "incomplete" for r in runs) \
@@ -83,6 +59,48 @@ def main(args: argparse.Namespace) -> int:
         print("incomplete runs were cut off (writer stopped); 'labapp info --repair' closes "
               "them so analysis reads the data they hold")
     return 0
+
+
+def repair(path: Path) -> None:
+    """``--repair``: close the runs a crash cut off, saying which."""
+    repaired, note = repair_file(path)
+    if note:
+        print(note)
+    for rid in repaired:
+        print(f"repaired run {rid}: marked incomplete")
+    if not repaired:
+        print("nothing to repair")
+
+
+def print_run(r: RunInfo, problems: list[Problem]) -> None:
+    """The lines of one run: id, status, times and rows, provenance, metadata, what ended it,
+    and the schema problems found under it."""
+    rows = ", ".join(f"{k}={v}" for k, v in r.rows.items())
+    print(f"  {r.run_id}  {r.protocol:<13} {r.effective_status:<10} {r.start_utc} "
+          f"-> {r.end_utc or '?'}  rows: {rows}")
+    print("    " + (label(r) or ("measured" if "simulated" in r.attrs
+                                else "measured or simulated: not recorded")))
+    for line in attribute_lines(r):
+        print(f"    {line}")
+    for p in problems:
+        if p.where.startswith(f"/runs/{r.run_id}") and p.code != "incomplete":
+            print(f"    PROBLEM {p}")
+
+
+def attribute_lines(r: RunInfo) -> list[str]:
+    """Metadata, damage, what ended the run and a safe state not confirmed (those it has)."""
+    attrs = r.attrs
+    meta = {k: attrs.get(k) for k in ("device_id", "sample", "operator") if attrs.get(k)}
+    lines = [", ".join(f"{k}={v}" for k, v in meta.items())] if meta else []
+    if r.damage:
+        lines.append(f"damaged: {r.damage}")
+    if attrs.get("reason"):
+        lines.append(f"reason: {attrs['reason']}")
+    if attrs.get("outcome"):
+        lines.append(f"outcome: {outcome_text(attrs['outcome'])}")
+    if attrs.get("safe_state_problems"):
+        lines.append(f"WARNING safe state not confirmed: {attrs['safe_state_problems']}")
+    return lines
 
 
 def outcome_text(outcome) -> str:

@@ -90,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
+    try:  # deferred: JAX loads only when training runs (start-up time; an optional extra)
         from analysis.neural.experiment import run_experiment
         from analysis.neural.training import TrainConfig
     except ImportError as exc:

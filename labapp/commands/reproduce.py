@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from labapp.reproduce import RECIPES
+from labapp.reproduce import NN_EPOCHS, RECIPES, reproduce
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,8 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from labapp.reproduce import NN_EPOCHS, reproduce
-
     nn_epochs = NN_EPOCHS if args.nn_epochs is None else args.nn_epochs
     if nn_epochs < 0:
         raise ValueError(f"--nn-epochs must be >= 0, got {nn_epochs}")

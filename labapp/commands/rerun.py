@@ -15,7 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from labapp.commands.run import add_connection_args, check_connection_args, run_file_path
+from analysis.run_json import provenance
+from analysis.runfile import RunFileError, read_run
+from labapp.commands.run import (
+    add_connection_args,
+    check_connection_args,
+    instrument_choice,
+    run_file_path,
+)
+from protocols import RunEngine, SafetyProfile, connect, get_protocol
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,10 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def stored_run(path: Path, run_id: str | None) -> dict[str, Any]:
     """What a re-run needs from the file: protocol object, safety, metadata, simulator."""
-    from analysis.run_json import provenance
-    from analysis.runfile import RunFileError, read_run
-    from protocols import SafetyProfile, get_protocol
-
     run = read_run(path, run_id, data=False)
     try:
         cls = get_protocol(run.protocol)
@@ -64,9 +68,6 @@ def stored_run(path: Path, run_id: str | None) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from labapp.commands.run import instrument_choice
-    from protocols import RunEngine, connect
-
     check_connection_args(args)
     stored = stored_run(args.file, args.run)
     protocol, safety = stored["protocol"], stored["safety"]

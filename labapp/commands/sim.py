@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from labapp.calibration import run_calibration
+from sim_backend.qc_table import load_table
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sim", help="simulated-device tools (calibration report)",
@@ -30,9 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def calibrate(args: argparse.Namespace) -> int:
-    from labapp.calibration import run_calibration
-    from sim_backend.qc_table import load_table
-
     ids = [r.id for r in load_table().rows]
     unknown = [r for r in (args.row or []) if r not in ids]
     if unknown:

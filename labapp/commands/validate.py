@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from analysis.validate import errors, validate_file
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,8 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from analysis.validate import errors, validate_file
-
     report, bad = {}, False
     for path in args.files:
         problems = validate_file(path)

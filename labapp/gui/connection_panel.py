@@ -39,6 +39,17 @@ class ConnectionPanel(QtWidgets.QGroupBox):
         self._connector = connector
         self.instrument: Any = None
         self._pending: dict[str, Any] | None = None
+        self._make_widgets()
+        self._lay_out()
+        self.sim_radio.toggled.connect(self._mode_changed)
+        self.connect_button.clicked.connect(self.start_connect)
+        self.disconnect_button.clicked.connect(self.disconnect)
+        self._poll = QtCore.QTimer(self)
+        self._poll.setInterval(30)
+        self._poll.timeout.connect(self._check_pending)
+        self._mode_changed()
+
+    def _make_widgets(self) -> None:
         self.sim_radio = QtWidgets.QRadioButton("Simulated 4200A")
         self.res_radio = QtWidgets.QRadioButton("VISA resource")
         self.sim_radio.setChecked(True)
@@ -72,6 +83,7 @@ class ConnectionPanel(QtWidgets.QGroupBox):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #c0392b")
 
+    def _lay_out(self) -> None:
         form = QtWidgets.QFormLayout(self)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.sim_radio)
@@ -88,14 +100,6 @@ class ConnectionPanel(QtWidgets.QGroupBox):
         form.addRow("*IDN?", self.idn_label)
         form.addRow("Cards", self.cards_label)
         form.addRow(self.error_label)
-
-        self.sim_radio.toggled.connect(self._mode_changed)
-        self.connect_button.clicked.connect(self.start_connect)
-        self.disconnect_button.clicked.connect(self.disconnect)
-        self._poll = QtCore.QTimer(self)
-        self._poll.setInterval(30)
-        self._poll.timeout.connect(self._check_pending)
-        self._mode_changed()
 
     # -- configuration ------------------------------------------------------------------
     def _mode_changed(self) -> None:

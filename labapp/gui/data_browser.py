@@ -87,6 +87,25 @@ class DataBrowser(QtWidgets.QWidget):
         self.run: RunData | None = None
         self.analysis: RunAnalysis | None = None
         self.result: ViewResult | None = None
+        self._make_widgets()
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addLayout(self._file_row())
+        split = QtWidgets.QSplitter()
+        split.addWidget(self._runs_pane())
+        split.addWidget(self._view_pane())
+        split.setStretchFactor(1, 2)
+        split.setSizes([400, 1000])
+        lay.addWidget(split, 1)
+        lay.addWidget(self.message)
+        self._wire()
+        self._job: tuple[int, threading.Thread, str, bool] | None = None
+        self._token = 0
+        self._poll = QtCore.QTimer(self)
+        self._poll.setInterval(40)
+        self._poll.timeout.connect(self._check_job)
+
+    # -- layout ---------------------------------------------------------------------------
+    def _make_widgets(self) -> None:
         self.open_button = QtWidgets.QPushButton("Open run file…")
         self.reload_button = QtWidgets.QPushButton("Reload")
         self.path_label = QtWidgets.QLabel("no file")
@@ -120,10 +139,15 @@ class DataBrowser(QtWidgets.QWidget):
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
 
+    def _file_row(self) -> QtWidgets.QHBoxLayout:
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.open_button)
         top.addWidget(self.reload_button)
         top.addWidget(self.path_label, 1)
+        return top
+
+    def _runs_pane(self) -> QtWidgets.QSplitter:
+        """The runs table over the Metadata / Stored data tabs."""
         left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         left.addWidget(self.runs_table)
         tabs = QtWidgets.QTabWidget()
@@ -135,6 +159,10 @@ class DataBrowser(QtWidgets.QWidget):
         dl.addWidget(self.table)
         tabs.addTab(data_page, "Stored data")
         left.addWidget(tabs)
+        return left
+
+    def _view_pane(self) -> QtWidgets.QWidget:
+        """The analysis view: its choice and exports, the plot, the summary."""
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -148,16 +176,9 @@ class DataBrowser(QtWidgets.QWidget):
         rl.addLayout(vrow)
         rl.addWidget(self.plot_widget, 1)
         rl.addWidget(self.summary)
-        split = QtWidgets.QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(1, 2)
-        split.setSizes([400, 1000])
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.addLayout(top)
-        lay.addWidget(split, 1)
-        lay.addWidget(self.message)
+        return right
 
+    def _wire(self) -> None:
         self.open_button.clicked.connect(self._open_dialog)
         self.reload_button.clicked.connect(self.reload)
         self.runs_table.itemSelectionChanged.connect(self._run_selected)
@@ -166,11 +187,6 @@ class DataBrowser(QtWidgets.QWidget):
         self.polar_rule.currentTextChanged.connect(lambda _: self.show_view())
         self.export_png_button.clicked.connect(self._export_png_dialog)
         self.export_csv_button.clicked.connect(self._export_csv_dialog)
-        self._job: tuple[int, threading.Thread, str, bool] | None = None
-        self._token = 0
-        self._poll = QtCore.QTimer(self)
-        self._poll.setInterval(40)
-        self._poll.timeout.connect(self._check_job)
 
     # -- files and runs -------------------------------------------------------------------
     def open_file(self, path: str | Path, run_id: str | None = None) -> bool:

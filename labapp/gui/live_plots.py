@@ -69,6 +69,17 @@ def _column(data: Any, *names: str) -> np.ndarray | None:
     return None
 
 
+def _readings(cols: dict[str, np.ndarray]) -> tuple[np.ndarray | None, ...]:
+    """Voltage, current and G/G0 of a record by their column names (G from V and I when
+    the record has none)."""
+    v = _column(cols, "voltage_V", "v_read_V", "v_program_V")
+    i = _column(cols, "current_A", "i_read_A")
+    g = _column(cols, "conductance_G0", "g_G0", "g_g0")
+    if g is None and v is not None and i is not None:
+        g = conductance_g0(v, i)
+    return v, i, g
+
+
 def _span(lo: float, hi: float, log: bool) -> tuple[float, float] | None:
     """Finite (lo, hi) in view units (log10 for a log axis); None when nothing to show."""
     if log:
@@ -170,6 +181,9 @@ class Trace:
             vb.setRange(xRange=new_x, yRange=new_y, padding=0)
 
 
+_BLUE, _RED, _GREEN = (31, 119, 180), (214, 39, 40), (44, 160, 44)
+
+
 class LivePlots(QtWidgets.QWidget):
     """The four live views in one graphics scene, plus a few display options."""
 
@@ -188,6 +202,19 @@ class LivePlots(QtWidgets.QWidget):
         grid = QtWidgets.QGridLayout()
         grid.setSpacing(2)
         lay.addLayout(grid, 1)
+        self._build_plots(grid)
+        self._build_traces(max_points)
+        self._build_waveform_plot()
+        self._wf_pending: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        self.x_mode = "time"
+        self.n_points = 0
+        self.last_compliance = False
+        self.refresh_count = 0
+        self.log_current.toggled.connect(self._set_log)
+        self._set_log(True)
+
+    def _build_plots(self, grid: QtWidgets.QGridLayout) -> None:
+        """I-V, G-V, G-t (or G vs pulse) and waveform plots on a 2x2 grid."""
         # one graphics view per plot: a redraw of one plot (new points, a moving axis)
         # does not repaint the other three
         self.views = [pg.PlotWidget(background="w") for _ in range(4)]
@@ -214,7 +241,9 @@ class LivePlots(QtWidgets.QWidget):
         add_half_integer_guides(self.gt)
         self.gv.setYRange(0, 5)
         self.gt.setYRange(0, 5)
-        blue, red, green = (31, 119, 180), (214, 39, 40), (44, 160, 44)
+
+    def _build_traces(self, max_points: int) -> None:
+        blue, red, green = _BLUE, _RED, _GREEN
         self.iv_trace = Trace(self.iv, pg.mkPen(blue, width=1), max_points, abs_y=True)
         self.gv_trace = Trace(self.gv, pg.mkPen(red, width=1), max_points)
         self.gt_trace = Trace(self.gt, pg.mkPen(green, width=1), max_points)
@@ -224,6 +253,10 @@ class LivePlots(QtWidgets.QWidget):
             for side in ("left", "bottom"):
                 # a fixed unit label: the SI prefix would be re-laid-out on range changes
                 p.getAxis(side).enableAutoSIPrefix(False)
+
+    def _build_waveform_plot(self) -> None:
+        """The latest PMU waveform: I on the left axis, V on a second (right) axis."""
+        blue, red = _BLUE, _RED
         self.wf_current = self.wf.plot([], [], pen=pg.mkPen(blue, width=1.5), name="I")
         self.wf_voltage_axis = pg.ViewBox()
         self.wf.showAxis("right")
@@ -235,13 +268,6 @@ class LivePlots(QtWidgets.QWidget):
         self.wf_voltage_axis.addItem(self.wf_voltage)
         self.wf.legend.addItem(self.wf_voltage, "V (right)")
         self.wf.vb.sigResized.connect(self._sync_wf_axes)
-        self._wf_pending: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
-        self.x_mode = "time"
-        self.n_points = 0
-        self.last_compliance = False
-        self.refresh_count = 0
-        self.log_current.toggled.connect(self._set_log)
-        self._set_log(True)
 
     # -- data in ---------------------------------------------------------------------------
     def clear(self) -> None:
@@ -274,11 +300,7 @@ class LivePlots(QtWidgets.QWidget):
         if any(a.ndim == 2 for a in cols.values()) or "wave" in stream:
             self._feed_waveform(cols)
             return
-        v = _column(cols, "voltage_V", "v_read_V", "v_program_V")
-        i = _column(cols, "current_A", "i_read_A")
-        g = _column(cols, "conductance_G0", "g_G0", "g_g0")
-        if g is None and v is not None and i is not None:
-            g = conductance_g0(v, i)
+        v, i, g = _readings(cols)
         comp = _column(cols, "compliance")
         if comp is not None and comp.size:
             self.last_compliance = bool(np.any(comp))

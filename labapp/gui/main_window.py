@@ -76,6 +76,20 @@ class MainWindow(QtWidgets.QMainWindow):
         #: rows per stream plotted from live documents and not yet matched by a record
         self._live_rows: dict[str, int] = {}
 
+        self._build_controls(resource, output, seed, sim_speed)
+        self._build_run_bar()
+        self._build_views()
+        self._wire()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(int(1000 / REFRESH_HZ))
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+        self._update_buttons()
+
+    # -- layout -----------------------------------------------------------------------
+    def _build_controls(self, resource: str | None, output: Path, seed: int,
+                        sim_speed: float | None) -> None:
+        """The controls dock: Protocol, Instrument & device, Run queue tabs, full height."""
         self.connection = ConnectionPanel()
         if resource:
             self.connection.use_resource(resource)
@@ -109,7 +123,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setCorner(QtCore.Qt.Corner.BottomLeftCorner,
                        QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        # Run / Stop / Abort always in sight, above the plots (the queue stays in the panel)
+    def _build_run_bar(self) -> None:
+        """Run / Stop / Abort always in sight, above the plots (the queue stays in the panel)."""
         bar = QtWidgets.QToolBar("Run control", self)
         bar.setObjectName("run_toolbar")
         bar.setMovable(False)
@@ -119,6 +134,8 @@ class MainWindow(QtWidgets.QMainWindow):
             bar.addWidget(b)
         self.addToolBar(QtCore.Qt.ToolBarArea.TopToolBarArea, bar)
 
+    def _build_views(self) -> None:
+        """Live plots and data browser as tabs, the log below them, the status bar."""
         self.plots = LivePlots()
         self.browser = DataBrowser()
         self.tabs = QtWidgets.QTabWidget()
@@ -133,6 +150,8 @@ class MainWindow(QtWidgets.QMainWindow):
         QtCore.QTimer.singleShot(0, lambda: self.resizeDocks(
             [self.log_dock], [110], QtCore.Qt.Orientation.Vertical))
 
+    def _wire(self) -> None:
+        """Panel signals to the window's actions."""
         self.connection.connected.connect(self._connected)
         self.connection.failed.connect(self._connect_failed)
         self.connection.disconnected.connect(self._disconnected)
@@ -151,12 +170,6 @@ class MainWindow(QtWidgets.QMainWindow):
         rp.list.model().rowsInserted.connect(lambda *_: self._update_buttons())
         rp.list.model().rowsRemoved.connect(lambda *_: self._update_buttons())
         QtGui.QShortcut(QtGui.QKeySequence("Ctrl+."), self, activated=self.abort_run)
-
-        self.timer = QtCore.QTimer(self)
-        self.timer.setInterval(int(1000 / REFRESH_HZ))
-        self.timer.timeout.connect(self.tick)
-        self.timer.start()
-        self._update_buttons()
 
     # -- state ----------------------------------------------------------------------------
     @property

@@ -197,27 +197,8 @@ class ProtocolForm(QtWidgets.QWidget):
         self.revalidate()
 
     def revalidate(self) -> None:
-        errors: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        for name, ed in self.editors.items():
-            try:
-                value = ed.value()
-            except ParameterError as exc:
-                errors[name] = str(exc)
-                continue
-            if not (ed.param.kind == "floats" and not len(value)):
-                values[name] = value
-        general = ""
-        if not errors:
-            try:
-                self.cls(**values).check_safety(self.safety)
-            except ParameterError as exc:
-                if exc.name in self.editors:
-                    errors[exc.name] = str(exc)
-                else:
-                    general = str(exc)
-            except (ValueError, TypeError) as exc:
-                general = str(exc)
+        errors, values = self._field_values()
+        general = "" if errors else self._protocol_problem(values, errors)
         for name, ed in self.editors.items():
             ed.flag(errors.get(name))
         self.errors = dict(errors)
@@ -235,3 +216,31 @@ class ProtocolForm(QtWidgets.QWidget):
             self._valid = valid
             self.validity_changed.emit(valid)
         self._valid = valid
+
+    def _field_values(self) -> tuple[dict[str, str], dict[str, Any]]:
+        """Each field's parse error, and the values that parsed (empty lists left out)."""
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for name, ed in self.editors.items():
+            try:
+                value = ed.value()
+            except ParameterError as exc:
+                errors[name] = str(exc)
+                continue
+            if not (ed.param.kind == "floats" and not len(value)):
+                values[name] = value
+        return errors, values
+
+    def _protocol_problem(self, values: dict[str, Any], errors: dict[str, str]) -> str:
+        """What the protocol and the safety profile refuse in ``values``: an error of one
+        field goes into ``errors``; one of no field is returned."""
+        try:
+            self.cls(**values).check_safety(self.safety)
+        except ParameterError as exc:
+            if exc.name in self.editors:
+                errors[exc.name] = str(exc)
+                return ""
+            return str(exc)
+        except (ValueError, TypeError) as exc:
+            return str(exc)
+        return ""

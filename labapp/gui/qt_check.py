@@ -12,6 +12,7 @@ other common case: no display at all.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -39,8 +40,6 @@ def debian_package(soname: str) -> str:
 
 def xcb_plugin() -> Path | None:
     """PyQt6's X11 platform plugin, found without importing Qt."""
-    import importlib.util
-
     spec = importlib.util.find_spec("PyQt6")
     if spec is None or not spec.submodule_search_locations:
         return None
