@@ -52,36 +52,42 @@ class FaultPlan:
         name = name.strip().lower()
         if not sep or not value.strip():
             raise ValueError(f"fault {spec!r}: expected name=value")
-        try:
-            if name == "delay":
-                delay = float(value)
-                if not (math.isfinite(delay) and 0 <= delay <= MAX_DELAY):
-                    raise ValueError(f"delay must be a number of seconds in [0, {MAX_DELAY:g}]")
-                self.delay = delay
-            elif name == "delay-at":
-                self.delay_at.add(_positive(value))
-                self.delay = self.delay or 2.0
-            elif name == "drop-after":
-                self.drop_after = int(value)
-                if self.drop_after < 0:
-                    raise ValueError
-            elif name == "garble-at":
-                self.garble_at.add(_positive(value))
-            elif name == "error-at":
-                k, _, code = value.partition(":")
-                kxci = int(code) if code else -992
-                if not -999 <= kxci <= -900:  # the manual's table [M 2-12, 2-13]
-                    raise ValueError
-                self.error_at[_positive(k)] = kxci
-            else:
-                raise KeyError(name)
-        except KeyError:
+        setter = _SETTERS.get(name)
+        if setter is None:
             raise ValueError(f"fault {spec!r}: unknown fault {name!r} (delay, delay-at, "
-                             "drop-after, garble-at, error-at)") from None
+                             "drop-after, garble-at, error-at)")
+        try:
+            setter(self, value)
         except ValueError as exc:
             why = f" ({exc})" if str(exc).startswith("delay must") else ""
             raise ValueError(f"fault {spec!r}: bad value {value!r}{why}") from None
         return self
+
+    def _set_delay(self, value: str) -> None:
+        delay = float(value)
+        if not (math.isfinite(delay) and 0 <= delay <= MAX_DELAY):
+            raise ValueError(f"delay must be a number of seconds in [0, {MAX_DELAY:g}]")
+        self.delay = delay
+
+    def _set_delay_at(self, value: str) -> None:
+        self.delay_at.add(_positive(value))
+        self.delay = self.delay or 2.0
+
+    def _set_drop_after(self, value: str) -> None:
+        drop_after = int(value)
+        if drop_after < 0:
+            raise ValueError
+        self.drop_after = drop_after
+
+    def _set_garble_at(self, value: str) -> None:
+        self.garble_at.add(_positive(value))
+
+    def _set_error_at(self, value: str) -> None:
+        k, _, code = value.partition(":")
+        kxci = int(code) if code else -992
+        if not -999 <= kxci <= -900:  # the manual's table [M 2-12, 2-13]
+            raise ValueError
+        self.error_at[_positive(k)] = kxci
 
     @classmethod
     def parse(cls, specs) -> FaultPlan:
@@ -118,3 +124,9 @@ def _positive(text: str) -> int:
     if k < 1:
         raise ValueError
     return k
+
+
+#: fault name -> the method that parses and stores its value
+_SETTERS = {"delay": FaultPlan._set_delay, "delay-at": FaultPlan._set_delay_at,
+            "drop-after": FaultPlan._set_drop_after, "garble-at": FaultPlan._set_garble_at,
+            "error-at": FaultPlan._set_error_at}

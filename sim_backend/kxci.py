@@ -1,20 +1,27 @@
 """A simulated Keithley 4200A-SCS speaking KXCI (the instrument's remote command set).
 
-One :class:`KXCIEngine` holds the instrument state (pages, modes, channel definitions,
-sources, buffers, status byte, PMU settings, Segment Arb sequences, PMU data, last error)
-and a device model wired between SMU1 / PMU channel 1 and ground. The same engine sits
-behind the in-process pymeasure adapter (``sim_backend.adapter``) and the loopback TCP
-server (``sim_backend.server``), so a test that passes on either has exercised the exact
-command strings the driver sends to a real instrument.
+One :class:`KXCIEngine` is a mainframe composed of per-card parts that share one explicit
+state object (:class:`~sim_backend.kxci_state.InstrumentState`: pages, modes, channel
+definitions, sources, buffers, status byte, PMU settings, Segment Arb sequences, PMU data,
+last error) and a device model wired between SMU1 / PMU channel 1 and ground. Each part
+owns its commands: :mod:`sim_backend.kxci_common` (identity, ``*RST``, errors, the
+simulator clock), :mod:`sim_backend.kxci_smu` (user mode, modeless SMU commands),
+:mod:`sim_backend.kxci_system` and :mod:`sim_backend.kxci_system_test` (system mode),
+:mod:`sim_backend.kxci_pmu` with :mod:`sim_backend.pmu_sweep` and
+:mod:`sim_backend.pmu_run` (the ``:PMU:`` set), :mod:`sim_backend.kxci_pulse_legacy`,
+:mod:`sim_backend.kxci_cvu` and :mod:`sim_backend.kxci_kult`; the engine merges their
+command tables and parses messages. The same engine sits behind the in-process pymeasure
+adapter (``sim_backend.adapter``) and the loopback TCP server (``sim_backend.server``), so
+a test that passes on either has exercised the exact command strings the driver sends to
+a real instrument.
 
 Syntax and reply formats follow the KXCI manual (4200A-KXCI-907-01 Rev. E); page numbers
-are cited per command as ``[M p]``. The SMU commands live in :mod:`sim_backend.kxci_smu`,
-the ``:PMU:`` commands in :mod:`sim_backend.kxci_pmu`, fault injection in
-:mod:`sim_backend.faults`. Replies on LAN: ``ACK`` for commands that return nothing, the
-data otherwise [M 2-10, 2-11]. A rejected command sets the manual's error code (readable
-with ``:ERROR:LAST:GET`` as ``<text> (<code>)``, cleared by ``:ERROR:LAST:CLEAR``
-[M 4-2, 4-3]) and status bit B1; what the real instrument sends back on LAN after an error
-is not documented, so the reply is configurable (``error_reply``, default ``ACK``).
+are cited per command as ``[M p]``; fault injection is in :mod:`sim_backend.faults`.
+Replies on LAN: ``ACK`` for commands that return nothing, the data otherwise [M 2-10,
+2-11]. A rejected command sets the manual's error code (readable with ``:ERROR:LAST:GET``
+as ``<text> (<code>)``, cleared by ``:ERROR:LAST:CLEAR`` [M 4-2, 4-3]) and status bit B1;
+what the real instrument sends back on LAN after an error is not documented, so the reply
+is configurable (``error_reply``, default ``ACK``).
 
 Virtual time: the device evolves in instrument time, which runs as fast as possible
 (``speed=None``) or paced against the wall clock (``speed=X``, 1 = real time). Two
@@ -27,27 +34,12 @@ to an instrument whose ``*IDN?`` serial starts with ``SIM``.
 
 from __future__ import annotations
 
-import threading
-import time
+import dataclasses
 from collections.abc import Callable
-
-import numpy as np
 
 from sim_backend.device import DeviceModel, default_device
 from sim_backend.faults import FaultPlan
-from sim_backend.kxci_common import (
-    ERRORS,
-    SB_RQS,
-    SB_SYNTAX_ERROR,
-    KXCIError,
-    fmt_value,
-    parse_float,
-)
-from sim_backend.kxci_cvu import CVUCommands
-from sim_backend.kxci_errors import NO_ERROR_REPLY
-from sim_backend.kxci_kult import KULTCommands
-from sim_backend.kxci_pmu import PMUCommands, PMUMainState, pulse_channels
-from sim_backend.kxci_smu import (
+from sim_backend.kxci_channels import (
     IT_PLC,
     MAX_BUFFER,
     MAX_LIST_POINTS,
@@ -56,13 +48,20 @@ from sim_backend.kxci_smu import (
     SMU_I_MIN_COMP,
     SMU_V_MAX,
     SMUChannel,
-    SMUCommands,
-    smu_channels,
-    vs_vm_channels,
 )
-from sim_backend.kxci_system import SystemCommands, SystemState, apply_startup_definitions
+from sim_backend.kxci_common import ERRORS, CommonCommands, KXCIError, fmt_value
+from sim_backend.kxci_cvu import CVUCard
+from sim_backend.kxci_kult import KULTLibrary
+from sim_backend.kxci_pmu import PMUCard
+from sim_backend.kxci_pulse_legacy import LegacyPulseCard
+from sim_backend.kxci_smu import SMUCard
+from sim_backend.kxci_state import InstrumentState, SystemState
+from sim_backend.kxci_system import SystemPages
+from sim_backend.kxci_system_test import SystemTest
 from sim_backend.message_log import DEFAULT_LOG_SIZE, MessageLog
-from sim_backend.smu_noise import SMUNoise
+from sim_backend.pmu_run import PMURunner
+from sim_backend.pmu_sarb import SegmentArbCommands
+from sim_backend.pmu_sweep import PMUSweeps
 
 __all__ = ["KXCIEngine", "KXCIError", "ERRORS", "SMUChannel", "fmt_value", "IT_PLC", "PLC_S",
            "MAX_LIST_POINTS", "MAX_BUFFER", "SMU_V_MAX", "SMU_I_MAX", "SMU_I_MIN_COMP",
@@ -74,12 +73,16 @@ __all__ = ["KXCIEngine", "KXCIError", "ERRORS", "SMUChannel", "fmt_value", "IT_P
 #: instrument passes [3P pymeasure tests/instruments/keithley/test_keithley4200_with_device.py],
 #: so the real reply has no empty entries.
 DEFAULT_OPTIONS = ("SMU1", "SMU2", "SMU3", "SMU4", "PMU1")
-#: ``ID`` reply: ``KI4200A Vx.x.x`` [M 4-3]
-ID_REPLY = "KI4200A V1.13.0"
 
 
-class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTCommands):
-    """Parser and state machine of the simulated 4200A.
+def _shared(name: str, doc: str) -> property:
+    """An engine attribute that is the shared state's ``name`` (read and write)."""
+    return property(lambda self: getattr(self.st, name),
+                    lambda self, value: setattr(self.st, name, value), doc=doc)
+
+
+class KXCIEngine:
+    """Parser of the simulated 4200A, composed of its card parts.
 
     Parameters
     ----------
@@ -100,6 +103,25 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
 
     IDN = "KEITHLEY INSTRUMENTS,KI4200A,SIM{seed:07d},V1.13"
 
+    device = _shared("device", "The device model behind SMU1 / PMU channel 1.")
+    seed = _shared("seed", "The simulator's seed.")
+    options = _shared("options", "The ``*OPT?`` card list.")
+    speed = _shared("speed", "Pace: None as fast as possible, X times real time.")
+    series_ohms = _shared("series_ohms", "Series resistor on the PMU path.")
+    busy_polls = _shared("busy_polls", "Busy answers to ``:PMU:TEST:STATUS?``.")
+    noise = _shared("noise", "SMU reading noise (:class:`sim_backend.smu_noise.SMUNoise`).")
+    files = _shared("files", "Files saved with ``SV`` [M 5-29].")
+    sm = _shared("sm", "System/user-mode state.")
+    smus = _shared("smus", "SMU channels by number.")
+    vsvm = _shared("vsvm", "VS/VM channels by (kind, number).")
+    mapped_away = _shared("mapped_away", "SMUs mapped to another function by ``MP``.")
+    phantom_vm = _shared("phantom_vm", "VMs defined without a VM in the mainframe.")
+    pulse = _shared("pulse", "PMU pulse channels by number.")
+    pmu = _shared("pmu", "Mainframe-wide PMU state.")
+    last_error = _shared("last_error", "The stored KXCI error (code, text) or None.")
+    last_truth = _shared("last_truth", "The device's last drive result (true V and I).")
+    lock = _shared("lock", "The lock every message is processed under.")
+
     def __init__(
         self,
         device: DeviceModel | None = None,
@@ -113,41 +135,22 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
         log_size: int = DEFAULT_LOG_SIZE,
         noise: bool = True,
     ) -> None:
-        self.device = device if device is not None else default_device(seed)
-        self.seed = seed
-        self.options = tuple(options)
-        self.speed = speed
+        self.st = InstrumentState(device if device is not None else default_device(seed),
+                                  seed, options, speed, series_ohms, busy_polls, noise)
         self.faults = faults if faults is not None else FaultPlan()
         self.error_reply = error_reply
-        self.series_ohms = float(series_ohms)
-        self.busy_polls = int(busy_polls)
-        self.noise = SMUNoise(seed, enabled=noise)
-        self.files: dict = {}  # SV / GT [M 5-29]
-        self._reset_smus()
-        self.pulse = pulse_channels(self.options)
-        self.pmu = PMUMainState()
-        self.last_error: tuple[int, str] | None = None
-        self.last_truth = None
-        self._test_t0 = 0.0
-        self.lock = threading.RLock()
         self.log = MessageLog(log_size)  # the last messages received, for tests
         self.message_count = 0
-        self._handlers: dict[str, Callable[[str], str | None]] = {
-            "*IDN?": self._idn,
-            "*OPT?": self._opt,
-            "*RST": self._rst,
-            "ID": self._id,
-            ":ERROR:LAST:GET": self._err_get,
-            ":ERROR:LAST:CLEAR": self._err_clear,
-            ":SIM:TIME?": self._sim_time,
-            ":SIM:SPEED?": lambda _: repr(float(self.speed or 0.0)),
-            ":SIM:ADVANCE": self._sim_advance,
-            **self._smu_handlers(),
-            **self._system_handlers(),
-            **self._pmu_handlers(),
-            **self._cvu_handlers(),
-            **self._kult_handlers(),
-        }
+        self.smu_card = SMUCard(self.st)
+        self.pmu_card = PMUCard(self.st, PMURunner(self.st), PMUSweeps(self.st))
+        self.legacy_pulse = LegacyPulseCard(self.st, self.pmu_card.rpm_configure)
+        parts = (CommonCommands(self.st, self.IDN.format(seed=seed)), self.smu_card,
+                 SystemPages(self.st), SystemTest(self.st), self.pmu_card,
+                 self.pmu_card.sweeps, SegmentArbCommands(self.st), self.legacy_pulse,
+                 CVUCard(self.st.options), KULTLibrary(self.st, self.IDN.rsplit(",", 1)[1]))
+        self._handlers: dict[str, Callable[[str], str | None]] = {}
+        for part in parts:
+            self._handlers.update(part.handlers())
         self._by_length = sorted(self._handlers, key=len, reverse=True)
         self._name_lengths = sorted({len(n) for n in self._handlers}, reverse=True)
 
@@ -155,8 +158,6 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
         """What makes this simulator's data: seed, cards, series resistance, noise, pace,
         and the device with its full parameter set and its state now (stored in the run
         file's instrument snapshot; ``labapp rerun --sim`` rebuilds the same simulator)."""
-        import dataclasses
-
         dev = self.device
         params = getattr(dev, "params", None)
         state = {k: getattr(dev, k) for k in ("time", "n", "half", "n_body")
@@ -171,11 +172,10 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
                        "state": state},
         }
 
-    # ------------------------------------------------------------------ compatibility
     @property
     def state(self) -> SystemState:
         """SMU/system-mode state (page, mode, buffer, status byte, ...)."""
-        return self.sm
+        return self.st.sm
 
     # ------------------------------------------------------------------ plumbing
     def handle(self, message: str) -> str:
@@ -188,24 +188,24 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
         Several commands may share a message, separated by ``;`` [M 5-8]; the reply is the
         data of the last query in it, or ``ACK`` when none of them returns data.
         """
-        with self.lock:
+        with self.st.lock:
             self.message_count += 1
             k = self.message_count
             self.log.append(message)
             reply: str | None = None
             failed = False
             injected = self.faults.error_for(k)
-            parts = [p.strip() for p in message.split(";")]
             if injected is not None:
-                self._set_error(KXCIError(injected, "injected fault"))
+                self.st.record_error(KXCIError(injected, "injected fault"))
                 return k, self.error_reply
-            for part in parts:
+            for part in message.split(";"):
+                part = part.strip()
                 if not part:
                     continue
                 try:
                     out = self._dispatch(part)
                 except KXCIError as exc:
-                    self._set_error(exc)
+                    self.st.record_error(exc)
                     failed = True
                     out = None
                 if out is not None:
@@ -217,12 +217,8 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
     def refuse(self, code: int, detail: str = "") -> None:
         """Record KXCI error ``code`` for a message the front end refuses before parsing
         (an over-long message, a simulator defect)."""
-        with self.lock:
-            self._set_error(KXCIError(code, detail))
-
-    def _set_error(self, exc: KXCIError) -> None:
-        self.last_error = (exc.code, ERRORS.get(exc.code, "Error."))
-        self.sm.status_byte |= SB_SYNTAX_ERROR | SB_RQS  # RQS is set with B1 [M 3-3]
+        with self.st.lock:
+            self.st.record_error(KXCIError(code, detail))
 
     def _dispatch(self, part: str) -> str | None:
         upper = part.upper()
@@ -261,104 +257,25 @@ class KXCIEngine(SMUCommands, SystemCommands, PMUCommands, CVUCommands, KULTComm
             return more if more is not None else out
         raise first_error
 
-    def _wait_paced(self, duration: float) -> None:
-        if self.speed:
-            self.sm.busy_until = time.monotonic() + duration / self.speed
+    # ------------------------------------------------------------------ status, inspection
+    def serial_poll(self) -> int:
+        """The status byte; a poll clears B0, B1 and RQS [M 3-3, 3-4]."""
+        return self.smu_card.serial_poll()
 
-    def _settle(self) -> None:
-        """Block until a paced test or wait has run its wall-clock time."""
-        remaining = self.sm.busy_until - time.monotonic()
-        if remaining > 0:
-            time.sleep(remaining)
+    def service_requested(self) -> bool:
+        """RQS (B6) pending and the test finished: what raises SRQ on GPIB [M 3-5]."""
+        return self.smu_card.service_requested()
 
-    # ------------------------------------------------------------------ identity, errors
-    def _idn(self, rest: str) -> str:
-        """``*IDN?`` -> ``KEITHLEY INSTRUMENTS,KI4200A,serial,firmware`` [M 4-4]."""
-        self._no_args(rest)
-        return self.IDN.format(seed=self.seed)
-
-    def _id(self, rest: str) -> str:
-        """``ID`` -> ``KI4200A Vx.x.x`` in 4200A mode [M 4-3]."""
-        self._no_args(rest)
-        return ID_REPLY
-
-    def _opt(self, rest: str) -> str:
-        """``*OPT?``: the installed cards, comma-separated, empty slots left out [M 4-4]."""
-        self._no_args(rest)
-        return ",".join(o for o in self.options if o)
-
-    @staticmethod
-    def _no_args(rest: str) -> None:
-        if rest:
-            raise KXCIError(-993, rest)
-
-    def _reset_smus(self) -> None:
-        """SMUs, VS/VM channels and system mode in the KXCI start-up state [M 5-4, 5-5]."""
-        self.sm = SystemState()
-        self.smus = smu_channels(self.options)
-        self.vsvm = vs_vm_channels(self.options)
-        self.mapped_away: dict[int, tuple[str, int]] = {}  # MP [M 5-30]
-        self.phantom_vm: dict = {}  # VMn defined without a VMn in the mainframe [M 5-8]
-        apply_startup_definitions(self.smus)
-
-    def _rst(self, rest: str) -> None:
-        """``*RST`` [M 4-5]: SMUs back to their start-up state, PMUs reset into standard
-        pulse mode (``:PMU:INIT 0`` [M 7-9]) with their data and Segment Arb sequences
-        deleted, a running test cancelled. Files, status byte and the last error are
-        kept (the manual lists neither); the device keeps its state."""
-        self._no_args(rest)
-        status, srq = self.sm.status_byte, self.sm.srq_on_data
-        self._reset_smus()
-        self.sm.status_byte, self.sm.srq_on_data = status, srq
-        self.pulse = pulse_channels(self.options)
-        self.pmu = PMUMainState()
-        self.pmu.mode = 0
-
-    def _err_get(self, rest: str) -> str:
-        """``:ERROR:LAST:GET`` -> ``<message> (<code>)``; non-destructive; ``""`` when no
-        error is stored [M 4-3; :mod:`sim_backend.kxci_errors`]."""
-        self._no_args(rest)
-        if self.last_error is None:
-            return NO_ERROR_REPLY
-        code, msg = self.last_error
-        return f"{msg} ({code})"
-
-    def _err_clear(self, rest: str) -> None:
-        """``:ERROR:LAST:CLEAR`` [M 4-3]."""
-        if rest:
-            raise KXCIError(-993, rest)
-        self.last_error = None
-
-    # ------------------------------------------------------------------ simulator clock
-    def _sim_time(self, _: str) -> str:
-        return repr(float(self.device.time))
-
-    def _sim_advance(self, arg: str) -> None:
-        seconds = parse_float(arg)
-        if seconds < 0:
-            raise KXCIError(-993, f"advance {arg!r}")
-        self._settle()
-        smu1 = self.smus.get(1)
-        if (smu1 is not None and smu1.output_on and seconds > 0 and self._smu1_wired()
-                and (smu1.output_v != 0.0 if smu1.output_kind == "V" else smu1.output_i != 0)):
-            # the output stays on while the host waits: the device is biased, not resting
-            if smu1.output_kind == "V":
-                self.last_truth = self.device.drive([seconds], [smu1.output_v],
-                                                    [smu1.output_comp])
-            else:
-                v = float(np.copysign(smu1.output_v, smu1.output_i))
-                self.last_truth = self.device.drive([seconds], [v], [abs(smu1.output_i)])
-        else:
-            self.device.rest(seconds)
-        self._wait_paced(seconds)
-        self._settle()
-
-    # ------------------------------------------------------------------ inspection
     def smu_outputs_safe(self) -> bool:
         """Every SMU output off or at 0 V."""
         return all((not s.output_on) or (s.output_v == 0.0 and s.output_i == 0.0)
                    for s in self.smus.values()) and all(
             not c.user_on or c.user_value == 0.0 for c in self.vsvm.values())
+
+    def pmu_outputs_safe(self) -> bool:
+        """No PMU output on (requested or active), no test running, RPMs routed to the PMU,
+        no legacy pulse output on or armed."""
+        return self.pmu_card.outputs_safe() and self.legacy_pulse.outputs_safe()
 
     def outputs_safe(self) -> bool:
         """The safe state: every SMU off or at 0 V, no PMU output on and no PMU test

@@ -1,4 +1,5 @@
-"""Shared pieces of the simulated 4200A: the KXCI error exception, argument parsing, formats.
+"""Shared pieces of the simulated 4200A: the KXCI error exception, argument parsing, formats,
+and the commands common to every mainframe (:class:`CommonCommands`).
 
 Error codes and texts are the manual's [M 2-12, 2-13], in :mod:`sim_backend.kxci_errors`.
 """
@@ -9,11 +10,14 @@ import re
 
 import numpy as np
 
-from sim_backend.kxci_errors import ERROR_TEXT, KXCIErrorCode
+from sim_backend.kxci_errors import ERROR_TEXT, NO_ERROR_REPLY, KXCIErrorCode
 
 #: KXCI error codes and messages [M 2-12, 2-13]; the table lives in
 #: :mod:`sim_backend.kxci_errors` (one enum for every card)
 ERRORS: dict[int, str] = ERROR_TEXT
+
+#: ``ID`` reply: ``KI4200A Vx.x.x`` [M 4-3]
+ID_REPLY = "KI4200A V1.13.0"
 
 # Status byte bits [M 3-3]
 SB_DATA_READY = 1
@@ -97,3 +101,102 @@ def parse_name(text: str) -> str:
     if not m:
         raise KXCIError(-993, f"name {text!r}")
     return m.group(1)
+
+
+class CommonCommands:
+    """The commands every 4200A answers whatever its cards: identity (``*IDN?``, ``ID``,
+    ``*OPT?``), ``*RST``, the error queue (``:ERROR:LAST:GET``/``:CLEAR``) [M 4-2…4-5],
+    and the simulator's clock (``:SIM:TIME?``, ``:SIM:SPEED?``, ``:SIM:ADVANCE``).
+
+    Parameters
+    ----------
+    st : the instrument's shared state (:class:`sim_backend.kxci_state.InstrumentState`).
+    idn : the ``*IDN?`` reply.
+    """
+
+    def __init__(self, st, idn: str) -> None:
+        self.st = st
+        self.idn = idn
+
+    def handlers(self) -> dict:
+        return {
+            "*IDN?": self._idn, "*OPT?": self._opt, "*RST": self._rst, "ID": self._id,
+            ":ERROR:LAST:GET": self._err_get, ":ERROR:LAST:CLEAR": self._err_clear,
+            ":SIM:TIME?": self._sim_time,
+            ":SIM:SPEED?": lambda _: repr(float(self.st.speed or 0.0)),
+            ":SIM:ADVANCE": self._sim_advance,
+        }
+
+    # ------------------------------------------------------------------ identity, errors
+    def _idn(self, rest: str) -> str:
+        """``*IDN?`` -> ``KEITHLEY INSTRUMENTS,KI4200A,serial,firmware`` [M 4-4]."""
+        no_args(rest)
+        return self.idn
+
+    def _id(self, rest: str) -> str:
+        """``ID`` -> ``KI4200A Vx.x.x`` in 4200A mode [M 4-3]."""
+        no_args(rest)
+        return ID_REPLY
+
+    def _opt(self, rest: str) -> str:
+        """``*OPT?``: the installed cards, comma-separated, empty slots left out [M 4-4]."""
+        no_args(rest)
+        return ",".join(o for o in self.st.options if o)
+
+    def _rst(self, rest: str) -> None:
+        """``*RST`` [M 4-5]: SMUs back to their start-up state, PMUs reset into standard
+        pulse mode (``:PMU:INIT 0`` [M 7-9]) with their data and Segment Arb sequences
+        deleted, a running test cancelled. Files, status byte and the last error are
+        kept (the manual lists neither); the device keeps its state."""
+        no_args(rest)
+        st = self.st
+        status, srq = st.sm.status_byte, st.sm.srq_on_data
+        st.reset_smus()
+        st.sm.status_byte, st.sm.srq_on_data = status, srq
+        st.reset_pmus(mode=0)
+
+    def _err_get(self, rest: str) -> str:
+        """``:ERROR:LAST:GET`` -> ``<message> (<code>)``; non-destructive; ``""`` when no
+        error is stored [M 4-3; :mod:`sim_backend.kxci_errors`]."""
+        no_args(rest)
+        if self.st.last_error is None:
+            return NO_ERROR_REPLY
+        code, msg = self.st.last_error
+        return f"{msg} ({code})"
+
+    def _err_clear(self, rest: str) -> None:
+        """``:ERROR:LAST:CLEAR`` [M 4-3]."""
+        no_args(rest)
+        self.st.last_error = None
+
+    # ------------------------------------------------------------------ simulator clock
+    def _sim_time(self, _: str) -> str:
+        return repr(float(self.st.device.time))
+
+    def _sim_advance(self, arg: str) -> None:
+        """``:SIM:ADVANCE s``: the device evolves ``s`` seconds, biased by SMU1 when its
+        output is on (the host waits with the output on), else resting."""
+        seconds = parse_float(arg)
+        if seconds < 0:
+            raise KXCIError(-993, f"advance {arg!r}")
+        st = self.st
+        st.settle()
+        smu1 = st.smus.get(1)
+        if (smu1 is not None and smu1.output_on and seconds > 0 and st.smu1_wired()
+                and (smu1.output_v != 0.0 if smu1.output_kind == "V" else smu1.output_i != 0)):
+            if smu1.output_kind == "V":
+                st.last_truth = st.device.drive([seconds], [smu1.output_v],
+                                                [smu1.output_comp])
+            else:
+                v = float(np.copysign(smu1.output_v, smu1.output_i))
+                st.last_truth = st.device.drive([seconds], [v], [abs(smu1.output_i)])
+        else:
+            st.device.rest(seconds)
+        st.wait_paced(seconds)
+        st.settle()
+
+
+def no_args(rest: str) -> None:
+    """-993 for arguments to a command that takes none."""
+    if rest:
+        raise KXCIError(-993, rest)

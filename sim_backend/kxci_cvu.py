@@ -1,4 +1,4 @@
-"""The ``:CVU:`` commands of the simulated 4200A [M §6] (mixed into
+"""The ``:CVU:`` commands of the simulated 4200A [M §6] (a part of
 :class:`sim_backend.kxci.KXCIEngine`).
 
 The simulator has no capacitance-voltage unit model. Every command of the manual's CVU
@@ -37,10 +37,18 @@ CVU_COMMANDS = {
 }
 
 
-class CVUCommands:
-    """Recognises the ``:CVU:`` commands and refuses them with the configuration's code."""
+class CVUCard:
+    """Recognises the ``:CVU:`` commands and refuses them with the configuration's code.
 
-    def _cvu_handlers(self) -> dict:
+    Parameters
+    ----------
+    options : the mainframe's ``*OPT?`` card list.
+    """
+
+    def __init__(self, options: tuple[str, ...]) -> None:
+        self.options = options
+
+    def handlers(self) -> dict:
         return {name: self._cvu_refuse for name in CVU_COMMANDS}
 
     def has_cvu(self) -> bool:

@@ -1,4 +1,4 @@
-"""Calling KULT user libraries remotely on the simulated 4200A [M 4-6…4-16] (mixed into
+"""Calling KULT user libraries remotely on the simulated 4200A [M 4-6…4-16] (a part of
 :class:`sim_backend.kxci.KXCIEngine`).
 
 ``UL`` switches to the user-library mode (left with ``DE`` or ``US`` [M 4-13]); there
@@ -33,21 +33,33 @@ MODELS = {"SMU": "KI4200", "HPSMU": "KI4210", "SMUPA": "KI4200", "HPSMUPA": "KI4
 CAL = "caldate:Jan 01, 2026,caldue:Jan 01, 2027"
 
 
-class KULTCommands:
-    """``UL``, ``EX``, ``GD``, ``GN``, ``GP``, ``GR``, ``AB``."""
+class KULTLibrary:
+    """``UL``, ``EX``, ``GD``, ``GN``, ``GP``, ``GR``, ``AB``.
 
-    def _kult_handlers(self) -> dict:
+    Parameters
+    ----------
+    st : the instrument's shared state (page, card list, pulse channels, seed).
+    firmware : the firmware version the ``*IDN?`` reply ends with.
+    """
+
+    def __init__(self, st, firmware: str) -> None:
+        self.st = st
+        self.firmware = firmware
+        self._kult_last: dict[str, str] | None = None  # parameters of the last module run
+        self._kult_order: list[str] = []
+
+    def handlers(self) -> dict:
         return {"UL": self._ul, "EX": self._ex, "GD": self._gd, "GN": self._gn,
                 "GP": self._gp, "GR": self._gr, "AB": self._ab}
 
     def _usrlib(self) -> None:
-        if self.sm.page != "UL":
+        if self.st.sm.page != "UL":
             raise KXCIError(-992, "not in user-library mode (send UL first) [M 4-13]")
 
     def _ul(self, rest: str) -> None:
         if rest:
             raise KXCIError(-993, rest)
-        self.sm.page = "UL"
+        self.st.sm.page = "UL"
 
     def _module(self, library: str, module: str):
         if library != "SystemUtil" or module not in SYSTEM_UTIL:
@@ -76,7 +88,7 @@ class KULTCommands:
         return "RETURN VALUE = 0"
 
     def _kult_param(self, name: str) -> str:
-        last = getattr(self, "_kult_last", None)
+        last = self._kult_last
         if last is None:
             raise KXCIError(-993, "no user module has run")
         if name not in last:
@@ -97,7 +109,7 @@ class KULTCommands:
         parts = rest.split()
         if not 1 <= len(parts) <= 2 or not parts[0].isdigit():
             raise KXCIError(-993, rest)
-        order = getattr(self, "_kult_order", [])
+        order = self._kult_order
         k = int(parts[0])
         if not 1 <= k <= len(order):
             raise KXCIError(-993, f"no parameter {k}")
@@ -122,7 +134,7 @@ class KULTCommands:
 
     # ------------------------------------------------------------------ SystemUtil
     def _slots(self):
-        for slot, entry in enumerate(self.options, start=1):
+        for slot, entry in enumerate(self.st.options, start=1):
             m = re.fullmatch(r"([A-Z]+?)(\d)(?:RPM.*)?", entry)
             if m:
                 yield slot, entry, m.group(1), m.group(2)
@@ -147,8 +159,8 @@ class KULTCommands:
             if kind.endswith("PA"):
                 out.append(f"slotno:{slot},name:PA{n},model:KI4200,serialno:SIMPA{slot:02d},"
                            f"hwver:1.0,fwver:1.00,{CAL}")
-        for ch in sorted(self.pulse):
-            if self.pulse[ch].rpm:
+        for ch in sorted(self.st.pulse):
+            if self.st.pulse[ch].rpm:
                 card, local = (ch + 1) // 2, (ch - 1) % 2 + 1
                 out.append(f"slotno:{pmu_slot.get(card, 0)},name:RPM{card}-{local},"
                            "model:KIRPM4225,"
@@ -157,4 +169,4 @@ class KULTCommands:
 
     def _kult_systeminfo(self) -> str:
         """Serial number and software version [M 4-16]."""
-        return f"serialno:SIM{self.seed:07d},version:{self._idn('').rsplit(',', 1)[1]}"
+        return f"serialno:SIM{self.st.seed:07d},version:{self.firmware}"

@@ -7,7 +7,7 @@ instrument (KXCI errors -969 … -947 [M 2-12, 2-13]), then simulates the whole 
 **one** ``device.drive`` call whose steps are the A/D samples (see
 :mod:`sim_backend.pmu_schedule`; load-line compensation adds its pre-pulses [M 7-10]).
 Sweeps and steps are in :mod:`sim_backend.pmu_sweep`, the run in
-:mod:`sim_backend.pmu_run`:
+:mod:`sim_backend.pmu_run`, the channel state in :mod:`sim_backend.pmu_state`:
 
 * the device sits between PMU channel 1 and ground (through the RPM when there is one and
   it is routed to the PMU); the PMU is a 50 Ω source [M 7-11] with **no current limit**
@@ -35,42 +35,54 @@ import numpy as np
 
 from sim_backend.kxci_common import (
     KXCIError,
-    lookup_channel,
     parse_float,
     parse_int,
     split_args,
 )
-from sim_backend.kxci_pulse_legacy import LegacyPulseCommands
-from sim_backend.pmu_run import PMURun
+from sim_backend.kxci_state import InstrumentState
+from sim_backend.pmu_run import PMURunner
 from sim_backend.pmu_state import (
     MAX_POINTS,
     PAGE_POINTS,
     PMU_I_RANGES,
     RPM_I_RANGES,
     SAMPLE_CLOCK,
-    SARB_FIELDS,
     TIMING,
     PMUMainState,
     PulseChannel,
     format_rows,
+    pulse_channel,
     pulse_channels,
+    require_pmu_mode,
 )
-from sim_backend.pmu_sweep import PMUSweepCommands
+from sim_backend.pmu_sweep import PMUSweeps
 
-__all__ = ["PMUCommands", "PMUMainState", "PulseChannel", "pulse_channels"]
+__all__ = ["PMUCard", "PMUMainState", "PulseChannel", "pulse_channels"]
 
 #: ``:PMU:DATA:GET`` requested-value names -> column [M 7-8]
 WAVE_FIELDS = {"V": 0, "I": 1, "T": 2, "S": 3, "VH": 0, "IH": 1, "TH": 2, "SH": 3}
 SPOT_FIELDS = {"VH": 0, "IH": 1, "TH": 2, "SH": 3, "VL": 4, "IL": 5, "TL": 6, "SL": 7}
 
 
-class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
-    """Handlers of the ``:PMU:`` commands; mixed into :class:`sim_backend.kxci.KXCIEngine`."""
+class PMUCard:
+    """Handlers of the ``:PMU:`` commands of the mainframe's 4225-PMUs.
 
-    def _pmu_handlers(self) -> dict:
+    Parameters
+    ----------
+    st : the instrument's shared state.
+    run : plans and simulates ``:PMU:EXECUTE``.
+    sweeps : the ``:PMU:SWEEP``/``:PMU:STEP`` set-up and the per-point levels.
+    """
+
+    def __init__(self, st: InstrumentState, run: PMURunner, sweeps: PMUSweeps) -> None:
+        self.st = st
+        self.run = run
+        self.sweeps = sweeps
+
+    def handlers(self) -> dict:
         h = {
             ":PMU:INIT": self._pmu_init,
-            ":PMU:RPM:CONFIGURE": self._pmu_rpm,
+            ":PMU:RPM:CONFIGURE": self.rpm_configure,
             ":PMU:SOURCE:RANGE": self._pmu_source_range,
             ":PMU:MEASURE:RANGE": self._pmu_measure_range,
             ":PMU:MEASURE:MODE": self._pmu_measure_mode,
@@ -92,21 +104,14 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
             ":PMU:ABORT": self._pmu_abort,
             ":PMU:DATA:COUNT?": self._pmu_count,
             ":PMU:DATA:GET": self._pmu_get,
-            ":PMU:SARB:WFM:SEQ:LIST:ADD": self._sarb_list(add=True),
-            ":PMU:SARB:WFM:SEQ:LIST": self._sarb_list(add=False),
         }
-        for name in SARB_FIELDS:
-            h[f":PMU:SARB:SEQ:{name}:ADD"] = self._sarb_field(name, add=True)
-            h[f":PMU:SARB:SEQ:{name}"] = self._sarb_field(name, add=False)
         h[":PMU:CONNECTION:COMP"] = self._pmu_connection_comp
         h[":PMU:MEASURE:CONNECTION:COMP"] = self._pmu_measure_connection_comp
-        h.update(self._sweep_handlers())
-        h.update(self._legacy_handlers())
         return h
 
     # ------------------------------------------------------------------ helpers
     def _pch(self, text: str) -> PulseChannel:
-        return lookup_channel(self.pulse, text, bad=-969, missing=-969)
+        return pulse_channel(self.st, text)
 
     def _pmu_args(self, rest: str, count: int | tuple[int, int]) -> list[str]:
         args = split_args(rest)
@@ -116,32 +121,24 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
         return args
 
     def _pmu_mode(self, *modes: int) -> None:
-        if self.pmu.mode not in modes:
-            raise KXCIError(-965, f"pulse mode {self.pmu.mode}")
+        require_pmu_mode(self.st, *modes)
 
     def _pmu_idle(self) -> None:
-        if self._pmu_running():
+        if self.st.pmu_running():
             raise KXCIError(-980)
-
-    def _rpm_mode(self, channel: int) -> int | None:
-        ch = self.pulse.get(channel)
-        return ch.rpm_mode if ch is not None and ch.rpm else None
-
-    def _pmu_running(self) -> bool:
-        return time.monotonic() < self.pmu.running_until
 
     # ------------------------------------------------------------------ set-up commands
     def _pmu_init(self, rest: str) -> None:
         """``:PMU:INIT 0|1``: reset all channels, clear data and sequences [M 7-9]."""
         mode = parse_int(rest, 0, 1, code=-969)
         self._pmu_idle()
-        if not self.pulse:
+        if not self.st.pulse:
             raise KXCIError(-988, "no PMU")
-        for ch in self.pulse.values():
+        for ch in self.st.pulse.values():
             ch.reset()
-        self.pmu = PMUMainState(mode=mode)
+        self.st.pmu = PMUMainState(mode=mode)
 
-    def _pmu_rpm(self, rest: str) -> None:
+    def rpm_configure(self, rest: str) -> None:
         """``:PMU:RPM:CONFIGURE HRID, mode`` (0 PMU, 1 CV 2-wire, 2 SMU, 3 CV 4-wire)
         [M 7-22]. ``PMUn-c`` names the RPM of pulse channel 2n-2+c; ``SMUn`` the RPM wired
         to SMU n, which in the simulator is the RPM of pulse channel n (SMU1 and PMU
@@ -153,15 +150,15 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
         hrid = args[0].upper()
         m = re.fullmatch(r"PMU([1-9])-([12])", hrid)
         if m:
-            ch = self.pulse.get(2 * int(m.group(1)) - 2 + int(m.group(2)))
+            ch = self.st.pulse.get(2 * int(m.group(1)) - 2 + int(m.group(2)))
             if ch is None:
                 raise KXCIError(-969, f"no {args[0]}")
         elif re.fullmatch(r"SMU[1-9]", hrid):
-            if int(hrid[3]) not in self.smus:
+            if int(hrid[3]) not in self.st.smus:
                 raise KXCIError(-969, f"no {args[0]}")
-            ch = self.pulse.get(int(hrid[3]))
+            ch = self.st.pulse.get(int(hrid[3]))
         elif re.fullmatch(r"CV[HL][1-9]", hrid):
-            if f"CVU{hrid[3]}" not in self.options:
+            if f"CVU{hrid[3]}" not in self.st.options:
                 raise KXCIError(-969, f"no CVU{hrid[3]}")
             ch = None
         else:
@@ -185,7 +182,7 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
         args = self._pmu_args(rest, (2, 3))
         ch = self._pch(args[0])
         kind = parse_int(args[1], 0, 2, code=-969)
-        if self.pmu.mode == 1 and kind != 2:
+        if self.st.pmu.mode == 1 and kind != 2:
             raise KXCIError(-965, "Segment Arb needs fixed ranges")
         if len(args) == 3:
             amps = parse_float(args[2], -969)
@@ -201,7 +198,7 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
     def _pmu_measure_mode(self, rest: str) -> None:
         """``:PMU:MEASURE:MODE 0..4`` [M 7-13]."""
         self._pmu_mode(0)
-        self.pmu.measure_mode = parse_int(rest, 0, 4, code=-969)
+        self.st.pmu.measure_mode = parse_int(rest, 0, 4, code=-969)
 
     def _pmu_measure_piv(self, rest: str) -> None:
         """``:PMU:MEASURE:PIV ch, acqHigh, acqLow`` [M 7-14]: both 0 is an error (-947
@@ -266,14 +263,14 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
               and period - delay - width - half > 40e-9)
         if not ok:
             raise KXCIError(-967, f"times {rest!r}")
-        for c in self.pulse.values():
+        for c in self.st.pulse.values():
             c.period = period
         ch.width, ch.rise, ch.fall, ch.delay = width, rise, fall, delay
 
     def _pmu_burst(self, rest: str) -> None:
         """``:PMU:PULSE:BURST:COUNT n`` (1..10 000) [M 7-17]."""
         self._pmu_mode(0)
-        self.pmu.burst = parse_int(rest, 1, 10000, code=-969)
+        self.st.pmu.burst = parse_int(rest, 1, 10000, code=-969)
 
     def _pmu_load(self, rest: str) -> None:
         """``:PMU:LOAD ch, ohms`` (1..1e7) [M 7-11]."""
@@ -300,7 +297,7 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
         rate = parse_float(rest, -969)
         if not 1e3 <= rate <= SAMPLE_CLOCK:
             raise KXCIError(-969, f"sample rate {rate}")
-        self.pmu.sample_rate = SAMPLE_CLOCK / max(1, int(np.floor(SAMPLE_CLOCK / rate + 1e-9)))
+        self.st.pmu.sample_rate = SAMPLE_CLOCK / max(1, int(np.floor(SAMPLE_CLOCK / rate + 1e-9)))
 
     def _pmu_output(self, rest: str) -> None:
         """``:PMU:OUTPUT:STATE ch, 0|1``: on takes effect at EXECUTE, off at once [M 7-16]."""
@@ -316,63 +313,6 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
         args = self._pmu_args(rest, 2)
         self._pch(args[0]).retain = parse_int(args[1], 0, 1, -969) == 1
 
-    # ------------------------------------------------------------------ Segment Arb
-    def _sarb_field(self, name: str, add: bool):
-        def handler(rest: str) -> None:
-            """``:PMU:SARB:SEQ:<field>[:ADD] ch, seq, v1, ...`` (<= 128 values) [M 7-40…7-55]."""
-            self._pmu_mode(1)
-            args = split_args(rest)
-            if len(args) < 3:
-                raise KXCIError(-969, f"{name} needs channel, sequence and values")
-            if len(args) - 2 > 128:
-                raise KXCIError(-969, f"{len(args) - 2} values > 128 per command")
-            ch = self._pch(args[0])
-            seq = parse_int(args[1], 1, 512, code=-960)
-            values = [parse_float(a, -962) for a in args[2:]]
-            if name in ("STARTV", "STOPV") and max(abs(v) for v in values) > ch.v_range:
-                raise KXCIError(-962, f"{name} beyond +-{ch.v_range} V")
-            if name == "TIME":
-                lo = 20e-9 if ch.v_range == 10 else 50e-9
-                for t in values:
-                    if not lo * (1 - 1e-9) <= t <= 1.0 or abs(t / 10e-9 - round(t / 10e-9)) > 1e-6:
-                        raise KXCIError(-962, f"segment time {t}")
-            if name in ("MEAS:TYPE",) and any(v not in (0, 1, 2, 3, 4) for v in values):
-                raise KXCIError(-962, "measure type")
-            if name in ("TRIG", "SSR") and any(v not in (0, 1) for v in values):
-                raise KXCIError(-962, name)
-            if name == "SSR" and 0 in values and ch.rpm and ch.i_range < 10e-3:
-                raise KXCIError(-955)
-            fields = ch.sequences.setdefault(seq, {})
-            if add:
-                fields.setdefault(name, []).extend(values)
-            else:
-                fields[name] = values
-            if sum(len(f.get("TIME", [])) for f in ch.sequences.values()) > 2048:
-                raise KXCIError(-954)
-
-        return handler
-
-    def _sarb_list(self, add: bool):
-        def handler(rest: str) -> None:
-            """``:PMU:SARB:WFM:SEQ:LIST[:ADD] ch, seq1, loops1, ...`` [M 7-56, 7-57]."""
-            self._pmu_mode(1)
-            args = split_args(rest)
-            if len(args) < 3 or len(args) % 2 == 0:
-                raise KXCIError(-969, "sequence list needs channel and (seq, loops) pairs")
-            ch = self._pch(args[0])
-            pairs = []
-            for s, loops in zip(args[1::2], args[2::2], strict=True):
-                seq = parse_int(s, 1, 512, code=-961)
-                if seq not in ch.sequences:
-                    raise KXCIError(-961, f"sequence {seq}")
-                n = parse_float(loops, -969)
-                if n != int(n) or not 1 <= n <= 1e12:
-                    raise KXCIError(-969, f"loops {loops}")
-                pairs.append((seq, int(n)))
-            ch.seq_list = (ch.seq_list if add else []) + pairs
-
-        return handler
-
     # ------------------------------------------------------------------ run
     def _pmu_execute(self, rest: str) -> None:
         """``:PMU:EXECUTE``: final validation, clear buffers, run; returns at once [M 7-9]."""
@@ -380,36 +320,36 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
             raise KXCIError(-969, rest)
         self._pmu_mode(0, 1)
         self._pmu_idle()
-        active = [c for c in self.pulse.values() if c.output_requested]
+        active = [c for c in self.st.pulse.values() if c.output_requested]
         if not active:
             raise KXCIError(-967, "no channel output on")
-        for c in self.pulse.values():
+        for c in self.st.pulse.values():
             c.data, c.rows = None, []
-        duration = self._run_pmu_test(active)
+        duration = self.run.run_test(active)
         for c in active:
             c.rows = format_rows(c.data)
             c.output_active = True
-        self.device_time_after_pmu = self.device.time
-        self.pmu.started = time.monotonic()
-        self.pmu.running_until = self.pmu.started + (duration / self.speed if self.speed else 0)
-        self.pmu.busy_polls = self.busy_polls
+        pmu, speed = self.st.pmu, self.st.speed
+        pmu.started = time.monotonic()
+        pmu.running_until = pmu.started + (duration / speed if speed else 0)
+        pmu.busy_polls = self.st.busy_polls
 
     def _pmu_status(self, rest: str) -> str:
         """``:PMU:TEST:STATUS?`` -> 1 running, 0 idle [M 7-32]."""
-        if self.pmu.busy_polls > 0:
-            self.pmu.busy_polls -= 1
+        if self.st.pmu.busy_polls > 0:
+            self.st.pmu.busy_polls -= 1
             return "1"
-        return "1" if self._pmu_running() else "0"
+        return "1" if self.st.pmu_running() else "0"
 
     def _pmu_abort(self, rest: str) -> None:
         """``:PMU:ABORT``: stop, outputs off, data kept [M 7-4]."""
-        for c in self.pulse.values():
+        for c in self.st.pulse.values():
             if c.data is not None:  # keep what was acquired before the abort
                 n = self._available(c)
                 c.data, c.rows = c.data[:n], c.rows[:n]
-        self.pmu.running_until = 0.0
-        self.pmu.busy_polls = 0
-        for c in self.pulse.values():
+        self.st.pmu.running_until = 0.0
+        self.st.pmu.busy_polls = 0
+        for c in self.st.pulse.values():
             c.output_active = c.output_requested = False
 
     # ------------------------------------------------------------------ data
@@ -424,9 +364,9 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
         7-6])."""
         if ch.data is None:
             return 0
-        if not self._pmu_running():
+        if not self.st.pmu_running():
             return int(ch.data.shape[0])
-        elapsed = (time.monotonic() - self.pmu.started) * (self.speed or 1.0)
+        elapsed = (time.monotonic() - self.st.pmu.started) * (self.st.speed or 1.0)
         return int(np.searchsorted(ch.data[:, 2], elapsed, side="right"))
 
     def _pmu_get(self, rest: str) -> str:
@@ -478,7 +418,7 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
         if kind == 2:
             raise KXCIError(-969, "compensation type 1 (short) or 3 (offset current)")
         self._pmu_idle()
-        for c in (ch, self.pulse.get(ch.number + 1)):
+        for c in (ch, self.st.pulse.get(ch.number + 1)):
             if c is not None:
                 c.comp_measured[kind] = 0.0
 
@@ -492,13 +432,13 @@ class PMUCommands(PMURun, PMUSweepCommands, LegacyPulseCommands):
         if kind == 2:
             raise KXCIError(-969, "compensation type 1 (short) or 3 (offset current)")
         on = parse_int(args[2], 0, 1, -969) == 1
-        for c in (ch, self.pulse.get(ch.number + 1)):
+        for c in (ch, self.st.pulse.get(ch.number + 1)):
             if c is not None:
                 c.comp_enabled[kind] = on
 
-    def pmu_outputs_safe(self) -> bool:
-        """No PMU output on (requested or active), no test running, RPMs routed to the PMU,
-        no legacy pulse output on or armed."""
-        return (not self._pmu_running()) and self.legacy_outputs_safe() and all(
+    def outputs_safe(self) -> bool:
+        """No PMU output on (requested or active), no test running, RPMs routed to the
+        PMU."""
+        return (not self.st.pmu_running()) and all(
             not (c.output_active or c.output_requested) and (not c.rpm or c.rpm_mode == 0)
-            for c in self.pulse.values())
+            for c in self.st.pulse.values())

@@ -1,5 +1,5 @@
 """The two-letter pulse commands of Clarius ≤ 1.12 on the simulated pulse card [M 7-59…7-71]
-(mixed into :class:`sim_backend.kxci.KXCIEngine`).
+(a part of :class:`sim_backend.kxci.KXCIEngine`).
 
 They source pulses without measuring [M 7-59]: ``PS`` reset, ``PD`` load, ``PT`` timing,
 ``PV`` levels, range and current limit, ``PN`` a whole train, ``TS`` trigger source,
@@ -25,6 +25,7 @@ with -986 (unsupported command) rather than accepted; with an external trigger s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,10 +65,20 @@ class LegacyPulse:
     pulses_out: int = 0  # pulses output since the last reset (for inspection)
 
 
-class LegacyPulseCommands:
-    """Handlers of ``PA PD PE PG PH PN PO PS PT PV RP TO TS VF``."""
+class LegacyPulseCard:
+    """Handlers of ``PA PD PE PG PH PN PO PS PT PV RP TO TS VF``.
 
-    def _legacy_handlers(self) -> dict:
+    Parameters
+    ----------
+    st : the instrument's shared state (pulse channels, device, pace).
+    rpm_configure : the ``:PMU:RPM:CONFIGURE`` handler, which ``RP`` shares [M 7-68].
+    """
+
+    def __init__(self, st, rpm_configure: Callable[[str], None]) -> None:
+        self.st = st
+        self._rpm_configure = rpm_configure
+
+    def handlers(self) -> dict:
         return {"PA": self._lp_pa, "PD": self._lp_pd, "PE": self._lp_pe, "PG": self._lp_pg,
                 "PH": self._lp_ph, "PN": self._lp_pn, "PO": self._lp_po, "PS": self._lp_ps,
                 "PT": self._lp_pt, "PV": self._lp_pv, "RP": self._lp_rp, "TO": self._lp_to,
@@ -77,7 +88,7 @@ class LegacyPulseCommands:
     def _lp(self, text: str) -> LegacyPulse:
         """The legacy settings of pulse channel ``text`` (-978 if there is none)."""
         n = parse_int(text, 1, 8)
-        ch = self.pulse.get(n)
+        ch = self.st.pulse.get(n)
         if ch is None:
             raise KXCIError(-978, f"no pulse channel {n}")
         if ch.legacy is None:
@@ -87,15 +98,15 @@ class LegacyPulseCommands:
     def _lp_card(self, text: str) -> list[LegacyPulse]:
         """Both channels of pulse card ``text`` (1..4)."""
         n = parse_int(text, 1, 4)
-        if 2 * n - 1 not in self.pulse:
+        if 2 * n - 1 not in self.st.pulse:
             raise KXCIError(-978, f"no pulse card {n}")
-        return [self._lp(str(k)) for k in (2 * n - 1, 2 * n) if k in self.pulse]
+        return [self._lp(str(k)) for k in (2 * n - 1, 2 * n) if k in self.st.pulse]
 
     def _lp_siblings(self, text: str) -> list[LegacyPulse]:
         n = parse_int(text, 1, 8)
         self._lp(text)
         first = n - (n - 1) % 2
-        return [self._lp(str(k)) for k in (first, first + 1) if k in self.pulse]
+        return [self._lp(str(k)) for k in (first, first + 1) if k in self.st.pulse]
 
     @staticmethod
     def _lp_args(rest: str, lo: int, hi: int | None = None) -> list[str]:
@@ -119,11 +130,11 @@ class LegacyPulseCommands:
     def _lp_ps(self, rest: str) -> None:
         """``PS A``: reset both channels of pulse card A [M 7-65] (``PS 2`` resets card 2)."""
         n = parse_int(rest, 1, 4)
-        if 2 * n - 1 not in self.pulse:
+        if 2 * n - 1 not in self.st.pulse:
             raise KXCIError(-978, f"no pulse card {n}")
         for k in (2 * n - 1, 2 * n):
-            if k in self.pulse:
-                self.pulse[k].legacy = LegacyPulse()
+            if k in self.st.pulse:
+                self.st.pulse[k].legacy = LegacyPulse()
 
     def _lp_pd(self, rest: str) -> None:
         """``PD A, ohms`` (1 to 10e6) [M 7-61]."""
@@ -212,7 +223,7 @@ class LegacyPulseCommands:
         if not re.fullmatch(r"(PMU[1-9]-[12]|SMU[1-9]|CV[HL][1-9])", args[0].upper()):
             raise KXCIError(-993, f"HRID {args[0]!r}")
         try:
-            self._pmu_rpm(rest)
+            self._rpm_configure(rest)
         except KXCIError as exc:
             raise KXCIError(-993, exc.detail) from None
 
@@ -239,9 +250,9 @@ class LegacyPulseCommands:
         """``PE``: run the ``PN`` trains of every channel that is on (blocking) [M 7-61]."""
         if rest:
             raise KXCIError(-993, rest)
-        on = [(n, c.legacy) for n, c in self.pulse.items()
+        on = [(n, c.legacy) for n, c in self.st.pulse.items()
               if c.legacy is not None and c.legacy.output]
-        if not self.pulse:
+        if not self.st.pulse:
             raise KXCIError(-978, "no pulse card")
         for n, p in on:
             if p.trigger_source is None:
@@ -271,22 +282,22 @@ class LegacyPulseCommands:
             raise KXCIError(-964, f"{np.max(np.abs(bv)) * gain:g} V internal for load "
                             f"{p.load:g} ohm")
         unit = unit_schedule(bt, bv, [], 200e6)
-        ch = self.pulse[n]
+        ch = self.st.pulse[n]
         wired = n == 1 and (not ch.rpm or ch.rpm_mode == 0)
         duration = unit.duration * count
         if wired and not p.floating:
             steps = unit.dt.size * count
             if steps > 4_000_000:
                 raise KXCIError(-986, f"simulator: {steps} steps")
-            self.last_truth = self.device.drive(
+            self.st.last_truth = self.st.device.drive(
                 np.tile(unit.dt, count), np.tile(unit.level, count) * gain,
-                np.full(steps, p.i_limit), r_source=R_SOURCE + self.series_ohms)
+                np.full(steps, p.i_limit), r_source=R_SOURCE + self.st.series_ohms)
         else:
-            self.device.rest(duration)
+            self.st.device.rest(duration)
         p.pulses_out += count
-        self._wait_paced(duration)
+        self.st.wait_paced(duration)
 
-    def legacy_outputs_safe(self) -> bool:
+    def outputs_safe(self) -> bool:
         """No legacy pulse output on or armed."""
         return all(c.legacy is None or not (c.legacy.output or c.legacy.armed)
-                   for c in self.pulse.values())
+                   for c in self.st.pulse.values())

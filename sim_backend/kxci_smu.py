@@ -1,7 +1,7 @@
 """SMU side of the simulated 4200A: channel state, user mode (``US``, ``DV``/``DI``/``DS``,
 ``TV``/``TI``) and the modeless SMU commands (``BC``, ``EC``, ``IT``, ``RG``, ``RI``,
 ``RV``, ``RS``, ``AC``, ``EM``) [M §5]. System mode (pages, tests, buffer) lives in
-:mod:`sim_backend.kxci_system`.
+:mod:`sim_backend.kxci_system`; the channel state in :mod:`sim_backend.kxci_channels`.
 
 The device model is wired between SMU1 and ground (through the RPM on PMU channel 1 when
 the mainframe has one: then SMU1 reaches the device only while that RPM is routed to the
@@ -15,164 +15,45 @@ letter ``N`` or ``C`` [M 3-1].
 
 from __future__ import annotations
 
-import re
-import time
-from dataclasses import dataclass
-
 import numpy as np
 
+from sim_backend.kxci_channels import (
+    DI_SPAN,
+    DV_SPAN,
+    IT_PLC,
+    PLC_S,
+    SMU_V_MAX,
+    TI_MAX_CHANNEL,
+    TV_CODES,
+    VS_V_MAX,
+    SMUChannel,
+    reading_letter,
+)
 from sim_backend.kxci_common import (
     SB_BUSY,
     SB_DATA_READY,
     SB_RQS,
     SB_SYNTAX_ERROR,
     KXCIError,
-    lookup_channel,
     parse_float,
     parse_int,
     split_args,
 )
-
-#: Integration times in power-line cycles for IT1..IT3 [M 5-40]; 1 PLC = 1/60 s.
-IT_PLC = {1: 0.1, 2: 1.0, 3: 10.0}
-PLC_S = 1.0 / 60.0
-MAX_LIST_POINTS = 4096  # [M 5-16]
-MAX_VAR1_POINTS = 1024  # [M 5-19]
-MAX_BUFFER = 4096  # [M 5-28, 5-37]
-SMU_V_MAX = 210.0  # [M 5-15, 5-33]
-VS_V_MAX = 200.0  # DS [M 5-33]
-SMU_I_MAX = 0.105  # 4200/4201-SMU [M 5-15, 5-33]
-HPSMU_I_MAX = 1.05  # 4210/4211-SMU
-SMU_I_MIN_COMP = 100e-9  # without preamp; smaller compliance is raised [M 5-16]
-SMUPA_I_MIN_COMP = 100e-12
-#: the 4200A overflow / "no such voltmeter" value [M 5-8]
-NOT_MAPPED_VALUE = 9.0e37
-#: full scale per DV / DI range code [M 5-32, 5-33] (0 = auto: the card's limit); values up
-#: to 105 % of full scale are accepted, as the SMU's ratings imply (21 V on the 20 V range,
-#: 210 V on the 200 V range, 105 mA on 100 mA; reference note §4, SMU manual 5-12, 5-15)
-DV_SPAN = {1: 20.0, 2: 200.0, 3: 200.0, 4: 0.2, 5: 2.0}
-DI_SPAN = {1: 1e-9, 2: 10e-9, 3: 100e-9, 4: 1e-6, 5: 10e-6, 6: 100e-6, 7: 1e-3, 8: 10e-3,
-           9: 100e-3, 10: 1.0, 11: 1e-12, 12: 10e-12, 13: 100e-12}
-#: ``TV`` channel codes [M 5-35]: 1-4 SMU1-4, 5-6 VM1-2, 7-10 SMU5-8, 11-16 VM3-8; the
-#: reading letter is the code's letter, A = 1 ... P = 16 [M 3-2]
-TV_CODES: dict[int, tuple[str, int]] = {
-    **{k: ("SMU", k) for k in range(1, 5)}, 5: ("VM", 1), 6: ("VM", 2),
-    **{k: ("SMU", k - 2) for k in range(7, 11)}, **{k: ("VM", k - 8) for k in range(11, 17)},
-}
-#: ``TI`` channel codes [M 5-34]: SMU n, letter A = SMU1 ... H = SMU8 [M 3-3]; SMU9 reads
-#: as letter I (the log-file letters run "to letter I" [M 3-7])
-TI_MAX_CHANNEL = 9
+from sim_backend.kxci_state import InstrumentState
 
 
-def reading_letter(code: int) -> str:
-    """Instrument letter of a user-mode reading for ``TV``/``TI`` code n: A + n - 1."""
-    return chr(ord("A") + code - 1)
+class SMUCard:
+    """User-mode and modeless SMU commands of the mainframe's SMUs.
 
+    Parameters
+    ----------
+    st : the instrument's shared state.
+    """
 
-@dataclass
-class SMUChannel:
-    """Card, channel-definition and source state of one SMU."""
+    def __init__(self, st: InstrumentState) -> None:
+        self.st = st
 
-    number: int
-    preamp: bool = False
-    high_power: bool = False
-    vname: str = ""
-    iname: str = ""
-    source_mode: int = 0  # 1 V, 2 I, 3 common [M 5-7]
-    function: int = 0  # 1 VAR1, 2 VAR2, 3 const, 4 VAR1'
-    list_values: np.ndarray | None = None  # VL / IL [M 5-16]
-    list_kind: str = "V"
-    list_master: bool = True
-    list_compliance: float = SMU_I_MAX
-    const_value: float = 0.0  # VC / IC [M 5-15]
-    const_kind: str = "V"
-    const_compliance: float = SMU_I_MAX
-    ratio: float | None = None  # RT / FS for this channel [M 5-11, 5-13]
-    offset: float | None = None
-    lowest_range: float = 0.0  # RG [M 5-42]
-    fixed_i_range: float = 0.0  # RI (0 = autorange) [M 5-42]
-    fixed_v_range: float = 0.0  # RV [M 5-43]
-    source_range: float = 0.0  # SR: 0 auto, 2 best fixed, else fixed [M 5-31]
-    standby: bool = True  # ST [M 5-14]
-    # user mode; power-on defaults [M 5-4]
-    output_kind: str = "V"  # V (DV) or I (DI)
-    output_v: float = 0.0  # DV volts, or DI voltage compliance
-    output_i: float = 0.0  # DI amps
-    output_comp: float = 105e-6
-    output_range: int = 0
-    output_on: bool = False
-
-    @property
-    def defined(self) -> bool:
-        return self.source_mode != 0
-
-    @property
-    def i_max(self) -> float:
-        return HPSMU_I_MAX if self.high_power else SMU_I_MAX
-
-    @property
-    def min_compliance(self) -> float:
-        return SMUPA_I_MIN_COMP if self.preamp else SMU_I_MIN_COMP
-
-    @property
-    def model(self) -> str:
-        """Card model for the noise tables: 4200-SMU / 4210-SMU, ``+PA`` with a preamp."""
-        return ("4210-SMU" if self.high_power else "4200-SMU") + ("+PA" if self.preamp else "")
-
-    def undefine(self) -> None:
-        """``CHn`` alone: the channel is no longer part of the test [M 5-8]."""
-        self.vname = self.iname = ""
-        self.source_mode = self.function = 0
-
-    def reset(self) -> None:
-        keep = (self.number, self.preamp, self.high_power)
-        self.__init__(*keep)  # type: ignore[misc]
-
-
-@dataclass
-class VSVMChannel:
-    """A voltage source (``VSn``) or voltmeter (``VMn``) of system mode [M 5-8, 5-9]."""
-
-    kind: str  # "VS" or "VM"
-    number: int
-    name: str = ""
-    function: int = 0  # VS: 1 VAR1, 2 VAR2, 3 const, 4 VAR1'
-    const_value: float = 0.0  # SC [M 5-14]
-    list_values: np.ndarray | None = None
-    list_master: bool = True
-    user_value: float = 0.0  # DS [M 5-33]
-    user_on: bool = False
-
-    @property
-    def defined(self) -> bool:
-        return bool(self.name)
-
-
-def smu_channels(options) -> dict[int, SMUChannel]:
-    """SMU cards from ``*OPT?`` entries: ``SMUn``, ``SMUPAn``, ``HPSMUn``, ``HPSMUPAn``."""
-    out = {}
-    for entry in options:
-        m = re.fullmatch(r"(HP)?SMU(PA)?(\d+)", entry)
-        if m:
-            n = int(m.group(3))
-            out[n] = SMUChannel(n, preamp=bool(m.group(2)), high_power=bool(m.group(1)))
-    return out
-
-
-def vs_vm_channels(options) -> dict[tuple[str, int], VSVMChannel]:
-    """``VSn`` / ``VMn`` entries of ``*OPT?`` [M 4-5]."""
-    out = {}
-    for entry in options:
-        m = re.fullmatch(r"(VS|VM)(\d+)", entry)
-        if m:
-            out[(m.group(1), int(m.group(2)))] = VSVMChannel(m.group(1), int(m.group(2)))
-    return out
-
-
-class SMUCommands:
-    """User-mode and modeless SMU commands; mixed into :class:`sim_backend.kxci.KXCIEngine`."""
-
-    def _smu_handlers(self) -> dict:
+    def handlers(self) -> dict:
         return {
             "US": self._us, "BC": self._bc, "SP": self._sp, "DR": self._dr,
             "IT": self._it, "RG": self._rg, "RI": self._ri, "RV": self._rv, "RS": self._rs,
@@ -180,43 +61,17 @@ class SMUCommands:
             "DV": self._dv, "DI": self._di, "DS": self._ds, "TI": self._ti, "TV": self._tv,
         }
 
-    # ------------------------------------------------------------------ helpers
-    def _smu(self, text: str) -> SMUChannel:
-        smu = lookup_channel(self.smus, text, bad=-993, missing=-979)
-        if smu.number in self.mapped_away:
-            raise KXCIError(-988, f"SMU{smu.number} is mapped as "
-                            f"{''.join(map(str, self.mapped_away[smu.number]))}")
-        return smu
-
-    def _vsvm(self, kind: str, n: int) -> VSVMChannel | None:
-        """The ``VSn``/``VMn`` channel when the mainframe has it (card or ``MP`` map)."""
-        return self.vsvm.get((kind, n))
-
     def _require_user(self) -> None:
-        if self.sm.mode != "user":
+        if self.st.sm.mode != "user":
             raise KXCIError(-974)  # user-mode command in system mode [M 2-12]
-
-    def _compliance(self, text: str, smu: SMUChannel) -> float:
-        comp = abs(parse_float(text))
-        if comp > smu.i_max:
-            raise KXCIError(-993, f"compliance {comp} A > {smu.i_max} A")
-        return max(comp, smu.min_compliance)  # the instrument raises small values [M 5-16]
-
-    def _smu1_wired(self) -> bool:
-        """SMU1 reaches the device unless an RPM on PMU ch1 routes it elsewhere."""
-        return self._rpm_mode(1) in (None, 2)
-
-    def _data_ready(self) -> None:
-        """Measurements complete: B0, and B6 with ``DR1`` [M 3-3, 3-4]."""
-        self.sm.status_byte |= SB_DATA_READY | (SB_RQS if self.sm.srq_on_data else 0)
 
     # ------------------------------------------------------------------ status, buffer
     def _us(self, rest: str) -> None:
         """``US``: user mode [M 5-31]."""
         if rest:
             raise KXCIError(-993, rest)
-        self.sm.mode = "user"
-        self.sm.page = "US"
+        self.st.sm.mode = "user"
+        self.st.sm.page = "US"
 
     def _bc(self, rest: str) -> None:
         """``BC``: clear the buffer and the data-ready bit [M 5-37].
@@ -227,8 +82,8 @@ class SMUCommands:
         """
         if rest:
             raise KXCIError(-993, rest)
-        self._clear_buffer()
-        self.sm.status_byte &= ~(SB_DATA_READY | SB_SYNTAX_ERROR | SB_RQS)
+        self.st.clear_buffer()
+        self.st.sm.status_byte &= ~(SB_DATA_READY | SB_SYNTAX_ERROR | SB_RQS)
 
     def _sp(self, rest: str) -> str:
         """``SP``: the serial-poll byte on LAN [M 4-6]."""
@@ -239,23 +94,23 @@ class SMUCommands:
     def serial_poll(self) -> int:
         """The status byte; a poll clears B0 (data ready), B1 (syntax error) and RQS
         [M 3-3, 3-4]. Busy (B4) while a paced test runs."""
-        with self.lock:
-            if self._test_running():
-                return SB_BUSY | (self.sm.status_byte & SB_SYNTAX_ERROR)
-            sb = self.sm.status_byte
-            self.sm.status_byte &= ~(SB_DATA_READY | SB_SYNTAX_ERROR | SB_RQS)
+        with self.st.lock:
+            if self.st.test_running():
+                return SB_BUSY | (self.st.sm.status_byte & SB_SYNTAX_ERROR)
+            sb = self.st.sm.status_byte
+            self.st.sm.status_byte &= ~(SB_DATA_READY | SB_SYNTAX_ERROR | SB_RQS)
             return sb
 
     def service_requested(self) -> bool:
         """RQS (B6) pending and the test finished: what raises SRQ on GPIB [M 3-5]."""
-        with self.lock:
-            return bool(self.sm.status_byte & SB_RQS) and not self._test_running()
+        with self.st.lock:
+            return bool(self.st.sm.status_byte & SB_RQS) and not self.st.test_running()
 
     def _dr(self, rest: str) -> None:
         """``DR0``/``DR1``: service request on data ready [M 4-1]. The manual calls it
         GPIB-only; on LAN it is accepted (the manual's C examples send it) and only sets
         RQS with B0, which ``SP`` reports."""
-        self.sm.srq_on_data = parse_int(rest, 0, 1) == 1
+        self.st.sm.srq_on_data = parse_int(rest, 0, 1) == 1
 
     # ------------------------------------------------------------------ modeless
     def _it(self, rest: str) -> None:
@@ -265,12 +120,12 @@ class SMUCommands:
             raise KXCIError(-993, "IT needs a mode")
         mode = args[0]
         if mode in ("1", "2", "3") and len(args) == 1:
-            self.sm.integration_plc = IT_PLC[int(mode)]
+            self.st.sm.integration_plc = IT_PLC[int(mode)]
         elif mode == "4" and len(args) == 4:
             delay_f, filter_f, plc = (parse_float(a) for a in args[1:])
             if not (0 <= delay_f <= 100 and 0 <= filter_f <= 100 and 0.01 <= plc <= 10):
                 raise KXCIError(-993, f"IT4 {rest!r}")
-            self.sm.integration_plc = plc
+            self.st.sm.integration_plc = plc
         else:
             raise KXCIError(-993, f"IT {rest!r}")
 
@@ -280,7 +135,7 @@ class SMUCommands:
         args = split_args(rest)
         if len(args) != 2:
             raise KXCIError(-993, "RG takes channel, range")
-        smu = self._smu(args[0])
+        smu = self.st.smu(args[0])
         amps = abs(parse_float(args[1]))
         lo = 1e-12 if smu.preamp else 100e-9
         if not lo * 0.999 <= amps <= (1.0 if smu.high_power else 0.1) * 1.001:
@@ -292,12 +147,12 @@ class SMUCommands:
         args = split_args(rest)
         if len(args) != 3:
             raise KXCIError(-993, "RI takes channel, range, compliance")
-        smu = self._smu(args[0])
+        smu = self.st.smu(args[0])
         amps = abs(parse_float(args[1]))
         lo = 1e-12 if smu.preamp else 100e-9
         if not lo * 0.999 <= amps <= (1.0 if smu.high_power else 0.1) * 1.001:
             raise KXCIError(-993, f"RI range {amps}")
-        smu.output_comp = self._compliance(args[2], smu)
+        smu.output_comp = self.st.compliance(args[2], smu)
         smu.fixed_i_range = amps
 
     def _rv(self, rest: str) -> None:
@@ -306,7 +161,7 @@ class SMUCommands:
         args = split_args(rest)
         if len(args) != 3:
             raise KXCIError(-993, "RV takes channel, range, compliance")
-        smu = self._smu(args[0])
+        smu = self.st.smu(args[0])
         volts, comp = abs(parse_float(args[1])), abs(parse_float(args[2]))
         if volts > SMU_V_MAX or comp > SMU_V_MAX:
             raise KXCIError(-993, f"RV {rest!r}")
@@ -315,16 +170,16 @@ class SMUCommands:
 
     def _rs(self, rest: str) -> None:
         """``RS digits``: resolution of every reading, 3..7 digits [M 5-43]."""
-        self.sm.resolution = parse_int(rest, 3, 7)
+        self.st.sm.resolution = parse_int(rest, 3, 7)
 
     def _ec(self, rest: str) -> None:
         """``EC 0|1`` exit on compliance [M 5-39]."""
-        self.sm.exit_on_compliance = parse_int(rest, 0, 1) == 1
+        self.st.sm.exit_on_compliance = parse_int(rest, 0, 1) == 1
 
     def _ac(self, rest: str) -> None:
         """``AC n``: autocalibrate SMU n [M 5-37]. The simulated SMU has no offsets to
         calibrate; the channel is checked (-979 when absent) and the command completes."""
-        self._smu(rest)
+        self.st.smu(rest)
 
     def _em(self, rest: str) -> None:
         """``EM mode, sessions`` [M 5-39]: ``EM 1,x`` keeps the 4200A command set; the
@@ -345,7 +200,7 @@ class SMUCommands:
         args = split_args(rest)
         if not args:
             raise KXCIError(-993, f"{name} needs a channel")
-        smu = self._smu(args[0])
+        smu = self.st.smu(args[0])
         if len(args) == 1:
             smu.output_on = False
             smu.output_v = smu.output_i = 0.0
@@ -366,7 +221,7 @@ class SMUCommands:
         volts = parse_float(args[2])
         if abs(volts) > min(SMU_V_MAX, 1.05 * DV_SPAN.get(rng, SMU_V_MAX)):
             raise KXCIError(-993, f"DV {volts} V on range {rng}")
-        smu.output_comp = self._compliance(args[3], smu)
+        smu.output_comp = self.st.compliance(args[3], smu)
         smu.output_kind, smu.output_v, smu.output_i, smu.output_on = "V", volts, 0.0, True
         smu.output_range = rng
 
@@ -399,7 +254,7 @@ class SMUCommands:
         volts = parse_float(args[1])
         if abs(volts) > VS_V_MAX:
             raise KXCIError(-993, f"DS {volts} V")
-        vs = self._vsvm("VS", n)
+        vs = self.st.vsvm_channel("VS", n)
         if vs is None:
             raise KXCIError(-988, f"no VS{n}")
         vs.user_value, vs.user_on = volts, True
@@ -412,37 +267,37 @@ class SMUCommands:
         source regulates (``N``); not clamped = voltage compliance reached (``C``). A 0 A
         source holds the device at 0 V.
         """
-        step = self.sm.integration_plc * PLC_S
-        wired = smu.number == 1 and self._smu1_wired()
+        step = self.st.sm.integration_plc * PLC_S
+        wired = smu.number == 1 and self.st.smu1_wired()
         if wired and smu.output_on and (smu.output_kind == "V" or smu.output_i != 0):
             if smu.output_kind == "V":
-                res = self.device.drive([step], [smu.output_v], [smu.output_comp])
+                res = self.st.device.drive([step], [smu.output_v], [smu.output_comp])
                 status = "C" if res.compliance[0] else "N"
             else:
                 v = float(np.copysign(smu.output_v, smu.output_i))
-                res = self.device.drive([step], [v], [abs(smu.output_i)])
+                res = self.st.device.drive([step], [v], [abs(smu.output_i)])
                 status = "N" if res.compliance[0] else "C"
-            self.last_truth = res
+            self.st.last_truth = res
             v_true, i_true = float(res.v[0]), float(res.i[0])
         else:
-            self.device.rest(step)
+            self.st.device.rest(step)
             status, v_true, i_true = "N", 0.0, 0.0
             if smu.output_on and smu.output_kind == "V":
                 v_true = smu.output_v
             elif smu.output_on and smu.output_i != 0:  # open circuit: V compliance [3P]
                 status, v_true = "C", float(np.copysign(smu.output_v, smu.output_i))
-        v_meas = self.noise.measure_v(smu, np.array([v_true]), smu.output_range)[0]
-        i_meas = self.noise.measure_i(smu, np.array([i_true]), self.sm.integration_plc)[0]
+        v_meas = self.st.noise.measure_v(smu, np.array([v_true]), smu.output_range)[0]
+        i_meas = self.st.noise.measure_i(smu, np.array([i_true]), self.st.sm.integration_plc)[0]
         return status, float(v_meas), float(i_meas)
 
     def _ti(self, rest: str) -> str:
         """``TIn`` -> ``XYI±N.NNNNE±NN``: status, letter A (SMU1) ... , I [M 5-34, 3-2]."""
         self._require_user()
         code = parse_int(rest, 1, TI_MAX_CHANNEL)
-        smu = self._smu(str(code))
+        smu = self.st.smu(str(code))
         status, _, i = self._read_user(smu)
-        self._data_ready()
-        return f"{status}{reading_letter(code)}I{self._fmt(i)}"
+        self.st.data_ready()
+        return f"{status}{reading_letter(code)}I{self.st.fmt(i)}"
 
     def _tv(self, rest: str) -> str:
         """``TVn`` -> ``XYV±N.NNNNE±NN`` with the manual's channel codes: 1-4 SMU1-4, 5-6
@@ -451,19 +306,13 @@ class SMUCommands:
         code = parse_int(rest, 1, 16)
         kind, n = TV_CODES[code]
         if kind == "SMU":
-            status, v, _ = self._read_user(self._smu(str(n)))
+            status, v, _ = self._read_user(self.st.smu(str(n)))
         else:
-            vm = self._vsvm("VM", n)
+            vm = self.st.vsvm_channel("VM", n)
             if vm is None:
                 raise KXCIError(-988, f"no VM{n}")
-            self.device.rest(self.sm.integration_plc * PLC_S)
-            status, v = "N", float(self.noise.measure_v(None, np.zeros(1), 0)[0])
-        self._data_ready()
-        return f"{status}{reading_letter(code)}V{self._fmt(v)}"
+            self.st.device.rest(self.st.sm.integration_plc * PLC_S)
+            status, v = "N", float(self.st.noise.measure_v(None, np.zeros(1), 0)[0])
+        self.st.data_ready()
+        return f"{status}{reading_letter(code)}V{self.st.fmt(v)}"
 
-    def _fmt(self, value: float) -> str:
-        """A reading with the ``RS`` resolution (5 digits by default: ±N.NNNNE±NN [M 3-1])."""
-        return f"{value:+.{self.sm.resolution - 1}E}"
-
-    def _test_running(self) -> bool:
-        return time.monotonic() < self.sm.busy_until

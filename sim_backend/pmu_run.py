@@ -1,6 +1,6 @@
 """Running a simulated PMU test (``:PMU:EXECUTE``): units, the sample rate, one device
-drive, the measured points and their status words (mixed into
-:class:`sim_backend.kxci.KXCIEngine`).
+drive, the measured points and their status words (a part of
+:class:`sim_backend.kxci.KXCIEngine`; Segment Arb units in :mod:`sim_backend.pmu_sarb`).
 
 The device sits between PMU channel 1 and ground; the PMU is a 50 Ω source
 [M 7-11] with no current-limit command in the ``:PMU:`` set [M 7-3, 7-4]; the LOAD
@@ -18,16 +18,16 @@ that keeps every channel within 65 536 points (``65536/TotalMeasureDuration``), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from sim_backend.kxci_common import KXCIError
+from sim_backend.pmu_sarb import sarb_specs
 from sim_backend.pmu_schedule import (
-    UnitSchedule,
+    UnitSpec,
     Window,
+    check_internal,
     pulse_breakpoints,
-    segment_breakpoints,
+    source_gain,
     unit_schedule,
 )
 from sim_backend.pmu_state import (
@@ -40,30 +40,39 @@ from sim_backend.pmu_state import (
     PulseChannel,
     i_code,
 )
-from sim_backend.pmu_sweep import MAX_PIV_POINTS
+from sim_backend.pmu_sweep import MAX_PIV_POINTS, pulse_points
 
 #: pre-pulses per level for load-line effect compensation [M 7-10]
 LLEC_ITERATIONS = 2
-#: shortest segment with an output-relay transition [M 7-46]
-SSR_MIN_SEGMENT = 25e-6
-
-
-@dataclass
-class UnitSpec:
-    """One repeated piece of a test: breakpoints, measure windows, repeats."""
-
-    bt: np.ndarray
-    bv: np.ndarray
-    windows: list[Window]
-    repeats: int
-    gain: float = 1.0  # internal source voltage per programmed volt
-    open_spans: tuple[tuple[float, float], ...] = ()  # output relay open (Segment Arb)
-    schedule: UnitSchedule | None = None
 
 
 def grid_rate_at_least(rate: float) -> float:
     """The slowest 200 MS/s / n rate not below ``rate`` [M 7-23]."""
     return SAMPLE_CLOCK / max(1, int(np.floor(SAMPLE_CLOCK / rate + 1e-9)))
+
+
+def _reduced_rate(plans: dict[int, list[UnitSpec]], slowest: float, code: int,
+                  paired: bool) -> float:
+    """The fastest 200 MS/s / n rate that keeps every channel within 65 536 points; -951 /
+    -952 (``code``) when even 1 kS/s does not, or when it is below ``slowest`` [M 7-24]."""
+
+    def worst(r: float) -> int:
+        return max(records(specs, r, paired) for specs in plans.values())
+
+    wave = max(sum((w.stop - w.start) * (1 if w.average else s.repeats)
+                   for s in specs for w in s.windows if w.kind == "wave")
+               for specs in plans.values())
+    n = max(1, int(np.ceil(SAMPLE_CLOCK * wave / MAX_POINTS)))
+    n_max = int(SAMPLE_CLOCK / 1e3)  # the slowest rate, 1 kS/s [M 7-23]
+    while n <= n_max and worst(SAMPLE_CLOCK / n) > MAX_POINTS:
+        n += 1
+    if n > n_max:
+        raise KXCIError(code, "more than 65536 points even at 1 kS/s")
+    rate = SAMPLE_CLOCK / n
+    if rate < slowest * (1 - 1e-9):
+        raise KXCIError(code, f"needs >= {slowest:g} S/s for the shortest interval "
+                        f"and <= {rate:g} S/s for 65536 points")
+    return rate
 
 
 def records(specs: list[UnitSpec], rate: float, paired: bool) -> int:
@@ -78,22 +87,21 @@ def records(specs: list[UnitSpec], rate: float, paired: bool) -> int:
     return total
 
 
-class PMURun:
-    """Planning, simulating and recording one PMU test."""
+class PMURunner:
+    """Planning, simulating and recording one PMU test.
+
+    Parameters
+    ----------
+    st : the instrument's shared state (pulse channels, PMU settings, the device).
+    """
+
+    def __init__(self, st) -> None:
+        self.st = st
 
     # ------------------------------------------------------------------ planning
-    def _gain(self, c: PulseChannel) -> float:
-        return (c.load + R_SOURCE) / c.load
-
-    def _check_internal(self, c: PulseChannel, spec: UnitSpec) -> None:
-        peak = float(np.max(np.abs(spec.bv), initial=0.0)) * spec.gain
-        if peak > c.v_range * (1 + 1e-9):
-            raise KXCIError(-964, f"{peak:g} V internal on the {c.v_range} V range of "
-                            f"channel {c.number} (load {c.load:g} ohm)")
-
     def _pulse_specs(self, c: PulseChannel, points: list[tuple[float, float]]) -> list[UnitSpec]:
         """One unit per (step, sweep) point, repeated ``burst`` times [M 7-13, 7-17]."""
-        mm = self.pmu.measure_mode
+        mm = self.st.pmu.measure_mode
         average = mm in (3, 4)
         dur = c.width + 0.5 * (c.rise + c.fall)
         windows: list[Window] = []
@@ -114,65 +122,11 @@ class PMURun:
         specs = []
         for base, top in points:
             bt, bv = pulse_breakpoints(base, top, c.period, c.width, c.rise, c.fall, c.delay)
-            spec = UnitSpec(bt, bv, windows, self.pmu.burst, self._gain(c))
-            self._check_internal(c, spec)
+            spec = UnitSpec(bt, bv, windows, self.st.pmu.burst, source_gain(c))
+            check_internal(c, spec)
             specs.append(spec)
         if mm in (1, 3) and records(specs, 1.0, paired=True) > MAX_PIV_POINTS:
             raise KXCIError(-949)
-        return specs
-
-    def _sarb_specs(self, c: PulseChannel) -> list[UnitSpec]:
-        """One unit per sequence of the list, with its loop count [M 7-39…7-57]."""
-        if not c.seq_list:
-            raise KXCIError(-961, "no sequence list")
-        specs = []
-        prev_stop = None
-        for seq_no, loops in c.seq_list:
-            seq = c.sequences.get(seq_no)
-            if seq is None:
-                raise KXCIError(-961, f"sequence {seq_no}")
-            times = np.asarray(seq.get("TIME", []))
-            n = times.size
-            if n < 3:
-                raise KXCIError(-958)
-            start_v = np.asarray(seq.get("STARTV", []))
-            stop_v = np.asarray(seq.get("STOPV", []))
-            mtype = np.asarray(seq.get("MEAS:TYPE", [0] * n), dtype=int)
-            mstart = np.asarray(seq.get("MEAS:START", [0.0] * n))
-            mstop = np.asarray(seq.get("MEAS:STOP", list(times)))
-            ssr = np.asarray(seq.get("SSR", [1] * n), dtype=int)
-            trig = np.asarray(seq.get("TRIG", [1] * n), dtype=int)
-            if any(a.size != n for a in (start_v, stop_v, mtype, mstart, mstop, ssr, trig)):
-                raise KXCIError(-962, f"sequence {seq_no}: field lengths differ")
-            if np.any(~np.isclose(stop_v[:-1], start_v[1:], atol=1e-9)) or (
-                    prev_stop is not None and not np.isclose(prev_stop, start_v[0], atol=1e-9)):
-                raise KXCIError(-956)
-            if loops > 1 and not np.isclose(stop_v[-1], start_v[0], atol=1e-9):
-                raise KXCIError(-956, "looped sequence does not end where it starts")
-            measured = mtype > 0
-            if np.any(mstop > times * (1 + 1e-9)) or np.any(mstart > mstop):
-                raise KXCIError(-962, "measure window outside its segment")
-            if np.any(measured & (mstop - mstart < 1.0 / SAMPLE_CLOCK - 1e-15)):
-                raise KXCIError(-957, "measure window shorter than one sample")
-            relay = np.concatenate(([ssr[-1] if loops > 1 else 1], ssr))
-            changed = relay[1:] != relay[:-1]
-            if np.any(changed & (times < SSR_MIN_SEGMENT * (1 - 1e-9))):
-                raise KXCIError(-962, "relay transition in a segment shorter than 25 us")
-            prev_stop = stop_v[-1]
-            bt, bv = segment_breakpoints(start_v, stop_v, times)
-            seg0 = np.concatenate(([0.0], np.cumsum(times)[:-1]))
-            windows = [Window(seg0[k] + mstart[k], seg0[k] + mstop[k],
-                              "spot" if mtype[k] in (1, 3) else "wave", k, mtype[k] in (3, 4))
-                       for k in range(n) if mtype[k]]
-            spans = tuple((float(seg0[k]), float(seg0[k] + times[k]))
-                          for k in range(n) if ssr[k] == 0)
-            spec = UnitSpec(bt, bv, windows, loops, self._gain(c), spans)
-            self._check_internal(c, spec)
-            specs.append(spec)
-        n_spot = sum(w.points(1.0, s.repeats) for s in specs for w in s.windows
-                     if w.kind == "spot")
-        if n_spot > MAX_POINTS:  # no sample rate reduces these [M 7-24]
-            raise KXCIError(-963, f"{n_spot} spot-mean records")
         return specs
 
     def _choose_rate(self, plans: dict[int, list[UnitSpec]], code: int,
@@ -181,30 +135,15 @@ class PMURun:
         windows = [(w, s.repeats) for specs in plans.values() for s in specs
                    for w in s.windows]
         if not windows:
-            return self.pmu.sample_rate
+            return self.st.pmu.sample_rate
         shortest = min(w.stop - w.start for w, _ in windows)
         slowest = grid_rate_at_least(1.0 / shortest) if shortest > 0 else SAMPLE_CLOCK
         if slowest > SAMPLE_CLOCK * (1 + 1e-9):
             raise KXCIError(code, f"measure interval {shortest:g} s")
-        rate = max(self.pmu.sample_rate, slowest)
+        rate = max(self.st.pmu.sample_rate, slowest)
 
-        def worst(r: float) -> int:
-            return max(records(specs, r, paired) for specs in plans.values())
-
-        if worst(rate) > MAX_POINTS:
-            wave = max(sum((w.stop - w.start) * (1 if w.average else s.repeats)
-                           for s in specs for w in s.windows if w.kind == "wave")
-                       for specs in plans.values())
-            n = max(1, int(np.ceil(SAMPLE_CLOCK * wave / MAX_POINTS)))
-            n_max = int(SAMPLE_CLOCK / 1e3)  # the slowest rate, 1 kS/s [M 7-23]
-            while n <= n_max and worst(SAMPLE_CLOCK / n) > MAX_POINTS:
-                n += 1
-            if n > n_max:
-                raise KXCIError(code, "more than 65536 points even at 1 kS/s")
-            rate = SAMPLE_CLOCK / n
-            if rate < slowest * (1 - 1e-9):
-                raise KXCIError(code, f"needs >= {slowest:g} S/s for the shortest interval "
-                                f"and <= {rate:g} S/s for 65536 points")
+        if max(records(specs, rate, paired) for specs in plans.values()) > MAX_POINTS:
+            rate = _reduced_rate(plans, slowest, code, paired)
         return rate
 
     def _llec(self, c: PulseChannel, specs: list[UnitSpec]) -> None:
@@ -220,27 +159,27 @@ class PMURun:
                 continue
             for _ in range(LLEC_ITERATIONS):
                 unit = unit_schedule(spec.bt, spec.bv, [window], SAMPLE_CLOCK)
-                res = self.device.drive(unit.dt, unit.level * spec.gain,
+                res = self.st.device.drive(unit.dt, unit.level * spec.gain,
                                         np.full(unit.dt.size, np.inf),
-                                        r_source=R_SOURCE + self.series_ohms)
+                                        r_source=R_SOURCE + self.st.series_ohms)
                 _, first, m = unit.windows[0]
                 v = float(np.mean(np.asarray(res.v)[first:first + m]))
                 i = float(np.mean(np.asarray(res.i)[first:first + m]))
                 if i == 0 or v == 0:
                     break
-                r_dut = abs(v / i) + self.series_ohms
+                r_dut = abs(v / i) + self.st.series_ohms
                 spec.gain = (r_dut + R_SOURCE) / r_dut
-                self._check_internal(c, spec)
+                check_internal(c, spec)
             c.llec_gain.append(spec.gain)
 
     # ------------------------------------------------------------------ running
-    def _run_pmu_test(self, active: list[PulseChannel]) -> float:
+    def run_test(self, active: list[PulseChannel]) -> float:
         """Plan, validate and simulate the test on every active channel; its duration."""
-        sarb = self.pmu.mode == 1
+        sarb = self.st.pmu.mode == 1
         if sarb:
-            plans = {c.number: self._sarb_specs(c) for c in active}
+            plans = {c.number: sarb_specs(c) for c in active}
         else:
-            points = self._pulse_points(active)
+            points = pulse_points(active)
             plans = {c.number: self._pulse_specs(c, points[c.number]) for c in active}
         rate = self._choose_rate(plans, -951 if sarb else -952, paired=not sarb)
         duration = max(sum(float(s.bt[-1]) * s.repeats for s in specs)
@@ -256,7 +195,7 @@ class PMURun:
             c.data = self._simulate(c, specs, wired, sarb)
             wired_done |= wired
         if not wired_done:
-            self.device.rest(duration)  # nothing drives the device while the test runs
+            self.st.device.rest(duration)  # nothing drives the device while the test runs
         return duration
 
     def _simulate(self, c: PulseChannel, specs: list[UnitSpec], wired: bool,
@@ -272,10 +211,10 @@ class PMURun:
         closed = np.concatenate([np.tile(self._relay_closed(s), s.repeats) for s in specs])
         if wired and n_steps:
             i_limit = np.where(closed, np.inf, 1e-15)  # open relay: no current [M 7-46]
-            res = self.device.drive(dt, v_int, i_limit, r_source=R_SOURCE + self.series_ohms)
-            self.last_truth = res
+            res = self.st.device.drive(dt, v_int, i_limit, r_source=R_SOURCE + self.st.series_ohms)
+            self.st.last_truth = res
             i_all = np.where(closed, np.asarray(res.i), 0.0)
-            v_all = np.where(closed, np.asarray(res.v) + i_all * self.series_ohms, v_int)
+            v_all = np.where(closed, np.asarray(res.v) + i_all * self.st.series_ohms, v_int)
         else:
             i_all = np.zeros(n_steps)
             v_all = v_int  # open circuit: the full internal voltage at the terminal
@@ -357,30 +296,36 @@ class PMURun:
     def _records(self, c, parts, v_all, i_all, sarb) -> np.ndarray:
         """``V,I,T,S`` rows (waveform, Segment Arb) or ``VH,IH,TH,SH,VL,IL,TL,SL`` rows
         (pulse spot mean) [M 7-7, 7-8]."""
-        mm = self.pmu.measure_mode
+        mm = self.st.pmu.measure_mode
         if sarb or mm in (2, 4):
-            recs = [self._window_records(c, w, idx, t, v_all, i_all)
-                    for rows in parts for w, idx, t in rows]
-            allp = np.concatenate(recs) if recs else np.empty((0, 6))
-            if sarb:
-                allp = allp[np.argsort(allp[:, 0], kind="stable")]
-            s = self._status(c, allp[:, 3].astype(np.int64), allp[:, 4].astype(bool),
-                             allp[:, 5].astype(bool))
-            return np.column_stack([allp[:, 1], allp[:, 2], allp[:, 0], s])
+            return self._wave_records(c, parts, v_all, i_all, sarb)
         if mm in (1, 3):
-            out = []
-            for rows in parts:
-                cols = []
-                n = max((r[1].shape[0] if not r[0].average else 1 for r in rows), default=0)
-                for tag in (0, 1):
-                    match = [r for r in rows if r[0].tag == tag]
-                    if match:
-                        rec = self._window_records(c, *match[0], v_all, i_all)
-                        tm, vm, im, io, vo = rec[:, 0], rec[:, 1], rec[:, 2], rec[:, 4], rec[:, 5]
-                    else:  # not acquired [M 7-14]: zeros
-                        tm = vm = im = np.zeros(n)
-                        io = vo = np.zeros(n, dtype=bool)
-                    cols += [vm, im, tm, self._status(c, 1, io.astype(bool), vo.astype(bool))]
-                out.append(np.column_stack(cols))
+            out = [self._spot_records(c, rows, v_all, i_all) for rows in parts]
             return np.concatenate(out) if out else np.empty((0, 8))
         return np.empty((0, 4))
+
+    def _wave_records(self, c, parts, v_all, i_all, sarb) -> np.ndarray:
+        """``V,I,T,S`` rows of every window, in time order for Segment Arb."""
+        recs = [self._window_records(c, w, idx, t, v_all, i_all)
+                for rows in parts for w, idx, t in rows]
+        allp = np.concatenate(recs) if recs else np.empty((0, 6))
+        if sarb:
+            allp = allp[np.argsort(allp[:, 0], kind="stable")]
+        s = self._status(c, allp[:, 3].astype(np.int64), allp[:, 4].astype(bool),
+                         allp[:, 5].astype(bool))
+        return np.column_stack([allp[:, 1], allp[:, 2], allp[:, 0], s])
+
+    def _spot_records(self, c, rows, v_all, i_all) -> np.ndarray:
+        """``VH,IH,TH,SH,VL,IL,TL,SL`` rows of one unit: the high and low spot means."""
+        cols = []
+        n = max((r[1].shape[0] if not r[0].average else 1 for r in rows), default=0)
+        for tag in (0, 1):
+            match = [r for r in rows if r[0].tag == tag]
+            if match:
+                rec = self._window_records(c, *match[0], v_all, i_all)
+                tm, vm, im, io, vo = rec[:, 0], rec[:, 1], rec[:, 2], rec[:, 4], rec[:, 5]
+            else:  # not acquired [M 7-14]: zeros
+                tm = vm = im = np.zeros(n)
+                io = vo = np.zeros(n, dtype=bool)
+            cols += [vm, im, tm, self._status(c, 1, io.astype(bool), vo.astype(bool))]
+        return np.column_stack(cols)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim_backend.kxci_common import KXCIError
+from sim_backend.pmu_state import R_SOURCE, PulseChannel
+
 RAMP_STEPS = 8
 #: most steps a spot-mean window gets (its mean needs no more; keeps long windows cheap)
 SPOT_SAMPLES = 64
@@ -101,6 +104,33 @@ def unit_schedule(bt, bv, windows: list[Window], rate: float) -> UnitSchedule:
         return np.concatenate(xs) if xs else np.empty(0)
 
     return UnitSchedule(cat(dts), cat(levels), cat(starts), placed, duration)
+
+
+@dataclass
+class UnitSpec:
+    """One repeated piece of a test: breakpoints, measure windows, repeats."""
+
+    bt: np.ndarray
+    bv: np.ndarray
+    windows: list[Window]
+    repeats: int
+    gain: float = 1.0  # internal source voltage per programmed volt
+    open_spans: tuple[tuple[float, float], ...] = ()  # output relay open (Segment Arb)
+    schedule: UnitSchedule | None = None
+
+
+
+def source_gain(c: PulseChannel) -> float:
+    """Internal source volts per programmed volt: ``(R_load + 50)/R_load`` [M 7-11]."""
+    return (c.load + R_SOURCE) / c.load
+
+
+def check_internal(c: PulseChannel, spec: UnitSpec) -> None:
+    """-964 when the internal source would exceed the channel's source range."""
+    peak = float(np.max(np.abs(spec.bv), initial=0.0)) * spec.gain
+    if peak > c.v_range * (1 + 1e-9):
+        raise KXCIError(-964, f"{peak:g} V internal on the {c.v_range} V range of "
+                        f"channel {c.number} (load {c.load:g} ohm)")
 
 
 def pulse_breakpoints(base: float, top: float, period: float, width: float, rise: float,

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from sim_backend.kxci_common import KXCIError, lookup_channel
+
 R_SOURCE = 50.0
 SAMPLE_CLOCK = 200e6
 MAX_POINTS = 65536
@@ -109,3 +111,14 @@ def format_rows(data: np.ndarray) -> list[str]:
 
 def i_code(amps: float) -> int:
     return int(np.argmin([abs(np.log10(amps / r)) for r in I_RANGE_CODES]))
+
+
+def pulse_channel(st, text: str) -> PulseChannel:
+    """Pulse channel number ``text`` of the instrument state ``st`` (-969 if absent)."""
+    return lookup_channel(st.pulse, text, bad=-969, missing=-969)
+
+
+def require_pmu_mode(st, *modes: int) -> None:
+    """-965 unless the PMUs are in one of ``modes`` (0 pulse, 1 Segment Arb) [M 7-9]."""
+    if st.pmu.mode not in modes:
+        raise KXCIError(-965, f"pulse mode {st.pmu.mode}")

@@ -1,5 +1,5 @@
 """Pulse sweeps and steps of the simulated 4225-PMU: ``:PMU:SWEEP:*`` and ``:PMU:STEP:*``
-[M 7-25…7-31] (mixed into :class:`sim_backend.kxci.KXCIEngine`).
+[M 7-25…7-31], a part of :class:`sim_backend.kxci.KXCIEngine`.
 
 A sweeping channel varies its pulse amplitude, its base or its DC level from ``start`` to
 ``stop`` by ``step`` (and back with dual sweep); a stepping channel does the same one
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim_backend.kxci_common import KXCIError, parse_float, parse_int, split_args
+from sim_backend.pmu_state import PulseChannel, pulse_channel, require_pmu_mode
 
 
 @dataclass(frozen=True)
@@ -59,20 +60,28 @@ SWEEP_COMMANDS = {
 MAX_PIV_POINTS = 65536
 
 
-class PMUSweepCommands:
-    """``:PMU:SWEEP:*`` / ``:PMU:STEP:*`` handlers and the per-point pulse levels."""
+class PMUSweeps:
+    """``:PMU:SWEEP:*`` / ``:PMU:STEP:*`` handlers and the per-point pulse levels.
 
-    def _sweep_handlers(self) -> dict:
+    Parameters
+    ----------
+    st : the instrument's shared state (its pulse channels and PMU mode).
+    """
+
+    def __init__(self, st) -> None:
+        self.st = st
+
+    def handlers(self) -> dict:
         return {name: self._sweep_command(*spec) for name, spec in SWEEP_COMMANDS.items()}
 
     def _sweep_command(self, role: str, kind: str, n_args: int):
         def handler(rest: str) -> None:
             """``ch, start, stop, step[, fixed level][, dualSweep]`` [M 7-25…7-31]."""
-            self._pmu_mode(0)
+            require_pmu_mode(self.st, 0)
             args = split_args(rest)
             if len(args) != n_args + 1:
                 raise KXCIError(-969, f"{len(args)} arguments, expected {n_args + 1}")
-            ch = self._pch(args[0])
+            ch = pulse_channel(self.st, args[0])
             start, stop, step = (parse_float(a, -969) for a in args[1:4])
             fixed = parse_float(args[4], -969) if kind != "DC" else 0.0
             dual = False
@@ -87,32 +96,41 @@ class PMUSweepCommands:
 
         return handler
 
-    def _pulse_points(self, active) -> dict[int, list[tuple[float, float]]]:
-        """(base, top) of every (step, sweep) point for each active channel [M 7-25]."""
-        sweepers = [c for c in active if c.sweep is not None]
-        steppers = [c for c in active if c.step is not None]
-        if steppers and not sweepers:
-            raise KXCIError(-953)
-        n_sweep = {c.sweep.values().size for c in sweepers}
-        n_step = {c.step.values().size for c in steppers}
-        if len(n_sweep) > 1 or len(n_step) > 1:
-            raise KXCIError(-948)
-        ns = n_sweep.pop() if n_sweep else 1
-        nt = n_step.pop() if n_step else 1
-        points = {}
-        for c in active:
-            if c.sweep is not None:
-                vals = np.tile(c.sweep.values(), nt)
-                pts = [c.sweep.levels(v) for v in vals.tolist()]
-            elif c.step is not None:
-                vals = np.repeat(c.step.values(), ns)
-                pts = [c.step.levels(v) for v in vals.tolist()]
-            else:
-                pts = [(c.base, c.amplitude)] * (ns * nt)
-            for base, top in pts:
-                if max(abs(base), abs(top)) > c.v_range * (1 + 1e-9) or \
-                        abs(top - base) > c.v_range * (1 + 1e-9):
-                    raise KXCIError(-967, f"levels {base:g}, {top:g} V on the "
-                                    f"{c.v_range} V range of channel {c.number}")
-            points[c.number] = pts
-        return points
+
+def pulse_points(active: list[PulseChannel]) -> dict[int, list[tuple[float, float]]]:
+    """(base, top) of every (step, sweep) point for each active channel [M 7-25]."""
+    sweepers = [c for c in active if c.sweep is not None]
+    steppers = [c for c in active if c.step is not None]
+    if steppers and not sweepers:
+        raise KXCIError(-953)
+    n_sweep = {c.sweep.values().size for c in sweepers}
+    n_step = {c.step.values().size for c in steppers}
+    if len(n_sweep) > 1 or len(n_step) > 1:
+        raise KXCIError(-948)
+    ns = n_sweep.pop() if n_sweep else 1
+    nt = n_step.pop() if n_step else 1
+    points = {}
+    for c in active:
+        pts = _channel_points(c, ns, nt)
+        _check_levels(c, pts)
+        points[c.number] = pts
+    return points
+
+
+def _channel_points(c: PulseChannel, ns: int, nt: int) -> list[tuple[float, float]]:
+    """One channel's levels: its sweep repeated per step, its step held per sweep, or its
+    fixed pulse at every point."""
+    if c.sweep is not None:
+        return [c.sweep.levels(v) for v in np.tile(c.sweep.values(), nt).tolist()]
+    if c.step is not None:
+        return [c.step.levels(v) for v in np.repeat(c.step.values(), ns).tolist()]
+    return [(c.base, c.amplitude)] * (ns * nt)
+
+
+def _check_levels(c: PulseChannel, pts: list[tuple[float, float]]) -> None:
+    """Levels inside the source range with a span of at most the range (-967)."""
+    limit = c.v_range * (1 + 1e-9)
+    for base, top in pts:
+        if max(abs(base), abs(top)) > limit or abs(top - base) > limit:
+            raise KXCIError(-967, f"levels {base:g}, {top:g} V on the "
+                            f"{c.v_range} V range of channel {c.number}")
