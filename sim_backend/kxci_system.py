@@ -222,31 +222,40 @@ class SystemPages:
             mode = parse_int(args[0], 1, 4)
             spec = SweepSpec(kind=kind, mode=mode, compliance=self.st.sm.var1.compliance)
             if mode == 1:
-                if len(args) != 5:
-                    raise KXCIError(-993, "linear VAR1 takes start, stop, step, compliance")
-                spec.start, spec.stop, spec.step = (
-                    self._plain_value(kind, a, "VAR1") for a in args[1:4])
-                spec.compliance = self._var_comp(kind, args[4])
-                if kind == "V":  # below 1 mV is 0 [M 5-19]
-                    spec.start = 0.0 if abs(spec.start) < 1e-3 else spec.start
-                    spec.step = 0.0 if abs(spec.step) < 1e-3 else spec.step
-                if spec.step == 0 or (spec.stop != spec.start and
-                                      np.sign(spec.step) != np.sign(spec.stop - spec.start)):
-                    raise KXCIError(-993, f"VAR1 step {spec.step}")
+                self._linear_var1(spec, args)
             else:
-                if len(args) not in (3, 4, 5) or (len(args) == 5 and args[3]):
-                    raise KXCIError(-993, "log VAR1 takes start, stop[, compliance]")
-                spec.start, spec.stop = (self._plain_value(kind, a, "VAR1") for a in args[1:3])
-                if len(args) >= 4:
-                    spec.compliance = self._var_comp(kind, args[-1])
-                if spec.start == 0 or spec.stop == 0 or np.sign(spec.start) != np.sign(
-                        spec.stop):
-                    raise KXCIError(-993, "log sweep needs start and stop of one sign, not 0")
+                self._log_var1(spec, args)
             if spec.values().size > MAX_VAR1_POINTS:
                 raise KXCIError(-993, f"VAR1 {spec.values().size} points > {MAX_VAR1_POINTS}")
             self.st.sm.var1 = spec
 
         return handler
+
+    def _linear_var1(self, spec: SweepSpec, args: list[str]) -> None:
+        """``VR1, start, stop, step, compliance``: the step has the sign of the sweep."""
+        kind = spec.kind
+        if len(args) != 5:
+            raise KXCIError(-993, "linear VAR1 takes start, stop, step, compliance")
+        spec.start, spec.stop, spec.step = (
+            self._plain_value(kind, a, "VAR1") for a in args[1:4])
+        spec.compliance = self._var_comp(kind, args[4])
+        if kind == "V":  # below 1 mV is 0 [M 5-19]
+            spec.start = 0.0 if abs(spec.start) < 1e-3 else spec.start
+            spec.step = 0.0 if abs(spec.step) < 1e-3 else spec.step
+        if spec.step == 0 or (spec.stop != spec.start and
+                              np.sign(spec.step) != np.sign(spec.stop - spec.start)):
+            raise KXCIError(-993, f"VAR1 step {spec.step}")
+
+    def _log_var1(self, spec: SweepSpec, args: list[str]) -> None:
+        """``VR2..4, start, stop[, , compliance]``: start and stop of one sign, not 0."""
+        kind = spec.kind
+        if len(args) not in (3, 4, 5) or (len(args) == 5 and args[3]):
+            raise KXCIError(-993, "log VAR1 takes start, stop[, compliance]")
+        spec.start, spec.stop = (self._plain_value(kind, a, "VAR1") for a in args[1:3])
+        if len(args) >= 4:
+            spec.compliance = self._var_comp(kind, args[-1])
+        if spec.start == 0 or spec.stop == 0 or np.sign(spec.start) != np.sign(spec.stop):
+            raise KXCIError(-993, "log sweep needs start and stop of one sign, not 0")
 
     def _plain_value(self, kind: str, text: str, what: str) -> float:
         value = parse_float(text)

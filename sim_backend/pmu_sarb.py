@@ -142,19 +142,7 @@ class SegmentArbCommands:
             ch = pulse_channel(self.st, args[0])
             seq = parse_int(args[1], 1, 512, code=-960)
             values = [parse_float(a, -962) for a in args[2:]]
-            if name in ("STARTV", "STOPV") and max(abs(v) for v in values) > ch.v_range:
-                raise KXCIError(-962, f"{name} beyond +-{ch.v_range} V")
-            if name == "TIME":
-                lo = 20e-9 if ch.v_range == 10 else 50e-9
-                for t in values:
-                    if not lo * (1 - 1e-9) <= t <= 1.0 or abs(t / 10e-9 - round(t / 10e-9)) > 1e-6:
-                        raise KXCIError(-962, f"segment time {t}")
-            if name in ("MEAS:TYPE",) and any(v not in (0, 1, 2, 3, 4) for v in values):
-                raise KXCIError(-962, "measure type")
-            if name in ("TRIG", "SSR") and any(v not in (0, 1) for v in values):
-                raise KXCIError(-962, name)
-            if name == "SSR" and 0 in values and ch.rpm and ch.i_range < 10e-3:
-                raise KXCIError(-955)
+            _check_field(ch, name, values)
             fields = ch.sequences.setdefault(seq, {})
             if add:
                 fields.setdefault(name, []).extend(values)
@@ -185,3 +173,25 @@ class SegmentArbCommands:
             ch.seq_list = (ch.seq_list if add else []) + pairs
 
         return handler
+
+
+def _check_times(ch: PulseChannel, values: list[float]) -> None:
+    """Segment times: 20 ns (10 V range) or 50 ns (40 V) to 1 s, in 10 ns steps [M 7-52]."""
+    lo = 20e-9 if ch.v_range == 10 else 50e-9
+    for t in values:
+        if not lo * (1 - 1e-9) <= t <= 1.0 or abs(t / 10e-9 - round(t / 10e-9)) > 1e-6:
+            raise KXCIError(-962, f"segment time {t}")
+
+
+def _check_field(ch: PulseChannel, name: str, values: list[float]) -> None:
+    """The values of one Segment Arb field on channel ``ch`` (-962, -955) [M 7-40…7-55]."""
+    if name in ("STARTV", "STOPV") and max(abs(v) for v in values) > ch.v_range:
+        raise KXCIError(-962, f"{name} beyond +-{ch.v_range} V")
+    if name == "TIME":
+        _check_times(ch, values)
+    if name in ("MEAS:TYPE",) and any(v not in (0, 1, 2, 3, 4) for v in values):
+        raise KXCIError(-962, "measure type")
+    if name in ("TRIG", "SSR") and any(v not in (0, 1) for v in values):
+        raise KXCIError(-962, name)
+    if name == "SSR" and 0 in values and ch.rpm and ch.i_range < 10e-3:
+        raise KXCIError(-955)

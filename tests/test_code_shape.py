@@ -68,8 +68,6 @@ LONG_CLASSES: set[str] = {
     "analysis/runfile.py:RunWriter",
     "analysis/summary.py:RunAnalysis",
     "drivers/keithley4200.py:Keithley4200A",
-    "sim_backend/kxci_pmu.py:PMUCommands",
-    "sim_backend/kxci_system.py:SystemCommands",
     "sim_backend/qc_device.py:QCDevice",
 }
 
@@ -88,7 +86,6 @@ LONG_FUNCTIONS: set[str] = {
     "analysis/summary.py:RunAnalysis.summary",
     "labapp/gui/main_window.py:MainWindow._handle",
     "protocols/engine.py:RunEngine.run",
-    "sim_backend/kxci_system.py:SystemCommands._plan",
     "sim_backend/qc_device.py:QCDevice._rates",
     "sim_backend/qc_device.py:QCDevice.drive",
 }
@@ -107,16 +104,6 @@ COMPLEX_FUNCTIONS: set[str] = {
     "drivers/pmu_config.py:SarbSequence.validate",
     "labapp/gui/main_window.py:MainWindow._handle",
     "protocols/engine.py:RunEngine.run",
-    "sim_backend/faults.py:FaultPlan.add",
-    "sim_backend/kxci_pmu.py:PMUCommands._sarb_field.handler",
-    "sim_backend/kxci_system.py:SystemCommands._column",
-    "sim_backend/kxci_system.py:SystemCommands._plan",
-    "sim_backend/kxci_system.py:SystemCommands._run_test",
-    "sim_backend/kxci_system.py:SystemCommands._var1.handler",
-    "sim_backend/pmu_run.py:PMURun._choose_rate",
-    "sim_backend/pmu_run.py:PMURun._records",
-    "sim_backend/pmu_run.py:PMURun._sarb_specs",
-    "sim_backend/pmu_sweep.py:PMUSweepCommands._pulse_points",
     "sim_backend/qc_device.py:QCDevice._rates",
     "sim_backend/qc_device.py:QCDevice.drive",
 }
