@@ -28,28 +28,28 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="series resistance to remove: G = 1/(1/G_meas - R_s); 'auto' "
                    "(default) estimates it from the plateau levels and applies it only "
                    "when identifiable (a warning otherwise); 0 turns the correction off")
-    g.add_argument("--bin-width", type=float, default=d.bin_width_g0, metavar="G0",
-                   help=f"trace-histogram bin width (default {d.bin_width_g0} G0)")
-    g.add_argument("--g-max", type=float, default=d.g_range_max, metavar="G0",
-                   help=f"upper end of the histogram and labelling range (default "
-                   f"{d.g_range_max} G0)")
-    g.add_argument("--min-length", type=int, default=d.min_length, metavar="N",
-                   help=f"minimum plateau length in samples (default {d.min_length})")
-    g.add_argument("--merge", type=float, default=d.merge_g0, metavar="G0",
-                   help=f"merge adjacent segments closer than this (default {d.merge_g0} G0)")
-    g.add_argument("--label-tol", type=float, default=d.label_tol_g0, metavar="G0",
-                   help=f"max |level - n/2| for a quantized label (default {d.label_tol_g0})")
+    # flag, type, default, metavar, what it sets, the default's unit in the help
+    for flag, kind, default, metavar, what, unit in (
+        ("--bin-width", float, d.bin_width_g0, "G0", "trace-histogram bin width", " G0"),
+        ("--g-max", float, d.g_range_max, "G0",
+         "upper end of the histogram and labelling range", " G0"),
+        ("--min-length", int, d.min_length, "N", "minimum plateau length in samples", ""),
+        ("--merge", float, d.merge_g0, "G0", "merge adjacent segments closer than this", " G0"),
+        ("--label-tol", float, d.label_tol_g0, "G0", "max |level - n/2| for a quantized label",
+         ""),
+    ):
+        g.add_argument(flag, type=kind, default=default, metavar=metavar,
+                       help=f"{what} (default {default}{unit})")
     g.add_argument("--mixture", choices=("free", "tied"), default=d.mixture_mode,
                    help="histogram peak centres free, or tied through one series resistance")
     t = d.portion
-    g.add_argument("--top-flat", type=float, default=t.flat_fraction, metavar="F",
-                   help=f"pulse flat top: |V| >= F * max|V| (default {t.flat_fraction})")
-    g.add_argument("--top-skip", type=float, default=t.skip_fraction, metavar="F",
-                   help=f"fraction of the flat top skipped at its start (default "
-                   f"{t.skip_fraction})")
-    g.add_argument("--top-tail", type=float, default=t.tail_fraction, metavar="F",
-                   help=f"fraction of the flat top dropped at its end (default "
-                   f"{t.tail_fraction})")
+    for flag, default, what in (
+        ("--top-flat", t.flat_fraction, "pulse flat top: |V| >= F * max|V|"),
+        ("--top-skip", t.skip_fraction, "fraction of the flat top skipped at its start"),
+        ("--top-tail", t.tail_fraction, "fraction of the flat top dropped at its end"),
+    ):
+        g.add_argument(flag, type=float, default=default, metavar="F",
+                       help=f"{what} (default {default})")
 
 
 def _series_r(text: str) -> float | str:

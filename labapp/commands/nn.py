@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from labapp.commands.run import number
+
 DATASETS = ("digits", "mnist", "cifar10")
 DEVICES = ("measured", "ideal", "float")
 
@@ -40,10 +42,7 @@ def _epochs_list(text: str) -> tuple[int, ...]:
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value

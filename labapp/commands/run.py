@@ -47,12 +47,17 @@ def quantity(name: str, unit: str):
     return convert
 
 
-def whole_number(text: str) -> int:
-    """argparse type: an integer, also written as ``1e3`` (refused when not whole)."""
+def number(text: str) -> float:
+    """argparse type: a plain number (no unit)."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def whole_number(text: str) -> int:
+    """argparse type: an integer, also written as ``1e3`` (refused when not whole)."""
+    value = number(text)
     if not value.is_integer():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
     return int(value)

@@ -25,6 +25,13 @@ log = logging.getLogger("labapp.gui.connection")
 GRACE_S = 3.0
 
 
+def _side_by_side(*widgets: QtWidgets.QWidget) -> QtWidgets.QHBoxLayout:
+    row = QtWidgets.QHBoxLayout()
+    for w in widgets:
+        row.addWidget(w)
+    return row
+
+
 class ConnectionPanel(QtWidgets.QGroupBox):
     """Choose, open and test the instrument; emits :attr:`connected` with the driver."""
 
@@ -85,18 +92,11 @@ class ConnectionPanel(QtWidgets.QGroupBox):
 
     def _lay_out(self) -> None:
         form = QtWidgets.QFormLayout(self)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.sim_radio)
-        row.addWidget(self.res_radio)
-        form.addRow(row)
-        form.addRow("Resource", self.resource)
-        form.addRow("Sim seed", self.seed)
-        form.addRow("Sim speed", self.speed)
-        form.addRow("Timeout", self.timeout)
-        buttons = QtWidgets.QHBoxLayout()
-        buttons.addWidget(self.connect_button)
-        buttons.addWidget(self.disconnect_button)
-        form.addRow(buttons)
+        form.addRow(_side_by_side(self.sim_radio, self.res_radio))
+        for label, widget in (("Resource", self.resource), ("Sim seed", self.seed),
+                              ("Sim speed", self.speed), ("Timeout", self.timeout)):
+            form.addRow(label, widget)
+        form.addRow(_side_by_side(self.connect_button, self.disconnect_button))
         form.addRow("*IDN?", self.idn_label)
         form.addRow("Cards", self.cards_label)
         form.addRow(self.error_label)
