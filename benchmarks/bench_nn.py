@@ -13,10 +13,12 @@ import time
 
 import numpy as np
 
+from analysis.neural import datasets
+from analysis.neural import device_model as dm
+from analysis.neural.training import TrainConfig, train
+
 
 def _epoch_seconds(data, device, epochs: int) -> tuple[float, float]:
-    from analysis.neural.training import TrainConfig, train
-
     t0 = time.perf_counter()
     times = []
 
@@ -30,9 +32,6 @@ def _epoch_seconds(data, device, epochs: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    from analysis.neural import datasets
-    from analysis.neural import device_model as dm
-
     digits = datasets.load("digits")
     device = dm.with_label(5.0, 30, sigma_c2c=0.05)
     print(f"digits ({digits.x_train.shape[0]} training images, batch 32):")
