@@ -33,7 +33,13 @@ from drivers.pmu_data import (
     PMUWaveform,
     parse_points,
 )
-from drivers.validation import ParameterError, check_int, check_range, fmt_number
+from drivers.validation import (
+    ParameterError,
+    check_int,
+    check_range,
+    fmt_number,
+    fmt_numbers,
+)
 
 #: value names of ``:PMU:DATA:GET``'s requestedValues [M 7-8]
 REQUESTED_VALUES = ("V", "I", "T", "S", "VH", "IH", "TH", "SH", "VL", "IL", "TL", "SL")
@@ -44,7 +50,7 @@ RANGE_TYPES = {"auto": 0, "limited_auto": 1, "fixed": 2}
 
 
 def _nums(values) -> str:
-    return ", ".join(fmt_number(v) for v in values)
+    return ", ".join(fmt_numbers(list(values)))
 
 
 class PMUChannel(Channel):

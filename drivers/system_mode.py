@@ -19,7 +19,13 @@ import numpy as np
 from drivers.cards import SMU_V_MAX
 from drivers.readings import Reading, SweepData, parse_reading, parse_reading_list
 from drivers.smu import SMU
-from drivers.validation import ParameterError, check_int, check_range, fmt_number
+from drivers.validation import (
+    ParameterError,
+    check_int,
+    check_range,
+    fmt_number,
+    fmt_numbers,
+)
 
 log = logging.getLogger("labapp.driver")
 
@@ -269,7 +275,7 @@ class SystemMode:
         self._check_timing(delay, hold)
         self._check_integration(integration)
         source = (f"VL{smu}, 1, {fmt_number(abs(compliance))}, "
-                  + ", ".join([fmt_number(x) for x in v.tolist()]))
+                  + ", ".join(fmt_numbers(v.tolist())))
         return self._var1_test(smu, source, v, hold, delay, integration, exit_on_compliance,
                                ground, timeout, should_stop, live)
 

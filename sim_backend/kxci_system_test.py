@@ -329,10 +329,9 @@ class SystemTest:
         if self.st.test_running():
             raise KXCIError(-980, "DO before the test has finished")
         values, status = self._column(name)
-        spec = f"+.{self.st.sm.resolution - 1}E"
+        item = f"%s%+.{self.st.sm.resolution - 1}E"
         # Python floats and str: formatting numpy scalars is ~20x slower
-        return ",".join([s + format(v, spec) for s, v in
-                         zip(status.tolist(), values.tolist(), strict=True)])
+        return ",".join(map(item.__mod__, zip(status.tolist(), values.tolist(), strict=True)))
 
     def _rd(self, rest: str) -> str:
         """``RD 'name', N``: reading N (1-based) as ``±N.NNNNE±NN``; ``0`` for a point not
