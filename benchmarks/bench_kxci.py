@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drivers.keithley4200 import Keithley4200A  # noqa: E402
 from drivers.pmu_config import SarbSequence  # noqa: E402
+from sim_backend.adapter import SimAdapter  # noqa: E402
 from sim_backend.kxci import KXCIEngine  # noqa: E402
 from sim_backend.server import KXCIServer  # noqa: E402
 
@@ -88,8 +89,6 @@ def dc_loop_speed() -> tuple[float, float, float]:
     """The 12 000-point DC loop 0 -> 3 -> 0 -> -3 -> 0 V (1 mV steps, 1 PLC) as list
     sweeps of <= 4096 points through the driver and the simulated 4200A in-process (SMU
     readings with noise): (instrument time s, wall s, CPU s)."""
-    from sim_backend.adapter import SimAdapter
-
     engine = KXCIEngine(seed=0)
     k = Keithley4200A(SimAdapter(engine))
     v = np.concatenate([np.linspace(0, 3, 3001), np.linspace(3, -3, 6001)[1:],

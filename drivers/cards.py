@@ -147,18 +147,22 @@ def parse_options(reply: str) -> Mainframe:
             n = int(m.group(3))
             frame.smus[n] = SMUCard(n, high_power=bool(m.group(1)), preamp=bool(m.group(2)))
         elif m := _PMU_RE.fullmatch(up):
-            if m.group(4):
-                n = int(m.group(4))
-                rpms = {1, 2}
-            else:
-                n = int(m.group(1))
-                rpms = set()
-                if m.group(2):
-                    lo = int(m.group(2))
-                    hi = int(m.group(3)) if m.group(3) else lo
-                    rpms = set(range(lo, hi + 1)) & {1, 2}
-            base = 2 * n - 2
-            frame.pmus[n] = PMUCard(n, frozenset(base + r for r in rpms))
+            card = _pmu_card(m)
+            frame.pmus[card.number] = card
         else:
             frame.other.append(entry)
     return frame
+
+
+def _pmu_card(m: re.Match) -> PMUCard:
+    """A PMU entry: ``PMUn``, ``PMUnRPMa[-b]`` or ``PMURPMn`` (RPMs on both channels)."""
+    if m.group(4):
+        n, rpms = int(m.group(4)), {1, 2}
+    else:
+        n, rpms = int(m.group(1)), set()
+        if m.group(2):
+            lo = int(m.group(2))
+            hi = int(m.group(3)) if m.group(3) else lo
+            rpms = set(range(lo, hi + 1)) & {1, 2}
+    base = 2 * n - 2
+    return PMUCard(n, frozenset(base + r for r in rpms))

@@ -1,21 +1,16 @@
 """Keithley 4200A-SCS driver over KXCI, on pymeasure.
 
-Transports [M 2-5, 2-10, 2-11, 3-4, 4-1]:
-
-* **LAN** (``TCPIP::host::1225::SOCKET``): every command ends with NUL and *every*
-  command gets a reply, ``ACK`` when it returns no data [M 2-10]. The connection layer
-  (:meth:`Keithley4200A.write` / :meth:`Keithley4200A.read`) reads that reply with the
-  write and keeps data replies for the next read, so pymeasure's own ``write``, ``ask``,
-  ``values`` and declarative properties stay in step (``write("BC")`` then
-  ``ask("*IDN?")`` returns the identity). Completion is detected by polling the status
-  byte with ``SP`` [M 4-6].
-* **GPIB** (``GPIB0::17::INSTR``): no reply to commands that return nothing; completion by
-  serial poll (``read_stb``) or, with ``srq=True``, ``DR1`` and a service request.
-
-:attr:`Keithley4200A.ack` holds which framing applies (chosen from the resource string,
-or given). Cards come from ``*OPT?`` (:mod:`drivers.cards`): SMU channels are
-:class:`~drivers.smu.SMU` children, PMU channels :class:`~drivers.pmu.PMUChannel`
-children. Instrument errors become :class:`InstrumentError` with the KXCI code and text.
+The mainframe is composed of parts: the connection layer it is built on
+(:class:`drivers.kxci_link.KXCIInstrument`: LAN / GPIB framing, ``ACK`` handling, errors
+attributed to their command, the status byte), the SMU channels
+(:class:`~drivers.smu.SMU` children, user mode), the system-mode tests
+(:class:`drivers.system_mode.SystemModeTests`, attribute :attr:`Keithley4200A.system`),
+the PMU channels (:class:`~drivers.pmu.PMUChannel` children) and PMU tests
+(:class:`drivers.pmu_tests.PMUTests`, attribute :attr:`Keithley4200A.pmu_tests`), and the
+safe state (:mod:`drivers.safe_off`). The tests' public methods are available on the
+instrument itself (``inst.list_sweep(...)``, ``inst.pmu_pulse_train(...)``), delegated to
+their part. Cards come from ``*OPT?`` (:mod:`drivers.cards`). Instrument errors become
+:class:`InstrumentError` with the KXCI code and text.
 
 Pulses with a real current compliance: the 4225-PMU has none (see
 :mod:`drivers.pmu_config`). For compliance-limited pulses use :meth:`smu_pulse_train`
@@ -26,17 +21,14 @@ element on a PMU pulse (:class:`~drivers.pmu_config.PulseTrainConfig`).
 
 from __future__ import annotations
 
-import re
-import select
-import socket
-import time
+import functools
 from collections.abc import Callable
-from contextlib import contextmanager
 
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set
 
 from drivers.cards import SMU_I_MAX, SMU_V_MAX, parse_idn, parse_options
+from drivers.kxci_link import KXCIInstrument
 from drivers.pmu import PMUChannel
 from drivers.pmu_tests import PMUTests
 from drivers.readings import (
@@ -48,26 +40,35 @@ from drivers.readings import (
     parse_reading,
     parse_reading_list,
 )
+from drivers.safe_off import safe_off
 from drivers.smu import SMU
 from drivers.system_mode import (
     INTEGRATION_PLC,
     MAX_LIST_POINTS,
-    ShouldStop,
-    SystemMode,
+    SweepOptions,
+    SystemModeTests,
 )
 from drivers.validation import ParameterError, fmt_number
 
 __all__ = ["Keithley4200A", "InstrumentError", "CommunicationError", "InstrumentTimeout",
-           "Reading", "SweepData", "parse_reading", "parse_reading_list", "SMU", "PMUChannel",
-           "SMU_V_MAX", "SMU_I_MAX", "MAX_LIST_POINTS", "INTEGRATION_PLC"]
-
-#: status byte bits [M 3-3]
-SB_DATA_READY, SB_SYNTAX_ERROR, SB_BUSY, SB_RQS = 1, 2, 16, 64
-#: I/O timeout while making safe: a lost connection costs this once, then a reconnect
-SAFE_OFF_TIMEOUT_MS = 2000
+           "Reading", "SweepData", "SweepOptions", "parse_reading", "parse_reading_list",
+           "SMU", "PMUChannel", "SMU_V_MAX", "SMU_I_MAX", "MAX_LIST_POINTS",
+           "INTEGRATION_PLC"]
 
 
-class Keithley4200A(SystemMode, PMUTests, Instrument):
+def _delegate(part: str, method: Callable) -> Callable:
+    """An instrument method that calls the same method of its part ``part`` (same name,
+    signature and docstring)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        return getattr(getattr(self, part), name)(*args, **kwargs)
+
+    return call
+
+
+class Keithley4200A(KXCIInstrument):
     """Keithley 4200A-SCS mainframe; SMU and PMU channels built from ``*OPT?``.
 
     Parameters
@@ -82,29 +83,8 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
 
     def __init__(self, adapter, name: str = "Keithley 4200A-SCS", ack: bool | None = None,
                  timeout: int = 10000, srq: bool = False, **kwargs) -> None:
-        if ack is None:
-            ack = not (isinstance(adapter, str) and adapter.upper().startswith("GPIB"))
-        kwargs.setdefault("visa_library", "@py")
-        super().__init__(
-            adapter,
-            name,
-            includeSCPI=False,
-            tcpip={"write_termination": "\0", "read_termination": "\0"},
-            gpib={"write_termination": "\n", "read_termination": "\n"},
-            timeout=timeout,
-            **kwargs,
-        )
-        self.ack = ack
-        self.srq = srq
-        self._replies: list[str] = []  # LAN data replies read with their write
-        self._ack_unread = False  # the last write was answered ACK and nobody read it
-        self._timeout_ms = timeout
-        self._mode: str | None = None
-        self._last_command = ""
-        self._check_each = False
-        self._pmu_mode: int | None = None
-        self._desync = False
-        self.idn = ""
+        super().__init__(adapter, name, ack=ack, timeout=timeout, srq=srq, **kwargs)
+        self._mode: str | None = None  # "user" / "system" once a page command was sent
         self.idn = self.query_parsed("*IDN?", parse_idn)
         self.mainframe = self.query_parsed("*OPT?", parse_options)
         self.cards = list(self.mainframe.slots)
@@ -119,6 +99,8 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
                                            rpm=ch in card.rpm_channels)
         parts = self.idn.split(",")
         self.simulated = len(parts) >= 3 and parts[2].strip().startswith("SIM")
+        self.system = SystemModeTests(self)
+        self.pmu_tests = PMUTests(self)
 
     def identity(self) -> dict[str, str]:
         """The ``*IDN?`` reply's fields (manual 4-4: ``KEITHLEY INSTRUMENTS,KI4200A,1442736,
@@ -136,206 +118,6 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         "ID", """Get the instrument ID, ``KI4200A Vx.x.x`` (str) [M 4-3].""",
         cast=str, maxsplit=0)
 
-    # ------------------------------------------------------------------ messaging
-    def write(self, command: str, **kwargs) -> None:
-        """Send ``command``; on LAN also read its reply [M 2-10]: ``ACK`` is consumed here,
-        data is kept for the next :meth:`read`. On GPIB nothing is read (no ``ACK``)."""
-        super().write(command, **kwargs)
-        self._last_command = command
-        self._ack_unread = False
-        if self.ack:
-            reply = self._transport_read()
-            if reply.strip() == "ACK":
-                self._ack_unread = True
-            else:
-                self._replies.append(reply)
-
-    def read(self, **kwargs) -> str:
-        """The next reply: a data reply kept by :meth:`write`, else ``ACK`` when the last
-        write was acknowledged and nothing else is pending (a rejected query on LAN), else
-        the transport's next message (GPIB)."""
-        if self._replies:
-            return self._replies.pop(0)
-        if self._ack_unread:
-            self._ack_unread = False
-            return "ACK"
-        return self._transport_read(**kwargs)
-
-    def check_set_errors(self) -> list:
-        """pymeasure's hook after a setting with ``check_set_errors=True``: the status byte
-        says whether the command was rejected (B1 [M 3-4]); the stored error is then raised
-        as :class:`InstrumentError` naming the command."""
-        self._check_status(self._last_command)
-        return []
-
-    @contextmanager
-    def attributed_errors(self):
-        """Inside this block every :meth:`command` is followed by a status-byte read
-        (``SP`` on LAN, a serial poll on GPIB) and a rejection raises
-        :class:`InstrumentError` naming *that* command (a rejected ``VL1`` is reported as
-        ``VL1``, not after ``ME1``). On LAN a rejected command is still answered (the
-        reply after an error is not documented [M 2-10]), so only the syntax-error bit B1
-        [M 3-4] and ``:ERROR:LAST:GET`` [M 4-3] tell that it failed and how. Not for the
-        command that starts a test: the status read would clear its data-ready bit.
-        """
-        self._check_each = True
-        try:
-            yield
-        finally:
-            self._check_each = False
-
-    def _check_status(self, cmd: str) -> None:
-        if self.status_byte & SB_SYNTAX_ERROR:
-            self.check_errors(cmd)
-
-    def clear_stale_errors(self) -> None:
-        """Before a test: ``:ERROR:LAST:CLEAR`` and one status-byte read (which clears B1
-        and RQS [M 3-4]), so that an error left by an earlier command or another client is
-        not blamed on this test's commands [M 4-3]."""
-        self.command(":ERROR:LAST:CLEAR")
-        _ = self.status_byte
-
-    def command(self, cmd: str) -> None:
-        """Send a command that returns no data; on LAN the reply must be ``ACK`` [M 2-10].
-
-        I/O failures raise :class:`CommunicationError` / :class:`InstrumentTimeout` naming
-        ``cmd``; a reply other than ``ACK`` raises :class:`InstrumentError`.
-        """
-        self._resync_if_needed(cmd)
-        self._last_command = cmd
-        try:
-            self.write(cmd)
-            reply = self.read().strip() if self.ack else "ACK"
-        except AssertionError:
-            raise  # a test adapter's verdict, not an I/O failure
-        except Exception as exc:  # noqa: BLE001 - re-raised with the command named
-            raise self._io_error(cmd, exc) from exc
-        if reply != "ACK":
-            raise InstrumentError(0, f"expected ACK, got {reply!r}", cmd)
-        if self._check_each and not cmd.startswith(":ERROR:LAST"):
-            self._check_status(cmd)
-
-    def query(self, cmd: str) -> str:
-        """Send a query and return its data reply.
-
-        On LAN a query answered with ``ACK`` was rejected by the instrument (a KXCI error
-        replaces the data): the pending error is read and raised as :class:`InstrumentError`
-        with its code and ``cmd``.
-        """
-        self._resync_if_needed(cmd)
-        self._last_command = cmd
-        try:
-            reply = self.ask(cmd).strip()
-        except AssertionError:
-            raise  # a test adapter's verdict, not an I/O failure
-        except Exception as exc:  # noqa: BLE001 - re-raised with the command named
-            raise self._io_error(cmd, exc) from exc
-        if self.ack and reply == "ACK":
-            if cmd != ":ERROR:LAST:GET":
-                self.check_errors(cmd)
-            raise CommunicationError(cmd, "query answered ACK instead of data")
-        return reply
-
-    def _transport_read(self, **kwargs) -> str:
-        """Read one reply; a LAN connection the instrument closed fails at once.
-
-        pyvisa-py's socket read treats end-of-stream as "no data yet" and waits out the
-        whole I/O timeout, then reports a timeout. Waiting for the reply here first (in
-        slices, without consuming anything) tells a closed connection from a slow reply.
-        """
-        self._wait_readable()
-        return super().read(**kwargs)
-
-    def _wait_readable(self) -> None:
-        sock, pending = _visa_socket(self.adapter)
-        if sock is None or pending:
-            return
-        timeout_ms = getattr(self.adapter.connection, "timeout", None)
-        if not isinstance(timeout_ms, int | float):
-            return  # no timeout set (wait forever): leave it to the read
-        deadline = time.monotonic() + timeout_ms / 1000
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no reply within {timeout_ms:g} ms")
-            try:
-                ready, _, _ = select.select([sock], [], [], min(0.25, left))
-            except (OSError, ValueError):
-                return  # let the read itself report it
-            if ready:
-                try:
-                    data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    return
-                except OSError as exc:
-                    raise ConnectionError(f"connection lost ({exc.strerror})") from exc
-                if not data:
-                    raise ConnectionError("connection closed by the instrument")
-                return
-
-    def query_parsed(self, cmd: str, parse):
-        """``parse(query(cmd))``; an unreadable reply raises :class:`CommunicationError`
-        naming the command and the start of the reply."""
-        reply = self.query(cmd)
-        try:
-            return parse(reply)
-        except (ValueError, IndexError, TypeError) as exc:
-            raise CommunicationError(cmd, f"unreadable reply {reply[:60]!r} ({exc})") from exc
-
-    def _io_error(self, cmd: str, exc: Exception) -> CommunicationError:
-        """Name the command; a timeout leaves a late reply on the way (resync next time)."""
-        if isinstance(exc, CommunicationError):
-            return exc
-        text = str(exc)
-        if isinstance(exc, TimeoutError) or "TMO" in text or "imeout" in text:
-            self._desync = True
-            return InstrumentTimeout(cmd, f"no reply within the I/O timeout, timed out ({text})")
-        return CommunicationError(cmd, f"connection failed ({type(exc).__name__}: {text})")
-
-    def _resync_if_needed(self, cmd: str) -> None:
-        """After a timeout a late reply may still arrive: send ``*IDN?`` and discard
-        replies up to its answer, so that the next reply belongs to the next command (the
-        instrument answers in order)."""
-        if not self._desync:
-            return
-        self._desync = False
-        self._replies.clear()
-        self._ack_unread = False
-        try:
-            self.write("*IDN?")
-            for _ in range(16):
-                if self.read().strip() == self.idn:
-                    return
-        except Exception as exc:  # noqa: BLE001
-            self._desync = True
-            raise self._io_error(cmd, exc) from exc
-        self._desync = True
-        raise CommunicationError(cmd, "replies out of step and could not be resynchronised")
-
-    def last_error(self) -> tuple[int, str] | None:
-        """``:ERROR:LAST:GET`` -> (code, text) or None when there is no error [M 4-3]; a
-        reply that is neither empty nor ``<text> (<code>)`` raises CommunicationError."""
-        reply = self.query(":ERROR:LAST:GET")
-        if not reply:
-            return None  # nothing stored (the real instrument's empty reply [3P Py4200A])
-        m = re.search(r"^([ -~]*)\((-?\d+)\)\s*$", reply)
-        if not m:
-            raise CommunicationError(":ERROR:LAST:GET", f"unreadable reply {reply[:60]!r}")
-        if int(m.group(2)) == 0:
-            return None
-        return int(m.group(2)), m.group(1).strip()
-
-    def clear_errors(self) -> None:
-        """``:ERROR:LAST:CLEAR`` [M 4-3]."""
-        self.command(":ERROR:LAST:CLEAR")
-
-    def check_errors(self, command: str = "") -> None:
-        """Raise :class:`InstrumentError` for a pending KXCI error, and clear it [M 4-2, 4-3]."""
-        err = self.last_error()
-        if err is not None:
-            self.clear_errors()
-            raise InstrumentError(err[0], err[1], command)
-
     def user_mode(self) -> None:
         """Enter user mode (``US``) unless already there [M 5-4]."""
         if self._mode != "user":
@@ -348,67 +130,6 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
             raise ParameterError("page", name, "one of DE, SS, SM, MD")
         self.command(name)
         self._mode = "system"
-
-    # ------------------------------------------------------------------ status byte
-    @property
-    def status_byte(self) -> int:
-        """Status byte: ``SP`` on LAN [M 4-6], a serial poll (``read_stb``) on GPIB [M 3-4]."""
-        if self.ack:
-            return self.query_parsed("SP", int)
-        try:
-            return int(self.adapter.connection.read_stb())
-        except Exception as exc:  # noqa: BLE001
-            raise self._io_error("serial poll", exc) from exc
-
-    def data_ready_srq(self, on: bool = True) -> None:
-        """``DR1``/``DR0``: service request on data ready (GPIB only) [M 3-5, 4-1]."""
-        self.command(f"DR{int(bool(on))}")
-
-    def wait_for_data(self, timeout: float = 600.0, poll: float = 0.002,
-                      should_stop: ShouldStop = None, on_poll: Callable[[], None] | None = None,
-                      every: float = 0.25) -> None:
-        """Wait until the data-ready bit is set and busy is clear [M 3-3, 4-6].
-
-        LAN polls ``SP``; GPIB polls the serial-poll byte, or waits for SRQ when the driver
-        was built with ``srq=True`` (then ``DR1`` must have been sent before the test).
-        ``should_stop`` (a callable) makes the wait interruptible; the wait is bounded by
-        ``timeout`` (TimeoutError). The poll interval grows from ``poll`` to 0.1 s.
-        ``on_poll`` (LAN polling) is called at most every ``every`` s while the test runs,
-        e.g. to read the points measured so far with ``RD`` [M 5-41].
-        """
-        deadline = time.monotonic() + timeout
-        last_poll = time.monotonic()
-        if not self.ack and self.srq:
-            while True:
-                chunk = min(0.5, max(0.0, deadline - time.monotonic()))
-                try:
-                    self.adapter.connection.wait_for_srq(int(chunk * 1000) or 1)
-                except Exception as exc:  # pyvisa raises VisaIOError on SRQ timeout
-                    if should_stop is not None and should_stop():
-                        raise InterruptedError("wait for 4200A data interrupted") from exc
-                    if time.monotonic() >= deadline:
-                        raise InstrumentTimeout("SRQ", f"no service request after "
-                                                f"{timeout:g} s, timed out") from exc
-                    continue
-                # the SRQ's serial poll consumed the status bits: RQS also comes with a
-                # syntax error (B1), so ask whether an error caused it [M 3-3]
-                self.check_errors("SRQ")
-                return
-        while True:
-            sb = self.status_byte
-            if sb & SB_DATA_READY and not sb & SB_BUSY:
-                return
-            if sb & SB_SYNTAX_ERROR:
-                self.check_errors("SP")
-            if should_stop is not None and should_stop():
-                raise InterruptedError("wait for 4200A data interrupted")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"4200A: no data after {timeout:g} s (status byte {sb})")
-            if on_poll is not None and time.monotonic() - last_poll >= every:
-                on_poll()
-                last_poll = time.monotonic()
-            time.sleep(poll)
-            poll = min(0.1, poll * 1.5)
 
     # ------------------------------------------------------------------ simulator clock
     def sim_time(self) -> float:
@@ -434,72 +155,10 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         self.command(f":SIM:ADVANCE {fmt_number(seconds)}")
 
     # ------------------------------------------------------------------ safety
-    def _reconnect(self) -> bool:
-        """Reopen a VISA connection after it was lost (LAN); False when not possible."""
-        adapter = self.adapter
-        name = getattr(adapter, "resource_name", None)
-        manager = getattr(adapter, "manager", None)
-        if name is None or manager is None:
-            return False
-        try:
-            try:
-                adapter.connection.close()
-            except Exception:  # noqa: BLE001 - the old connection is already broken
-                pass
-            self._replies.clear()
-            self._ack_unread = False
-            term = "\0" if self.ack else "\n"
-            adapter.connection = manager.open_resource(
-                name, write_termination=term, read_termination=term,
-                timeout=min(self._timeout_ms, SAFE_OFF_TIMEOUT_MS))
-            self._desync = False
-            return True
-        except Exception:  # noqa: BLE001
-            return False
-
     def safe_off(self) -> list[str]:
-        """PMU aborted and outputs off, RPMs routed to the PMU, every SMU 0 V and off.
-
-        Sequence: ``:ERROR:LAST:CLEAR``; ``:PMU:ABORT``, ``:PMU:OUTPUT:STATE ch, 0`` per PMU
-        channel, ``:PMU:RPM:CONFIGURE PMUn-c, 0`` per RPM [M 7-2, 7-22, 7-16, 7-4]; ``US``;
-        ``DVn, 0, 0, 1E-4`` and ``DVn`` per SMU [M 5-33]. After the PMU group and after each
-        SMU, ``:ERROR:LAST:GET`` [M 4-2]: on LAN a rejected command still answers ``ACK``,
-        so only the error query tells that an output may still be on.
-
-        Safe to call twice. Caps the I/O timeout at 2 s; after a lost connection it reopens
-        the VISA resource once and carries on; if that fails it returns instead of waiting
-        out a timeout per command.
-
-        Returns the problems met (empty = the instrument confirmed every step); never
-        raises, because it runs on exit paths where the original error must not be masked.
-        """
-        groups: list[tuple[str, list[str]]] = [("clear errors", [":ERROR:LAST:CLEAR"])]
-        if self.pmus:
-            cmds = [":PMU:ABORT"] + [f":PMU:OUTPUT:STATE {c}, 0" for c in self.pmus]
-            cmds += [f":PMU:RPM:CONFIGURE {p.hrid}, 0" for p in self.pmus.values() if p.rpm]
-            groups.append(("PMU off", cmds))
-        for k, n in enumerate(self.smus):
-            groups.append((f"SMU{n} off", (["US"] if k == 0 else [])
-                           + [f"DV{n}, 0, 0, {fmt_number(1e-4)}", f"DV{n}"]))
-        problems: list[str] = []
-        conn = getattr(self.adapter, "connection", None)
-        old_timeout = getattr(conn, "timeout", None)
-        if isinstance(old_timeout, int | float) and old_timeout > SAFE_OFF_TIMEOUT_MS:
-            try:  # a lost connection should cost seconds, not a long I/O timeout per step
-                conn.timeout = SAFE_OFF_TIMEOUT_MS
-            except Exception:  # noqa: BLE001
-                old_timeout = None
-        else:
-            old_timeout = None
-        try:
-            self._safe_off_groups(groups, problems)
-        finally:
-            conn = getattr(self.adapter, "connection", None)
-            if old_timeout is not None and conn is not None:
-                try:
-                    conn.timeout = old_timeout
-                except Exception:  # noqa: BLE001
-                    problems.append("could not restore the I/O timeout")
+        """PMU aborted and outputs off, RPMs routed to the PMU, every SMU 0 V and off
+        (:func:`drivers.safe_off.safe_off`); returns the problems met, never raises."""
+        problems = safe_off(self, self.smus, self.pmus)
         self._mode = None
         for p in self.pmus.values():
             if p.rpm:
@@ -511,48 +170,31 @@ class Keithley4200A(SystemMode, PMUTests, Instrument):
         self.safe_off()
         super().shutdown()
 
-    def _safe_off_groups(self, groups: list[tuple[str, list[str]]],
-                         problems: list[str]) -> None:
-        reconnected = False
-        for label, cmds in groups:
-            for cmd in cmds:
-                try:
-                    self.command(cmd)
-                except InstrumentError as exc:
-                    problems.append(f"{label}: {exc}")
-                except Exception as exc:  # noqa: BLE001 - collect, report, continue
-                    problems.append(f"{label}: {exc}")
-                    if reconnected or not self._reconnect():
-                        problems.append("connection lost: remaining safe-off steps not sent")
-                        return
-                    reconnected = True
-                    try:
-                        self.command(cmd)
-                        problems.append(f"{label}: {cmd!r} sent after reconnecting")
-                    except Exception as exc2:  # noqa: BLE001
-                        problems.append(f"{label}: {exc2}")
-                        problems.append("connection lost: remaining safe-off steps not sent")
-                        return
-            if label == "clear errors":
-                continue
-            try:
-                err = self.last_error()
-                if err is not None:
-                    problems.append(f"{label}: rejected by the instrument: {err[1]} ({err[0]})")
-                    self.clear_errors()
-            except Exception as exc:  # noqa: BLE001
-                problems.append(f"{label}: could not read the error status: {exc}")
+    # ------------------------------------------------------------------ SMU tests
+    integration = _delegate("system", SystemModeTests.integration)
+    exit_on_compliance = _delegate("system", SystemModeTests.exit_on_compliance)
+    clear_buffer = _delegate("system", SystemModeTests.clear_buffer)
+    read_buffer = _delegate("system", SystemModeTests.read_buffer)
+    read_point = _delegate("system", SystemModeTests.read_point)
+    define_channel = _delegate("system", SystemModeTests.define_channel)
+    disable_channel = _delegate("system", SystemModeTests.disable_channel)
+    abort_test = _delegate("system", SystemModeTests.abort_test)
+    list_sweep = _delegate("system", SystemModeTests.list_sweep)
+    linear_sweep = _delegate("system", SystemModeTests.linear_sweep)
+    sample = _delegate("system", SystemModeTests.sample)
+    smu_pulse_train = _delegate("system", SystemModeTests.smu_pulse_train)
+    smu_pulse = _delegate("system", SystemModeTests.smu_pulse)
+    wait = _delegate("system", SystemModeTests.wait)
 
-
-def _visa_socket(adapter) -> tuple[socket.socket | None, bool]:
-    """The TCP socket under a pyvisa-py ``SOCKET`` resource and whether it has buffered
-    reply bytes; (None, False) for any other connection (GPIB, the in-process simulator)."""
-    conn = getattr(adapter, "connection", None)
-    try:
-        session = conn.visalib.sessions[conn.session]
-    except Exception:  # noqa: BLE001 - not pyvisa-py, or closed
-        return None, False
-    sock = getattr(session, "interface", None)
-    if not isinstance(sock, socket.socket):
-        return None, False
-    return sock, bool(getattr(session, "_pending_buffer", b""))
+    # ------------------------------------------------------------------ PMU tests
+    pmu_init = _delegate("pmu_tests", PMUTests.pmu_init)
+    pmu_measure_mode = _delegate("pmu_tests", PMUTests.pmu_measure_mode)
+    pmu_burst_count = _delegate("pmu_tests", PMUTests.pmu_burst_count)
+    pmu_sample_rate = _delegate("pmu_tests", PMUTests.pmu_sample_rate)
+    pmu_execute = _delegate("pmu_tests", PMUTests.pmu_execute)
+    pmu_running = _delegate("pmu_tests", PMUTests.pmu_running)
+    pmu_wait = _delegate("pmu_tests", PMUTests.pmu_wait)
+    pmu_abort = _delegate("pmu_tests", PMUTests.pmu_abort)
+    pmu_pulse_train = _delegate("pmu_tests", PMUTests.pmu_pulse_train)
+    pmu_pulse_spot_means = _delegate("pmu_tests", PMUTests.pmu_pulse_spot_means)
+    pmu_segment_arb = _delegate("pmu_tests", PMUTests.pmu_segment_arb)

@@ -280,31 +280,43 @@ class SarbSequence:
         for name in ("start_v", "stop_v"):
             for v in getattr(self, name):
                 check_range(name, v, -v_range, v_range, "V")
-        lo = SARB_MIN_SEGMENT[check_source_range(v_range)]
-        for t in self.time:
-            check_range("time", t, lo, SARB_MAX_SEGMENT, "s")
-            if abs(t / SARB_RESOLUTION - round(t / SARB_RESOLUTION)) > 1e-6:
-                raise ParameterError("time", t, "a multiple of 10 ns")
-        stops, starts = np.asarray(self.stop_v[:-1]), np.asarray(self.start_v[1:])
-        gap = np.flatnonzero(~np.isclose(stops, starts, atol=1e-9))
-        if gap.size:
-            k = int(gap[0]) + 1
-            raise ParameterError(f"start_v[{k}]", self.start_v[k],
-                                 f"== stop_v[{k - 1}] = {self.stop_v[k - 1]:g} V (seamless)")
-        types = self.meas_type or (0,) * n
-        for k, m in enumerate(types):
-            check_int(f"meas_type[{k}]", m, 0, 4)
-        starts_m = self.meas_start or (0.0,) * n
-        stops_m = self.meas_stop or tuple(self.time)
-        for k in range(n):
-            check_range(f"meas_stop[{k}]", stops_m[k], 0.0, self.time[k], "s")
-            check_range(f"meas_start[{k}]", starts_m[k], 0.0, stops_m[k], "s")
+        self._check_times(v_range)
+        self._check_seamless()
+        self._check_measure()
         for name in ("trig", "ssr"):
             for k, x in enumerate(getattr(self, name) or ()):
                 check_int(f"{name}[{k}]", x, 0, 1)
         if rpm_range and self.ssr is not None and 0 in self.ssr:
             raise ParameterError("ssr", self.ssr, "all 1 with an RPM current range (-955)")
         return self
+
+    def _check_seamless(self) -> None:
+        """Each segment starts where the last one stopped."""
+        stops, starts = np.asarray(self.stop_v[:-1]), np.asarray(self.start_v[1:])
+        gap = np.flatnonzero(~np.isclose(stops, starts, atol=1e-9))
+        if gap.size:
+            k = int(gap[0]) + 1
+            raise ParameterError(f"start_v[{k}]", self.start_v[k],
+                                 f"== stop_v[{k - 1}] = {self.stop_v[k - 1]:g} V (seamless)")
+
+    def _check_times(self, v_range: int) -> None:
+        """Segment times within the range's limits, in 10 ns steps."""
+        lo = SARB_MIN_SEGMENT[check_source_range(v_range)]
+        for t in self.time:
+            check_range("time", t, lo, SARB_MAX_SEGMENT, "s")
+            if abs(t / SARB_RESOLUTION - round(t / SARB_RESOLUTION)) > 1e-6:
+                raise ParameterError("time", t, "a multiple of 10 ns")
+
+    def _check_measure(self) -> None:
+        """Measure types 0..4 and windows inside their segments."""
+        n = len(self.time)
+        for k, m in enumerate(self.meas_type or (0,) * n):
+            check_int(f"meas_type[{k}]", m, 0, 4)
+        starts_m = self.meas_start or (0.0,) * n
+        stops_m = self.meas_stop or tuple(self.time)
+        for k in range(n):
+            check_range(f"meas_stop[{k}]", stops_m[k], 0.0, self.time[k], "s")
+            check_range(f"meas_start[{k}]", starts_m[k], 0.0, stops_m[k], "s")
 
     def measured_points(self, rate: float) -> int:
         """Points one pass of this sequence stores: waveform samples + spot means."""

@@ -1,5 +1,5 @@
-"""PMU tests over KXCI's ``:PMU:`` command set (mixed into
-:class:`drivers.keithley4200.Keithley4200A`) [M §7].
+"""PMU tests over KXCI's ``:PMU:`` command set: the PMU part of
+:class:`drivers.keithley4200.Keithley4200A`, which delegates its public methods here [M §7].
 
 Mainframe-wide PMU commands (``:PMU:INIT``, measure mode, burst count, sample rate,
 ``EXECUTE``, ``TEST:STATUS?``, ``ABORT``) and whole tests: a waveform pulse train, a spot-mean
@@ -35,14 +35,24 @@ ShouldStop = Callable[[], bool] | None
 
 
 class PMUTests:
-    """PMU mainframe commands and whole PMU tests."""
+    """PMU mainframe commands and whole PMU tests of one 4200A.
+
+    Parameters
+    ----------
+    inst : the instrument (:class:`drivers.keithley4200.Keithley4200A`) whose connection
+        and PMU channels the tests use.
+    """
+
+    def __init__(self, inst) -> None:
+        self.inst = inst
+        self.mode: str | None = None  # the last :PMU:INIT mode sent ("pulse" / "sarb")
 
     # ------------------------------------------------------------------ PMU
     def _pmu(self, channel: int) -> PMUChannel:
-        if channel not in self.pmus:
+        if channel not in self.inst.pmus:
             raise ParameterError("channel", channel,
-                                 f"one of {sorted(self.pmus)} (PMU channels from *OPT?)")
-        return self.pmus[channel]
+                                 f"one of {sorted(self.inst.pmus)} (PMU channels from *OPT?)")
+        return self.inst.pmus[channel]
 
     def pmu_init(self, mode: str = "pulse") -> None:
         """``:PMU:INIT 0`` (standard pulse) or ``1`` (Segment Arb); resets both channels of
@@ -50,11 +60,11 @@ class PMUTests:
         codes = {"pulse": 0, "sarb": 1}
         if mode not in codes:
             raise ParameterError("mode", mode, "'pulse' or 'sarb'")
-        if not self.pmus:
+        if not self.inst.pmus:
             raise ParameterError("pmu", None, "a 4225-PMU in *OPT?")
-        self.command(f":PMU:INIT {codes[mode]}")
-        self._pmu_mode = codes[mode]
-        for ch in self.pmus.values():
+        self.inst.command(f":PMU:INIT {codes[mode]}")
+        self.mode = mode
+        for ch in self.inst.pmus.values():
             ch.v_range, ch.load_ohms, ch.i_range = 10, 1e6, 10e-3
 
     def pmu_measure_mode(self, mode: str) -> None:
@@ -62,28 +72,28 @@ class PMUTests:
         4 waveform average) [M 7-13]."""
         if mode not in MEASURE_MODES:
             raise ParameterError("mode", mode, f"one of {sorted(MEASURE_MODES)}")
-        self.command(f":PMU:MEASURE:MODE {MEASURE_MODES[mode]}")
+        self.inst.command(f":PMU:MEASURE:MODE {MEASURE_MODES[mode]}")
 
     def pmu_burst_count(self, count: int) -> None:
         """``:PMU:PULSE:BURST:COUNT n`` (1..10 000, all channels) [M 7-17]."""
         check_int("count", count, 1, 10000)
-        self.command(f":PMU:PULSE:BURST:COUNT {count}")
+        self.inst.command(f":PMU:PULSE:BURST:COUNT {count}")
 
     def pmu_sample_rate(self, rate: float) -> float:
         """``:PMU:SAMPLE:RATE rate`` (1e3..200e6 S/s); returns the rate used (200e6/n)
         [M 7-23]."""
         used = effective_sample_rate(rate)
-        self.command(f":PMU:SAMPLE:RATE {fmt_number(rate)}")
+        self.inst.command(f":PMU:SAMPLE:RATE {fmt_number(rate)}")
         return used
 
     def pmu_execute(self) -> None:
         """``:PMU:EXECUTE``: validate and start; returns immediately [M 7-9]."""
-        self.command(":PMU:EXECUTE")
-        self.check_errors(":PMU:EXECUTE")
+        self.inst.command(":PMU:EXECUTE")
+        self.inst.check_errors(":PMU:EXECUTE")
 
     def pmu_running(self) -> bool:
         """``:PMU:TEST:STATUS?`` -> True while any PMU test runs [M 7-32]."""
-        return self.query_parsed(":PMU:TEST:STATUS?", lambda r: int(float(r))) != 0
+        return self.inst.query_parsed(":PMU:TEST:STATUS?", lambda r: int(float(r))) != 0
 
     def pmu_wait(self, timeout: float = 60.0, poll: float = 0.001,
                  should_stop: ShouldStop = None) -> None:
@@ -102,7 +112,7 @@ class PMUTests:
 
     def pmu_abort(self) -> None:
         """``:PMU:ABORT``: stop the test and turn outputs off; data is kept [M 7-4]."""
-        self.command(":PMU:ABORT")
+        self.inst.command(":PMU:ABORT")
 
     def pmu_pulse_train(self, channel: int, config: PulseTrainConfig, *,
                         timeout: float = 60.0, should_stop: ShouldStop = None) -> PMUWaveform:

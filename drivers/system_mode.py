@@ -1,5 +1,5 @@
-"""System-mode tests of the SMUs and compliance-limited SMU pulses (mixed into
-:class:`drivers.keithley4200.Keithley4200A`).
+"""System-mode tests of the SMUs and compliance-limited SMU pulses: the SMU part of
+:class:`drivers.keithley4200.Keithley4200A` (which delegates its public methods here).
 
 System mode runs whole tests on the instrument [M §5]: channel definitions on the ``DE``
 page, sources on ``SS``, measurement set-up on ``SM``, ``ME1`` on ``MD``, then the buffer
@@ -9,10 +9,12 @@ any page [M 5-36].
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,6 +34,10 @@ log = logging.getLogger("labapp.driver")
 MAX_LIST_POINTS = 4096  # VL [M 5-16]
 MAX_VAR1_POINTS = 1024  # VR [M 5-19]
 MAX_SAMPLES = 4096  # NR [M 5-23]
+#: the host's default bound on the wait for a sweep, s
+DEFAULT_TIMEOUT = 600.0
+#: the :class:`SweepOptions` fields a sampling test uses
+SAMPLE_OPTIONS = {"integration", "ground", "timeout", "should_stop"}
 #: integration modes IT1..IT3 in PLC [M 5-40]
 INTEGRATION_PLC = {"short": 0.1, "normal": 1.0, "long": 10.0}
 _IT_CODE = {"short": 1, "normal": 2, "long": 3}
@@ -50,8 +56,49 @@ class TestInterrupted(InterruptedError):
         self.partial = partial
 
 
-class SystemMode:
-    """SMU system-mode tests, modeless settings and SMU pulses."""
+@dataclass(frozen=True)
+class SweepOptions:
+    """The options every SMU test threads through: timing, integration, compliance exit,
+    grounded SMUs and the host's wait.
+
+    Attributes
+    ----------
+    delay : ``DT`` before each point, 0..6.553 s [M 5-10].
+    hold : ``HT`` before the first point, 0..655.3 s [M 5-12].
+    integration : "short"/"normal"/"long" (``IT1..3``) or PLC 0.01..10 (``IT4``) [M 5-40].
+    exit_on_compliance : ``EC 1``: end the test at the first compliance point [M 5-39].
+    ground : SMUs defined as common (0 V) for the test.
+    timeout : the host's bound on the wait, s (None: the method's default).
+    should_stop : a callable; True aborts the test (``ME4``).
+    live : receives the points as they are measured (``RD``).
+    """
+
+    delay: float = 0.0
+    hold: float = 0.0
+    integration: str | float = "normal"
+    exit_on_compliance: bool = False
+    ground: Sequence[int] = ()
+    timeout: float | None = None
+    should_stop: ShouldStop = None
+    live: LivePoints = None
+
+    def but(self, **changes) -> SweepOptions:
+        """These options with ``changes`` (keyword arguments of the old signatures);
+        an unknown name is a TypeError, as for any keyword argument."""
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+class SystemModeTests:
+    """SMU system-mode tests, modeless settings and SMU pulses of one 4200A.
+
+    Parameters
+    ----------
+    inst : the instrument (:class:`drivers.keithley4200.Keithley4200A`) whose connection,
+        SMUs and page state the tests use.
+    """
+
+    def __init__(self, inst) -> None:
+        self.inst = inst
 
     # ------------------------------------------------------------------ modeless settings
     def integration(self, mode: str | float = "normal", delay_factor: float = 1.0,
@@ -63,26 +110,26 @@ class SystemMode:
             if mode not in _IT_CODE:
                 raise ParameterError("integration", mode,
                                      f"one of {sorted(_IT_CODE)} or a PLC number 0.01..10")
-            self.command(f"IT{_IT_CODE[mode]}")
+            self.inst.command(f"IT{_IT_CODE[mode]}")
             return
         plc = check_range("integration", mode, 0.01, 10.0, "PLC")
         check_range("delay_factor", delay_factor, 0.0, 100.0)
         check_range("filter_factor", filter_factor, 0.0, 100.0)
-        self.command(f"IT4, {fmt_number(delay_factor)}, {fmt_number(filter_factor)}, "
+        self.inst.command(f"IT4, {fmt_number(delay_factor)}, {fmt_number(filter_factor)}, "
                      f"{fmt_number(plc)}")
 
     def exit_on_compliance(self, on: bool) -> None:
         """``EC 0|1``: end the test when an SMU reaches compliance [M 5-39]."""
-        self.command(f"EC {int(bool(on))}")
+        self.inst.command(f"EC {int(bool(on))}")
 
     def clear_buffer(self) -> None:
         """``BC``: clear the reading buffer and the data-ready bit [M 5-37]."""
-        self.command("BC")
+        self.inst.command("BC")
 
     def read_buffer(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``DO 'name'`` -> (values, status letters); ``nameT`` gives timestamps [M 5-38]."""
         _check_name(name.removesuffix("T") if name.endswith("T") else name)
-        return self.query_parsed(f"DO '{name}'", parse_reading_list)
+        return self.inst.query_parsed(f"DO '{name}'", parse_reading_list)
 
     def read_point(self, name: str, index: int) -> Reading | None:
         """``RD 'name', N``: one reading (1-based), usable while a test runs; None when
@@ -97,7 +144,7 @@ class SystemMode:
                 return parse_reading(reply)
             return Reading(float(reply), "N")
 
-        return self.query_parsed(f"RD '{name}', {index}", parse)
+        return self.inst.query_parsed(f"RD '{name}', {index}", parse)
 
     # ------------------------------------------------------------------ system mode
     def define_channel(self, smu: int, vname: str, iname: str, source: str = "V",
@@ -118,24 +165,24 @@ class SystemMode:
             raise ParameterError("function", function,
                                  "CONST for a common channel" if d == 3 else
                                  "one of VAR1, VAR2, CONST, VAR1'")
-        self.command(f"CH{smu}, '{vname}', '{iname}', {d}, {e}")
+        self.inst.command(f"CH{smu}, '{vname}', '{iname}', {d}, {e}")
 
     def disable_channel(self, smu: int) -> None:
         """``CHA`` alone: channel off [M 5-7, 5-8]."""
         self._smu(smu)
-        self.command(f"CH{smu}")
+        self.inst.command(f"CH{smu}")
 
     def _begin_test(self) -> None:
         """``BC``, and ``DR1`` when waiting for SRQ on GPIB, at the start of a test."""
         self.clear_buffer()
-        if self.srq and not self.ack:
-            self.data_ready_srq(True)
+        if self.inst.srq and not self.inst.ack:
+            self.inst.data_ready_srq(True)
 
     def _define_sweep_channels(self, smu: int, function: str, ground: Sequence[int]) -> None:
         """DE page: this SMU as ``function``, ``ground`` SMUs common, the rest disabled
         (the manual recommends disabling the 4145-like defaults first [M 5-5, 5-8])."""
-        self.page("DE")
-        for n in self.smus:
+        self.inst.page("DE")
+        for n in self.inst.smus:
             if n != smu and n not in ground:
                 self.disable_channel(n)
         for n in ground:
@@ -143,13 +190,9 @@ class SystemMode:
         self.define_channel(smu, f"V{smu}", f"I{smu}", "V", function)
 
     def _smu(self, smu: int) -> SMU:
-        if smu not in self.smus:
-            raise ParameterError("smu", smu, f"one of {sorted(self.smus)} (from *OPT?)")
-        return self.smus[smu]
-
-    def _check_timing(self, delay: float, hold: float) -> None:
-        check_range("delay", delay, 0.0, 6.553, "s")  # DT [M 5-10]
-        check_range("hold", hold, 0.0, 655.3, "s")  # HT [M 5-12]
+        if smu not in self.inst.smus:
+            raise ParameterError("smu", smu, f"one of {sorted(self.inst.smus)} (from *OPT?)")
+        return self.inst.smus[smu]
 
     def _check_integration(self, integration: str | float) -> None:
         if isinstance(integration, str):
@@ -167,28 +210,28 @@ class SystemMode:
         runs on the way out of an error that must not be masked.
         """
         try:
-            self.page("MD")
-            self.command("ME4")
+            self.inst.page("MD")
+            self.inst.command("ME4")
         except Exception:  # noqa: BLE001 - the original error is what the caller sees
             log.warning("ME4 (abort the running SMU test) failed", exc_info=True)
 
     def _measure_setup(self, smu: int) -> None:
         """SM page: list display, the functions to list; then the MD page [M 5-22, 5-23]."""
-        self.page("SM")
-        self.command("DM2")
-        self.command(f"LI 'V{smu}', 'I{smu}', 'CH{smu}T'")
-        self.page("MD")
+        self.inst.page("SM")
+        self.inst.command("DM2")
+        self.inst.command(f"LI 'V{smu}', 'I{smu}', 'CH{smu}T'")
+        self.inst.page("MD")
 
     def _run_and_fetch(self, smu: int, timeout: float, should_stop: ShouldStop,
                        program: np.ndarray | None, live: LivePoints = None) -> SweepData:
         """``ME1``, wait (reading live points with ``RD``), ``DO`` of V, I and timestamps
         [M 5-28, 5-38, 5-41]."""
-        self.command("ME1")
-        self.check_errors("ME1")
+        self.inst.command("ME1")
+        self.inst.check_errors("ME1")
         seen: list[tuple[float, float, float]] = []  # (t, V, I) read with RD so far
         on_poll = None if live is None else (lambda: self._read_live(smu, seen, live, program))
         try:
-            self.wait_for_data(timeout, should_stop=should_stop, on_poll=on_poll)
+            self.inst.wait_for_data(timeout, should_stop=should_stop, on_poll=on_poll)
         except InterruptedError as exc:
             self.abort_test()
             raise TestInterrupted(str(exc), self._measured_so_far(smu, seen, program)) from exc
@@ -229,30 +272,20 @@ class SystemMode:
     def _fetch(self, smu: int, program: np.ndarray | None) -> SweepData:
         """``DO`` of V, I and timestamps with the status letters (compliance = ``C``)."""
         vname, iname = f"V{smu}", f"I{smu}"
-        volts, vstat = self.query_parsed(f"DO '{vname}'", parse_reading_list)
-        amps, istat = self.query_parsed(f"DO '{iname}'", parse_reading_list)
-        times, _ = self.query_parsed(f"DO 'CH{smu}T'", parse_reading_list)
+        volts, vstat = self.inst.query_parsed(f"DO '{vname}'", parse_reading_list)
+        amps, istat = self.inst.query_parsed(f"DO '{iname}'", parse_reading_list)
+        times, _ = self.inst.query_parsed(f"DO 'CH{smu}T'", parse_reading_list)
         comp = (vstat == "C") | (istat == "C")
         return SweepData(voltage=volts, current=amps, time=times, compliance=comp,
                          program=program)
 
-    def list_sweep(
-        self,
-        smu: int,
-        voltages: np.ndarray,
-        compliance: float,
-        *,
-        delay: float = 0.0,
-        hold: float = 0.0,
-        integration: str | float = "normal",
-        exit_on_compliance: bool = False,
-        ground: Sequence[int] = (),
-        timeout: float = 600.0,
-        should_stop: ShouldStop = None,
-        live: LivePoints = None,
-    ) -> SweepData:
+    def list_sweep(self, smu: int, voltages: np.ndarray, compliance: float,
+                   options: SweepOptions | None = None, **kwargs) -> SweepData:
         """Run one VAR1 list sweep on ``smu`` and fetch V, I, timestamps and compliance.
 
+        ``options`` (:class:`SweepOptions`) or its fields as keyword arguments
+        (``delay=``, ``hold=``, ``integration=``, ``exit_on_compliance=``, ``ground=``,
+        ``timeout=`` (default 600 s), ``should_stop=``, ``live=``); keywords win.
         ``live`` receives the points while the test runs (``RD``, about every 0.25 s; for
         display: they come again, with status letters, in the returned data). An abort
         (``should_stop``) raises :class:`TestInterrupted` carrying the points measured
@@ -264,6 +297,7 @@ class SystemMode:
         0 -> +V -> 0 -> -V -> 0 loop), ``HT``, ``DT``, ``ITk``, ``EC``, ``SM``, ``DM2``,
         ``LI``, ``MD``, ``ME1``, wait, ``DO``.
         """
+        opts = (options or SweepOptions()).but(**kwargs)
         s = self._smu(smu)
         v = np.asarray(voltages, dtype=float)
         if not 1 <= v.size <= MAX_LIST_POINTS:
@@ -272,55 +306,46 @@ class SystemMode:
             bad = v[~np.isfinite(v) | (np.abs(v) > SMU_V_MAX)][0]
             raise ParameterError("voltage", float(bad), f"[-{SMU_V_MAX:g}, {SMU_V_MAX:g}] V")
         s.check_compliance(compliance)
-        self._check_timing(delay, hold)
-        self._check_integration(integration)
+        self._check_options(opts)
         source = (f"VL{smu}, 1, {fmt_number(abs(compliance))}, "
                   + ", ".join(fmt_numbers(v.tolist())))
-        return self._var1_test(smu, source, v, hold, delay, integration, exit_on_compliance,
-                               ground, timeout, should_stop, live)
+        return self._var1_test(smu, source, v, opts)
 
-    def _var1_test(self, smu: int, source: str, program: np.ndarray, hold: float,
-                   delay: float, integration: str | float, exit_on_compliance: bool,
-                   ground: Sequence[int], timeout: float, should_stop: ShouldStop,
-                   live: LivePoints = None) -> SweepData:
+    def _check_options(self, opts: SweepOptions) -> None:
+        check_range("delay", opts.delay, 0.0, 6.553, "s")  # DT [M 5-10]
+        check_range("hold", opts.hold, 0.0, 655.3, "s")  # HT [M 5-12]
+        self._check_integration(opts.integration)
+
+    def _var1_test(self, smu: int, source: str, program: np.ndarray,
+                   opts: SweepOptions) -> SweepData:
         """Shared body of the VAR1 sweeps once their arguments are checked."""
-        for n in ground:
+        for n in opts.ground:
             self._smu(n)
-        self.clear_stale_errors()  # so that each error is blamed on its own command [M 4-3]
-        with self.attributed_errors():
+        self.inst.clear_stale_errors()  # so each error is blamed on its own command [M 4-3]
+        with self.inst.attributed_errors():
             self._begin_test()
-            self._define_sweep_channels(smu, "VAR1", ground)
-            self.page("SS")
-            self.command(source)
-            if hold:
-                self.command(f"HT {fmt_number(hold)}")
-            self.command(f"DT {fmt_number(delay)}")
-            self.integration(integration)
-            self.exit_on_compliance(exit_on_compliance)
+            self._define_sweep_channels(smu, "VAR1", opts.ground)
+            self.inst.page("SS")
+            self.inst.command(source)
+            if opts.hold:
+                self.inst.command(f"HT {fmt_number(opts.hold)}")
+            self.inst.command(f"DT {fmt_number(opts.delay)}")
+            self.integration(opts.integration)
+            self.exit_on_compliance(opts.exit_on_compliance)
             self._measure_setup(smu)
-        return self._run_and_fetch(smu, timeout, should_stop, program, live)
+        timeout = DEFAULT_TIMEOUT if opts.timeout is None else opts.timeout
+        return self._run_and_fetch(smu, timeout, opts.should_stop, program, opts.live)
 
-    def linear_sweep(
-        self,
-        smu: int,
-        start: float,
-        stop: float,
-        step: float,
-        compliance: float,
-        *,
-        delay: float = 0.0,
-        hold: float = 0.0,
-        integration: str | float = "normal",
-        exit_on_compliance: bool = False,
-        ground: Sequence[int] = (),
-        timeout: float = 600.0,
-        should_stop: ShouldStop = None,
-    ) -> SweepData:
-        """Linear VAR1 sweep ``VR1, start, stop, step, compliance`` [M 5-19…5-21].
+    def linear_sweep(self, smu: int, start: float, stop: float, step: float,
+                     compliance: float, options: SweepOptions | None = None,
+                     **kwargs) -> SweepData:
+        """Linear VAR1 sweep ``VR1, start, stop, step, compliance`` [M 5-19…5-21];
+        ``options`` / keyword arguments as :meth:`list_sweep`.
 
         Points n = int(|(stop - start)/step| + 1.5) <= 1024; ``step`` must have the sign of
         ``stop - start``.
         """
+        opts = (options or SweepOptions()).but(**kwargs)
         s = self._smu(smu)
         for name, x in (("start", start), ("stop", stop)):
             check_range(name, x, -SMU_V_MAX, SMU_V_MAX, "V")
@@ -333,88 +358,73 @@ class SystemMode:
             raise ParameterError("step", step, f"|step| >= {abs(stop - start) / 1023:g} V "
                                  f"({n} points > {MAX_VAR1_POINTS})")
         s.check_compliance(compliance)
-        self._check_timing(delay, hold)
-        self._check_integration(integration)
+        self._check_options(opts)
         source = (f"VR1, {fmt_number(start)}, {fmt_number(stop)}, {fmt_number(step)}, "
                   f"{fmt_number(abs(compliance))}")
-        return self._var1_test(smu, source, start + step * np.arange(n), hold, delay,
-                               integration, exit_on_compliance, ground, timeout, should_stop)
+        return self._var1_test(smu, source, start + step * np.arange(n), opts)
 
-    def sample(
-        self,
-        smu: int,
-        volts: float,
-        compliance: float,
-        count: int,
-        interval: float,
-        *,
-        wait: float = 0.0,
-        integration: str | float = "normal",
-        ground: Sequence[int] = (),
-        timeout: float | None = None,
-        should_stop: ShouldStop = None,
-    ) -> SweepData:
+    def sample(self, smu: int, volts: float, compliance: float, count: int, interval: float,
+               options: SweepOptions | None = None, *, wait: float = 0.0,
+               **kwargs) -> SweepData:
         """Sampling mode (time-domain reads at a constant bias), e.g. retention.
 
         ``CHn, 'Vn', 'In', 1, 3``, ``VCn, volts, comp`` [M 5-15], ``NR count`` (1..4096),
         ``IN interval`` (0.01..10 s), ``WT wait`` (0..100 s) [M 5-22…5-24], ``DM2``, ``LI``,
-        ``ME1``. The default timeout is the nominal test duration plus 60 s.
+        ``ME1``. Of the options (:class:`SweepOptions` or keywords) ``integration``,
+        ``ground``, ``timeout`` and ``should_stop`` apply; the default timeout is the
+        nominal test duration plus 60 s.
         """
+        unused = sorted(set(kwargs) - SAMPLE_OPTIONS)
+        if unused:
+            raise TypeError(f"sample() got unexpected keyword arguments {unused}")
+        opts = (options or SweepOptions()).but(**kwargs)
         s = self._smu(smu)
         check_range("volts", volts, -SMU_V_MAX, SMU_V_MAX, "V")
         s.check_compliance(compliance)
         check_int("count", count, 1, MAX_SAMPLES)
         check_range("interval", interval, 0.01, 10.0, "s")
         check_range("wait", wait, 0.0, 100.0, "s")
-        self._check_integration(integration)
-        if timeout is None:
-            timeout = wait + count * interval + 60.0
-        self.clear_stale_errors()  # so that each error is blamed on its own command [M 4-3]
-        with self.attributed_errors():
+        self._check_integration(opts.integration)
+        timeout = wait + count * interval + 60.0 if opts.timeout is None else opts.timeout
+        self.inst.clear_stale_errors()  # so each error is blamed on its own command [M 4-3]
+        with self.inst.attributed_errors():
             self._begin_test()
-            self._define_sweep_channels(smu, "CONST", ground)
-            self.page("SS")
-            self.command(f"VC{smu}, {fmt_number(volts)}, {fmt_number(abs(compliance))}")
-            self.integration(integration)
-            self.page("SM")
-            self.command(f"NR {count}")
-            self.command(f"IN {fmt_number(interval)}")
-            self.command(f"WT {fmt_number(wait)}")
+            self._define_sweep_channels(smu, "CONST", opts.ground)
+            self.inst.page("SS")
+            self.inst.command(f"VC{smu}, {fmt_number(volts)}, {fmt_number(abs(compliance))}")
+            self.integration(opts.integration)
+            self.inst.page("SM")
+            self.inst.command(f"NR {count}")
+            self.inst.command(f"IN {fmt_number(interval)}")
+            self.inst.command(f"WT {fmt_number(wait)}")
             self._measure_setup(smu)
-        return self._run_and_fetch(smu, timeout, should_stop, np.full(count, float(volts)))
+        return self._run_and_fetch(smu, timeout, opts.should_stop,
+                                   np.full(count, float(volts)))
 
     # ------------------------------------------------------------------ SMU pulses
-    def smu_pulse_train(
-        self,
-        smu: int,
-        levels: np.ndarray,
-        width: float,
-        compliance: float,
-        *,
-        integration: str | float = "short",
-        exit_on_compliance: bool = False,
-        ground: Sequence[int] = (),
-        timeout: float = 600.0,
-        should_stop: ShouldStop = None,
-    ) -> SweepData:
+    def smu_pulse_train(self, smu: int, levels: np.ndarray, width: float, compliance: float,
+                        options: SweepOptions | None = None, **kwargs) -> SweepData:
         """Compliance-limited pulses from an SMU: a VL list held ``width`` s per level.
 
         Each entry of ``levels`` (e.g. ``[w, 0, r, 0, w, 0, r, 0, ...]`` for write / read
         pairs with rests, <= 4096 entries) is one list-sweep point: the SMU steps to it,
-        waits ``DT = width`` and then integrates for the ``integration`` time before the
-        next point [M 5-10, 5-16, 5-40]. So every level is held ``width + t_int`` and the
-        reading is taken at its end; ``data.time`` gives the true point times. The SMU's
-        hardware compliance is active throughout (one compliance for the whole list
-        [M 5-16]) and ``data.compliance`` flags the clamped points. Widths of 1 ms..6.5 s;
-        use ``integration=0.01`` (PLC, ``IT4``) for the shortest reads.
+        waits ``DT = width`` and then integrates for the ``integration`` time (default
+        "short") before the next point [M 5-10, 5-16, 5-40]. So every level is held
+        ``width + t_int`` and the reading is taken at its end; ``data.time`` gives the true
+        point times. The SMU's hardware compliance is active throughout (one compliance
+        for the whole list [M 5-16]) and ``data.compliance`` flags the clamped points.
+        Widths of 1 ms..6.5 s; use ``integration=0.01`` (PLC, ``IT4``) for the shortest
+        reads. ``options`` / keywords as :meth:`list_sweep` (``delay`` is ``width``).
 
         Returns the same :class:`SweepData` as :meth:`list_sweep`, with ``program`` =
         ``levels``.
         """
+        if "delay" in kwargs:
+            raise TypeError("smu_pulse_train() takes the hold time per level as width, "
+                            "not delay")
+        opts = (options or SweepOptions(integration="short")).but(**kwargs)
         check_range("width", width, 1e-3, 6.553, "s")
-        return self.list_sweep(smu, levels, compliance, delay=width, integration=integration,
-                               exit_on_compliance=exit_on_compliance, ground=ground,
-                               timeout=timeout, should_stop=should_stop)
+        return self.list_sweep(smu, levels, compliance, opts.but(delay=width))
 
     def smu_pulse(self, smu: int, volts: float, width: float, compliance: float, *,
                   base: float = 0.0, read_current: bool = True) -> Reading | None:
@@ -436,8 +446,8 @@ class SystemMode:
 
     def wait(self, seconds: float) -> None:
         """Wait in instrument time: ``:SIM:ADVANCE`` on the simulator, a sleep otherwise."""
-        if self.simulated:
-            self.sim_advance(seconds)
+        if self.inst.simulated:
+            self.inst.sim_advance(seconds)
         elif seconds > 0:
             time.sleep(seconds)
 

@@ -67,7 +67,6 @@ MAX_COMPLEXITY = 15
 LONG_CLASSES: set[str] = {
     "analysis/runfile.py:RunWriter",
     "analysis/summary.py:RunAnalysis",
-    "drivers/keithley4200.py:Keithley4200A",
     "sim_backend/qc_device.py:QCDevice",
 }
 
@@ -99,9 +98,6 @@ COMPLEX_FUNCTIONS: set[str] = {
     "analysis/runfile.py:RunWriter._create_run",
     "analysis/summary.py:RunAnalysis.summary",
     "analysis/validate.py:check_run",
-    "drivers/cards.py:parse_options",
-    "drivers/keithley4200.py:Keithley4200A.wait_for_data",
-    "drivers/pmu_config.py:SarbSequence.validate",
     "labapp/gui/main_window.py:MainWindow._handle",
     "protocols/engine.py:RunEngine.run",
     "sim_backend/qc_device.py:QCDevice._rates",
@@ -138,7 +134,6 @@ UNEXPLAINED_LOCAL_IMPORTS: set[str] = {
     "benchmarks/bench_gui.py:main -> labapp.gui.main_window",
     "benchmarks/bench_gui.py:recorded_sweep -> protocols",
     "benchmarks/bench_gui.py:run_replay -> protocols",
-    "benchmarks/bench_kxci.py:dc_loop_speed -> sim_backend.adapter",
     "labapp/calibration.py:_run_recipe -> analysis.inputs",
     "labapp/calibration.py:_run_recipe -> protocols",
     "labapp/reproduce.py:_fig5_panels -> analysis.conductance",
