@@ -284,15 +284,16 @@ class PMUCard:
 
     def _pmu_llec(self, rest: str) -> None:
         """``:PMU:LLEC:CONFIGURE ch, 0|1`` [M 7-10]: with 1, pre-pulses measure the DUT load
-        before the test and the source is set for it (see :meth:`PMURun._llec`). The manual
-        describes it for pulses only; in Segment Arb mode it is refused (-965)."""
+        before the test and the source is set for it (see
+        :meth:`sim_backend.pmu_run.PMURunner._llec`). The manual describes it for pulses
+        only; in Segment Arb mode it is refused (-965)."""
         self._pmu_mode(0)
         args = self._pmu_args(rest, 2)
         self._pch(args[0]).llec = parse_int(args[1], 0, 1, -969) == 1
 
     def _pmu_rate(self, rest: str) -> None:
         """``:PMU:SAMPLE:RATE rate`` (1e3..200e6; 200e6/n, next higher) [M 7-23]; adjusted
-        per test by the rule of [M 7-24] (:meth:`PMURun._choose_rate`)."""
+        per test by the rule of [M 7-24] (:meth:`sim_backend.pmu_run.PMURunner._choose_rate`)."""
         self._pmu_mode(0, 1)
         rate = parse_float(rest, -969)
         if not 1e3 <= rate <= SAMPLE_CLOCK:
