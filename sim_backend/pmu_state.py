@@ -1,5 +1,13 @@
 """State of the simulated 4225-PMU / 4225-RPM: per channel and per mainframe, limits and
-the printed data format [M §7]."""
+the printed data format [M §7].
+
+The current measure ranges per source range are the 4200A-SCS Reference Manual's
+(4200A-901-01 Rev. C p. 6-73, "Measure Current Range (PMU)",
+https://manualshive.com/en/manual/keithley/4200a-scs/3969643?page=342; held by
+``tests/test_sim_instrument_figures.py``). PMU readings carry no noise and no resolution
+step: no per-range noise or resolution figure of the 4225-PMU / 4225-RPM was found in a
+source the project can cite, and none is invented.
+"""
 
 from __future__ import annotations
 
