@@ -136,3 +136,63 @@ def despike(y: ArrayLike, model: NoiseModel | None = None, *,
     if spikes.any():
         model = fit_noise_model(out)
     return out, spikes, model
+
+
+#: block lengths (samples) at which the slow noise is measured
+WANDER_SCALES = 2 ** np.arange(2, 16)
+#: triples evaluated at most per block length (evenly spread over the trace)
+MAX_TRIPLES = 20_000
+#: segments at least 3 L long needed to measure the slow noise at block length L
+MIN_WANDER_SEGMENTS = 3
+
+
+def wander_sigma(zsum: NDArray[np.float64], starts: NDArray[np.int64],
+                 ends: NDArray[np.int64], t: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Spread of ``mean(last t) - mean(first t)`` of a level, in unit-noise (z) units.
+
+    Why: the noise model measures the spread within 4 samples. 1/f (flicker) noise has
+    more power at low frequency, so a plateau's level wanders over tens of samples by
+    several of those sigmas; judged by the white sigma alone, such a plateau looks like
+    a ramp. Here the wander is measured at the time scale asked for, from the trace.
+
+    How: for block lengths L = 4, 8, 16, ... the second difference of three adjacent
+    L-sample means, ``H = m1 - 2 m2 + m3`` (the Hadamard statistic), over positions
+    whose three blocks lie inside one segment (``starts``/``ends``: segments without a
+    significant step). A linear trend cancels in H, so a ramp does not pass for noise;
+    steps are excluded by the segments; the median makes the rest robust.
+    ``sigma_D = sigma_H / sqrt 3`` (equal for white noise, where var D = 2/L and
+    var H = 6/L). Block lengths are measured while at least :data:`MIN_WANDER_SEGMENTS`
+    segments are 3 L long; ``t`` between them is interpolated (log-log), beyond the
+    longest extrapolated as white noise, and never less than the white ``sqrt(2/t)``.
+
+    Parameters
+    ----------
+    zsum : cumulative sum of the unit-noise trace, with a leading 0.
+    starts, ends : segments (end exclusive).
+    t : block lengths to evaluate (one third of each candidate plateau).
+    """
+    t = np.maximum(np.asarray(t, dtype=np.int64), 1)
+    white = np.sqrt(2.0 / t)
+    n_all = zsum.size - 1
+    lens = ends - starts
+    scale, sig = [], []
+    for L in WANDER_SCALES:
+        if np.count_nonzero(lens >= 3 * L) < MIN_WANDER_SEGMENTS:
+            break
+        i = np.arange(0, max(n_all - 3 * L + 1, 0), max(1, n_all // MAX_TRIPLES))
+        seg = np.searchsorted(starts, i, side="right") - 1
+        i = i[(seg >= 0) & (i + 3 * L <= ends[np.maximum(seg, 0)])]
+        if i.size == 0:
+            break
+        s0, s1, s2, s3 = (zsum[i + k * L] for k in range(4))
+        h = ((s1 - s0) - 2.0 * (s2 - s1) + (s3 - s2)) / L
+        scale.append(float(L))
+        sig.append(1.4826 * float(np.median(np.abs(h))) / np.sqrt(3.0))
+    if not scale:
+        return white
+    # log-log interpolation between measured scales; beyond the longest, white scaling
+    # (the smaller, stricter extrapolation)
+    lt, ls, lg = np.log(t), np.log(scale), np.log(np.maximum(sig, 1e-300))
+    measured = np.exp(np.interp(lt, ls, lg))
+    beyond = sig[-1] * np.sqrt(scale[-1] / t)
+    return np.maximum(white, np.where(t > scale[-1], beyond, measured))

@@ -19,8 +19,11 @@ Method (our own, vectorised; no extra dependency)
    (default 1/4 G0, half the spacing of the n/2 ladder) are merged left to right; this
    removes splits caused by drift, RTN or a transition sample.
 4. **Plateaus**: merged segments with at least ``min_length`` samples whose level does
-   not drift by more than ``max_drift_g0`` from first to last third (a slow ramp is a
-   transition, not a plateau).
+   not change from first to last third by more than 3 noise sigmas and 6 times the
+   spread that noise gives that difference at the segment's time scale (measured on the
+   trace, :func:`analysis.noise.wander_sigma`: 1/f noise wanders more than white noise
+   over tens of samples); a slow ramp is a transition, not a plateau. ``max_drift_g0``
+   replaces this by a fixed limit in G0.
 5. **Labels**: the nearest n/2 and the residual; ``on_half_integer`` when
    ``|residual| <= label_tol_g0``, otherwise the plateau is a "step, not at n/2"
    (a step-like change of a few-atom contact that is not quantized, paper 004).
@@ -39,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analysis.noise import WINDOW, NoiseModel, despike, fit_noise_model
+from analysis.noise import WINDOW, NoiseModel, despike, fit_noise_model, wander_sigma
 
 #: adjacent segments closer than this many noise sigmas are one plateau
 MERGE_SIGMAS = 1.0
@@ -203,7 +206,8 @@ def detect_plateaus(
     label_tol_g0 : maximum |level - n/2| (G0) for a quantized label.
     max_drift_g0 : if given, maximum change of the level between the first and last
         third (G0); default: a segment is a ramp when that change exceeds 3 local noise
-        sigmas and 6 standard errors (noise-derived, unit free).
+        sigmas and 6 times its spread under the trace's noise at that time scale
+        (white and 1/f; noise-derived, unit free).
     penalty : split threshold in units of sigma^2 ln(N) (sigma from the noise model).
     noise_g0 : white noise sigma if known (G0); the noise model is fitted otherwise.
     g_range_max : plateaus above this level (G0) are reported as "above range".
@@ -216,59 +220,90 @@ def detect_plateaus(
     of samples replaced and ``spike_mask`` (in ``params``) their indices.
     """
     g = np.asarray(g_g0, dtype=np.float64).ravel()
-    if min_length < 2:
-        raise ValueError(f"min_length must be >= 2 samples, got {min_length}")
-    for name, val in (("merge_g0", merge_g0), ("label_tol_g0", label_tol_g0),
-                      ("penalty", penalty),
-                      *((("max_drift_g0", max_drift_g0),) if max_drift_g0 is not None
-                        else ())):
-        if not np.isfinite(val) or val <= 0:
-            raise ValueError(f"{name} must be > 0, got {val!r}")
-    if label_tol_g0 > 0.25:
-        raise ValueError(
-            f"label_tol_g0 must be <= 0.25 G0 (half the n/2 spacing), got {label_tol_g0}"
-        )
+    _check_parameters(min_length, merge_g0, label_tol_g0, penalty, max_drift_g0)
     xa = np.arange(g.size, dtype=float) if x is None else np.asarray(x, dtype=float).ravel()
     if xa.shape != g.shape:
         raise ValueError(f"x has {xa.size} samples, g has {g.size}")
     params: dict = dict(min_length=min_length, merge_g0=merge_g0, label_tol_g0=label_tol_g0,
                         max_drift_g0=max_drift_g0, penalty=penalty, g_range_max=g_range_max)
     idx = np.flatnonzero(np.isfinite(g))
-    y = g[idx]
+    y, spikes, model = _clean(g[idx], noise_g0, spike_filter)
+    sigma = float(model.sigma(np.median(np.abs(y)))) if y.size else 0.0
+    params.update(noise_g0=sigma, noise_model=model.as_dict(), spikes=int(spikes.sum()),
+                  spike_index=idx[spikes])
+    if y.size < min_length:
+        return PlateauResult([], [], sigma, np.zeros(0, np.int64), params)
+    forced = _forced_boundaries(idx, breaks)
+    z = model.transform(y)  # unit noise at every level
+    threshold = penalty * np.log(max(y.size, 3))
+    seeds = window_candidates(z, max(2, min_length // 2), threshold)
+    cps = binary_segmentation(z, threshold, min_size=1, blocks=sorted(forced | set(seeds)))
+    ends = np.append(cps[1:], y.size)
+    sums = _Sums(y, z)
+    hard = np.zeros(y.size + 1, dtype=bool)
+    hard[sorted(forced | {0})] = True
+    ms, me = _merge(cps, ends, sums.g, sums.z, hard, threshold, merge_g0, min_length)
+    plateaus = _plateaus(sums, idx, np.asarray(ms, np.int64), np.asarray(me, np.int64), xa,
+                         min_length, max_drift_g0, label_tol_g0, g_range_max)
+    g_clean = g.copy()
+    g_clean[idx] = y
+    jumps = _jumps(plateaus, g_clean, xa, model)
+    return PlateauResult(plateaus, jumps, sigma, idx[cps], params)
+
+
+def _check_parameters(min_length: int, merge_g0: float, label_tol_g0: float, penalty: float,
+                      max_drift_g0: float | None) -> None:
+    """One-line errors naming the parameter that is out of range."""
+    if min_length < 2:
+        raise ValueError(f"min_length must be >= 2 samples, got {min_length}")
+    checked = [("merge_g0", merge_g0), ("label_tol_g0", label_tol_g0), ("penalty", penalty)]
+    if max_drift_g0 is not None:
+        checked.append(("max_drift_g0", max_drift_g0))
+    for name, val in checked:
+        if not np.isfinite(val) or val <= 0:
+            raise ValueError(f"{name} must be > 0, got {val!r}")
+    if label_tol_g0 > 0.25:
+        raise ValueError(
+            f"label_tol_g0 must be <= 0.25 G0 (half the n/2 spacing), got {label_tol_g0}"
+        )
+
+
+def _clean(y: NDArray[np.float64], noise_g0: float | None, spike_filter: bool
+           ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NoiseModel]:
+    """(samples with spikes replaced, spike mask, noise model); a given ``noise_g0``
+    (white sigma) replaces the fitted model."""
     given = NoiseModel(float(noise_g0), 0.0) if noise_g0 is not None and noise_g0 > 0 else None
     if spike_filter and y.size >= 3 * WINDOW:
         y, spikes, model = despike(y, given)
     else:
         spikes = np.zeros(y.size, dtype=bool)
         model = given or fit_noise_model(y)
-    if given is not None:
-        model = given
-    sigma = float(model.sigma(np.median(np.abs(y)))) if y.size else 0.0
-    params.update(noise_g0=sigma, noise_model=model.as_dict(), spikes=int(spikes.sum()),
-                  spike_index=idx[spikes])
-    if y.size < min_length:
-        return PlateauResult([], [], sigma, np.zeros(0, np.int64), params)
-    # forced boundaries: gaps in the finite samples and caller breaks (never merged over)
+    return y, spikes, given or model
+
+
+def _forced_boundaries(idx: NDArray[np.int64], breaks: ArrayLike | None) -> set[int]:
+    """Segment starts (in finite-sample positions) that are never merged over: gaps in
+    the finite samples and the caller's breaks."""
     forced = set((np.flatnonzero(np.diff(idx) > 1) + 1).tolist())
     if breaks is not None:
-        br = np.asarray(breaks, dtype=np.int64)
-        forced.update(np.searchsorted(idx, br).tolist())
-    z = model.transform(y)  # unit noise at every level
-    threshold = penalty * np.log(max(y.size, 3))
-    seeds = window_candidates(z, max(2, min_length // 2), threshold)
-    cps = binary_segmentation(z, threshold, min_size=1, blocks=sorted(forced | set(seeds)))
-    ends = np.append(cps[1:], y.size)
-    csum = np.concatenate(([0.0], np.cumsum(y)))
-    zsum = np.concatenate(([0.0], np.cumsum(z)))
-    hard = np.zeros(y.size + 1, dtype=bool)
-    hard[sorted(forced | {0})] = True
-    ms, me = _merge(cps, ends, csum, zsum, hard, threshold, merge_g0, min_length)
-    plateaus = _plateaus(y, z, idx, ms, me, csum, zsum, xa, min_length, max_drift_g0,
-                         label_tol_g0, g_range_max)
-    g_clean = g.copy()
-    g_clean[idx] = y
-    jumps = _jumps(plateaus, g_clean, xa, model)
-    return PlateauResult(plateaus, jumps, sigma, idx[cps], params)
+        forced.update(np.searchsorted(idx, np.asarray(breaks, dtype=np.int64)).tolist())
+    return forced
+
+
+class _Sums:
+    """Cumulative sums (leading 0) of the trace g, its square and its unit-noise z."""
+
+    def __init__(self, y: NDArray[np.float64], z: NDArray[np.float64]) -> None:
+        self.y = y
+        self.g = np.concatenate(([0.0], np.cumsum(y)))
+        self.g2 = np.concatenate(([0.0], np.cumsum(y * y)))
+        self.z = np.concatenate(([0.0], np.cumsum(z)))
+
+    def mean(self, a: NDArray[np.int64], b: NDArray[np.int64], which: str = "g"
+             ) -> NDArray[np.float64]:
+        """Mean over [a, b) of ``g`` or ``z``."""
+        c = getattr(self, which)
+        return (c[b] - c[a]) / (b - a)
 
 
 def window_candidates(y: NDArray[np.float64], w: int, threshold: float) -> NDArray[np.int64]:
@@ -331,27 +366,23 @@ def _merge(starts: NDArray, ends: NDArray, csum: NDArray, zsum: NDArray, hard: N
     return ms, me
 
 
-def _plateaus(y: NDArray, z: NDArray, idx: NDArray, ms: list[int], me: list[int],
-              csum: NDArray, zsum: NDArray, xa: NDArray, min_length: int,
-              max_drift: float | None, tol: float, g_max: float) -> list[Plateau]:
+def _plateaus(sums: _Sums, idx: NDArray, ms: NDArray[np.int64], me: NDArray[np.int64],
+              xa: NDArray, min_length: int, max_drift: float | None, tol: float,
+              g_max: float) -> list[Plateau]:
     """Vectorised statistics of the merged segments, then the labelled plateaus."""
-    a = np.asarray(ms, dtype=np.int64)
-    b = np.asarray(me, dtype=np.int64)
-    n = b - a
+    n = me - ms
     ok = n >= min_length
-    a, b, n = a[ok], b[ok], n[ok]
+    a, b, n = ms[ok], me[ok], n[ok]
     if not a.size:
         return []
-    c2 = np.concatenate(([0.0], np.cumsum(y * y)))
-    level = (csum[b] - csum[a]) / n
-    var = np.maximum((c2[b] - c2[a]) / n - level**2, 0.0)
+    level = sums.mean(a, b)
+    var = np.maximum((sums.g2[b] - sums.g2[a]) / n - level**2, 0.0)
     t = np.maximum(1, n // 3)
     if max_drift is not None:
-        drift = np.abs((csum[b] - csum[b - t]) - (csum[a + t] - csum[a])) / t
-        flat = drift <= max_drift
-    else:  # a ramp: the thirds differ by > 3 noise sigmas and > 6 standard errors
-        dz = np.abs((zsum[b] - zsum[b - t]) - (zsum[a + t] - zsum[a])) / t
-        flat = (dz <= 3.0) | (dz <= 6.0 * np.sqrt(2.0 / t))
+        flat = np.abs(sums.mean(b - t, b) - sums.mean(a, a + t)) <= max_drift
+    else:  # a ramp: the thirds differ by > 3 noise sigmas and > 6 times their own spread
+        dz = np.abs(sums.mean(b - t, b, "z") - sums.mean(a, a + t, "z"))
+        flat = (dz <= 3.0) | (dz <= 6.0 * wander_sigma(sums.z, ms, me, t))
     a, b, n, level, var = a[flat], b[flat], n[flat], level[flat], var[flat]
     label = np.round(2.0 * level) / 2.0
     resid = level - label
