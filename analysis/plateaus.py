@@ -215,40 +215,60 @@ def detect_plateaus(
 
     Returns
     -------
-    PlateauResult with plateaus in sample order and jumps between consecutive plateaus.
-    ``params["noise_model"]`` holds the fitted sigma(G), ``params["spikes"]`` the number
-    of samples replaced and ``spike_mask`` (in ``params``) their indices.
+    PlateauResult: plateaus in sample order, jumps between consecutive ones; ``params``
+    holds ``noise_model`` (sigma(G)), ``spikes`` (samples replaced), ``spike_index``.
     """
-    g = np.asarray(g_g0, dtype=np.float64).ravel()
+    g = np.array(g_g0, dtype=np.float64).ravel()  # a copy: despiked samples go back in
     _check_parameters(min_length, merge_g0, label_tol_g0, penalty, max_drift_g0)
-    xa = np.arange(g.size, dtype=float) if x is None else np.asarray(x, dtype=float).ravel()
-    if xa.shape != g.shape:
-        raise ValueError(f"x has {xa.size} samples, g has {g.size}")
+    xa = _axis(x, g.size)
     params: dict = dict(min_length=min_length, merge_g0=merge_g0, label_tol_g0=label_tol_g0,
                         max_drift_g0=max_drift_g0, penalty=penalty, g_range_max=g_range_max)
-    idx = np.flatnonzero(np.isfinite(g))
+    idx = np.flatnonzero(np.isfinite(g))  # NaN samples are skipped
     y, spikes, model = _clean(g[idx], noise_g0, spike_filter)
     sigma = float(model.sigma(np.median(np.abs(y)))) if y.size else 0.0
     params.update(noise_g0=sigma, noise_model=model.as_dict(), spikes=int(spikes.sum()),
                   spike_index=idx[spikes])
     if y.size < min_length:
         return PlateauResult([], [], sigma, np.zeros(0, np.int64), params)
-    forced = _forced_boundaries(idx, breaks)
-    z = model.transform(y)  # unit noise at every level
     threshold = penalty * np.log(max(y.size, 3))
+    cps, ms, me, sums = _segments(y, model.transform(y), _forced_boundaries(idx, breaks),
+                                  threshold, min_length, merge_g0)
+    plateaus = _plateaus(sums, idx, ms, me, xa, min_length, max_drift_g0, label_tol_g0,
+                         g_range_max)
+    g[idx] = y
+    return PlateauResult(plateaus, _jumps(plateaus, g, xa, model), sigma, idx[cps], params)
+
+
+def _axis(x: ArrayLike | None, n: int) -> NDArray[np.float64]:
+    """The reporting axis: ``x`` as floats (n samples), or the sample index."""
+    xa = np.arange(n, dtype=float) if x is None else np.asarray(x, dtype=float).ravel()
+    if xa.size != n:
+        raise ValueError(f"x has {xa.size} samples, g has {n}")
+    return xa
+
+
+def _segments(y: NDArray[np.float64], z: NDArray[np.float64], forced: set[int],
+              threshold: float, min_length: int, merge_g0: float
+              ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], _Sums]:
+    """Change points of the unit-noise trace z, then the merged segments (merged
+    until a pass changes nothing).
+
+    Returns (change points, merged starts, merged ends (exclusive), cumulative sums).
+    """
     seeds = window_candidates(z, max(2, min_length // 2), threshold)
     cps = binary_segmentation(z, threshold, min_size=1, blocks=sorted(forced | set(seeds)))
     ends = np.append(cps[1:], y.size)
     sums = _Sums(y, z)
     hard = np.zeros(y.size + 1, dtype=bool)
     hard[sorted(forced | {0})] = True
-    ms, me = _merge(cps, ends, sums.g, sums.z, hard, threshold, merge_g0, min_length)
-    plateaus = _plateaus(sums, idx, np.asarray(ms, np.int64), np.asarray(me, np.int64), xa,
-                         min_length, max_drift_g0, label_tol_g0, g_range_max)
-    g_clean = g.copy()
-    g_clean[idx] = y
-    jumps = _jumps(plateaus, g_clean, xa, model)
-    return PlateauResult(plateaus, jumps, sigma, idx[cps], params)
+    ms, me = cps, ends
+    while True:  # again over the merged segments: a piece that was short in one pass
+        # (not plateau-long, so not merged by label) can be long enough in the next
+        m2, e2 = (np.asarray(v, np.int64) for v in
+                  _merge(ms, me, sums.g, sums.z, hard, threshold, merge_g0, min_length))
+        if m2.size == ms.size:
+            return cps, m2, e2, sums
+        ms, me = m2, e2
 
 
 def _check_parameters(min_length: int, merge_g0: float, label_tol_g0: float, penalty: float,
