@@ -39,19 +39,11 @@ from sim_backend.kxci_common import (
     parse_int,
     split_args,
 )
-from sim_backend.kxci_state import InstrumentState
+from sim_backend.kxci_state import CardPart
 
 
-class SMUCard:
-    """User-mode and modeless SMU commands of the mainframe's SMUs.
-
-    Parameters
-    ----------
-    st : the instrument's shared state.
-    """
-
-    def __init__(self, st: InstrumentState) -> None:
-        self.st = st
+class SMUCard(CardPart):
+    """User-mode and modeless SMU commands of the mainframe's SMUs."""
 
     def handlers(self) -> dict:
         return {

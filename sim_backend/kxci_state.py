@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -238,3 +239,15 @@ class InstrumentState:
     def fmt(self, value: float) -> str:
         """A reading with the ``RS`` resolution (5 digits by default: ±N.NNNNE±NN [M 3-1])."""
         return f"{value:+.{self.sm.resolution - 1}E}"
+
+
+class CardPart:
+    """A part of the simulated mainframe (a card or a command family): its commands, which
+    read and change the instrument's shared state ``st``."""
+
+    def __init__(self, st: InstrumentState) -> None:
+        self.st = st
+
+    def handlers(self) -> dict[str, Callable[[str], str | None]]:
+        """Command name -> handler of the command's arguments (the reply, or None)."""
+        raise NotImplementedError

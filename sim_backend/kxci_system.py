@@ -51,22 +51,14 @@ from sim_backend.kxci_common import (
     parse_int,
     split_args,
 )
-from sim_backend.kxci_state import MAX_VAR2_STEPS, InstrumentState, StepSpec, SweepSpec
+from sim_backend.kxci_state import MAX_VAR2_STEPS, CardPart, StepSpec, SweepSpec
 from sim_backend.kxci_system_plan import defined_names, parse_quoted, require_page
 
 __all__ = ["SystemPages", "parse_quoted"]
 
 
-class SystemPages:
-    """The DE, SS and SM page commands [M 5-7…5-27].
-
-    Parameters
-    ----------
-    st : the instrument's shared state.
-    """
-
-    def __init__(self, st: InstrumentState) -> None:
-        self.st = st
+class SystemPages(CardPart):
+    """The DE, SS and SM page commands [M 5-7…5-27]."""
 
     def handlers(self) -> dict:
         return {

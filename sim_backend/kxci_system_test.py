@@ -18,7 +18,7 @@ import numpy as np
 
 from sim_backend.kxci_channels import MAX_BUFFER, NOT_MAPPED_VALUE, VSVMChannel
 from sim_backend.kxci_common import KXCIError, parse_float, parse_int, split_args
-from sim_backend.kxci_state import InstrumentState
+from sim_backend.kxci_state import CardPart
 from sim_backend.kxci_system_plan import (
     Source,
     TestPlan,
@@ -29,16 +29,8 @@ from sim_backend.kxci_system_plan import (
 )
 
 
-class SystemTest:
-    """``ME``, ``DO``, ``RD``, ``MP``, ``SR``, ``SV``, ``GT``, and the test they run.
-
-    Parameters
-    ----------
-    st : the instrument's shared state.
-    """
-
-    def __init__(self, st: InstrumentState) -> None:
-        self.st = st
+class SystemTest(CardPart):
+    """``ME``, ``DO``, ``RD``, ``MP``, ``SR``, ``SV``, ``GT``, and the test they run."""
 
     def handlers(self) -> dict:
         return {"ME": self._me, "DO": self._do, "RD": self._rd, "SV": self._sv,

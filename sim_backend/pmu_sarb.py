@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim_backend.kxci_common import KXCIError, parse_float, parse_int, split_args
+from sim_backend.kxci_state import CardPart
 from sim_backend.pmu_schedule import (
     UnitSpec,
     Window,
@@ -111,16 +112,8 @@ def sarb_specs(c: PulseChannel) -> list[UnitSpec]:
     return specs
 
 
-class SegmentArbCommands:
-    """``:PMU:SARB:SEQ:<field>[:ADD]`` and ``:PMU:SARB:WFM:SEQ:LIST[:ADD]``.
-
-    Parameters
-    ----------
-    st : the instrument's shared state (pulse channels, PMU mode).
-    """
-
-    def __init__(self, st) -> None:
-        self.st = st
+class SegmentArbCommands(CardPart):
+    """``:PMU:SARB:SEQ:<field>[:ADD]`` and ``:PMU:SARB:WFM:SEQ:LIST[:ADD]``."""
 
     def handlers(self) -> dict:
         h = {":PMU:SARB:WFM:SEQ:LIST:ADD": self._sarb_list(add=True),

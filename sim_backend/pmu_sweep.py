@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim_backend.kxci_common import KXCIError, parse_float, parse_int, split_args
+from sim_backend.kxci_state import CardPart
 from sim_backend.pmu_state import PulseChannel, pulse_channel, require_pmu_mode
 
 
@@ -60,16 +61,8 @@ SWEEP_COMMANDS = {
 MAX_PIV_POINTS = 65536
 
 
-class PMUSweeps:
-    """``:PMU:SWEEP:*`` / ``:PMU:STEP:*`` handlers and the per-point pulse levels.
-
-    Parameters
-    ----------
-    st : the instrument's shared state (its pulse channels and PMU mode).
-    """
-
-    def __init__(self, st) -> None:
-        self.st = st
+class PMUSweeps(CardPart):
+    """``:PMU:SWEEP:*`` / ``:PMU:STEP:*`` handlers and the per-point pulse levels."""
 
     def handlers(self) -> dict:
         return {name: self._sweep_command(*spec) for name, spec in SWEEP_COMMANDS.items()}
