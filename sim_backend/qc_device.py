@@ -70,18 +70,20 @@ class _Fluctuations:
 
     dphi: NDArray[np.float64]  # barrier offset of a closed partial channel / gap, eV
     dphi_half: NDArray[np.float64]  # barrier offset of a half-open channel, eV
-    dg: NDArray[np.float64]  # transmission offset of the open channels
+    dg: NDArray[np.float64]  # transmission offset of the open channels (RTN)
+    dg_neck: NDArray[np.float64]  # rearrangement offset per square root of the channel count
     tip: NDArray[np.float64]  # transmission the read-disturb tip adds (+) or removes (-)
 
     def __getitem__(self, sl: slice | NDArray[np.int64]) -> _Fluctuations:
-        return _Fluctuations(self.dphi[sl], self.dphi_half[sl], self.dg[sl], self.tip[sl])
+        return _Fluctuations(self.dphi[sl], self.dphi_half[sl], self.dg[sl],
+                             self.dg_neck[sl], self.tip[sl])
 
     def changes(self) -> NDArray[np.bool_]:
         """True where a step's offsets differ from the previous step's."""
         out = np.zeros(self.dg.size, dtype=bool)
         if out.size:
             out[0] = True
-            for a in (self.dphi, self.dphi_half, self.dg, self.tip):
+            for a in (self.dphi, self.dphi_half, self.dg, self.dg_neck, self.tip):
                 out[1:] |= a[1:] != a[:-1]
         return out
 
@@ -139,7 +141,7 @@ class QCDevice:
         self.rtn_state = self.rng.random(k) < self.rtn_p_occupied
         self.rtn_dphi = p.rtn_dphi * np.exp(self.rng.normal(0.0, 0.3, k))
         self.rtn_dg = p.rtn_dg * np.exp(self.rng.normal(0.0, 0.3, k))
-        self.neck_dtau = 0.0  # neck rearrangement: transmission offset of the outer channel
+        self.neck_dtau = 0.0  # neck rearrangement: transmission offset per sqrt(channel)
         self.neck_dphi = 0.0  # and barrier offset of the half channel (eV)
         self._budget = float(self.rng.exponential())
         self.events = 0
@@ -276,7 +278,9 @@ class QCDevice:
     ) -> CircuitSolution:
         p = self.params
         if self.n > 0:
-            g_open = np.maximum(self.tau_sum + fl.tip + fl.dg, 0.0)
+            # the rearranged neck's offset scales with the neck as it is now
+            g_open = np.maximum(self.tau_sum + fl.tip + fl.dg
+                                + fl.dg_neck * np.sqrt(self.n), 0.0)
         else:
             g_open = np.maximum(fl.tip, 0.0)
         phi = self.phi_partial + (fl.dphi_half if self.half else fl.dphi)
@@ -321,7 +325,10 @@ class QCDevice:
         # the field only helps a little, so a RESET stops once the power has fallen.
         # Under positive bias the field drives vacancies into the neck, which outweighs
         # the thermal out-diffusion: there removal sees only the filament temperature.
-        t_neck = np.where(x < 0, p.t_ambient + p.r_thermal_reset * np.abs(sol.i * x), temp)
+        r_th = p.r_thermal_reset
+        if p.m_thermal > 0:  # spreading resistance of a contact of radius ~ sqrt(m)
+            r_th = r_th * np.sqrt(p.m_thermal / max(m, p.m_thermal_floor))
+        t_neck = np.where(x < 0, p.t_ambient + r_th * np.abs(sol.i * x), temp)
         kt_neck_max = _KB_EV * float(t_neck.max())
         if m > 0 and p.nu0 * np.exp(-max(e_r + p.gamma_remove * x_min, 0.0)
                                     / kt_neck_max) > negligible:
@@ -401,9 +408,9 @@ class QCDevice:
             last = np.maximum.accumulate(np.where(ticks, idx, -1))
             j = np.maximum(last, 0)
             # the neck's outer channels are rearranged together: the offset of the summed
-            # transmission scales with the neck's width (cycle-to-cycle spread of a level)
-            width = max(self.n, 1) ** 0.5
-            new_tau = self.rng.normal(0.0, p.rearrange_tau_sigma * width, n)
+            # transmission scales with the square root of the neck's width (applied with
+            # the channel count of the moment: cycle-to-cycle spread of a level)
+            new_tau = self.rng.normal(0.0, p.rearrange_tau_sigma, n)
             new_phi = self.rng.normal(0.0, p.rearrange_phi_sigma, n)
             re_tau = np.where(last >= 0, new_tau[j], self.neck_dtau)
             re_phi = np.where(last >= 0, new_phi[j], self.neck_dphi)
@@ -413,7 +420,8 @@ class QCDevice:
             re_tau = np.full(n, self.neck_dtau)
             re_phi = np.full(n, self.neck_dphi)
         tip = p.tip_t * self._tip_path(v, dts, idx)
-        return _Fluctuations(dphi=dphi, dphi_half=dphi + re_phi, dg=dg + re_tau, tip=tip)
+        return _Fluctuations(dphi=dphi, dphi_half=dphi + re_phi, dg=dg, dg_neck=re_tau,
+                             tip=tip)
 
     def _tip_path(self, v: NDArray[np.float64], dts: NDArray[np.float64],
                   idx: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -428,9 +436,12 @@ class QCDevice:
         """
         p = self.params
         av = np.abs(v)
-        # only a formed filament has a tip to open (no read disturb in the HRS)
-        formed = 1.0 if self.n > 0 else 0.0
-        open_rate = (formed * p.nu_disturb
+        # only a complete filament (a neck as wide as its body) has a tip to open: none in
+        # the HRS, none on a neck a RESET has thinned (its tip region is depleted)
+        formed = 1.0 if self.n > 0 and self.n >= self.n_body else 0.0
+        # a read is a weak SET: only the SET polarity draws the tip out (vacancies drift
+        # towards the top electrode); a negative bias pushes it back (relaxation)
+        open_rate = (formed * p.nu_disturb * (v > 0)
                      * _logistic((av - p.v_disturb) / p.v_disturb_width)
                      * _logistic((_TIP_MAX_V - av) / 0.05))
         # strong bias (above the read range) hands an open tip back to the main dynamics

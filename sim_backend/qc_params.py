@@ -52,6 +52,12 @@ class QCParams:
     r_thermal_reset : thermal resistance of the neck for removal (K/W): removal runs at
         ``T = T_amb + r_thermal_reset |I x|``, so a RESET is Joule-driven and stops where
         the dissipated power has fallen (intermediate levels at -3 V).
+    m_thermal, m_thermal_floor : the neck is a constriction whose spreading resistance
+        ``1 / (4 kappa a)`` grows as its radius ``a ~ sqrt(m)`` shrinks:
+        ``r_thermal_reset`` holds at ``m_thermal`` channels and scales as
+        ``sqrt(m_thermal / max(m, m_thermal_floor))`` (below a few channels the heat
+        leaves through the electrodes; 0 switches the scaling off). A thinning neck
+        stays hot, so a RESET train keeps decaying (Fig. 6) instead of stalling.
     nu_decay, m_decay : zero-bias dissolution of a thin filament, ``nu_decay exp(-m /
         m_decay)`` per second: low levels drift, retention grows exponentially with the
         level (paper 002 L318).
@@ -80,7 +86,9 @@ class QCParams:
 
     Read disturb (metastable filament tip, MSS-like logistic in bias)
     ----------------------------------------------------------------
-    nu_disturb : saturated opening rate of the tip in 1/s.
+    nu_disturb : saturated opening rate of the tip in 1/s: a positive (SET-polarity) read
+        opens it, on a complete filament only (at least one channel and a neck as wide as
+        its body; a RESET-thinned neck has no tip).
     v_disturb, v_disturb_width : logistic centre and width of the opening rate in V (of the
         programmed read bias).
     nu_tip_relax : relaxation rate of an open tip in 1/s.
@@ -89,11 +97,12 @@ class QCParams:
 
     Rearrangement under strong bias (cycle-to-cycle variation of a level)
     ---------------------------------------------------------------------
-    nu_rearrange : rate in 1/s once the programmed bias exceeds ``v_rearrange``.
+    nu_rearrange : rate in 1/s once the programmed bias exceeds ``v_rearrange`` (fast
+        against a 5 ms pulse: every strong pulse leaves a fresh neck configuration).
     v_rearrange : bias (V, either polarity) above which atoms at the neck rearrange.
     rearrange_phi_sigma : spread of the half channel's barrier redrawn at a rearrangement.
     rearrange_tau_sigma : spread of the open channels' summed transmission offset per
-        square root of the channel count.
+        square root of the channel count (scaled with the channel count of the moment).
 
     RESET oscillations
     ------------------
@@ -132,6 +141,8 @@ class QCParams:
     eps_remove: float = 0.0147
     gamma_remove: float = 0.05
     r_thermal_reset: float = 1.0e5
+    m_thermal: float = 10.0
+    m_thermal_floor: float = 4.0
     nu_decay: float = 1e-2
     m_decay: float = 1.5
     m_wide: float = 12.0
@@ -155,7 +166,7 @@ class QCParams:
     p_tip_fix: float = 0.15
     tip_t: float = 0.5
 
-    nu_rearrange: float = 200.0
+    nu_rearrange: float = 2000.0
     v_rearrange: float = 1.0
     rearrange_phi_sigma: float = 0.15
     rearrange_tau_sigma: float = 0.15

@@ -39,8 +39,6 @@ def test_fig6_runs_set_then_reset_train_on_one_device(tmp_path):
     assert all(p.stat().st_size > 20_000 for p in pngs)
 
 
-@pytest.mark.xfail(strict=True, reason="the device model's LTP window is ~1.6x (paper 000 "
-                   "Fig. 7b: a wide nonlinear window); see the fig7b rows of the calibration")
 def test_cli_reproduce_fig7(tmp_path, capsys):
     import json
 
