@@ -1,6 +1,6 @@
 """Offline analysis of quantized-conductance measurements.
 
-Pure numpy/scipy/h5py/matplotlib: no Qt, no pyvisa, no other labapp package.
-Submodules are imported on demand so that ``from analysis.constants import G0``
-stays cheap for the simulator and the drivers.
+Pure numpy/scipy/h5py/matplotlib on top of :mod:`labcore` (constants, run files): no Qt,
+no pyvisa, no other labapp package. Submodules are imported on demand so that importing
+one analysis stays cheap.
 """

@@ -44,7 +44,10 @@ import numpy as np
 from analysis.batch_aggregate import StreamingAggregate
 from analysis.batch_cache import ResultCache, stat_key
 from analysis.histograms import Histogram, fit_mixture
+from analysis.inputs import CSV_SUFFIXES, load_run
 from analysis.summary import AnalysisOptions, RunAnalysis, jsonable
+from labcore.runfile import RunFileError, list_runs
+from labcore.validate import check_on_open
 
 COMPACT_DROP = ("plateaus", "jumps", "jump_report", "options")
 
@@ -88,10 +91,6 @@ def analyze_file(path: str, options: AnalysisOptions | None = None) -> list[dict
     Returns one record per run: ``{"summary": compact summary, "counts": trace histogram
     counts, "state_levels": plateau levels}`` or ``{"file", "run_id", "error"}``.
     """
-    from analysis.inputs import CSV_SUFFIXES, load_run
-    from analysis.runfile import RunFileError, list_runs
-    from analysis.validate import check_on_open
-
     options = options or AnalysisOptions()
     try:
         if Path(path).suffix.lower() in CSV_SUFFIXES:

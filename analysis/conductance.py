@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analysis.constants import G0
+from labcore.constants import G0
 
 #: |V| below this is masked when forming G = I/V (every sweep crosses 0 V).
 V_MASK = 1e-3

@@ -63,8 +63,8 @@ from analysis.figures_states import (  # noqa: E402
 )
 from analysis.options import figure_supported  # noqa: E402
 from analysis.plateaus import KIND_QUANTIZED  # noqa: E402
-from analysis.runfile import RunData  # noqa: E402
 from analysis.summary import RunAnalysis  # noqa: E402
+from labcore.runfile import RunData  # noqa: E402
 
 SET_SEGMENTS = (1, 2)
 RESET_SEGMENTS = (3, 4)

@@ -21,6 +21,7 @@ from analysis.plateaus import KIND_ABOVE, KIND_NOT_HALF, KIND_OFF, KIND_QUANTIZE
 from analysis.retention import TEN_YEARS_S
 from analysis.summary import RunAnalysis
 from analysis.switching import ecdf
+from labcore.constants import G0
 
 KIND_COLOURS = {KIND_QUANTIZED: "C2", KIND_NOT_HALF: "C1", KIND_OFF: "0.35", KIND_ABOVE: "C4"}
 
@@ -180,7 +181,6 @@ def figure_endurance(an: RunAnalysis) -> Figure:
     """LRS and HRS conductance per cycle (log cycle axis)."""
     e = an.endurance
     if e is None and an.switching is not None:
-        from analysis.constants import G0
         from analysis.endurance import endurance_from_resistances
 
         sw = an.switching

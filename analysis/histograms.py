@@ -30,8 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import least_squares
 from scipy.signal import find_peaks
 
-from analysis.constants import G0
 from analysis.options import DEFAULT_BIN_G0
+from labcore.constants import G0
 
 DEFAULT_RANGE_G0 = (0.0, 25.0)
 

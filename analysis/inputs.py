@@ -1,6 +1,6 @@
 """One entry point for analysis input: a run file (HDF5) or a CSV export.
 
-Both come back as :class:`analysis.runfile.RunData`, so the rest of the package never
+Both come back as :class:`labcore.runfile.RunData`, so the rest of the package never
 asks where the data came from.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.csv_io import read_csv_run
-from analysis.runfile import RunData, RunFileError, read_run
+from labcore.csv_io import read_csv_run
+from labcore.runfile import RunData, RunFileError, read_run
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
 

@@ -1,6 +1,6 @@
 """Was a run measured or simulated? One short label for every human-facing output.
 
-The answer itself comes from :func:`analysis.run_json.provenance` (run metadata first,
+The answer itself comes from :func:`labcore.run_json.provenance` (run metadata first,
 then the instrument snapshot and the simulator's ``SIM<seed>`` serial), so ``info``,
 ``info --json``, the CSV sidecar, figure titles and batch tables cannot disagree.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analysis.run_json import provenance
+from labcore.run_json import provenance
 
 
 def _prov(run: Any) -> tuple[bool | None, Any]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.runfile import RunData
+from labcore.runfile import RunData
 
 SOURCE_PULSE_TIMES = "recorded pulse times"
 SOURCE_SAMPLE_TIMES = "recorded sample times"

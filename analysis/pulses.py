@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analysis.constants import G0
+from labcore.constants import G0
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from analysis.constants import G0
+from labcore.constants import G0
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,6 @@ from analysis.pulses import (
 )
 from analysis.retention import DriftFit, fit_drift
 from analysis.rtn import RTNResult, analyze_rtn
-from analysis.runfile import RunData
 from analysis.series import SeriesEstimate, estimate_series_r, relabel_with_series
 from analysis.switching import SwitchingResult, switching_analysis
 from analysis.timelag import (
@@ -57,6 +56,7 @@ from analysis.timelag import (
     clearly_above_unity_fraction,
     variability_per_level,
 )
+from labcore.runfile import RunData
 
 __all__ = ["AnalysisOptions", "RunAnalysis", "jsonable", "summarize"]
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.constants import G0
+from labcore.constants import G0
+from labcore.runfile import RunWriter
 
 
 @dataclass
@@ -179,8 +180,6 @@ def write_synthetic_run(path: str, kind: str, rng: np.random.Generator, **kw) ->
     ``ltp-ltd`` (reads with polarity), ``retention`` (drifting reads),
     ``read-noise`` (telegraph samples). Used by tests, benchmarks and the docs.
     """
-    from analysis.runfile import RunWriter
-
     base = {"time_s": "f8", "voltage_V": "f8", "current_A": "f8", "conductance_G0": "f8"}
     if kind == "dc-sweep":
         s = sweep_samples(rng, **kw)

@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.constants import G0  # noqa: E402
-from analysis.runfile import RunWriter, read_run  # noqa: E402
+from labcore.constants import G0  # noqa: E402
+from labcore.runfile import RunWriter, read_run  # noqa: E402
 
 COLUMNS = ("time_s", "voltage_V", "current_A", "conductance_G0")
 

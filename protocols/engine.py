@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.run_json import provenance
-from analysis.runfile import RunWriter, WriterLock, utc_now
 from drivers.keithley4200 import Keithley4200A
 from drivers.validation import ParameterError
+from labcore.run_json import provenance
+from labcore.runfile import RunWriter, WriterLock, utc_now
 from protocols.base import (
     Aborted,
     Outcome,
@@ -213,7 +213,7 @@ class RunEngine:
         """Run ``protocol`` and write it as a new run into ``path``.
 
         ``lock``: the file's writer lock when the caller claimed it before connecting
-        (:func:`analysis.runfile.claim`); otherwise the run claims the file itself and a
+        (:func:`labcore.runfile.claim`); otherwise the run claims the file itself and a
         file another writer holds is refused before the protocol sends anything.
         """
         self.validate(protocol)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.constants import G0
+from labcore.constants import G0
 
 _MAX_ITER = 60
 _XTOL = 1e-13

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analysis.constants import E_CHARGE, K_BOLTZMANN
+from labcore.constants import E_CHARGE, K_BOLTZMANN
 from sim_backend.device import DriveResult
 from sim_backend.qc_circuit import CircuitSolution, solve_operating_point
 from sim_backend.qc_params import QCParams, draw_device_params

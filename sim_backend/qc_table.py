@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis.constants import G0
+from labcore.constants import G0
 
 TABLE_PATH = Path(__file__).with_name("qc_calibration_table.json")
 

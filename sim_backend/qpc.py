@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analysis.constants import G0
+from labcore.constants import G0
 
 
 def _softplus(x: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -23,12 +23,16 @@ state's level is the same state).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
+from analysis.inputs import load_run
 from analysis.nonlinearity import NonlinearityFit, nl_label, shape
+from analysis.summary import RunAnalysis
+from labcore.runfile import list_runs
 
 #: largest curve shape P_max/A considered (NL label 10.08: the first pulse does ~all)
 C_MAX = 2000.0
@@ -191,12 +195,6 @@ def from_run(path, run_id: str | None = None) -> DeviceModel:
     Without ``run_id`` the last ``ltp-ltd`` run of the file is used (the last run if
     there is none, which is then refused by name).
     """
-    from pathlib import Path
-
-    from analysis.inputs import load_run
-    from analysis.runfile import list_runs
-    from analysis.summary import RunAnalysis
-
     if run_id is None and Path(path).suffix.lower() in (".h5", ".hdf5"):
         ltp = [r.run_id for r in list_runs(path) if r.protocol == "ltp-ltd"]
         run_id = ltp[-1] if ltp else None

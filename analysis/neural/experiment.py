@@ -5,7 +5,7 @@ Writes into the output folder:
 - ``nn-summary.json``: data set, settings, the device model, and per training run the
   per-epoch accuracy and loss (train and test) and the confusion matrices;
 - ``nn-history-<device>.csv``: the per-epoch figures of each training run as plain CSV
-  (the project's one CSV writer, :func:`analysis.csv_io.write_csv`);
+  (the project's one CSV writer, :func:`labcore.csv_io.write_csv`);
 - ``fig7c_accuracy.png``, ``fig7d_loss.png``, ``fig7e_confusion.png``.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 
 from analysis.neural import datasets
 from analysis.neural import device_model as dm
+from labcore.csv_io import write_csv
 
 #: training runs ``--device`` can ask for, in the order they are trained and plotted
 DEVICE_KINDS = ("measured", "ideal", "float")
@@ -47,7 +48,7 @@ def run_experiment(run_file: str | Path, outdir: str | Path, *, run_id: str | No
     Returns the summary that ``nn-summary.json`` holds, with ``files`` listing what was
     written.
     """
-    from analysis.csv_io import write_csv
+    # JAX and matplotlib load only when an experiment runs (start-up time of the CLI)
     from analysis.neural.figures import save_figures
     from analysis.neural.training import TrainConfig, train
 

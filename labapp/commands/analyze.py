@@ -14,8 +14,8 @@ from pathlib import Path
 from analysis.inputs import CSV_SUFFIXES, load_run
 from analysis.options import FIGURE_NAMES, PROTOCOL_FIGURES, AnalysisOptions, figure_supported
 from analysis.pulses import TopPortion
-from analysis.runfile import list_runs
-from analysis.validate import check_on_open
+from labcore.runfile import list_runs
+from labcore.validate import check_on_open
 
 
 def add_analysis_options(p: argparse.ArgumentParser) -> None:

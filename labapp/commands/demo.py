@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analysis.runfile import read_run
+from labcore.runfile import read_run
 from protocols import DCSweep, RunEngine, connect
 
 

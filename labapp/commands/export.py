@@ -1,6 +1,6 @@
 """``labapp export FILE.h5 [--run ID] --csv DIR``: one plain CSV per run and stream.
 
-Written by :func:`analysis.csv_io.export_csv` (the GUI's export uses the same writer):
+Written by :func:`labcore.csv_io.export_csv` (the GUI's export uses the same writer):
 ``DIR/<run_id>_<stream>.csv`` per stream and ``DIR/<run_id>.json`` with the run's
 metadata, for Excel, Origin or ``pandas.read_csv``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analysis.csv_io import export_csv
+from labcore.csv_io import export_csv
 
 
 def register(sub: argparse._SubParsersAction) -> None:

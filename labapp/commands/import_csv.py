@@ -1,6 +1,6 @@
 """``labapp import-csv IN.csv|RUN.json -o FILE.h5``: CSV (labapp export or Clarius) to a run.
 
-A CSV is read by :func:`analysis.csv_io.read_csv_run` (labapp export columns, with the
+A CSV is read by :func:`labcore.csv_io.read_csv_run` (labapp export columns, with the
 metadata of its JSON sidecar when that is beside it; the earlier ``#``-commented export
 format; the common Clarius names such as ``AV``/``AI``, ``Time``, units in brackets), and
 written as a new run (protocol from the sidecar or the ``# protocol:`` line, else
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from analysis.conductance import conductance_g0
-from analysis.csv_io import read_csv_run, read_export
-from analysis.runfile import STANDARD_UNITS, STATUSES, RunWriter
 from labapp.commands.run import run_file_path
+from labcore.csv_io import read_csv_run, read_export
+from labcore.runfile import STANDARD_UNITS, STATUSES, RunWriter
 from protocols.versioning import software_version
 
 _DTYPES = {"pulse_index": "i8", "segment": "i1", "cycle": "i4", "compliance": "?",

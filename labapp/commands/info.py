@@ -1,7 +1,7 @@
 """``labapp info FILE [--json]``: list the runs in a run file, their status and metadata.
 
 ``--json`` prints ``{"file": ..., "runs": [...]}`` with each run as
-:func:`analysis.run_json.describe_run` describes it (the keys of the CSV export's sidecar).
+:func:`labcore.run_json.describe_run` describes it (the keys of the CSV export's sidecar).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import argparse
 from pathlib import Path
 
 from analysis.provenance import label
-from analysis.run_json import describe_run, dumps
-from analysis.runfile import RunInfo, list_runs, read_run, repair_file
-from analysis.runlock import describe_holder, live_writer
-from analysis.validate import Problem, errors, validate_file
+from labcore.run_json import describe_run, dumps
+from labcore.runfile import RunInfo, list_runs, read_run, repair_file
+from labcore.runlock import describe_holder, live_writer
+from labcore.validate import Problem, errors, validate_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:

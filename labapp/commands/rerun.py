@@ -15,14 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analysis.run_json import provenance
-from analysis.runfile import RunFileError, read_run
 from labapp.commands.run import (
     add_connection_args,
     check_connection_args,
     instrument_choice,
     run_file_path,
 )
+from labcore.run_json import provenance
+from labcore.runfile import RunFileError, read_run
 from protocols import RunEngine, SafetyProfile, connect, get_protocol
 
 

@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.run_json import provenance
-from analysis.runfile import claim
 from drivers.validation import ParameterError, check_range
 from labapp.commands.list_protocols import parameter_table
 from labapp.instrument_choice import ENV, InstrumentChoice, choose
+from labcore.run_json import provenance
+from labcore.runfile import claim
 from protocols import PROTOCOLS, RunEngine, SafetyProfile, build, connect, get_protocol
 from protocols.parameters import Param, parse_assignments, parse_quantity
 

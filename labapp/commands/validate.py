@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from analysis.validate import errors, validate_file
+from labcore.validate import errors, validate_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,6 +1,6 @@
 """Data browser: open run files, list their runs, show stored data and analysis views.
 
-Reads files with :mod:`analysis.runfile` (SWMR-safe, so a file being written by a run
+Reads files with :mod:`labcore.runfile` (SWMR-safe, so a file being written by a run
 in progress can be browsed). The stored table is shown through a virtual table model:
 rows are formatted only when the view asks for them, so a 10^6-row run opens at once.
 """
@@ -17,12 +17,12 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
-from analysis.csv_io import ordered, write_csv
-from analysis.run_json import describe_run
-from analysis.runfile import RunData, RunFileError, RunInfo, list_runs, read_run
 from analysis.summary import RunAnalysis
 from labapp.gui.analysis_views import VIEW_NEEDS, VIEWS, NotApplicable, ViewResult
 from labapp.gui.qt_wait import process_until
+from labcore.csv_io import ordered, write_csv
+from labcore.run_json import describe_run
+from labcore.runfile import RunData, RunFileError, RunInfo, list_runs, read_run
 
 log = logging.getLogger("labapp.gui.browser")
 

@@ -23,7 +23,6 @@ from typing import Any
 
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from analysis.run_json import provenance
 from drivers.validation import ParameterError
 from labapp.gui.connection_panel import ConnectionPanel
 from labapp.gui.data_browser import DataBrowser
@@ -37,6 +36,7 @@ from labapp.gui.run_queue import RunPanel
 from labapp.gui.status_panel import RunStatus
 from labapp.gui.wheel_guard import WheelGuard
 from labapp.instrument_choice import fresh_seed
+from labcore.run_json import provenance
 
 log = logging.getLogger("labapp.gui")
 
