@@ -26,7 +26,6 @@ error in the report (and is not cached, so it is tried again next time).
 
 from __future__ import annotations
 
-import csv
 import glob
 import json
 import os
@@ -46,6 +45,8 @@ from analysis.batch_cache import ResultCache, stat_key
 from analysis.histograms import Histogram, fit_mixture
 from analysis.inputs import CSV_SUFFIXES, load_run
 from analysis.summary import AnalysisOptions, RunAnalysis, jsonable
+from analysis.switching import top_level_vs_compliance
+from labcore.csv_io import write_csv
 from labcore.runfile import RunFileError, list_runs
 from labcore.validate import check_on_open
 
@@ -204,8 +205,6 @@ class BatchReport:
             out["v_set_jump_V"] = vs.tolist()
             out["v_reset_jump_V"] = vr.tolist()
         if self._agg.compliance.size:
-            from analysis.switching import top_level_vs_compliance
-
             out["top_level_vs_compliance"] = top_level_vs_compliance(
                 self._agg.compliance.array().tolist(), self._agg.top.array().tolist())
         return jsonable(out)
@@ -326,11 +325,7 @@ def analyze_batch(
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     options = options or AnalysisOptions()
-    if client is None and scheduler:
-        if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
-            raise ValueError(f"scheduler must be an address like tcp://HOST:PORT, "
-                             f"got {scheduler!r}")
-        Client = _dask_client_class()
+    Client = _dask_client_class(scheduler) if client is None and scheduler else None
     own_cache = None
     if cache is not None and not isinstance(cache, ResultCache):
         own_cache = cache = ResultCache(cache, options)
@@ -339,28 +334,9 @@ def analyze_batch(
     with ExitStack() as stack:
         if own_cache is not None:
             stack.callback(own_cache.close)
-        if client is None and scheduler:
+        if Client is not None:
             client = stack.enter_context(Client(scheduler, timeout="10s"))
-        if client is not None:
-            n, how = _cluster_size(client), "dask"
-
-            def submit(ps: list[str]) -> Any:
-                return client.submit(analyze_files, ps, options, pure=False)
-        else:
-            n = min(workers or os.cpu_count() or 1, len(paths))
-            if n == 1:
-                how = "in-process"
-
-                def submit(ps: list[str]) -> Any:
-                    return _Done(analyze_files(ps, options))
-            else:
-                how = f"process pool ({n})"
-                pools: list[ProcessPoolExecutor] = []
-
-                def submit(ps: list[str]) -> Any:
-                    if not pools:  # started by the first cache miss, not before
-                        pools.append(stack.enter_context(ProcessPoolExecutor(max_workers=n)))
-                    return pools[0].submit(analyze_files, ps, options)
+        submit, n, how = _submitter(stack, client, workers, len(paths), options)
         chunk = max(1, min(32, len(paths) // (8 * n)))
         try:
             for rec in _stream_records(paths, submit, cache, chunk, window=4 * n):
@@ -375,8 +351,34 @@ def analyze_batch(
     return BatchReport(agg, len(paths), time.perf_counter() - t0, how, extra)
 
 
-def _dask_client_class() -> Any:
-    """``dask.distributed.Client``, or a one-line error naming the extra to install."""
+def _submitter(stack: ExitStack, client: Any, workers: int | None, n_paths: int,
+               options: AnalysisOptions) -> tuple[Callable[[list[str]], Any], int, str]:
+    """``(submit, parallel workers, how)``: where chunks of files are analysed (a Dask
+    client, a process pool started on first use and closed with ``stack``, or here)."""
+    if client is not None:
+        def on_cluster(ps: list[str]) -> Any:
+            return client.submit(analyze_files, ps, options, pure=False)
+        return on_cluster, _cluster_size(client), "dask"
+    n = min(workers or os.cpu_count() or 1, n_paths)
+    if n == 1:
+        def in_process(ps: list[str]) -> Any:
+            return _Done(analyze_files(ps, options))
+        return in_process, 1, "in-process"
+    pools: list[ProcessPoolExecutor] = []
+
+    def on_pool(ps: list[str]) -> Any:
+        if not pools:  # started by the first cache miss, not before
+            pools.append(stack.enter_context(ProcessPoolExecutor(max_workers=n)))
+        return pools[0].submit(analyze_files, ps, options)
+    return on_pool, n, f"process pool ({n})"
+
+
+def _dask_client_class(scheduler: str) -> Any:
+    """``dask.distributed.Client`` for a scheduler address, or a one-line error (a
+    malformed address, or the extra to install)."""
+    if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
+        raise ValueError(f"scheduler must be an address like tcp://HOST:PORT, "
+                         f"got {scheduler!r}")
     try:
         from dask.distributed import Client
     except ImportError as exc:
@@ -430,21 +432,14 @@ def write_report(report: BatchReport, out_dir: str | Path, *, figures: bool = Tr
         _write_lines(fh, report.failures)
         fh.write(b"]}\n")
     written.append(p)
-    p = out / "runs.csv"
-    with p.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=RUN_COLUMNS)
-        w.writeheader()
-        for r in report.runs:
-            w.writerow(_row(r))
-    written.append(p)
+    rows = [_row(r) for r in report.runs]
+    written.append(write_csv(out / "runs.csv", {  # as text: True/False, None empty
+        c: np.array([r[c] for r in rows], dtype=object) for c in RUN_COLUMNS}))
     if report.histogram is not None:
-        p = out / "histogram.csv"
         h = report.histogram
-        np.savetxt(p, np.column_stack((h.edges[:-1], h.edges[1:], h.counts)), delimiter=",",
-                   header="bin_low_G0,bin_high_G0,counts", comments="", fmt=["%.6g", "%.6g",
-                                                                            "%d"])
-        written.append(p)
-    if figures:
+        written.append(write_csv(out / "histogram.csv", {
+            "bin_low_G0": h.edges[:-1], "bin_high_G0": h.edges[1:], "counts": h.counts}))
+    if figures:  # matplotlib only when figures are asked for (start-up time)
         from analysis.figures_batch import batch_figures
 
         written += batch_figures(report, agg, out)

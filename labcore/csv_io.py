@@ -97,45 +97,10 @@ def read_csv_run(path: str | Path) -> RunData:
         the message names the file and the problem.
     """
     p = Path(path)
-    if not p.exists():
-        raise RunFileError(f"{p}: no such file")
-    meta: dict[str, str] = {}
-    parameters: dict[str, dict] = {}
-    header: list[str] | None = None
-    try:
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise RunFileError(f"{p}: cannot read ({exc})") from exc
-    lines = text.splitlines()
-    body = []
-    for line in lines:
-        s = line.strip()
-        if not s:
-            continue
-        if s.startswith("#"):
-            _parse_comment(s[1:].strip(), meta, parameters)
-            continue
-        body.append(line)
-    if not body:
-        raise RunFileError(f"{p}: no header line and no data")
-    side = read_sidecar(p)
-    try:
-        dialect = csv.Sniffer().sniff(body[0], delimiters=",;\t")
-        delim = dialect.delimiter
-    except csv.Error:
-        delim = ","
-    reader = csv.reader(body[:1], delimiter=delim)
-    header = next(reader)
-    columns: dict[str, tuple[int, float]] = {}
-    extra: dict[str, tuple[int, float]] = {}
-    for idx, h in enumerate(header):
-        key, scale = _normalise(h)
-        name = ALIASES.get(key)
-        if name and name not in columns:
-            columns[name] = (idx, scale)
-        elif not name and _IDENT.fullmatch(h.strip().strip('"')):
-            extra.setdefault(h.strip().strip('"'), (idx, 1.0))
-    columns.update({k: v for k, v in extra.items() if k not in columns})
+    meta, parameters, body = _split_lines(p)
+    delim = _delimiter(body[0])
+    header = next(csv.reader(body[:1], delimiter=delim))
+    columns = _header_columns(header)
     if "current_A" not in columns or (
         "voltage_V" not in columns and "v_program_V" not in columns
     ):
@@ -148,33 +113,11 @@ def read_csv_run(path: str | Path) -> RunData:
     table = _numeric_table(p, body[1:], delim)
     if table.ndim != 2 or table.shape[1] < len(header):
         raise RunFileError(f"{p}: rows have fewer cells than the header ({len(header)})")
-    streams: dict[str, np.ndarray] = {}
-    for name, (idx, scale) in columns.items():
-        col = table[:, idx] * scale
-        if name in INT_COLUMNS:
-            col = np.nan_to_num(col, nan=-1).astype(np.int64)
-        elif name == "compliance":
-            col = np.nan_to_num(col) != 0
-        streams[name] = col
-    if "voltage_V" not in streams:
-        streams["voltage_V"] = streams["v_program_V"]
-    if "time_s" not in streams:
-        streams["time_s"] = np.arange(len(table), dtype=float)
+    streams = _typed_columns(table, columns)
     units = {c: STANDARD_UNITS.get(c, "") for c in streams}
+    side = read_sidecar(p)
     if side:
-        stream = side.get("_stream", "samples")
-        info = side.get("streams", {}).get(stream, {})
-        units.update({c: u for c, u in info.get("columns", {}).items() if c in units})
-        return RunData(
-            path=p, run_id=side.get("run_id", p.stem), protocol=side.get("protocol", ""),
-            status=side.get("status", "completed"),
-            attrs={"source": "csv", **{k: side[k] for k in ("operator", "notes", "reason")
-                                       if side.get(k)},
-                   **{k: v for k, v in side.get("device", {}).items() if v}},
-            parameters=dict(side.get("parameters", {})),
-            instrument=dict(side.get("instrument", {}).get("settings", {})),
-            safety=dict(side.get("safety_profile", {})),
-            streams={"samples": streams}, units={"samples": units}, waveforms={})
+        return _run_from_sidecar(p, side, streams, units)
     return RunData(
         path=p,
         run_id=meta.get("run_id", p.stem),
@@ -188,6 +131,90 @@ def read_csv_run(path: str | Path) -> RunData:
         units={"samples": units},
         waveforms={},
     )
+
+
+def _split_lines(p: Path) -> tuple[dict[str, str], dict[str, dict], list[str]]:
+    """``(metadata, parameters, table lines)`` of a CSV: ``#`` comment lines (the earlier
+    format) parsed, blank lines dropped; refuses a missing, unreadable or empty file."""
+    if not p.exists():
+        raise RunFileError(f"{p}: no such file")
+    try:
+        text = p.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise RunFileError(f"{p}: cannot read ({exc})") from exc
+    meta: dict[str, str] = {}
+    parameters: dict[str, dict] = {}
+    body = []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("#"):
+            _parse_comment(s[1:].strip(), meta, parameters)
+        elif s:
+            body.append(line)
+    if not body:
+        raise RunFileError(f"{p}: no header line and no data")
+    return meta, parameters, body
+
+
+def _delimiter(header_line: str) -> str:
+    """Comma, semicolon or tab, as the header line shows (comma when unclear)."""
+    try:
+        return csv.Sniffer().sniff(header_line, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+
+
+def _header_columns(header: list[str]) -> dict[str, tuple[int, float]]:
+    """Standard column name -> (index, scale to SI) for the headers :data:`ALIASES`
+    knows (the first of each), then other identifier-like headers by their own name."""
+    columns: dict[str, tuple[int, float]] = {}
+    extra: dict[str, tuple[int, float]] = {}
+    for idx, h in enumerate(header):
+        key, scale = _normalise(h)
+        name = ALIASES.get(key)
+        if name and name not in columns:
+            columns[name] = (idx, scale)
+        elif not name and _IDENT.fullmatch(h.strip().strip('"')):
+            extra.setdefault(h.strip().strip('"'), (idx, 1.0))
+    columns.update({k: v for k, v in extra.items() if k not in columns})
+    return columns
+
+
+def _typed_columns(table: np.ndarray, columns: dict[str, tuple[int, float]]
+                   ) -> dict[str, np.ndarray]:
+    """The table's columns scaled to SI and typed (integers, compliance as bool), with a
+    voltage (the programmed one if no other) and a time (the row number if none)."""
+    streams: dict[str, np.ndarray] = {}
+    for name, (idx, scale) in columns.items():
+        col = table[:, idx] * scale
+        if name in INT_COLUMNS:
+            col = np.nan_to_num(col, nan=-1).astype(np.int64)
+        elif name == "compliance":
+            col = np.nan_to_num(col) != 0
+        streams[name] = col
+    if "voltage_V" not in streams:
+        streams["voltage_V"] = streams["v_program_V"]
+    if "time_s" not in streams:
+        streams["time_s"] = np.arange(len(table), dtype=float)
+    return streams
+
+
+def _run_from_sidecar(p: Path, side: dict[str, Any], streams: dict[str, np.ndarray],
+                      units: dict[str, str]) -> RunData:
+    """An exported CSV with its JSON sidecar: the run's metadata come from the sidecar."""
+    stream = side.get("_stream", "samples")
+    info = side.get("streams", {}).get(stream, {})
+    units = {**units, **{c: u for c, u in info.get("columns", {}).items() if c in units}}
+    return RunData(
+        path=p, run_id=side.get("run_id", p.stem), protocol=side.get("protocol", ""),
+        status=side.get("status", "completed"),
+        attrs={"source": "csv", **{k: side[k] for k in ("operator", "notes", "reason")
+                                   if side.get(k)},
+               **{k: v for k, v in side.get("device", {}).items() if v}},
+        parameters=dict(side.get("parameters", {})),
+        instrument=dict(side.get("instrument", {}).get("settings", {})),
+        safety=dict(side.get("safety_profile", {})),
+        streams={"samples": streams}, units={"samples": units}, waveforms={})
 
 
 def _numeric_table(p: Path, lines: list[str], delim: str) -> np.ndarray:
@@ -231,9 +258,20 @@ def csv_name(column: str, unit: str) -> str:
     return f"{column}_{unit}"
 
 
+def _text_cell(value: Any) -> str:
+    """A text cell: ``str(value)``, None empty, quoted (RFC 4180) only where it must be."""
+    s = "" if value is None else str(value)
+    if any(ch in s for ch in ',"\r\n'):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
 def _cells(values: np.ndarray) -> list[str]:
-    """One column as text: integers plain, booleans 0/1, floats to 12 digits, NaN empty."""
+    """One column as text: integers plain, booleans 0/1, floats to 12 digits, NaN empty;
+    a text or object column (e.g. file names, None for a missing value) as ``str``."""
     a = np.asarray(values)
+    if a.dtype.kind in "OUS":
+        return [_text_cell(v) for v in a.tolist()]
     if a.dtype == bool:
         return np.where(a, "1", "0").tolist()
     if np.issubdtype(a.dtype, np.integer):
@@ -246,7 +284,11 @@ def _cells(values: np.ndarray) -> list[str]:
 def write_csv(path: str | Path, columns: Mapping[str, Any], *,
               units: Mapping[str, str] | None = None,
               metadata: Mapping[str, Any] | None = None, protocol: str = "") -> Path:
-    """Write one table as RFC 4180 CSV: a header line, then numbers only.
+    """Write one table as RFC 4180 CSV: a header line, then one row per value.
+
+    Numeric columns are numbers only (the export); a text or object column (a report's
+    file names, a ``None`` for a missing value) is written as its ``str``, quoted where
+    RFC 4180 requires it.
 
     Parameters
     ----------

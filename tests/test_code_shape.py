@@ -71,8 +71,6 @@ LONG_CLASSES: set[str] = {
 
 #: functions over MAX_FUNCTION_LINES ("path:Qual.name")
 LONG_FUNCTIONS: set[str] = {
-    "analysis/batch.py:analyze_batch",
-    "labcore/csv_io.py:read_csv_run",
     "analysis/histograms.py:_fit_once",
     "analysis/histograms.py:fit_mixture",
     "analysis/neural/experiment.py:run_experiment",
@@ -87,8 +85,6 @@ LONG_FUNCTIONS: set[str] = {
 
 #: functions above MAX_COMPLEXITY ("path:Qual.name")
 COMPLEX_FUNCTIONS: set[str] = {
-    "analysis/batch.py:analyze_batch",
-    "labcore/csv_io.py:read_csv_run",
     "labcore/nexus.py:check_nexus",
     "analysis/summary.py:RunAnalysis.summary",
     "labcore/validate.py:check_run",
