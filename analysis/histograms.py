@@ -217,13 +217,10 @@ def fit_mixture(
         first_warning = first_warning or fit.params.get("warning")
         if first_warning:  # a refit from fitted centres must not hide the first verdict
             fit.params["warning"] = first_warning
-        z2 = np.array([(p.significance or 0.0) ** 2 for p in fit.peaks])
-        if not select or not z2.size or z2.min() >= penalty:
+        keep = _supported(fit, penalty) if select else None
+        if keep is None:
             break
-        fail = np.flatnonzero(z2 < penalty)
-        drop = fail[np.argsort(z2[fail])][: max(1, fail.size // 2)]
-        keep = np.setdiff1d(np.arange(len(fit.peaks)), drop)
-        dropped += drop.size
+        dropped += len(fit.peaks) - keep.size
         if not keep.size:
             return MixtureFit([], mode, fit.background, None, False,
                               "no peak is supported by the data (BIC)",
@@ -234,6 +231,96 @@ def fit_mixture(
     return fit
 
 
+def _supported(fit: MixtureFit, penalty: float) -> NDArray | None:
+    """Indices of the peaks kept for a refit when some fail the BIC ``penalty`` (the
+    weakest failing half, at least one, dropped); None when every peak passes."""
+    z2 = np.array([(p.significance or 0.0) ** 2 for p in fit.peaks])
+    if not z2.size or z2.min() >= penalty:
+        return None
+    fail = np.flatnonzero(z2 < penalty)
+    drop = fail[np.argsort(z2[fail])][: max(1, fail.size // 2)]
+    return np.setdiff1d(np.arange(len(fit.peaks)), drop)
+
+
+@dataclass
+class _Mixture:
+    """Gaussians plus a flat background on the fitted bins, with Poisson weights.
+
+    Parameters ``p``: free mode ``[bg, a_1..a_K, c_1..c_K, s_1..s_K]``; tied mode
+    ``[bg, R_s, a_1..a_K, s_1..s_K]`` with centres ``labels / (1 + R_s labels G0)``.
+    """
+
+    x: NDArray
+    y: NDArray
+    mode: str
+    labels: NDArray
+
+    def __post_init__(self) -> None:
+        self.wts = 1.0 / np.sqrt(self.y + 1.0)  # Poisson weights
+        self.k = self.labels.size
+        self.rg = self.labels * G0
+
+    def unpack(self, p: NDArray) -> tuple:
+        """``(background, amplitudes, centres, sigmas, R_s or None)``."""
+        k = self.k
+        if self.mode == "free":
+            return p[0], p[1:k + 1], p[k + 1:2 * k + 1], p[2 * k + 1:], None
+        return p[0], p[2:k + 2], self.labels / (1 + p[1] * self.rg), p[k + 2:], p[1]
+
+    def resid(self, p: NDArray) -> NDArray:
+        """Weighted residuals of the model against the counts."""
+        bg, a, c, s, _ = self.unpack(p)
+        g = np.exp(-0.5 * ((self.x[:, None] - c) / s) ** 2)
+        return (bg + g @ a - self.y) * self.wts
+
+    def jac(self, p: NDArray) -> NDArray:
+        """Analytic Jacobian of :meth:`resid`."""
+        bg, a, c, s, r = self.unpack(p)
+        z = (self.x[:, None] - c) / s
+        g = np.exp(-0.5 * z * z)
+        ag = g * a
+        d_c = ag * z / s  # d model / d c
+        d_s = ag * z * z / s
+        cols = [np.ones((self.x.size, 1))]
+        if self.mode == "free":
+            cols += [g, d_c, d_s]
+        else:
+            dc_dr = -self.labels * self.rg / (1 + r * self.rg) ** 2
+            cols += [(d_c * dc_dr).sum(axis=1, keepdims=True), g, d_s]
+        return np.hstack(cols) * self.wts[:, None]
+
+
+def _start(c0: NDArray, x: NDArray, y: NDArray, mode: str, bw: float,
+           max_center_shift_g0: float, max_width_g0: float, params: dict
+           ) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """``(labels, p0, lower bounds, upper bounds)`` of a fit from the centres ``c0``;
+    a tied fit whose centres sit on no n/2 ladder notes a warning in ``params``."""
+    k_idx = np.searchsorted(x, c0).clip(0, x.size - 1)
+    a0 = np.maximum(y[k_idx], 1.0)
+    s0 = np.full(c0.size, max(2 * bw, 0.05))
+    bg0 = max(float(np.percentile(y, 10)), 0.0)
+    smin = 0.6 * bw  # narrower than a bin leaves the centre undetermined inside it
+    K = c0.size
+    if mode == "free":
+        p0 = np.concatenate(([bg0], a0, c0, s0))
+        lb = np.concatenate(([0.0], np.zeros(K), c0 - max_center_shift_g0, np.full(K, smin)))
+        ub = np.concatenate(([np.inf], np.full(K, np.inf), c0 + max_center_shift_g0,
+                             np.full(K, max_width_g0)))
+        return np.round(2 * c0) / 2, p0, lb, ub
+    r0, mse = _initial_series_r(c0)
+    params["ladder_rms_g0"] = float(np.sqrt(mse))
+    if mse > 0.25 * RANDOM_LADDER_MSE:
+        # no single R_s puts these centres on n/2 (non-quantized steps dominate):
+        # say so, and start from R_s = 0 rather than from a chance alignment
+        params["warning"] = (f"no single series resistance maps the peaks onto n/2 "
+                             f"(rms distance {np.sqrt(mse):.3f} G0); tied fit from R_s = 0")
+        r0 = 0.0
+    p0 = np.concatenate(([bg0, r0], a0, s0))
+    lb = np.concatenate(([0.0, 0.0], np.zeros(K), np.full(K, smin)))
+    ub = np.concatenate(([np.inf, 1e5], np.full(K, np.inf), np.full(K, max_width_g0)))
+    return _labels_for_r(c0, r0), p0, lb, ub
+
+
 def _fit_once(hist: Histogram, c0: NDArray, mode: str, max_center_shift_g0: float,
               max_width_g0: float) -> MixtureFit:
     """Fit Gaussians plus a flat background to a histogram (one fit from the sorted
@@ -242,93 +329,46 @@ def _fit_once(hist: Histogram, c0: NDArray, mode: str, max_center_shift_g0: floa
     if c0.size == 0:
         return MixtureFit([], mode, 0.0, None, False, "no peaks in histogram")
     x_all = hist.centers
-    y_all = hist.counts.astype(float)
     lo, hi = c0.min() - 0.75, c0.max() + 0.75
     sel = (x_all >= lo) & (x_all <= hi)
-    x, y = x_all[sel], y_all[sel]
-    wts = 1.0 / np.sqrt(y + 1.0)  # Poisson weights
-    k_idx = np.searchsorted(x, c0).clip(0, x.size - 1)
-    a0 = np.maximum(y[k_idx], 1.0)
-    s0 = np.full(c0.size, max(2 * bw, 0.05))
-    bg0 = max(float(np.percentile(y, 10)), 0.0)
-    smin = 0.6 * bw  # narrower than a bin leaves the centre undetermined inside it
-    K = c0.size
-    labels = np.round(2 * c0) / 2
+    x, y = x_all[sel], hist.counts.astype(float)[sel]
     params: dict = {"mode": mode, "max_center_shift_g0": max_center_shift_g0,
                     "bin_width_g0": bw}
-    if mode == "free":
-        p0 = np.concatenate(([bg0], a0, c0, s0))
-        lb = np.concatenate(([0.0], np.zeros(K), c0 - max_center_shift_g0, np.full(K, smin)))
-        ub = np.concatenate(([np.inf], np.full(K, np.inf), c0 + max_center_shift_g0,
-                             np.full(K, max_width_g0)))
-
-        def unpack(p: NDArray) -> tuple:
-            return p[0], p[1:K + 1], p[K + 1:2 * K + 1], p[2 * K + 1:], None
-    else:
-        r0, mse = _initial_series_r(c0)
-        params["ladder_rms_g0"] = float(np.sqrt(mse))
-        if mse > 0.25 * RANDOM_LADDER_MSE:
-            # no single R_s puts these centres on n/2 (non-quantized steps dominate):
-            # say so, and start from R_s = 0 rather than from a chance alignment
-            params["warning"] = (f"no single series resistance maps the peaks onto n/2 "
-                                 f"(rms distance {np.sqrt(mse):.3f} G0); tied fit from R_s = 0")
-            r0 = 0.0
-        labels = _labels_for_r(c0, r0)
-        p0 = np.concatenate(([bg0, r0], a0, s0))
-        lb = np.concatenate(([0.0, 0.0], np.zeros(K), np.full(K, smin)))
-        ub = np.concatenate(([np.inf, 1e5], np.full(K, np.inf), np.full(K, max_width_g0)))
-        rg = labels * G0
-
-        def unpack(p: NDArray) -> tuple:
-            return p[0], p[2:K + 2], labels / (1 + p[1] * rg), p[K + 2:], p[1]
-
-    def resid(p: NDArray) -> NDArray:
-        bg, a, c, s, _ = unpack(p)
-        g = np.exp(-0.5 * ((x[:, None] - c) / s) ** 2)
-        return (bg + g @ a - y) * wts
-
-    def jac(p: NDArray) -> NDArray:
-        bg, a, c, s, r = unpack(p)
-        z = (x[:, None] - c) / s
-        g = np.exp(-0.5 * z * z)
-        ag = g * a
-        d_c = ag * z / s  # d model / d c
-        d_s = ag * z * z / s
-        cols = [np.ones((x.size, 1))]
-        if mode == "free":
-            cols += [g, d_c, d_s]
-        else:
-            dc_dr = -labels * rg / (1 + r * rg) ** 2
-            cols += [(d_c * dc_dr).sum(axis=1, keepdims=True), g, d_s]
-        return np.hstack(cols) * wts[:, None]
-
+    labels, p0, lb, ub = _start(c0, x, y, mode, bw, max_center_shift_g0, max_width_g0,
+                                params)
+    model = _Mixture(x, y, mode, labels)
     p0 = np.clip(p0, lb, ub)
-    p_best, ok, msg = levenberg_marquardt(resid, jac, p0, lb, ub)
+    p_best, ok, msg = levenberg_marquardt(model.resid, model.jac, p0, lb, ub)
     if not ok:  # fall back on scipy's bounded trust region
-        res = least_squares(resid, p0, jac=jac, bounds=(lb, ub), x_scale="jac",
+        res = least_squares(model.resid, p0, jac=model.jac, bounds=(lb, ub), x_scale="jac",
                             max_nfev=200, tr_solver="lsmr")
         p_best, ok, msg = res.x, bool(res.success), str(res.message)
-    bg, a, c, s, r = unpack(p_best)
+    bg, _, _, _, r = model.unpack(p_best)
+    peaks = _peaks(model, p_best, _errors(model.resid, model.jac, p_best, lb, ub), bw)
+    return MixtureFit(peaks, mode, float(bg), None if r is None else float(r),
+                      bool(ok), msg, params)
+
+
+def _peaks(model: _Mixture, p: NDArray, err: NDArray, bw: float) -> list[Peak]:
+    """The fitted Gaussians as peaks sorted by centre, with errors and significance."""
+    bg, a, c, s, r = model.unpack(p)
+    K, labels, rg = model.k, model.labels, model.rg
     area = a * s * np.sqrt(2 * np.pi) / bw  # counts under each Gaussian
     tot = area.sum()
-    err = _errors(resid, jac, p_best, lb, ub)
-    if mode == "free":
+    if model.mode == "free":
         ea, ec, es = err[1:K + 1], err[K + 1:2 * K + 1], err[2 * K + 1:]
     else:
         ea, es = err[2:K + 2], err[K + 2:]
         ec = err[1] * labels * rg / (1 + r * rg) ** 2
-    sig = _peak_significance(x, y, bg, a, c, s)
+    sig = _peak_significance(model.x, model.y, bg, a, c, s)
     with np.errstate(divide="ignore", invalid="ignore"):
         earea = area * np.sqrt((ea / np.where(a > 0, a, 1)) ** 2 + (es / s) ** 2)
-    order = np.argsort(c)
-    peaks = [
+    return [
         Peak(float(c[i]), float(s[i]), float(area[i] / tot) if tot > 0 else 0.0,
-             float(labels[i] if mode == "tied" else np.round(2 * c[i]) / 2), float(area[i]),
-             float(ec[i]), float(es[i]), float(earea[i]), float(sig[i]))
-        for i in order
+             float(labels[i] if model.mode == "tied" else np.round(2 * c[i]) / 2),
+             float(area[i]), float(ec[i]), float(es[i]), float(earea[i]), float(sig[i]))
+        for i in np.argsort(c)
     ]
-    return MixtureFit(peaks, mode, float(bg), None if r is None else float(r),
-                      bool(ok), msg, params)
 
 
 def _peak_significance(x: NDArray, y: NDArray, bg: float, a: NDArray, c: NDArray,

@@ -31,6 +31,7 @@ label is computed, not looked up; its sign follows A.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -135,50 +136,15 @@ def fit_update(
     NonlinearityFit; for depression, A and the curve refer to pulse position
     P = P_max - k, so ``fit.curve(P)`` overlays the data at ``k = P_max - P``.
     """
-    y = np.asarray(g, dtype=float)
     if direction not in ("potentiation", "depression"):
         raise ValueError(f"direction must be 'potentiation' or 'depression', got {direction!r}")
     if endpoints not in ("fit", "data"):
         raise ValueError(f"endpoints must be 'fit' or 'data', got {endpoints!r}")
-    k = np.arange(y.size, dtype=float) if pulses is None else np.asarray(pulses, dtype=float)
-    ok = np.isfinite(y) & np.isfinite(k)
-    y, k = y[ok], k[ok]
-    if y.size < 4:
-        raise ValueError(f"need at least 4 finite points for a nonlinearity fit, got {y.size}")
-    k = k - k.min()
-    p_max = float(k.max())
-    if p_max <= 0:
-        raise ValueError("pulse numbers must span more than one value")
-    x = k / p_max
+    x, y, p_max = _train_positions(g, pulses)
     # depression: G falls with k; mirror to a rising curve  G_max - G(k) = (dG) f(x)
     sign = 1.0 if direction == "potentiation" else -1.0
-
-    def solve(c: float) -> tuple[float, float, float]:
-        f = shape(x, c)
-        if endpoints == "data":
-            lo_, hi_ = (y.min(), y.max())
-            start = lo_ if sign > 0 else hi_
-            span = (hi_ - lo_) * sign
-        else:  # straight-line least squares y = start + span * f, closed form
-            fm, ym = f.mean(), y.mean()
-            var = float(((f - fm) ** 2).sum())
-            span = float(((f - fm) * (y - ym)).sum() / var) if var > 0 else 0.0
-            start = ym - span * fm
-        r = y - (start + span * f)
-        return float(r @ r), float(start), float(span)
-
-    grid = np.linspace(-C_BOUND, C_BOUND, 241)
-    costs = np.array([solve(c)[0] for c in grid])
-    j = int(np.argmin(costs))
-    lo = grid[max(j - 1, 0)]
-    hi = grid[min(j + 1, grid.size - 1)]
-    if hi > lo:
-        res = minimize_scalar(lambda c: solve(c)[0], bounds=(lo, hi), method="bounded",
-                              options={"xatol": 1e-6})
-        c_best = float(res.x) if res.fun <= costs[j] else float(grid[j])
-    else:
-        c_best = float(grid[j])
-    cost, start, span = solve(c_best)
+    c_best = _best_curvature(lambda c: _line_fit(x, y, c, endpoints, sign)[0])
+    cost, start, span = _line_fit(x, y, c_best, endpoints, sign)
     if sign > 0:
         g_min, g_max = start, start + span
     else:
@@ -190,6 +156,55 @@ def fit_update(
         label=nl_label(a / p_max if np.isfinite(a) else float("inf")),
         rms_residual=float(np.sqrt(cost / y.size)), n_points=int(y.size), endpoints=endpoints,
     )
+
+
+def _train_positions(g: ArrayLike, pulses: ArrayLike | None
+                     ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """``(x = k / P_max, finite G values, P_max)`` of a train; refuses fewer than 4
+    finite points or pulse numbers that do not span a range."""
+    y = np.asarray(g, dtype=float)
+    k = np.arange(y.size, dtype=float) if pulses is None else np.asarray(pulses, dtype=float)
+    ok = np.isfinite(y) & np.isfinite(k)
+    y, k = y[ok], k[ok]
+    if y.size < 4:
+        raise ValueError(f"need at least 4 finite points for a nonlinearity fit, got {y.size}")
+    k = k - k.min()
+    p_max = float(k.max())
+    if p_max <= 0:
+        raise ValueError("pulse numbers must span more than one value")
+    return k / p_max, y, p_max
+
+
+def _line_fit(x: NDArray, y: NDArray, c: float, endpoints: str, sign: float
+              ) -> tuple[float, float, float]:
+    """``(squared residual, start, span)`` of ``y = start + span * shape(x, c)``: the
+    measured extremes (``endpoints="data"``) or the closed-form straight-line fit."""
+    f = shape(x, c)
+    if endpoints == "data":
+        lo_, hi_ = (y.min(), y.max())
+        start = lo_ if sign > 0 else hi_
+        span = (hi_ - lo_) * sign
+    else:  # straight-line least squares y = start + span * f, closed form
+        fm, ym = f.mean(), y.mean()
+        var = float(((f - fm) ** 2).sum())
+        span = float(((f - fm) * (y - ym)).sum() / var) if var > 0 else 0.0
+        start = ym - span * fm
+    r = y - (start + span * f)
+    return float(r @ r), float(start), float(span)
+
+
+def _best_curvature(cost: Callable[[float], float]) -> float:
+    """The curvature c (= P_max / A) of least cost: a grid over +-C_BOUND, refined by a
+    bounded scalar search between the best point's neighbours."""
+    grid = np.linspace(-C_BOUND, C_BOUND, 241)
+    costs = np.array([cost(c) for c in grid])
+    j = int(np.argmin(costs))
+    lo = grid[max(j - 1, 0)]
+    hi = grid[min(j + 1, grid.size - 1)]
+    if not hi > lo:
+        return float(grid[j])
+    res = minimize_scalar(cost, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6})
+    return float(res.x) if res.fun <= costs[j] else float(grid[j])
 
 
 def split_ltp_ltd(

@@ -99,6 +99,36 @@ def _runs(states: NDArray) -> tuple[NDArray, NDArray, NDArray]:
     return start, length, states[start]
 
 
+def _threshold_states(y: NDArray, levels: NDArray, min_dwell_samples: int) -> NDArray:
+    """The nearest level of each sample, runs shorter than ``min_dwell_samples`` merged
+    into the run before them (at most 5 passes)."""
+    states = np.abs(y[:, None] - levels[None, :]).argmin(axis=1)
+    if min_dwell_samples <= 1:
+        return states
+    for _ in range(5):
+        _, length, val = _runs(states)
+        short = np.flatnonzero(length < min_dwell_samples)
+        short = short[short > 0]
+        if not short.size:
+            break
+        fill = val.copy()
+        fill[short] = val[short - 1]
+        states = np.repeat(fill, length)
+    return states
+
+
+def _dwell(states: NDArray, k: int, dt: float) -> tuple[NDArray, NDArray]:
+    """Mean dwell time (s) and number of dwells per level, without the censored first
+    and last runs."""
+    _, length, val = _runs(states)
+    inner = slice(1, max(1, length.size - 1))  # drop censored first/last runs
+    lens, vals = length[inner], val[inner]
+    count = np.bincount(vals, minlength=k)[:k]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(vals, weights=lens, minlength=k)[:k] * dt / count
+    return mean, count
+
+
 def analyze_rtn(time_s: ArrayLike, x: ArrayLike, *, n_levels: int | None = 2,
                 min_dwell_samples: int = 2, hmm: bool = True) -> RTNResult:
     """Levels, digitised states and mean dwell time per level of an RTN trace.
@@ -120,45 +150,23 @@ def analyze_rtn(time_s: ArrayLike, x: ArrayLike, *, n_levels: int | None = 2,
         raise ValueError(f"n_levels must be >= 2, got {n_levels}")
     levels = find_levels(y, n_levels)
     ok = np.isfinite(y)
-    states = np.abs(np.where(ok, y, levels[0])[:, None] - levels[None, :]).argmin(axis=1)
-    if min_dwell_samples > 1:
-        for _ in range(5):
-            start, length, val = _runs(states)
-            short = np.flatnonzero(length < min_dwell_samples)
-            short = short[short > 0]
-            if not short.size:
-                break
-            fill = val.copy()
-            fill[short] = val[short - 1]
-            states = np.repeat(fill, length)
+    states = _threshold_states(np.where(ok, y, levels[0]), levels, min_dwell_samples)
     dt = float(np.median(np.diff(t)))
-    thr_states = states
-    start, length, val = _runs(states)
-    inner = slice(1, max(1, length.size - 1))  # drop censored first/last runs
     k = levels.size
-    with np.errstate(invalid="ignore", divide="ignore"):
-        thr_mean = (np.bincount(val[inner], weights=length[inner], minlength=k)[:k] * dt
-                    / np.bincount(val[inner], minlength=k)[:k])
+    thr_mean, _ = _dwell(states, k, dt)
     sigmas = transition = None
     method = "threshold"
     if hmm and np.all(ok):
-        resid = y - levels[thr_states]
+        resid = y - levels[states]
         sig0 = max(float(1.4826 * np.median(np.abs(resid))), 1e-3 * float(np.ptp(levels)))
         fit = fit_gaussian_hmm(y, levels, sig0)
         if np.all(np.diff(fit.means) > 0):
             levels, sigmas, transition = fit.means, fit.sigmas, fit.transition
             states = fit.states
             method = "hmm"
-    start, length, val = _runs(states)
-    inner = slice(1, max(1, length.size - 1))
-    lens, vals = length[inner], val[inner]
-    dwell_count = np.bincount(vals, minlength=k)[:k]
+    dwell_mean, dwell_count = _dwell(states, k, dt)
     if method == "hmm":
         dwell_mean = fit.mean_dwell_samples() * dt
-    else:
-        dwell_sum = np.bincount(vals, weights=lens, minlength=k)[:k]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dwell_mean = dwell_sum * dt / dwell_count
     occupancy = np.bincount(states, minlength=k)[:k] / states.size
     return RTNResult(levels, states, dwell_mean, dwell_count.astype(np.int64), occupancy, dt,
                      thr_mean, sigmas, transition, method)

@@ -3,8 +3,11 @@
 ``RunAnalysis`` computes each result once, on first use (conductance trace, plateaus,
 histogram and mixture fit, per-pulse levels, nonlinearity, switching, retention,
 endurance, RTN), so the CLI's ``--json``, every figure and the batch workers share the
-work. Which results apply follows from the protocol name *and* the data present, so a
-CSV export without a protocol still gets every analysis its columns allow.
+work. Which results apply follows from the kind of run (:class:`analysis.run_kind.RunKind`:
+from the protocol the file names, else from the columns) *and* the data present, so a
+CSV export without a protocol still gets every analysis its columns allow. The JSON
+summary is built from one section per result (:data:`SECTIONS`), each present only
+where its result applies.
 
 The JSON keys are documented in ``docs/analysis.md``.
 """
@@ -12,6 +15,7 @@ The JSON keys are documented in ``docs/analysis.md``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import cached_property
 from typing import Any
@@ -49,8 +53,9 @@ from analysis.pulses import (
 )
 from analysis.retention import DriftFit, fit_drift
 from analysis.rtn import RTNResult, analyze_rtn
+from analysis.run_kind import TIME_TRACE_KINDS, RunKind, kind_of_protocol
 from analysis.series import SeriesEstimate, estimate_series_r, relabel_with_series
-from analysis.switching import SwitchingResult, switching_analysis
+from analysis.switching import SwitchingResult, switching_analysis, top_level_vs_compliance
 from analysis.timelag import (
     below_unity_fraction,
     clearly_above_unity_fraction,
@@ -60,9 +65,6 @@ from labcore.runfile import RunData
 
 __all__ = ["AnalysisOptions", "RunAnalysis", "jsonable", "summarize"]
 
-SWEEP_PROTOCOLS = ("dc-sweep",)
-#: protocols whose rows are reads in time (their pulse_index counts reads, not pulses)
-TIME_PROTOCOLS = ("retention", "read-noise")
 #: per-read columns that give the write polarity (+ potentiation / SET, - depression)
 POLARITY_COLUMNS = ("phase", "polarity", "v_pulse_V", "v_program_V")
 
@@ -115,10 +117,24 @@ class RunAnalysis:
         return self.run.protocol
 
     @cached_property
+    def kind(self) -> RunKind:
+        """What kind of run this is: the kind of the protocol the file names, else (a
+        CSV without one) a sweep for a ``segment`` column without pulses, a
+        potentiation/depression run for reads with ``phase`` or ``polarity``."""
+        named = kind_of_protocol(self.protocol)
+        if named is not None:
+            return named
+        if "segment" in self.samples and not self.has_pulses:
+            return RunKind.SWEEP
+        rs = self.read_stream
+        if rs is not None and ("phase" in rs or "polarity" in rs):
+            return RunKind.LTP_LTD
+        return RunKind.OTHER
+
+    @cached_property
     def is_sweep(self) -> bool:
-        """A DC sweep: protocol says so, or a ``segment`` column without pulses."""
-        return self.protocol in SWEEP_PROTOCOLS or (
-            not self.protocol and "segment" in self.samples and not self.has_pulses)
+        """A DC sweep (:attr:`kind`)."""
+        return self.kind is RunKind.SWEEP
 
     @cached_property
     def has_pulses(self) -> bool:
@@ -128,7 +144,7 @@ class RunAnalysis:
         """
         if "current_A" in self.run.waveforms:
             return True
-        if self.protocol in TIME_PROTOCOLS:
+        if kind_of_protocol(self.protocol) in TIME_TRACE_KINDS:
             return False
         reads = self.run.streams.get("reads", {})
         if reads and len(reads.get("current_A", ())) > 0:
@@ -192,8 +208,6 @@ class RunAnalysis:
             p = self.read_levels or self.pulses
             g = p.g_g0
             if self.options.series_resistance_ohm:
-                from analysis.conductance import series_correct
-
                 g = series_correct(g, self.options.series_resistance_ohm)
             first = float(p.pulse_index[0]) if p.pulse_index.size else 1.0
             return np.abs(g), first + np.arange(g.size, dtype=float), "pulse"
@@ -217,26 +231,8 @@ class RunAnalysis:
         base = drift_baseline(res.levels(), tol=o.label_tol_g0) if res.plateaus else None
         report = self.series_report(est)
         if report.get("applied") and est is not None and base is not None:
-            # both a series resistance and a drifting baseline move levels onto n/2: keep
-            # the one whose levels sit 3x tighter on n/2 (the right model leaves only the
-            # levels' own error), else the one that puts more plateaus on n/2; if they
-            # are equally good the cause cannot be told, and neither is applied
-            lv = res.levels()
-            n_r, rms_r = _ladder_fit(series_correct(lv, est.ohm), o.label_tol_g0)
-            n_b, rms_b = _ladder_fit(lv - base, o.label_tol_g0)
-            if 3 * rms_r < rms_b or (n_r > n_b and 3 * rms_b >= rms_r):
-                base = None
-            elif not (3 * rms_b < rms_r or n_b > n_r):
-                report = {**report, "applied": False, "identifiable": False,
-                          "warning": "series resistance not identifiable: a drifting "
-                          f"baseline explains the plateau levels as well as {est.ohm:.0f} ohm. "
-                          "Levels are labelled without a correction; pass --series-r OHM if "
-                          "it is known."}
-                base = None
-            else:
-                report = {**report, "applied": False,
-                          "warning": f"{est.ohm:.0f} ohm not applied: a drifting baseline "
-                          "puts the plateau levels on n/2 better"}
+            report, base = _series_or_baseline(res.levels(), est, base, report,
+                                               o.label_tol_g0)
         if report.get("applied") and est is not None:  # an option's R_s is already in g
             res = relabel_with_series(res, est.ohm, tol=o.label_tol_g0, g_max=o.g_range_max)
             base = drift_baseline(res.levels(), tol=o.label_tol_g0)
@@ -291,10 +287,8 @@ class RunAnalysis:
     # -- protocol-specific ---------------------------------------------------------------
     @cached_property
     def is_ltp_ltd(self) -> bool:
-        """A potentiation/depression run (by name, or a CSV with reads and polarity)."""
-        rs = self.read_stream
-        return self.protocol == "ltp-ltd" or (
-            not self.protocol and rs is not None and ("phase" in rs or "polarity" in rs))
+        """A potentiation/depression run (:attr:`kind`)."""
+        return self.kind is RunKind.LTP_LTD
 
     @cached_property
     def ltp_ltd_halves(self) -> tuple[NDArray, NDArray] | None:
@@ -372,7 +366,7 @@ class RunAnalysis:
     @cached_property
     def retention(self) -> DriftFit | None:
         """Power-law drift fit of a retention run."""
-        if self.protocol != "retention":
+        if self.kind is not RunKind.RETENTION:
             return None
         src = self.run.streams.get("reads") or self.samples
         g = conductance_g0(src["voltage_V"], src["current_A"], self.options.v_min)
@@ -386,7 +380,7 @@ class RunAnalysis:
     @cached_property
     def endurance(self) -> EnduranceResult | None:
         """LRS/HRS per cycle of an endurance run."""
-        if self.protocol != "endurance":
+        if self.kind is not RunKind.ENDURANCE:
             return None
         cyc = self.run.streams.get("cycles", {})
         if "g_set_G0" in cyc and "g_reset_G0" in cyc and len(cyc["g_set_G0"]):
@@ -402,7 +396,7 @@ class RunAnalysis:
     @cached_property
     def rtn(self) -> RTNResult | None:
         """Levels and dwell times of a read-noise run."""
-        if self.protocol != "read-noise":
+        if self.kind is not RunKind.READ_NOISE:
             return None
         s = self.samples
         g = np.abs(self.g)
@@ -413,97 +407,14 @@ class RunAnalysis:
 
     # -- summary -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """The machine-readable summary (``labapp analyze FILE --json``)."""
-        run = self.run
-        pl = self.plateaus
-        meas = pl.params.get("level_measured_g0")
-        base = pl.params.get("baseline_g0")
-        _, _, x_unit = self.level_trace
-        out: dict[str, Any] = {
-            "file": str(run.path),
-            "run_id": run.run_id,
-            "protocol": run.protocol,
-            "status": run.status,
-            "simulated": is_simulated(run),
-            "seed": sim_seed(run),
-            "n_samples": int(self.g.size),
-            "options": {**asdict(self.options), "portion": asdict(self.options.portion)},
-            "plateau_axis": x_unit,
-            "plateaus": [
-                {"level_g0": p.level_g0, "label_g0": p.label_g0,
-                 "on_half_integer": p.on_half_integer, "start_index": p.start_index,
-                 "end_index": p.end_index, "residual_g0": p.residual_g0, "kind": p.kind,
-                 "n_samples": p.n_samples, "x_start": p.x_start, "x_end": p.x_end,
-                 "level_measured_g0": meas[k] if meas else p.level_g0,
-                 "baseline_g0": base[k] if base else 0.0}
-                for k, p in enumerate(pl.plateaus)
-            ],
-            "series_resistance": pl.params.get("series_resistance"),
-            "jumps": [j.as_dict() for j in pl.jumps],
-            "jump_report": pl.report(x_unit),
-            "noise_g0": pl.noise_g0,
-            "noise_model": pl.params.get("noise_model"),
-            "masks": {**self.masks.as_dict(), "spikes": pl.params.get("spikes", 0)},
-            "histogram_peaks": [p.as_dict() for p in self.mixture.peaks],
-            "histogram": {"bin_width_g0": self.histogram.bin_width,
-                          "samples": self.histogram.total, "mode": self.mixture.mode,
-                          "series_resistance_ohm": self.mixture.series_resistance_ohm,
-                          "fit": self.mixture.message,
-                          "warning": self.mixture.params.get("warning"),
-                          "bic_penalty": self.mixture.params.get("bic_penalty"),
-                          "peaks_dropped": self.mixture.params.get("peaks_dropped")},
-        }
-        p = self.pulses
-        if p is not None:
-            ratio = p.i_over_i1
-            out["pulses"] = {
-                "source": p.window.get("source"),
-                "window": p.window,
-                "pulse_index": p.pulse_index.tolist(),
-                "current_A": p.current_A.tolist(),
-                "voltage_V": p.voltage_V.tolist(),
-                "g_g0": p.g_g0.tolist(),
-                "i_over_i1": ratio.tolist(),
-                "below_unity_fraction": below_unity_fraction(p.current_A),
-                "clearly_above_unity_fraction": clearly_above_unity_fraction(p.current_A),
-                "variability": variability_per_level(p.current_A, np.abs(p.g_g0),
-                                                     min_length=3),
-            }
-        nl = self.nonlinearity
-        if nl:
-            first = nl.get("potentiation") or next(iter(nl.values()))
-            out["nonlinearity"] = {
-                "A": first.A, "B": first.B, "g_min": first.g_min, "g_max": first.g_max,
-                "p_max": first.p_max, "label": first.label, "direction": first.direction,
-                **{k: v.as_dict() for k, v in nl.items()},
-            }
-        sw = self.switching
-        if sw is not None:
-            d = sw.as_dict()
-            d["median"] = {k: _nanmedian(getattr(sw, k)) for k in
-                           ("v_set_jump", "v_reset_jump", "v_set_didv", "v_reset_didv")}
-            d["median"]["on_off"] = _nanmedian(sw.on_off)
-            d["median"]["top_g0"] = _nanmedian(sw.top_g0)
-            for name in ("compliance_set", "compliance"):
-                if name in run.parameters:
-                    d["compliance_A"] = run.param(name)
-                    break
-            cc = self.compliance_per_cycle
-            per = [cc.get(int(c), float("nan")) for c in sw.cycle]
-            d["compliance_per_cycle_A"] = per
-            if len({x for x in per if np.isfinite(x)}) >= 2:
-                from analysis.switching import top_level_vs_compliance
-
-                d["top_level_vs_compliance"] = top_level_vs_compliance(per, sw.top_g0)
-            out["switching"] = d
-        if self.retention is not None:
-            out["retention"] = self.retention.as_dict()
-        if self.endurance is not None:
-            out["endurance"] = self.endurance.as_dict()
-        if self.rtn is not None:
-            out["rtn"] = self.rtn.as_dict()
-        if self.protocol == "write-verify" and self.read_levels is not None:
-            out["write_verify"] = self.write_verify_summary()
+        """The machine-readable summary (``labapp analyze FILE --json``): the common part,
+        then each section of :data:`SECTIONS` whose result applies to this run."""
+        out = _common_summary(self)
+        for key, section in SECTIONS:
+            value = section(self)
+            if value is not None:
+                out[key] = value
+        base = self.plateaus.params.get("baseline_g0")
         drift = None
         if base:
             drift = (f"levels relabelled after removing a drifting baseline of up to "
@@ -528,6 +439,152 @@ class RunAnalysis:
         return {"target_g0": target, "final_g0": final, "reads": int(g.size),
                 "within_tolerance": ok, "outcome": self.run.attrs.get("outcome"),
                 "reason": self.run.attrs.get("reason")}
+
+
+def _series_or_baseline(lv: NDArray, est: SeriesEstimate, base: NDArray, report: dict,
+                        tol: float) -> tuple[dict, NDArray | None]:
+    """Both a series resistance and a drifting baseline move the plateau levels ``lv``
+    onto n/2: keep the one whose levels sit 3x tighter on n/2 (the right model leaves
+    only the levels' own error), else the one that puts more plateaus on n/2; if they
+    are equally good the cause cannot be told, and neither is applied.
+
+    Returns the series-resistance report and the baseline to remove (None: none).
+    """
+    n_r, rms_r = _ladder_fit(series_correct(lv, est.ohm), tol)
+    n_b, rms_b = _ladder_fit(lv - base, tol)
+    if 3 * rms_r < rms_b or (n_r > n_b and 3 * rms_b >= rms_r):
+        return report, None
+    if not (3 * rms_b < rms_r or n_b > n_r):
+        return {**report, "applied": False, "identifiable": False,
+                "warning": "series resistance not identifiable: a drifting "
+                f"baseline explains the plateau levels as well as {est.ohm:.0f} ohm. "
+                "Levels are labelled without a correction; pass --series-r OHM if "
+                "it is known."}, None
+    return {**report, "applied": False,
+            "warning": f"{est.ohm:.0f} ohm not applied: a drifting baseline "
+            "puts the plateau levels on n/2 better"}, base
+
+
+def _common_summary(an: RunAnalysis) -> dict[str, Any]:
+    """The keys every run's summary has: the run, options, plateaus, masks, histogram."""
+    run = an.run
+    pl = an.plateaus
+    meas = pl.params.get("level_measured_g0")
+    base = pl.params.get("baseline_g0")
+    _, _, x_unit = an.level_trace
+    mix, hist = an.mixture, an.histogram
+    return {
+        "file": str(run.path),
+        "run_id": run.run_id,
+        "protocol": run.protocol,
+        "status": run.status,
+        "simulated": is_simulated(run),
+        "seed": sim_seed(run),
+        "n_samples": int(an.g.size),
+        "options": {**asdict(an.options), "portion": asdict(an.options.portion)},
+        "plateau_axis": x_unit,
+        "plateaus": [
+            {"level_g0": p.level_g0, "label_g0": p.label_g0,
+             "on_half_integer": p.on_half_integer, "start_index": p.start_index,
+             "end_index": p.end_index, "residual_g0": p.residual_g0, "kind": p.kind,
+             "n_samples": p.n_samples, "x_start": p.x_start, "x_end": p.x_end,
+             "level_measured_g0": meas[k] if meas else p.level_g0,
+             "baseline_g0": base[k] if base else 0.0}
+            for k, p in enumerate(pl.plateaus)
+        ],
+        "series_resistance": pl.params.get("series_resistance"),
+        "jumps": [j.as_dict() for j in pl.jumps],
+        "jump_report": pl.report(x_unit),
+        "noise_g0": pl.noise_g0,
+        "noise_model": pl.params.get("noise_model"),
+        "masks": {**an.masks.as_dict(), "spikes": pl.params.get("spikes", 0)},
+        "histogram_peaks": [p.as_dict() for p in mix.peaks],
+        "histogram": {"bin_width_g0": hist.bin_width,
+                      "samples": hist.total, "mode": mix.mode,
+                      "series_resistance_ohm": mix.series_resistance_ohm,
+                      "fit": mix.message,
+                      "warning": mix.params.get("warning"),
+                      "bic_penalty": mix.params.get("bic_penalty"),
+                      "peaks_dropped": mix.params.get("peaks_dropped")},
+    }
+
+
+def _pulses_section(an: RunAnalysis) -> dict[str, Any] | None:
+    """``pulses``: per-pulse levels, I_i/I_1 and the time-lag figures of a pulse run."""
+    p = an.pulses
+    if p is None:
+        return None
+    return {
+        "source": p.window.get("source"),
+        "window": p.window,
+        "pulse_index": p.pulse_index.tolist(),
+        "current_A": p.current_A.tolist(),
+        "voltage_V": p.voltage_V.tolist(),
+        "g_g0": p.g_g0.tolist(),
+        "i_over_i1": p.i_over_i1.tolist(),
+        "below_unity_fraction": below_unity_fraction(p.current_A),
+        "clearly_above_unity_fraction": clearly_above_unity_fraction(p.current_A),
+        "variability": variability_per_level(p.current_A, np.abs(p.g_g0), min_length=3),
+    }
+
+
+def _nonlinearity_section(an: RunAnalysis) -> dict[str, Any] | None:
+    """``nonlinearity``: the potentiation (else depression) fit, then both fits."""
+    nl = an.nonlinearity
+    if not nl:
+        return None
+    first = nl.get("potentiation") or next(iter(nl.values()))
+    return {
+        "A": first.A, "B": first.B, "g_min": first.g_min, "g_max": first.g_max,
+        "p_max": first.p_max, "label": first.label, "direction": first.direction,
+        **{k: v.as_dict() for k, v in nl.items()},
+    }
+
+
+def _switching_section(an: RunAnalysis) -> dict[str, Any] | None:
+    """``switching``: per-cycle switching results, their medians and the compliance."""
+    sw = an.switching
+    if sw is None:
+        return None
+    d = sw.as_dict()
+    d["median"] = {k: _nanmedian(getattr(sw, k)) for k in
+                   ("v_set_jump", "v_reset_jump", "v_set_didv", "v_reset_didv")}
+    d["median"]["on_off"] = _nanmedian(sw.on_off)
+    d["median"]["top_g0"] = _nanmedian(sw.top_g0)
+    for name in ("compliance_set", "compliance"):
+        if name in an.run.parameters:
+            d["compliance_A"] = an.run.param(name)
+            break
+    cc = an.compliance_per_cycle
+    per = [cc.get(int(c), float("nan")) for c in sw.cycle]
+    d["compliance_per_cycle_A"] = per
+    if len({x for x in per if np.isfinite(x)}) >= 2:
+        d["top_level_vs_compliance"] = top_level_vs_compliance(per, sw.top_g0)
+    return d
+
+
+def _write_verify_section(an: RunAnalysis) -> dict[str, Any] | None:
+    """``write_verify``: target, final read and pulse count of a write-verify run."""
+    if an.kind is not RunKind.WRITE_VERIFY or an.read_levels is None:
+        return None
+    return an.write_verify_summary()
+
+
+def _as_dict(result: Any) -> dict[str, Any] | None:
+    return None if result is None else result.as_dict()
+
+
+#: the summary's sections in key order: (key, its value for a run or None if it does not
+#: apply). Each result decides from the run's kind and data whether it applies.
+SECTIONS: tuple[tuple[str, Callable[[RunAnalysis], dict[str, Any] | None]], ...] = (
+    ("pulses", _pulses_section),
+    ("nonlinearity", _nonlinearity_section),
+    ("switching", _switching_section),
+    ("retention", lambda an: _as_dict(an.retention)),
+    ("endurance", lambda an: _as_dict(an.endurance)),
+    ("rtn", lambda an: _as_dict(an.rtn)),
+    ("write_verify", _write_verify_section),
+)
 
 
 def _ladder_fit(levels: NDArray, tol: float) -> tuple[int, float]:

@@ -227,26 +227,31 @@ def check_nexus(f: h5py.File, run_ids: list[str] | None = None) -> list[Any]:
     if not default or default not in f:
         out.append(Problem("nexus", "/", f"default {default!r} names no entry"))
     for rid in v2:
-        if run_ids is not None and rid not in run_ids:
-            continue
-        g = runs[rid]
-        where = g.name
-        link = entry_name(rid)
-        lk = f.get(link, getlink=True)
-        if not isinstance(lk, h5py.SoftLink) or lk.path != g.name:
-            out.append(Problem("nexus", where, f"entry link /{link} missing or not to "
-                               f"{g.name}"))
-        if _attr_str(g.attrs.get("NX_class", "")) != "NXentry":
-            out.append(Problem("nexus", where, "NX_class is not NXentry"))
-        incomplete = not bool(g.attrs.get("complete", False))
-        groups = [(n, sg) for n, sg in g.get("data", {}).items() if isinstance(sg, h5py.Group)]
-        if "plot" in g:
-            groups.append(("plot", g["plot"]))
-        dflt = _attr_str(g.attrs.get("default", ""))
-        if dflt and (dflt not in g or _attr_str(g[dflt].attrs.get("NX_class")) != "NXdata"):
-            out.append(Problem("nexus", where, f"default {dflt!r} names no NXdata"))
-        for _, grp in groups:
-            out += _check_nxdata(grp, incomplete)
+        if run_ids is None or rid in run_ids:
+            out += _check_entry(f, rid, runs[rid])
+    return out
+
+
+def _check_entry(f: h5py.File, rid: str, g: h5py.Group) -> list[Problem]:
+    """NeXus problems of one run: its entry link, ``NX_class``, ``default`` and NXdata."""
+    out: list[Problem] = []
+    where = g.name
+    link = entry_name(rid)
+    lk = f.get(link, getlink=True)
+    if not isinstance(lk, h5py.SoftLink) or lk.path != g.name:
+        out.append(Problem("nexus", where, f"entry link /{link} missing or not to "
+                           f"{g.name}"))
+    if _attr_str(g.attrs.get("NX_class", "")) != "NXentry":
+        out.append(Problem("nexus", where, "NX_class is not NXentry"))
+    incomplete = not bool(g.attrs.get("complete", False))
+    groups = [sg for sg in g.get("data", {}).values() if isinstance(sg, h5py.Group)]
+    if "plot" in g:
+        groups.append(g["plot"])
+    dflt = _attr_str(g.attrs.get("default", ""))
+    if dflt and (dflt not in g or _attr_str(g[dflt].attrs.get("NX_class")) != "NXdata"):
+        out.append(Problem("nexus", where, f"default {dflt!r} names no NXdata"))
+    for grp in groups:
+        out += _check_nxdata(grp, incomplete)
     return out
 
 

@@ -116,20 +116,10 @@ def _check_file(f: h5py.File, run_ids: list[str] | None) -> list[Problem]:
 
 def check_run(g: h5py.Group) -> list[Problem]:
     """Problems of one run group (attributes, groups, parameters, streams, waveforms)."""
-    out: list[Problem] = []
     where = g.name
     attrs = {k: _str(g.attrs[k]) for k in g.attrs}
-    for key, types in REQUIRED_RUN_ATTRS.items():
-        if key not in attrs:
-            out.append(Problem("run-attrs", where, f"attribute {key!r} missing"))
-        elif not isinstance(attrs[key], types):
-            out.append(Problem("run-attrs", where, f"attribute {key!r} is "
-                               f"{type(attrs[key]).__name__}, expected {types[0].__name__}"))
-    status, complete = attrs.get("status"), attrs.get("complete")
-    if isinstance(status, str) and status not in STATUSES:
-        out.append(Problem("status", where, f"status {status!r} is not one of {STATUSES}"))
-    elif complete is not None and bool(complete) and status == "running":
-        out.append(Problem("status", where, "closed run still has status 'running'"))
+    out = _check_run_attrs(attrs, where)
+    complete = attrs.get("complete")
     incomplete = complete is not None and not bool(complete)
     if incomplete:
         out.append(Problem("incomplete", where, "run was not closed (writer still running "
@@ -146,6 +136,23 @@ def check_run(g: h5py.Group) -> list[Problem]:
     wg = g.get("waveforms")
     if isinstance(wg, h5py.Group):
         out += _check_table(wg, 2, incomplete)[0]
+    return out
+
+
+def _check_run_attrs(attrs: dict[str, Any], where: str) -> list[Problem]:
+    """The required run attributes and their types, and a status that fits ``complete``."""
+    out: list[Problem] = []
+    for key, types in REQUIRED_RUN_ATTRS.items():
+        if key not in attrs:
+            out.append(Problem("run-attrs", where, f"attribute {key!r} missing"))
+        elif not isinstance(attrs[key], types):
+            out.append(Problem("run-attrs", where, f"attribute {key!r} is "
+                               f"{type(attrs[key]).__name__}, expected {types[0].__name__}"))
+    status, complete = attrs.get("status"), attrs.get("complete")
+    if isinstance(status, str) and status not in STATUSES:
+        out.append(Problem("status", where, f"status {status!r} is not one of {STATUSES}"))
+    elif complete is not None and bool(complete) and status == "running":
+        out.append(Problem("status", where, "closed run still has status 'running'"))
     return out
 
 

@@ -65,18 +65,11 @@ MAX_COMPLEXITY = 15
 
 #: classes over MAX_CLASS_LINES ("path:Class")
 LONG_CLASSES: set[str] = {
-    "analysis/summary.py:RunAnalysis",
     "sim_backend/qc_device.py:QCDevice",
 }
 
 #: functions over MAX_FUNCTION_LINES ("path:Qual.name")
 LONG_FUNCTIONS: set[str] = {
-    "analysis/histograms.py:_fit_once",
-    "analysis/histograms.py:fit_mixture",
-    "analysis/neural/experiment.py:run_experiment",
-    "analysis/nonlinearity.py:fit_update",
-    "analysis/rtn.py:analyze_rtn",
-    "analysis/summary.py:RunAnalysis.summary",
     "labapp/gui/main_window.py:MainWindow._handle",
     "protocols/engine.py:RunEngine.run",
     "sim_backend/qc_device.py:QCDevice._rates",
@@ -85,9 +78,6 @@ LONG_FUNCTIONS: set[str] = {
 
 #: functions above MAX_COMPLEXITY ("path:Qual.name")
 COMPLEX_FUNCTIONS: set[str] = {
-    "labcore/nexus.py:check_nexus",
-    "analysis/summary.py:RunAnalysis.summary",
-    "labcore/validate.py:check_run",
     "labapp/gui/main_window.py:MainWindow._handle",
     "protocols/engine.py:RunEngine.run",
     "sim_backend/qc_device.py:QCDevice._rates",

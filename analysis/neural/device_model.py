@@ -31,6 +31,7 @@ from scipy.optimize import brentq
 
 from analysis.inputs import load_run
 from analysis.nonlinearity import NonlinearityFit, nl_label, shape
+from analysis.run_kind import RunKind, kind_of_protocol
 from analysis.summary import RunAnalysis
 from labcore.runfile import list_runs
 
@@ -196,7 +197,8 @@ def from_run(path, run_id: str | None = None) -> DeviceModel:
     there is none, which is then refused by name).
     """
     if run_id is None and Path(path).suffix.lower() in (".h5", ".hdf5"):
-        ltp = [r.run_id for r in list_runs(path) if r.protocol == "ltp-ltd"]
+        ltp = [r.run_id for r in list_runs(path)
+               if kind_of_protocol(r.protocol) is RunKind.LTP_LTD]
         run_id = ltp[-1] if ltp else None
     run = load_run(path, run_id)
     ra = RunAnalysis(run)

@@ -50,7 +50,7 @@ def run_experiment(run_file: str | Path, outdir: str | Path, *, run_id: str | No
     """
     # JAX and matplotlib load only when an experiment runs (start-up time of the CLI)
     from analysis.neural.figures import save_figures
-    from analysis.neural.training import TrainConfig, train
+    from analysis.neural.training import TrainConfig
 
     config = config or TrainConfig()
     unknown = [d for d in devices if d not in DEVICE_KINDS]
@@ -61,18 +61,8 @@ def run_experiment(run_file: str | Path, outdir: str | Path, *, run_id: str | No
     data = datasets.load(dataset, data_dir).subset(n_train, n_test)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    histories = {}
-    for kind in dict.fromkeys(devices):
-        device = device_for(kind, measured)
-
-        def progress(epoch: int, h, kind=kind) -> None:
-            every = max(1, config.epochs // 20)
-            if log and (epoch % every == 0 or epoch == config.epochs):
-                log(f"{kind}: epoch {epoch}/{config.epochs} test accuracy "
-                    f"{h.test_accuracy[-1] * 100:.1f} % loss {h.test_loss[-1]:.3f} "
-                    f"({h.seconds / epoch:.2f} s/epoch)")
-
-        histories[kind] = train(data, device, config, progress)
+    histories = {kind: _train_one(data, kind, measured, config, log)
+                 for kind in dict.fromkeys(devices)}
     files = []
     for kind, h in histories.items():
         files.append(write_csv(out / f"nn-history-{kind}.csv", {
@@ -81,7 +71,33 @@ def run_experiment(run_file: str | Path, outdir: str | Path, *, run_id: str | No
     subtitle = f"{data.name}, {measured.p_max} steps, NL {measured.nl_potentiation:.2f}/" \
                f"{measured.nl_depression:.2f}"
     files += save_figures(histories, data.classes, out, subtitle, dpi=dpi)
-    summary = {
+    summary = _summary(data, config, measured, histories)
+    summary_path = out / "nn-summary.json"
+    files.append(summary_path)
+    summary["files"] = [str(f) for f in files]
+    summary_path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return summary
+
+
+def _train_one(data: datasets.Dataset, kind: str, measured: dm.DeviceModel, config: Any,
+               log: Callable[[str], None] | None) -> Any:
+    """One training run (``kind`` of device), its progress logged about 20 times."""
+    from analysis.neural.training import train  # JAX: see run_experiment
+
+    def progress(epoch: int, h: Any) -> None:
+        every = max(1, config.epochs // 20)
+        if log and (epoch % every == 0 or epoch == config.epochs):
+            log(f"{kind}: epoch {epoch}/{config.epochs} test accuracy "
+                f"{h.test_accuracy[-1] * 100:.1f} % loss {h.test_loss[-1]:.3f} "
+                f"({h.seconds / epoch:.2f} s/epoch)")
+
+    return train(data, device_for(kind, measured), config, progress)
+
+
+def _summary(data: datasets.Dataset, config: Any, measured: dm.DeviceModel,
+             histories: dict[str, Any]) -> dict[str, Any]:
+    """What ``nn-summary.json`` holds (without the file list)."""
+    return {
         "dataset": data.name,
         "n_train": int(data.x_train.shape[0]),
         "n_test": int(data.x_test.shape[0]),
@@ -95,8 +111,3 @@ def run_experiment(run_file: str | Path, outdir: str | Path, *, run_id: str | No
                         "final_test_loss": h.test_loss[-1]}
                  for kind, h in histories.items()},
     }
-    summary_path = out / "nn-summary.json"
-    files.append(summary_path)
-    summary["files"] = [str(f) for f in files]
-    summary_path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    return summary
