@@ -71,8 +71,3 @@ def series_apply(g_g0: ArrayLike, series_resistance_ohm: float) -> NDArray[np.fl
     """
     g = np.asarray(g_g0, dtype=float)
     return g / (1.0 + series_resistance_ohm * G0 * g)
-
-
-def nearest_half_integer(g_g0: ArrayLike) -> NDArray[np.float64]:
-    """Nearest multiple of 1/2 (the quantized level a value belongs to), in G0."""
-    return np.round(2.0 * np.asarray(g_g0, dtype=float)) / 2.0

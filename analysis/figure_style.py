@@ -8,12 +8,9 @@ dimensionless quantities, so a figure can be read without its caption.
 from __future__ import annotations
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 SINGLE = 3.4
 DOUBLE = 7.0
@@ -48,11 +45,15 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = SINGLE,
     The style is set in matplotlib's rcParams (fonts and ticks are read when text is
     drawn, after this returns); analysis figures are the only plots made by the
     processes that import this module.
+
+    The figure is not registered with pyplot, so no GUI backend is involved whatever
+    backend the caller chose (MPLBACKEND, ``matplotlib.use``): ``savefig`` renders PNG
+    and PDF with matplotlib's own canvases, a GUI embeds the figure in its canvas, and
+    the figure is freed with its last reference.
     """
     matplotlib.rcParams.update(RC)
-    fig, ax = plt.subplots(nrows, ncols, figsize=(width, height or 0.78 * width),
-                           layout="constrained", **kw)
-    return fig, ax
+    fig = Figure(figsize=(width, height or 0.78 * width), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def half_integer_lines(ax: Axes, top: float, *, horizontal: bool = True, bottom: float = 0.0,

@@ -512,8 +512,3 @@ def _initial_series_r(c: NDArray) -> tuple[float, float]:
     best = err.min()
     k = int(np.flatnonzero(err <= best + 0.002)[0])
     return float(grid[k]), float(err[k])
-
-
-def peaks_json(fit: MixtureFit) -> list[dict]:
-    """``histogram_peaks`` entries of the CLI JSON."""
-    return [p.as_dict() for p in fit.peaks]

@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 from analysis.batch import analyze_batch  # noqa: E402
 from analysis.histograms import conductance_histogram, fit_mixture  # noqa: E402
 from analysis.plateaus import detect_plateaus, match_plateaus  # noqa: E402
-from analysis.synthetic import staircase, write_synthetic_run  # noqa: E402
 from analysis.timelag import below_unity_fraction, lag_density  # noqa: E402
+from tests.support.synthetic import staircase, write_synthetic_run  # noqa: E402
 
 
 def best_of(fn, repeat: int) -> tuple[float, object]:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.synthetic import write_synthetic_run  # noqa: E402
+from tests.support.synthetic import write_synthetic_run  # noqa: E402
 
 #: the two kinds that analyse fastest (~25 ms of CPU each): a benchmark of the batch
 #: machinery (cache, streaming, pool, cluster), not of the per-run algorithms

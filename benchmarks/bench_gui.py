@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PyQt6 import QtCore, QtWidgets  # noqa: E402
 
-from analysis.synthetic import sweep_samples  # noqa: E402
+from tests.support.synthetic import sweep_samples  # noqa: E402
 
 SHORT_POINT_S = 0.1 / 60  # one 0.1 PLC point of instrument time
 # 400-point tests: data reach the window 25 times a second at 10^4 samples/s (a test

@@ -1,6 +1,6 @@
 """Truth-labelled conductance traces with the nuisances of real measurements.
 
-An independent generator, written apart from ``analysis/synthetic.py`` (the analysis'
+An independent generator, written apart from ``tests/support/synthetic.py`` (the analysis'
 own test data), so the analysis is scored on data its author did not shape. Every
 trace is seeded and carries its truth: the plateaus (first and last sample, n/2 label),
 the series resistance, the RTN time constants, the switching voltages.

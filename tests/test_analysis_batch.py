@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analysis.batch import analyze_batch, analyze_file, expand_inputs, write_report
-from analysis.synthetic import write_synthetic_run
+from tests.support.synthetic import write_synthetic_run
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from analysis.histograms import (
     state_histogram,
 )
 from analysis.plateaus import detect_plateaus
-from analysis.synthetic import staircase
+from tests.support.synthetic import staircase
 
 
 def test_histogram_counts_match_numpy_and_skip_nan():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.nonlinearity import fit_update, g_ltd, g_ltp, nl_label, split_ltp_ltd
-from analysis.synthetic import ltp_ltd_train
+from tests.support.synthetic import ltp_ltd_train
 
 
 def test_model_runs_from_g_min_to_g_max_in_both_directions():

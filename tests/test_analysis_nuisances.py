@@ -1,7 +1,7 @@
 """The analysis on truth-labelled traces with real-measurement nuisances, end to end.
 
 Traces come from ``tests/qc_traces.py`` (an independent generator, not
-``analysis/synthetic.py``), go through ``labapp import-csv`` into a run file and come
+``tests/support/synthetic.py``), go through ``labapp import-csv`` into a run file and come
 back through ``labapp analyze --json``. Bands are the acceptance figures written before
 tuning: plateau precision, recall and n/2 label accuracy >= 0.95 per nuisance, pooled
 over four seeds (eight for 1/f noise, whose low-frequency wander varies most from trace

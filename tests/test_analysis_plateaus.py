@@ -16,7 +16,7 @@ from analysis.plateaus import (
     estimate_noise,
     match_plateaus,
 )
-from analysis.synthetic import staircase
+from tests.support.synthetic import staircase
 
 
 def score(trace, result):

@@ -15,8 +15,8 @@ from analysis.pulses import (
     normalise_to_first,
     top_portion_mask,
 )
-from analysis.synthetic import reset_train_waveforms
 from analysis.timelag import below_unity_fraction, lag_density, variability_per_level
+from tests.support.synthetic import reset_train_waveforms
 
 
 def test_top_portion_average_ignores_edges_and_spike():

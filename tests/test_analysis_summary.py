@@ -21,7 +21,7 @@ from analysis.figures_states import (
 )
 from analysis.inputs import load_run
 from analysis.summary import AnalysisOptions, RunAnalysis, summarize
-from analysis.synthetic import write_synthetic_run
+from tests.support.synthetic import write_synthetic_run
 
 KINDS = ("dc-sweep", "reset-train", "ltp-ltd", "retention", "read-noise")
 

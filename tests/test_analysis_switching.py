@@ -15,7 +15,7 @@ from analysis.switching import (
     switching_analysis,
     top_level_vs_compliance,
 )
-from analysis.synthetic import telegraph
+from tests.support.synthetic import telegraph
 
 
 def sweep_cycle(v_set_at: float, v_reset_at: float, g_hrs: float = 0.05, g_lrs: float = 8.0,

@@ -23,8 +23,8 @@ import analysis.batch as batch
 from analysis.batch import analyze_batch, analyze_file
 from analysis.batch_cache import ResultCache, decode_record, encode_record
 from analysis.options import AnalysisOptions
-from analysis.synthetic import write_synthetic_run
 from labapp.cli import main as cli_main
+from tests.support.synthetic import write_synthetic_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ import pytest
 
 from analysis.csv_io import export_run
 from analysis.runfile import list_runs
-from analysis.synthetic import write_synthetic_run
 from labapp.gui.analysis_views import VIEWS
 from labapp.gui.data_browser import DataBrowser
 from protocols import DCSweep, RunEngine, SafetyProfile, connect
+from tests.support.synthetic import write_synthetic_run
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.synthetic import sweep_samples
 from labapp.gui.live_plots import LivePlots, follow_range
+from tests.support.synthetic import sweep_samples
 
 
 @pytest.fixture

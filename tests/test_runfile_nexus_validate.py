@@ -18,10 +18,10 @@ import pytest
 
 from analysis import nexus
 from analysis.runfile import _reopen_after_crash, list_runs, read_run
-from analysis.synthetic import write_synthetic_run
 from analysis.validate import errors, validate_file
 from labapp.cli import main as cli
 from tests.protocol_runs import SMALL, write_run
+from tests.support.synthetic import write_synthetic_run
 
 V1_FILE = Path(__file__).parent / "data" / "run_v1.h5"
 

@@ -1,4 +1,5 @@
-"""Synthetic traces with known ground truth, for validating the analysis.
+"""Synthetic traces with known ground truth, for validating the analysis (tests and
+benchmarks import it from here; ``python -m benchmarks`` runs from the repository root).
 
 The generators return the data *and* the truth (plateau edges and levels, telegraph
 states, model parameters), so tests and benchmarks can score a method instead of
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from analysis.nonlinearity import g_ltd, g_ltp
 from labcore.constants import G0
 from labcore.runfile import RunWriter
 
@@ -90,8 +92,6 @@ def ltp_ltd_train(rng: np.random.Generator, *, a_ltp: float = 5.08, a_ltd: float
     Returns (g, polarity): n_pulses + 1 potentiation reads (pulse 0 = initial state)
     followed by n_pulses depression reads; polarity +1 / -1 per read.
     """
-    from analysis.nonlinearity import g_ltd, g_ltp
-
     p = np.arange(n_pulses + 1, dtype=float)
     up = g_ltp(p, a_ltp, g_min, g_max, n_pulses)
     down = g_ltd(n_pulses - p[1:], a_ltd, g_min, g_max, n_pulses)
