@@ -54,8 +54,6 @@ from labcore.run_writer import RunSnapshot, RunWriter, StreamSpec, WriterOptions
 from labcore.runlock import FileBusyError, WriterLock, live_writer
 from labcore.schema import (
     CLOSE_RESERVE,
-    CREATE_PER_DATASET,
-    FLUSH_METADATA,
     SCHEMA_NAME,
     SCHEMA_VERSION,
     STANDARD_UNITS,
@@ -65,7 +63,7 @@ from labcore.schema import (
 )
 
 __all__ = [
-    "CLOSE_RESERVE", "CREATE_PER_DATASET", "FLUSH_METADATA", "LIVE_SETTLE_S", "SCHEMA_NAME",
+    "CLOSE_RESERVE", "LIVE_SETTLE_S", "SCHEMA_NAME",
     "SCHEMA_VERSION", "STANDARD_UNITS", "STATUSES", "FileBusyError", "RunData", "RunFileError",
     "RunFileFullError", "RunInfo", "RunSnapshot", "RunWriter", "StreamSpec", "WriterLock",
     "WriterOptions", "claim", "list_runs", "live_writer", "mark_incomplete", "open_run_file",

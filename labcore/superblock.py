@@ -27,43 +27,40 @@ def _rot(x: int, k: int) -> int:
     return ((x << k) | (x >> (32 - k))) & _M
 
 
+#: lookup3's ``mix()``, one step per entry: ``x -= y; x ^= rot(y, k); y += z``
+_MIX = ((0, 2, 1, 4), (1, 0, 2, 6), (2, 1, 0, 8), (0, 2, 1, 16), (1, 0, 2, 19), (2, 1, 0, 4))
+#: lookup3's ``final()``, one step per entry: ``x ^= y; x -= rot(y, k)``
+_FINAL = ((2, 1, 14), (0, 2, 11), (1, 0, 25), (2, 1, 16), (0, 2, 4), (1, 0, 14), (2, 1, 24))
+
+
+def _add(v: list[int], block: bytes) -> None:
+    """Add a 12-byte block to the state (a, b, c) as three little-endian words."""
+    for j in range(3):
+        v[j] = (v[j] + int.from_bytes(block[4 * j:4 * j + 4], "little")) & _M
+
+
 def lookup3(data: bytes, initval: int = 0) -> int:
-    """Bob Jenkins' lookup3 ``hashlittle``, the checksum of HDF5 metadata."""
+    """Bob Jenkins' lookup3 ``hashlittle``, the checksum of HDF5 metadata.
+
+    The state (a, b, c) is ``v[0..2]``; ``mix`` and ``final`` are written as tables of
+    their steps (:data:`_MIX`, :data:`_FINAL`).
+    """
     n = len(data)
-    a = b = c = (0xDEADBEEF + n + initval) & _M
+    v = [(0xDEADBEEF + n + initval) & _M] * 3
     i = 0
     while n > 12:
-        a = (a + int.from_bytes(data[i:i + 4], "little")) & _M
-        b = (b + int.from_bytes(data[i + 4:i + 8], "little")) & _M
-        c = (c + int.from_bytes(data[i + 8:i + 12], "little")) & _M
-        a = (a - c) & _M ^ _rot(c, 4)
-        c = (c + b) & _M
-        b = (b - a) & _M ^ _rot(a, 6)
-        a = (a + c) & _M
-        c = (c - b) & _M ^ _rot(b, 8)
-        b = (b + a) & _M
-        a = (a - c) & _M ^ _rot(c, 16)
-        c = (c + b) & _M
-        b = (b - a) & _M ^ _rot(a, 19)
-        a = (a + c) & _M
-        c = (c - b) & _M ^ _rot(b, 4)
-        b = (b + a) & _M
+        _add(v, data[i:i + 12])
+        for x, y, z, k in _MIX:
+            v[x] = (v[x] - v[y]) & _M ^ _rot(v[y], k)
+            v[y] = (v[y] + v[z]) & _M
         n -= 12
         i += 12
     if n == 0:
-        return c
-    tail = data[i:i + n] + bytes(12 - n)
-    a = (a + int.from_bytes(tail[0:4], "little")) & _M
-    b = (b + int.from_bytes(tail[4:8], "little")) & _M
-    c = (c + int.from_bytes(tail[8:12], "little")) & _M
-    c = (c ^ b) - _rot(b, 14) & _M
-    a = (a ^ c) - _rot(c, 11) & _M
-    b = (b ^ a) - _rot(a, 25) & _M
-    c = (c ^ b) - _rot(b, 16) & _M
-    a = (a ^ c) - _rot(c, 4) & _M
-    b = (b ^ a) - _rot(a, 14) & _M
-    c = (c ^ b) - _rot(b, 24) & _M
-    return c
+        return v[2]
+    _add(v, data[i:i + n] + bytes(12 - n))
+    for x, y, k in _FINAL:
+        v[x] = (v[x] ^ v[y]) - _rot(v[y], k) & _M
+    return v[2]
 
 
 def _layout(head: bytes) -> tuple[int, int] | None:
