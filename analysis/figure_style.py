@@ -12,6 +12,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from analysis.provenance import label
+
 SINGLE = 3.4
 DOUBLE = 7.0
 DPI = 300
@@ -74,8 +76,6 @@ def half_integer_lines(ax: Axes, top: float, *, horizontal: bool = True, bottom:
 def title(ax: Axes, run, extra: str = "") -> None:
     """Small title naming protocol and run, so a figure file identifies its source
     (and says SIMULATED, with the seed, for simulator data)."""
-    from analysis.provenance import label
-
     proto = run.protocol or "csv"
     sim = label(run)
     text = f"{proto} · {run.run_id}" + (f" · {extra}" if extra else "")

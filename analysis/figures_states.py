@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from analysis.conductance import conductance_g0
+from analysis.endurance import endurance_from_resistances
 from analysis.figure_style import (
     AXIS_LABELS,
     DOUBLE,
@@ -16,7 +18,7 @@ from analysis.figure_style import (
     styled,
     title,
 )
-from analysis.histograms import Histogram, MixtureFit, fit_mixture
+from analysis.histograms import Histogram, MixtureFit, conductance_histogram, fit_mixture
 from analysis.plateaus import KIND_ABOVE, KIND_NOT_HALF, KIND_OFF, KIND_QUANTIZED
 from analysis.retention import TEN_YEARS_S
 from analysis.summary import RunAnalysis
@@ -64,8 +66,6 @@ def figure_histogram(an: RunAnalysis) -> Figure:
     fig, (a1, a2) = new_figure(2, 1, width=SINGLE, height=1.3 * SINGLE)
     pulse_run = an.has_pulses and not an.is_sweep
     if pulse_run:
-        from analysis.histograms import conductance_histogram
-
         g, _, _ = an.level_trace
         h = conductance_histogram(g, bin_width=max(an.options.bin_width_g0, 0.05),
                                   g_range=(0.0, an.options.g_range_max))
@@ -157,8 +157,6 @@ def figure_retention(an: RunAnalysis) -> Figure:
     if fit is None:
         raise NotApplicable("the 'retention' figure needs a retention run with >= 3 reads")
     src = an.run.streams.get("reads") or an.samples
-    from analysis.conductance import conductance_g0
-
     t = np.asarray(src["time_s"], float)
     g = np.abs(conductance_g0(src["voltage_V"], src["current_A"], an.options.v_min))
     t_prog = float(np.min(t)) - fit.t_first_s
@@ -181,8 +179,6 @@ def figure_endurance(an: RunAnalysis) -> Figure:
     """LRS and HRS conductance per cycle (log cycle axis)."""
     e = an.endurance
     if e is None and an.switching is not None:
-        from analysis.endurance import endurance_from_resistances
-
         sw = an.switching
         e = endurance_from_resistances(sw.cycle, sw.r_lrs_ohm, sw.r_hrs_ohm)
         e.g_lrs, e.g_hrs = e.g_lrs / G0, e.g_hrs / G0

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from analysis.conductance import series_correct
+from analysis.plateaus import relabel
 from labcore.constants import G0
 
 
@@ -126,9 +128,6 @@ def relabel_with_series(result, series_r_ohm: float, *, tol: float, g_max: float
     ``level_g0``, labels, residuals and kinds are those of the corrected level; the
     measured levels are kept in ``params["level_measured_g0"]`` (same order).
     """
-    from analysis.conductance import series_correct
-    from analysis.plateaus import relabel
-
     lv = np.array([p.level_g0 for p in result.plateaus], dtype=float)
     new = series_correct(lv, series_r_ohm) if lv.size else lv
     return relabel(result, np.where(np.isfinite(new), new, lv), tol=tol, g_max=g_max)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analysis.plateaus import detect_plateaus
+from analysis.plateaus import detect_plateaus, estimate_noise
 
 
 def lag_pairs(x: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -48,8 +48,6 @@ def clearly_above_unity_fraction(x: ArrayLike, *, k_sigma: float = 2.0) -> float
     about half of the pairs on a flat level fall just above it, so this is the number
     that tests the claim: pairs above the line by more than the noise.
     """
-    from analysis.plateaus import estimate_noise
-
     a, b = lag_pairs(np.abs(np.asarray(x, dtype=float)))
     ok = np.isfinite(a) & np.isfinite(b)
     if not ok.any():

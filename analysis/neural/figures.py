@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.figure_style import DOUBLE, SINGLE, new_figure, styled
+from analysis.figure_style import DOUBLE, SINGLE, new_figure
 from analysis.neural.training import History
 
 COLOURS = ("C0", "C3", "C2", "C1", "C4")
@@ -32,14 +32,7 @@ def _curves(histories: dict[str, History], train_key: str, test_key: str, ylabel
     ax.set_title(subtitle, fontsize=7)
     ax.legend(frameon=False)
     fig.savefig(out, dpi=dpi)
-    _close(fig)
     return out
-
-
-def _close(fig) -> None:
-    import matplotlib.pyplot as plt
-
-    plt.close(styled(fig))
 
 
 def save_figures(histories: dict[str, History], classes: tuple[str, ...], outdir: Path,
@@ -84,5 +77,4 @@ def _confusion(h: History, classes: tuple[str, ...], out: Path, dpi: int,
     axes[0].set_ylabel("True class (–)")
     fig.suptitle(f"{h.device} · {subtitle}", fontsize=7)
     fig.savefig(out, dpi=dpi)
-    _close(fig)
     return out
