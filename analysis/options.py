@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analysis.pulses import TopPortion
+from analysis.run_kind import PROTOCOL_KINDS, RunKind, kind_of_protocol
 
 #: default trace-histogram bin width (G0); <= 0.05 G0 separates k and k + 1/2
 DEFAULT_BIN_G0 = 0.025
@@ -18,25 +19,28 @@ DEFAULT_BIN_G0 = 0.025
 FIGURE_NAMES = ("iv", "gv", "histogram", "plateaus", "pulses", "polar", "timelag", "ltp-ltd",
                 "retention", "cdf", "endurance", "rtn", "compliance")
 
-#: figures that mean something for a protocol's runs (paper 000: polar and time-lag plots
+#: figures that mean something for a kind of run (paper 000: polar and time-lag plots
 #: are of identical pulse trains, Fig. 6e-f; a write-verify run changes amplitude and
-#: polarity from pulse to pulse). A protocol not listed (CSV, imported) gets every figure
+#: polarity from pulse to pulse). A kind not listed (CSV, imported) gets every figure
 #: its data allows.
-PROTOCOL_FIGURES: dict[str, tuple[str, ...]] = {
-    "dc-sweep": ("iv", "gv", "histogram", "plateaus", "cdf", "endurance", "compliance"),
-    "pulse-train": ("histogram", "plateaus", "pulses", "polar", "timelag"),
-    "reset-train": ("histogram", "plateaus", "pulses", "polar", "timelag"),
-    "ltp-ltd": ("histogram", "plateaus", "pulses", "ltp-ltd"),
-    "retention": ("histogram", "plateaus", "retention"),
-    "write-verify": ("histogram", "plateaus", "pulses"),
-    "endurance": ("histogram", "plateaus", "pulses", "endurance", "cdf"),
-    "read-noise": ("histogram", "plateaus", "rtn"),
+KIND_FIGURES: dict[RunKind, tuple[str, ...]] = {
+    RunKind.SWEEP: ("iv", "gv", "histogram", "plateaus", "cdf", "endurance", "compliance"),
+    RunKind.PULSES: ("histogram", "plateaus", "pulses", "polar", "timelag"),
+    RunKind.LTP_LTD: ("histogram", "plateaus", "pulses", "ltp-ltd"),
+    RunKind.RETENTION: ("histogram", "plateaus", "retention"),
+    RunKind.WRITE_VERIFY: ("histogram", "plateaus", "pulses"),
+    RunKind.ENDURANCE: ("histogram", "plateaus", "pulses", "endurance", "cdf"),
+    RunKind.READ_NOISE: ("histogram", "plateaus", "rtn"),
 }
+
+#: the same per protocol name the run files record (for messages naming a protocol)
+PROTOCOL_FIGURES: dict[str, tuple[str, ...]] = {
+    name: KIND_FIGURES[kind] for name, kind in PROTOCOL_KINDS.items()}
 
 
 def figure_supported(protocol: str, figure: str) -> bool:
     """Whether ``figure`` is one the runs of ``protocol`` are drawn as."""
-    return figure in PROTOCOL_FIGURES.get(protocol, FIGURE_NAMES)
+    return figure in KIND_FIGURES.get(kind_of_protocol(protocol), FIGURE_NAMES)
 
 
 @dataclass
