@@ -232,12 +232,12 @@ def _prepare_file(f: h5py.File, path: Path, exists: bool, run_id: str) -> None:
         raise RunFileError(f"{path}: run {run_id!r} already exists")
 
 
-def _write_final_status(path: Path, run_id: str, fields_: Mapping[str, str],
+def _write_final_status(path: Path, run_id: str, status: Mapping[str, str],
                         extra: Mapping[str, Any]) -> None:
     """Record a closed run's status, reason, traceback and ``extra`` (JSON) attributes."""
     with h5py.File(path, "r+", libver="latest") as f:
         g = f["runs"][run_id]
-        for key, value in fields_.items():
+        for key, value in status.items():
             set_attr(g.attrs, key, value)
         set_attr(g.attrs, "end_utc", utc_now())
         set_attr(g.attrs, "complete", True)
