@@ -143,38 +143,57 @@ def binary_segmentation(
     n_all = y.size
     if min_size < 1:
         raise ValueError(f"min_size must be >= 1, got {min_size}")
-    starts = {0}
-    if blocks is not None:
-        starts.update(int(b) for b in np.asarray(blocks).ravel() if 0 < b < n_all)
-    bounds = np.array(sorted(starts) + [n_all], dtype=np.int64)
+    given = np.zeros(0, np.int64) if blocks is None else np.asarray(blocks, np.int64).ravel()
+    bounds = np.unique(np.concatenate(([0, n_all], given[(given > 0) & (given < n_all)])))
     found = [bounds[:-1]]
     a, b = bounds[:-1], bounds[1:]
     cs = np.concatenate(([0.0], np.cumsum(y - y.mean())))
     while a.size:
-        n = b - a
-        keep = n >= 2 * min_size
-        a, b, n = a[keep], b[keep], n[keep]
+        keep = b - a >= 2 * min_size
+        a, b = a[keep], b[keep]
         if not a.size:
             break
-        # candidate split after k samples, k = min_size .. n - min_size, per segment
-        m = n - 2 * min_size + 1
-        offs = np.concatenate(([0], np.cumsum(m)[:-1]))
-        seg = np.repeat(np.arange(a.size), m)
-        k = np.arange(int(m.sum()), dtype=np.int64) - offs[seg] + min_size
-        aa, nn = a[seg], n[seg]
-        tot = cs[b] - cs[a]
-        s = cs[aa + k] - cs[aa] - k * (tot[seg] / nn)
-        gain = s * s * (nn / (k * (nn - k)))
+        gain, j, offs, m = _split_gains(cs, a, b, min_size)
         best = np.maximum.reduceat(gain, offs)
-        hit = np.flatnonzero(gain == best[seg])
-        first = np.concatenate(([True], seg[hit][1:] != seg[hit][:-1]))
-        pos = hit[first]
         split = best > threshold
-        cut = (a + k[pos])[split]
+        if not split.any():
+            break
+        # first candidate at its segment's maximum, in the segments that split
+        hit = np.flatnonzero(gain == np.repeat(np.where(split, best, np.inf), m))
+        seg = np.searchsorted(offs + m, hit, side="right")
+        first = np.concatenate(([True], seg[1:] != seg[:-1]))
+        cut = j[hit[first]]
         found.append(cut)
-        a = np.concatenate((a[split], cut))
-        b = np.concatenate((cut, b[split]))
+        a = np.concatenate((a[seg[first]], cut))
+        b = np.concatenate((cut, b[seg[first]]))
     return np.unique(np.concatenate(found))
+
+
+def _split_gains(cs: NDArray[np.float64], a: NDArray[np.int64], b: NDArray[np.int64],
+                 min_size: int) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """l2 gain of every candidate split of the segments [a, b), segment after segment.
+
+    Returns (gain, split position j (left part [a, j)), first candidate of each segment,
+    candidates per segment). With ``mu`` the segment mean of the centred trace, the
+    left part's centred sum is ``cs[j] - cs[a] - (j - a) mu`` and the gain
+    ``s^2 n / (k (n - k))``, k = j - a; the per-segment terms are expanded with
+    ``np.repeat`` (contiguous), the candidates are one ``arange``.
+    """
+    n = b - a
+    m = n - 2 * min_size + 1
+    offs = np.cumsum(m) - m
+    j = np.arange(int(m.sum()), dtype=np.int64)
+    j += np.repeat(a + min_size - offs, m)
+    mu = (cs[b] - cs[a]) / n
+    s = cs[j]
+    s -= j * np.repeat(mu, m)
+    s -= np.repeat(cs[a] - a * mu, m)
+    k = j - np.repeat(a, m)
+    nr = np.repeat(n, m)
+    gain = s * s
+    gain *= nr
+    gain /= k * (nr - k)
+    return gain, j, offs, m
 
 
 def detect_plateaus(
@@ -365,16 +384,16 @@ def _merge(starts: NDArray, ends: NDArray, csum: NDArray, zsum: NDArray, hard: N
     hard_at = hard[starts].tolist()
     run_sum = run_z = 0.0
     run_n = 0
+    # the tests in order of cost, each evaluated only when the cheaper ones fail
     for a, b, sm, sz, h in zip(starts.tolist(), ends.tolist(), sums, zs, hard_at,
                                strict=True):
         n = b - a
         if ms and not h:
             d = run_z / run_n - sz / n
-            g1, g2 = run_sum / run_n, sm / n
-            l1, l2 = round(2 * g1) / 2, round(2 * g2) / 2
-            same_label = (l1 == l2 and l1 >= 0.5 and abs(g1 - g2) < merge_g0
-                          and min(n, run_n) >= min_length)
-            if abs(d) < MERGE_SIGMAS or d * d * run_n * n / (run_n + n) < threshold or same_label:
+            if (-MERGE_SIGMAS < d < MERGE_SIGMAS
+                    or d * d * run_n * n < threshold * (run_n + n)
+                    or (n >= min_length and run_n >= min_length
+                        and _same_label(run_sum / run_n, sm / n, merge_g0))):
                 me[-1] = b
                 run_sum += sm
                 run_z += sz
@@ -384,6 +403,12 @@ def _merge(starts: NDArray, ends: NDArray, csum: NDArray, zsum: NDArray, hard: N
         me.append(b)
         run_sum, run_z, run_n = sm, sz, n
     return ms, me
+
+
+def _same_label(g1: float, g2: float, merge_g0: float) -> bool:
+    """Same nearest n/2 (at least 1/2 G0) and closer than ``merge_g0``."""
+    l1 = round(2 * g1) / 2
+    return l1 >= 0.5 and l1 == round(2 * g2) / 2 and abs(g1 - g2) < merge_g0
 
 
 def _plateaus(sums: _Sums, idx: NDArray, ms: NDArray[np.int64], me: NDArray[np.int64],
