@@ -1,7 +1,7 @@
 """Run the paper-000 calibration table on the simulated 4200A and write its report.
 
-The table (rows, presets, metrics, bands, pass rule) is ``sim_backend/qc_calibration_table.json``
-read by :mod:`sim_backend.qc_table`. For every device seed, each recipe a requested row
+The table (rows, presets, metrics, bands, pass rule) is ``labapp/calibration_table.json``
+read by :mod:`labapp.calibration_table`. For every device seed, each recipe a requested row
 needs runs once: its protocol runs (``protocols.build`` from the named presets) go
 through the run engine, the driver and the in-process simulated 4200A whose device is
 drawn from the seed, into an HDF5 run file; the metrics read the run files back. Seeds
@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim_backend.qc_table import METRICS, Measured, RowResult, Table, load_table
+from analysis.inputs import load_run
+from labapp.calibration_table import METRICS, Measured, RowResult, Table, load_table
+from protocols import RunEngine, build, connect
 
 __all__ = ["measure_seed", "run_table", "run_calibration", "write_report"]
 
@@ -33,9 +35,6 @@ DEFAULT_DEVICES = 8
 
 def _run_recipe(specs, seed: int, path: Path) -> list:
     """Run one recipe (protocol runs in order) on a fresh simulated device of ``seed``."""
-    from analysis.inputs import load_run
-    from protocols import RunEngine, build, connect
-
     k4200 = connect(sim=True, seed=seed)
     runs = []
     try:
@@ -188,7 +187,7 @@ def write_report(results: Sequence[RowResult], outdir: str | Path,
     lines = [
         "# Simulated QC device against paper 000: calibration table",
         "",
-        f"Table `{table.name}` version {table.version} (`sim_backend/qc_calibration_table.json`). "
+        f"Table `{table.name}` version {table.version} (`labapp/calibration_table.json`). "
         "Every row ran its presets as protocols through the driver and the simulated 4200A on "
         f"{len(seeds)} devices (seeds {', '.join(map(str, seeds))}). Pass rule: the median over "
         f">= {table.rule.min_seeds} seeds in the band and >= "
@@ -208,7 +207,7 @@ def write_report(results: Sequence[RowResult], outdir: str | Path,
             f"{_fmt(r.median)} | {_fmt(q1)} - {_fmt(q3)} | {100 * r.fraction_in_band:.0f} % | "
             f"{'pass' if r.passed(table.rule) else '**FAIL**'} |")
     lines += ["", "Per-seed values are in `calibration.csv`; the metrics are the functions of "
-              "`sim_backend/qc_table.py` named in the table.", ""]
+              "`labapp/calibration_table.py` named in the table.", ""]
     if figures:
         lines += ["## Figures", ""]
         for r in results:

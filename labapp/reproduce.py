@@ -8,7 +8,7 @@ as it would at the probe station. The recipes are the commands of ``docs/analysi
 Fig. 5 has four panels (a: compliance, b: amplitude, c: read voltage, d: pulse count);
 every curve of a panel is one ``paper000-fig5*`` preset run on a fresh device of the
 chosen seed (the pristine state), as the calibration table runs them
-(``sim_backend/qc_calibration_table.json``), and the panels are drawn together.
+(``labapp/calibration_table.json``), and the panels are drawn together.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim_backend.qc_table import load_table
+from labapp.calibration_table import load_table
 
 
 @dataclass(frozen=True)

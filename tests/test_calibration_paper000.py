@@ -1,7 +1,7 @@
 """Paper 000's calibration table on the simulated device: every row on 8 device seeds.
 
-The table (``sim_backend/qc_calibration_table.json``) holds per row the paper reference,
-the presets it runs, the metric (a function of ``sim_backend/qc_table.py``) and the band;
+The table (``labapp/calibration_table.json``) holds per row the paper reference,
+the presets it runs, the metric (a function of ``labapp/calibration_table.py``) and the band;
 the bands were fixed from the paper's figures and text before the physics was tuned and
 are the reference this test holds the simulator to. Pass rule (from the table): the
 median over >= 8 seeds in band and >= 75 % of the seeds in band.
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from labapp.calibration import run_table, write_report
-from sim_backend.qc_table import METRICS, TABLE_PATH, Measured, RowResult, load_table
+from labapp.calibration_table import METRICS, TABLE_PATH, Measured, RowResult, load_table
 
 TABLE = load_table()
 SEEDS = tuple(range(8))

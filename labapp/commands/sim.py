@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from labapp.calibration import run_calibration
-from sim_backend.qc_table import load_table
+from labapp.calibration_table import load_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = simsub.add_parser(
         "calibrate", help="calibration report: paper 000's table on an ensemble of devices",
         description="Run every row of paper 000's calibration table "
-        "(sim_backend/qc_calibration_table.json: presets, metric, band, pass rule) as "
+        "(labapp/calibration_table.json: presets, metric, band, pass rule) as "
         "protocols through the driver and the simulated 4200A on an ensemble of seeded "
         "devices; write DIR/calibration.md (paper value and reference, band, median, "
         "interquartile range, fraction of devices in band, verdict per row), "

@@ -1,12 +1,14 @@
 """The paper-000 calibration table: rows, bands, pass rule and the metric of every row.
 
-The table itself is data, ``qc_calibration_table.json`` beside this module (versioned; its
+The table itself is data, ``calibration_table.json`` beside this module (versioned; its
 bands were fixed before the device physics was tuned). This module reads it and holds the
 *metric as code*: each row names one function of :data:`METRICS`, which turns the run
-files of the row's recipes on one device into one number. The runner that executes the
-recipes through the protocols, the driver and the simulated 4200A is
-:mod:`labapp.calibration`; this module needs only the measured arrays, so the metrics can
-be checked on hand-made data (``tests/test_calibration_paper000.py``).
+files of the row's recipes on one device into one number with the lab's analysis
+(:mod:`analysis`). The runner that executes the recipes through the protocols, the driver
+and the simulated 4200A is :mod:`labapp.calibration`; this module needs only the measured
+arrays, so the metrics can be checked on hand-made data
+(``tests/test_calibration_paper000.py``). It lives beside the runner, not in
+``sim_backend``: the simulator does not depend on the analysis that judges it.
 
 Pass rule (from the table): a row passes when the median of its metric over at least
 ``min_seeds`` device seeds lies in the band and at least ``min_fraction_in_band`` of the
@@ -24,9 +26,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from analysis.nonlinearity import fit_update
+from analysis.plateaus import detect_plateaus
+from analysis.pulses import levels_from_waveforms
+from analysis.switching import switching_analysis
+from analysis.timelag import clearly_above_unity_fraction, variability_per_level
 from labcore.constants import G0
 
-TABLE_PATH = Path(__file__).with_name("qc_calibration_table.json")
+TABLE_PATH = Path(__file__).with_name("calibration_table.json")
 
 Array = NDArray[np.float64]
 #: a recipe: (protocol, preset or "", overrides), run in order on one device
@@ -197,8 +204,6 @@ def _median(values: Sequence[float]) -> float:
 # --------------------------------------------------------------------------- metrics
 def _dc_jump(runs, which: str) -> Measured:
     """Median over cycles of ``v_set_jump`` or ``v_reset_jump``, with the first cycle's G-V."""
-    from analysis.switching import switching_analysis
-
     s = _samples(runs[0][0])
     sw = switching_analysis(s["voltage_V"], s["current_A"], segment=s["segment"],
                             cycle=s["cycle"])
@@ -225,8 +230,6 @@ def dc_top_plateau(runs) -> Measured:
     where the current is below 95 % of the compliance and |V| > 50 mV: the highest
     level the filament holds before the source clamp takes over.
     """
-    from analysis.plateaus import detect_plateaus
-
     tops, ex = [], None
     for v, i, seg, cc in _cycles(runs[0][0]):
         m = (seg == 1) & (np.abs(i) < 0.95 * cc) & (np.abs(v) > 0.05)
@@ -302,8 +305,6 @@ def first_read_ratio(runs) -> Measured:
 
 
 def _reset_levels(runs):
-    from analysis.pulses import levels_from_waveforms
-
     wf = runs[0][-1].waveforms
     return levels_from_waveforms(np.abs(np.asarray(wf["current_A"])),
                                  np.abs(np.asarray(wf["voltage_V"])))
@@ -320,8 +321,6 @@ def reset_train_up_pairs(runs) -> Measured:
     """Percentage of consecutive pulses with I_{i+1} > I_i + 2 sigma_read
     (:func:`analysis.timelag.clearly_above_unity_fraction`, sigma from the MAD of the
     pulse-to-pulse differences)."""
-    from analysis.timelag import clearly_above_unity_fraction
-
     lv = _reset_levels(runs)
     i = np.abs(lv.current_A)
     return Measured(100.0 * clearly_above_unity_fraction(i, k_sigma=2.0), i[:-1] * 1e3,
@@ -331,8 +330,6 @@ def reset_train_up_pairs(runs) -> Measured:
 def reset_train_flat_cv(runs) -> Measured:
     """Median sigma/mu (%) of I_i over the flat stretches (>= 10 pulses on one n/2 level,
     :func:`analysis.timelag.variability_per_level`)."""
-    from analysis.timelag import variability_per_level
-
     lv = _reset_levels(runs)
     levels = variability_per_level(lv.current_A, lv.g_g0, min_length=10)
     cvs = [d["cv"] for d in levels]
@@ -350,8 +347,6 @@ def _ltp_reads(runs) -> tuple[Array, Array, int]:
 
 def nl_potentiation(runs) -> Measured:
     """|NL| of the potentiation half (NeuroSim fit, :func:`analysis.nonlinearity.fit_update`)."""
-    from analysis.nonlinearity import fit_update
-
     x, g, n = _ltp_reads(runs)
     return Measured(abs(fit_update(g[: n + 1], "potentiation").label), x, g,
                     "pulse (0: before the train)", "read G / G0")
@@ -359,8 +354,6 @@ def nl_potentiation(runs) -> Measured:
 
 def nl_depression(runs) -> Measured:
     """|NL| of the depression half."""
-    from analysis.nonlinearity import fit_update
-
     x, g, n = _ltp_reads(runs)
     return Measured(abs(fit_update(g[n:], "depression").label), x, g,
                     "pulse (0: before the train)", "read G / G0")
