@@ -28,13 +28,13 @@ without any lookup: that is the "thickness knob".
 
 Time and speed: the drive is a piecewise-constant schedule. Processes that do not change
 the channel count (RTN, rearrangements, the read-disturb tip) are drawn for the whole drive
-at once as per-step conduction offsets (:mod:`sim_backend.qc_fluctuations`). Between two channel events every quantity is a
-vector over steps: the circuit is solved over a window of steps (once per run of identical
-steps), rates are integrated into a cumulative hazard, and the next event is where the
-hazard crosses an exponential budget (the exact next-jump time of an inhomogeneous Poisson
-process). Python loops run once per *event*, never per sample, and a step may hold many
-events (a 20 ms SMU pulse given as one step) because the remaining part of a step is
-carried over.
+at once as per-step conduction offsets (:mod:`sim_backend.qc_fluctuations`). Between two
+channel events every quantity is a vector over steps: the circuit is solved over a window
+of steps (once per run of identical steps), rates are integrated into a cumulative hazard,
+and the next event is where the hazard crosses an exponential budget (the exact next-jump
+time of an inhomogeneous Poisson process). Python loops run once per *event*, never per
+sample, and a step may hold many events (a 20 ms SMU pulse given as one step) because the
+remaining part of a step is carried over.
 """
 from __future__ import annotations
 
