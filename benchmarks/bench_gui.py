@@ -46,8 +46,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
 from PyQt6 import QtCore, QtWidgets  # noqa: E402
 
+from labapp.gui.main_window import MainWindow  # noqa: E402
+from protocols import DCSweep, Record, RunEngine, connect  # noqa: E402
 from tests.support.synthetic import sweep_samples  # noqa: E402
 
 SHORT_POINT_S = 0.1 / 60  # one 0.1 PLC point of instrument time
@@ -112,8 +115,6 @@ class TaskCpu:
     """
 
     def __init__(self, window) -> None:
-        import pyqtgraph as pg
-
         self.window, self.pg, self.times = window, pg, []
 
     def _timed(self, fn):
@@ -213,8 +214,6 @@ def zoom_in(window, lo: float = 0.4, hi: float = 0.6) -> None:
 
 def recorded_sweep(n_min: int) -> list[dict]:
     """DC-sweep records measured on the (unpaced) simulator, at least ``n_min`` samples."""
-    from protocols import DCSweep, RunEngine, connect
-
     records: list[dict] = []
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_gui_rec_{os.getpid()}.h5"
     cycles = int(np.ceil(n_min / 1600))
@@ -228,8 +227,6 @@ def recorded_sweep(n_min: int) -> list[dict]:
 
 
 def run_replay(app, window, args, zoomed: bool = False) -> dict:
-    from protocols import Record
-
     cols = recorded_sweep(20_000)[0]
     n = cols["voltage_V"].size
     chunk = int(args.rate / 50)  # 50 records per second: more often than the 25 Hz refresh
@@ -314,9 +311,6 @@ def main(argv: list[str] | None = None) -> int:
                          "for the ~20 command round trips of each 400-point test")
     # called by ``python -m benchmarks`` (whose own arguments are not ours): defaults
     args = ap.parse_args([] if argv is None and __name__ != "__main__" else argv)
-
-    from labapp.gui.main_window import MainWindow
-
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     tmp = Path(os.environ.get("TMPDIR", "/tmp"))
     out = tmp / f"bench_gui_{os.getpid()}.h5"

@@ -92,9 +92,6 @@ CYCLE_EDGES: set[str] = set()
 
 #: cross-package imports inside a function with no comment saying why ("path:Qual -> module")
 UNEXPLAINED_LOCAL_IMPORTS: set[str] = {
-    "benchmarks/bench_gui.py:main -> labapp.gui.main_window",
-    "benchmarks/bench_gui.py:recorded_sweep -> protocols",
-    "benchmarks/bench_gui.py:run_replay -> protocols",
     "labapp/reproduce.py:_fig5_panels -> analysis.conductance",
     "labapp/reproduce.py:_fig5_panels -> analysis.inputs",
     "labapp/reproduce.py:_fig5_panels -> protocols",
