@@ -14,7 +14,6 @@ and one figure per row. ``labapp sim calibrate -o DIR`` calls it.
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 import textwrap
@@ -26,6 +25,7 @@ import numpy as np
 
 from analysis.inputs import load_run
 from labapp.calibration_table import METRICS, Measured, RowResult, Table, load_table
+from labcore.csv_io import write_csv
 from protocols import RunEngine, build, connect
 
 __all__ = ["measure_seed", "run_table", "run_calibration", "write_report"]
@@ -172,16 +172,15 @@ def write_report(results: Sequence[RowResult], outdir: str | Path,
     table = table or load_table()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    with open(outdir / "calibration.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["row", "paper", "paper_value", "metric", "unit", "band_lo", "band_hi",
-                    "median", "q1", "q3", "fraction_in_band", "seeds", "passed", "values"])
-        for r in results:
-            q1, q3 = r.iqr
-            w.writerow([r.row.id, r.row.paper, r.row.paper_value, r.row.metric, r.row.unit,
-                        r.row.lo, r.row.hi, f"{r.median:.6g}", f"{q1:.6g}", f"{q3:.6g}",
-                        f"{r.fraction_in_band:.3f}", len(r.seeds), r.passed(table.rule),
-                        " ".join(f"{v:.6g}" for v in r.values)])
+    header = ("row", "paper", "paper_value", "metric", "unit", "band_lo", "band_hi",
+              "median", "q1", "q3", "fraction_in_band", "seeds", "passed", "values")
+    rows = [(r.row.id, r.row.paper, r.row.paper_value, r.row.metric, r.row.unit,
+             r.row.lo, r.row.hi, f"{r.median:.6g}", f"{r.iqr[0]:.6g}", f"{r.iqr[1]:.6g}",
+             f"{r.fraction_in_band:.3f}", len(r.seeds), r.passed(table.rule),
+             " ".join(f"{v:.6g}" for v in r.values)) for r in results]
+    write_csv(outdir / "calibration.csv", {  # the project's one CSV writer, as text
+        name: np.array([row[k] for row in rows], dtype=object)
+        for k, name in enumerate(header)})
     n_pass = sum(r.passed(table.rule) for r in results)
     seeds = results[0].seeds if results else ()
     lines = [
