@@ -37,7 +37,7 @@ Works on sweeps (x = voltage), pulse trains (x = pulse number) and time traces.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -474,8 +474,6 @@ def relabel(result: PlateauResult, levels_g0: ArrayLike, *, tol: float, g_max: f
     """The plateaus with new levels (after a series-resistance or baseline correction):
     labels, residuals and kinds follow the new level; the levels as detected stay in
     ``params["level_measured_g0"]`` (the first correction's input is kept)."""
-    from dataclasses import replace
-
     new = np.asarray(levels_g0, dtype=float)
     out = []
     for p, lev in zip(result.plateaus, new.tolist(), strict=True):
