@@ -34,12 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the packages whose source is checked (``labcore`` may not exist yet in an old checkout)
 PACKAGES = ("labapp", "benchmarks", "protocols", "drivers", "sim_backend", "analysis", "labcore")
 
-#: which project packages each package may import (``docs/architecture.md``, layers table)
+#: which project packages each package may import: the layers table of
+#: ``docs/architecture.md`` (its "imports" column; held to it by
+#: :func:`test_layers_match_docs_architecture`); ``benchmarks`` stands above them all
 LAYERS: dict[str, set[str]] = {
     "benchmarks": {"labapp", "protocols", "drivers", "sim_backend", "analysis", "labcore"},
     "labapp": {"protocols", "drivers", "sim_backend", "analysis", "labcore"},
     "protocols": {"drivers", "analysis", "labcore"},
-    "drivers": {"labcore"},
+    "drivers": set(),
     "sim_backend": {"labcore"},
     "analysis": {"labcore"},
     "labcore": set(),
@@ -382,6 +384,34 @@ def _module_set() -> set[str]:
 def test_layers_table_covers_every_package():
     assert set(LAYERS) == set(PACKAGES)
     assert set(FORBIDDEN_THIRD_PARTY) <= set(PACKAGES)
+
+
+def documented_layers() -> dict[str, set[str]]:
+    """The layers table of ``docs/architecture.md``: package -> project packages its
+    "imports" cell names (in backticks; "everything below" = every package in the rows
+    below it)."""
+    rows = []
+    for line in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.fullmatch(r"`(\w+)/`", cells[0]) if len(cells) == 3 else None
+        if m:
+            rows.append((m.group(1), cells[2]))
+    out: dict[str, set[str]] = {}
+    for k, (pkg, cell) in enumerate(rows):
+        named = {_top(n) for n in re.findall(r"`([\w.]+)`", cell)} & set(PACKAGES)
+        if "everything below" in cell:
+            named |= {p for p, _ in rows[k + 1:]}
+        out[pkg] = named
+    return out
+
+
+def test_layers_match_docs_architecture():
+    """The rules this file enforces are the ones docs/architecture.md states."""
+    documented = documented_layers()
+    assert set(documented) == set(LAYERS) - {"benchmarks"}, "a package missing in the table"
+    for pkg, allowed in documented.items():
+        assert allowed == LAYERS[pkg], (f"{pkg}: docs/architecture.md says {sorted(allowed)}, "
+                                        f"LAYERS {sorted(LAYERS[pkg])}")
 
 
 def test_imports_follow_the_layers():
