@@ -50,7 +50,8 @@ import pyqtgraph as pg  # noqa: E402
 from PyQt6 import QtCore, QtWidgets  # noqa: E402
 
 from labapp.gui.main_window import MainWindow  # noqa: E402
-from protocols import DCSweep, Record, RunEngine, connect  # noqa: E402
+from labapp.instrument_choice import connect
+from protocols import DCSweep, Record, RunEngine  # noqa: E402
 from tests.support.synthetic import sweep_samples  # noqa: E402
 
 SHORT_POINT_S = 0.1 / 60  # one 0.1 PLC point of instrument time

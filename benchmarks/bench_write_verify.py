@@ -20,7 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from protocols import RunEngine, WriteVerify, connect  # noqa: E402
+from labapp.instrument_choice import connect  # noqa: E402
+from protocols import RunEngine, WriteVerify  # noqa: E402
 
 TARGETS = (2.5, 5.5, 10.0)
 

@@ -25,8 +25,9 @@ import numpy as np
 
 from analysis.inputs import load_run
 from labapp.calibration_table import METRICS, Measured, RowResult, Table, load_table
+from labapp.instrument_choice import connect
 from labcore.csv_io import write_csv
-from protocols import RunEngine, build, connect
+from protocols import RunEngine, build
 
 __all__ = ["measure_seed", "run_table", "run_calibration", "write_report"]
 

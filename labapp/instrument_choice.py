@@ -11,6 +11,11 @@ and every output of the run says *simulated*.
 The simulator's seed: ``--seed N`` makes a run reproducible; without it every run draws a
 fresh seed (so repeated runs are independent data, not the same data counted twice) and
 the run file records the seed either way (``seed``).
+
+:func:`connect` opens the chosen instrument: the simulated 4200A in this process, the
+simulator over a loopback socket, or hardware. It lives here, above the protocol layer,
+because choosing between hardware and the simulator is wiring: protocols run on whatever
+driver they are handed and never import the simulator.
 """
 
 from __future__ import annotations
@@ -19,8 +24,13 @@ import os
 import secrets
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from drivers.keithley4200 import Keithley4200A
+from drivers.readings import CommunicationError
 
 ENV = "LABAPP_RESOURCE"
 #: the value of LABAPP_RESOURCE / config ``resource`` that selects the simulator
@@ -108,3 +118,43 @@ def choose(sim: bool, resource: str | None, seed: int | None, command: str = "la
         return InstrumentChoice(False, res, source)
     return InstrumentChoice(True, None, source, seed if seed is not None else fresh_seed(),
                             seed is not None)
+
+
+def connect(resource: str | None = None, *, sim: bool = False, seed: int = 0,
+            speed: float | None = None, timeout_ms: int = 10000,
+            simulator: Mapping[str, Any] | None = None) -> Keithley4200A:
+    """Return a connected driver.
+
+    ``sim=True`` builds a simulated 4200A in this process (same command strings, no
+    socket); otherwise ``resource`` is a VISA resource such as
+    ``TCPIP::192.168.0.10::1225::SOCKET`` or ``GPIB0::17::INSTR``. ``simulator`` is a
+    run file's simulator description (``options``, ``series_ohms``, ``noise``): the same
+    cards and settings are rebuilt (``labapp rerun``).
+    """
+    if sim:
+        return Keithley4200A(simulated_adapter(seed, speed, simulator))
+    if not resource:
+        raise ValueError("resource: give a VISA resource string or use the simulator (--sim)")
+    try:
+        return Keithley4200A(resource, timeout=timeout_ms)
+    except CommunicationError as exc:
+        if exc.detail.startswith("unreadable reply"):
+            raise  # reached, but its identity or slot list was unreadable: say exactly that
+        raise ConnectionError(f"cannot reach 4200A at {resource!r}: {exc}") from exc
+    except Exception as exc:  # pyvisa raises several types for an unreachable resource
+        raise ConnectionError(f"cannot reach 4200A at {resource!r}: {exc}") from exc
+
+
+def simulated_adapter(seed: int = 0, speed: float | None = None,
+                      simulator: Mapping[str, Any] | None = None) -> Any:
+    """The in-process simulated 4200A's adapter (see :func:`connect`)."""
+    # deferred: the simulator's physics loads only when a simulated instrument is opened
+    # (start-up time of hardware runs and of the commands that open no instrument)
+    from sim_backend.adapter import SimAdapter
+    from sim_backend.kxci import KXCIEngine  # deferred: start-up time, as above
+
+    extra: dict[str, Any] = {}
+    for key, conv in (("options", tuple), ("series_ohms", float), ("noise", bool)):
+        if simulator and simulator.get(key) is not None:
+            extra[key] = conv(simulator[key])
+    return SimAdapter(KXCIEngine(seed=seed, speed=speed, **extra))

@@ -98,7 +98,8 @@ def _fig5_panels(out: Path, seed: int, dpi: int, log) -> list[Path]:
 
     from analysis.conductance import conductance_g0
     from analysis.inputs import load_run
-    from protocols import RunEngine, build, connect
+    from labapp.instrument_choice import connect
+    from protocols import RunEngine, build
     from protocols.preset_library import get_preset
 
     path = out / "paper000-fig5-panels.h5"
@@ -146,7 +147,8 @@ def reproduce(figure: str, outdir: str | Path, seed: int | None = None, dpi: int
     from analysis.figures import save_figures
     from analysis.inputs import load_run
     from analysis.summary import RunAnalysis
-    from protocols import RunEngine, build, connect
+    from labapp.instrument_choice import connect
+    from protocols import RunEngine, build
 
     if figure not in RECIPES:
         raise KeyError(f"figure {figure!r} unknown; choose from {', '.join(RECIPES)}")

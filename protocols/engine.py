@@ -7,13 +7,14 @@ stop, abort, exception, Ctrl-C, lost connection) put the instrument into its saf
 record the final status with its reason. A failure of the safe-state call is logged and
 stored in the run file, never swallowed.
 
-Consumers receive ``(kind, payload)`` documents: ``("start", info)``, ``("record", Record)``,
-``("progress", fraction)``, ``("paused", info)``, ``("resumed", info)`` and
-``("stop", RunResult)``: storage and plots are independent consumers of one record stream.
-``("live", Record)`` carries points of an instrument test still running (read with ``RD``)
-for the live view and progress only: the same points arrive again, with their status
-letters, in the ``record`` of that test, which is what the run file stores. A test cut
-short by an abort (Ctrl-C) still yields the points measured before it stopped.
+Consumers receive typed ``(kind, payload)`` events (:mod:`protocols.events`): ``START``
+with :class:`~protocols.events.RunStarted`, ``RECORD`` with a Record, ``PROGRESS`` with a
+fraction, ``PAUSED``/``RESUMED`` and ``STOP`` with the :class:`RunResult`: storage and
+plots are independent consumers of one record stream. ``LIVE`` carries points of an
+instrument test still running (read with ``RD``) for the live view and progress only: the
+same points arrive again, with their status letters, in the ``RECORD`` of that test,
+which is what the run file stores. A test cut short by an abort (Ctrl-C) still yields the
+points measured before it stopped.
 
 Pause/resume (as in bluesky's RunEngine): :meth:`RunEngine.pause` takes effect at the
 protocol's next step, the point where *stop* would end the run. While paused nothing is
@@ -32,7 +33,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,6 @@ from labcore.run_json import provenance
 from labcore.runfile import RunWriter, WriterLock, utc_now
 from protocols.base import (
     Aborted,
-    Outcome,
     Protocol,
     Record,
     RunContext,
@@ -51,40 +51,30 @@ from protocols.base import (
     Step,
     Waveform,
 )
+from protocols.events import (
+    Consumer,
+    EventKind,
+    Paused,
+    Resumed,
+    RunResult,
+    RunStarted,
+    emit,
+)
 from protocols.versioning import environment, software_version
 
 log = logging.getLogger("labapp.engine")
 
-Consumer = Callable[[str, Any], None]
+__all__ = ["Consumer", "EventKind", "RunEngine", "RunResult"]
 
 
 @dataclass
-class RunResult:
-    """Outcome of one run."""
+class _Run:
+    """What one run accumulates while its plan is iterated."""
 
-    path: Path
-    run_id: str
-    status: str
-    reason: str = ""
-    rows: dict[str, int] = field(default_factory=dict)
-    safe_state_problems: list[str] = field(default_factory=list)
-    #: protocol result (e.g. write-verify: converged, reason, final_g0)
-    outcome: dict[str, Any] = field(default_factory=dict)
-    traceback: str = ""
-    #: pauses of the run: paused_utc, resumed_utc, seconds, at (progress fraction)
+    consumers: list[Consumer]
+    writer: RunWriter
     pauses: list[dict[str, Any]] = field(default_factory=list)
-    #: the protocol's typed outcome (``outcome`` is its stored form)
-    protocol_outcome: Outcome = field(default_factory=Outcome)
-
-    @property
-    def converged(self) -> bool | None:
-        """The protocol reached its goal (None: it has none), e.g. write-verify."""
-        return self.protocol_outcome.converged
-
-    @property
-    def ok(self) -> bool:
-        """Ended as asked (completed or stopped) with the instrument confirmed safe."""
-        return self.status in ("completed", "stopped") and not self.safe_state_problems
+    done: float = 0.0
 
 
 class RunEngine:
@@ -217,73 +207,25 @@ class RunEngine:
         file another writer holds is refused before the protocol sends anything.
         """
         self.validate(protocol)
-        self._stop.clear()
-        self._abort.clear()
-        self._pause.clear()
-        self._held.clear()
-        pauses: list[dict[str, Any]] = []
-        done = 0.0
-        consumers = list(consumers)
-        meta = {**self.metadata, **software_version(), **environment()}
-        meta["instrument_idn"] = self.instrument.idn
-        # simulated data must never pass for real: a top-level flag and the seed (the
-        # simulator's serial number is SIM<seed>, also over a loopback socket)
-        simulated, seed = provenance({}, {"idn": self.instrument.idn,
-                                          "simulated": self.instrument.simulated})
-        meta["simulated"] = bool(simulated)
-        if simulated and seed is not None:
-            meta["seed"] = int(seed)
-        meta["compliances"] = protocol.compliances()
-        writer = RunWriter(
-            path,
-            protocol.name,
-            protocol.parameter_units(),
-            protocol.streams,
-            waveforms=protocol.waveforms(),
-            metadata=meta,
-            instrument_settings={**self.instrument_snapshot(),
-                                 **protocol.instrument_settings()},
-            safety_profile=self.safety.as_dict(),
-            run_id=run_id,
-            lock=lock,
-            command=f"labapp run {protocol.name}",
-        )
+        for flag in (self._stop, self._abort, self._pause, self._held):
+            flag.clear()
+        meta = self._metadata(protocol)
+        writer = self._open(protocol, path, meta, run_id, lock)
+        run = _Run(list(consumers), writer)
+
         def live(record: Record, done: float | None = None) -> None:
-            self._emit(consumers, "live", record)
+            emit(run.consumers, EventKind.LIVE, record)
             if done is not None:
-                self._emit(consumers, "progress", done)
+                emit(run.consumers, EventKind.PROGRESS, done)
 
         ctx = RunContext(self.instrument, should_abort=self._abort.is_set, log=log.info,
                          safety=self.safety, live=live)
+        emit(run.consumers, EventKind.START, RunStarted(
+            protocol, writer.run_id, Path(path), meta["simulated"], meta.get("seed"),
+            meta["compliances"]))
         status, reason, tb = "completed", "", ""
-        self._emit(consumers, "start", {"protocol": protocol, "run_id": writer.run_id,
-                                        "path": Path(path),
-                                        "simulated": meta["simulated"],
-                                        "seed": meta.get("seed"),
-                                        "compliances": meta["compliances"]})
         try:
-            for item in protocol.plan(ctx):
-                if isinstance(item, Record | list):
-                    # a list of records is stored as a whole (e.g. the pulses and reads
-                    # measured before an abort), then the abort is noticed
-                    for record in item if isinstance(item, list) else [item]:
-                        writer.append(record.stream, record.data)
-                        self._emit(consumers, "record", record)
-                elif isinstance(item, Waveform):
-                    for name, block in item.data.items():
-                        writer.append_waveforms(name, block)
-                    self._emit(consumers, "waveform", item)
-                elif isinstance(item, Step):
-                    if item.done is not None:
-                        done = float(item.done)
-                        self._emit(consumers, "progress", item.done)
-                    if self._pause.is_set() and not self._stop.is_set():
-                        pauses.append(self._hold(consumers, writer.run_id, done))
-                    if self._stop.is_set():
-                        status, reason = "stopped", "stopped by user"
-                        break
-                if self._abort.is_set():
-                    raise Aborted(self._abort_reason)
+            status, reason = self._iterate(protocol.plan(ctx), run)
         except (Aborted, InterruptedError):
             status, reason = "aborted", self._abort_reason
         except KeyboardInterrupt:
@@ -300,11 +242,72 @@ class RunEngine:
             writer.close(status, reason=reason, traceback=tb,
                          extra={"safe_state_problems": problems,
                                 "outcome": ctx.outcome.as_dict(),
-                                "pauses": pauses})
+                                "pauses": run.pauses})
         result = RunResult(Path(path), writer.run_id, status, reason, rows, problems,
-                           ctx.outcome.as_dict(), tb, pauses, ctx.outcome)
-        self._emit(consumers, "stop", result)
+                           ctx.outcome.as_dict(), tb, run.pauses, ctx.outcome)
+        emit(run.consumers, EventKind.STOP, result)
         return result
+
+    def _open(self, protocol: Protocol, path: str | Path, meta: dict[str, Any],
+              run_id: str | None, lock: WriterLock | None) -> RunWriter:
+        """The run file's new run, with everything known before the first command."""
+        return RunWriter(
+            path,
+            protocol.name,
+            protocol.parameter_units(),
+            protocol.streams,
+            waveforms=protocol.waveforms(),
+            metadata=meta,
+            instrument_settings={**self.instrument_snapshot(),
+                                 **protocol.instrument_settings()},
+            safety_profile=self.safety.as_dict(),
+            run_id=run_id,
+            lock=lock,
+            command=f"labapp run {protocol.name}",
+        )
+
+    def _metadata(self, protocol: Protocol) -> dict[str, Any]:
+        """The run file's metadata: the caller's, versions, instrument, provenance."""
+        meta = {**self.metadata, **software_version(), **environment()}
+        meta["instrument_idn"] = self.instrument.idn
+        # simulated data must never pass for real: a top-level flag and the seed (the
+        # simulator's serial number is SIM<seed>, also over a loopback socket)
+        simulated, seed = provenance({}, {"idn": self.instrument.idn,
+                                          "simulated": self.instrument.simulated})
+        meta["simulated"] = bool(simulated)
+        if simulated and seed is not None:
+            meta["seed"] = int(seed)
+        meta["compliances"] = protocol.compliances()
+        return meta
+
+    def _iterate(self, plan: Iterator[Any], run: _Run) -> tuple[str, str]:
+        """Hand the plan's records to the file and the consumers; hold, stop or abort at
+        its steps. Returns ``(status, reason)`` of a run that was not interrupted."""
+        for item in plan:
+            if isinstance(item, Record | list):
+                # a list of records is stored as a whole (e.g. the pulses and reads
+                # measured before an abort), then the abort is noticed
+                for record in item if isinstance(item, list) else [item]:
+                    run.writer.append(record.stream, record.data)
+                    emit(run.consumers, EventKind.RECORD, record)
+            elif isinstance(item, Waveform):
+                for name, block in item.data.items():
+                    run.writer.append_waveforms(name, block)
+                emit(run.consumers, EventKind.WAVEFORM, item)
+            elif isinstance(item, Step) and self._at_step(item, run):
+                return "stopped", "stopped by user"
+            if self._abort.is_set():
+                raise Aborted(self._abort_reason)
+        return "completed", ""
+
+    def _at_step(self, step: Step, run: _Run) -> bool:
+        """Progress, and a pause if one was asked for; True when the run should stop."""
+        if step.done is not None:
+            run.done = float(step.done)
+            emit(run.consumers, EventKind.PROGRESS, step.done)
+        if self._pause.is_set() and not self._stop.is_set():
+            run.pauses.append(self._hold(run.consumers, run.writer.run_id, run.done))
+        return self._stop.is_set()
 
     def _hold(self, consumers: list[Consumer], run_id: str, done: float) -> dict[str, Any]:
         """Hold at a step until resumed, stopped or aborted; returns the pause record."""
@@ -312,7 +315,7 @@ class RunEngine:
         t0 = time.monotonic()
         self._held.set()
         log.info("run %s paused at %.1f %%", run_id, 100 * done)
-        self._emit(consumers, "paused", {"run_id": run_id, "at": done})
+        emit(consumers, EventKind.PAUSED, Paused(run_id, done))
         try:
             while self._pause.is_set() and not (self._abort.is_set() or self._stop.is_set()):
                 self._wake.wait(0.2)
@@ -323,7 +326,7 @@ class RunEngine:
         entry["resumed_utc"] = utc_now()
         entry["seconds"] = time.monotonic() - t0
         log.info("run %s resumed after %.1f s", run_id, entry["seconds"])
-        self._emit(consumers, "resumed", {"run_id": run_id, **entry})
+        emit(consumers, EventKind.RESUMED, Resumed(run_id, **entry))
         return entry
 
     def instrument_snapshot(self) -> dict[str, Any]:
@@ -351,49 +354,3 @@ class RunEngine:
         if problems:
             log.error("safe state not confirmed: %s", "; ".join(problems))
         return problems
-
-    @staticmethod
-    def _emit(consumers: list[Consumer], kind: str, payload: Any) -> None:
-        for consumer in consumers:
-            try:
-                consumer(kind, payload)
-            except Exception:  # noqa: BLE001 - a broken view must not stop acquisition
-                log.exception("consumer %r failed on %s", consumer, kind)
-
-
-class RunQueue:
-    """Protocols run one after the other on one engine, stopping at the first error.
-
-    A run that ends ``failed`` or ``aborted`` (or whose safe state was not confirmed)
-    ends the queue when ``stop_on_error`` is set; a *stop* request ends the queue after
-    the current run. Results of the runs that ran are returned in order.
-    """
-
-    def __init__(self, engine: RunEngine, stop_on_error: bool = True) -> None:
-        self.engine = engine
-        self.stop_on_error = stop_on_error
-        self.items: list[tuple[Protocol, Path]] = []
-
-    def add(self, protocol: Protocol, path: str | Path) -> RunQueue:
-        self.items.append((protocol, Path(path)))
-        return self
-
-    def validate(self) -> None:
-        """Check every queued protocol before the first one starts."""
-        for protocol, _ in self.items:
-            self.engine.validate(protocol)
-
-    def run(self, consumers: Iterable[Consumer] = ()) -> list[RunResult]:
-        self.validate()
-        consumers = list(consumers)
-        results: list[RunResult] = []
-        for protocol, path in self.items:
-            result = self.engine.run(protocol, path, consumers)
-            results.append(result)
-            if self.engine.stop_requested or result.status == "stopped":
-                break
-            if self.stop_on_error and not result.ok:
-                log.error("queue stopped after %s: %s %s", protocol.name, result.status,
-                          result.reason)
-                break
-        return results

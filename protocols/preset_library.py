@@ -7,7 +7,9 @@ One preset per file, named by the file's stem::
 
 Files are parsed as data (``json``), never evaluated. Values are numbers, strings with an
 optional unit suffix (parsed by the parameter's own declaration, e.g. ``"5mA"``) or
-lists; every preset is validated against its protocol when it is used.
+lists; every preset is validated against its protocol when it is used, and when it is
+written (:func:`save_preset`, the GUI's *Save preset*): this module reads and writes the
+format, nobody else.
 """
 
 from __future__ import annotations
@@ -104,3 +106,24 @@ def build(protocol: str, preset: str | Path | None = None,
             raise PresetError(f"preset {str(preset)!r} is for {pre.protocol}, not {cls.name}")
         base = {k: v for k, v in pre.resolved().items() if k in pre.values}
     return cls(**{**base, **dict(values or {})})
+
+
+def save_preset(path: str | Path, protocol: str, values: Mapping[str, Any], title: str = "",
+                source: str = "") -> Path:
+    """Write a preset that :func:`read_preset` reads back; numbers in SI units.
+
+    The values are checked against the protocol's declarations first (an unknown name or
+    a value out of range raises before anything is written). A path without ``.json``
+    gets it.
+    """
+    parse_values(get_protocol(protocol), values)
+    p = Path(path)
+    if p.suffix.lower() != ".json":
+        p = p.with_suffix(".json")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {"protocol": protocol, "title": title or p.stem,
+                            "values": dict(values)}
+    if source:
+        data["source"] = source
+    p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return p

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labapp.instrument_choice import connect
 from protocols import (
     LTPLTD,
     DCSweep,
@@ -14,7 +15,6 @@ from protocols import (
     Retention,
     RunEngine,
     WriteVerify,
-    connect,
 )
 
 #: protocol -> a short instance (the reset train captured by the PMU: waveforms)

@@ -16,7 +16,8 @@ import pytest
 from analysis.figures_pulses import figure_polar, figure_pulses
 from analysis.inputs import load_run
 from analysis.summary import RunAnalysis
-from protocols import PulseTrain, ResetTrain, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import PulseTrain, ResetTrain, RunEngine
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from analysis.figures import applicable_figures, save_figures
 from analysis.inputs import load_run
 from analysis.summary import RunAnalysis
 from labapp.cli import main as cli_main
-from protocols import LTPLTD, DCSweep, PulseTrain, ResetTrain, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import LTPLTD, DCSweep, PulseTrain, ResetTrain, RunEngine
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import pytest
 
 from analysis.runfile import list_runs
 from labapp.cli import main as cli
-from protocols import DCSweep, RunEngine, WriteVerify, connect
+from labapp.instrument_choice import connect
+from protocols import DCSweep, RunEngine, WriteVerify
 
 
 @pytest.fixture(scope="module")

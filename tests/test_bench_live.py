@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from analysis.runfile import read_run
-from protocols import PROTOCOLS, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import PROTOCOLS, RunEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 POINT_S = 1 / 60  # 1 PLC at 60 Hz: the simulator's point time at integration=normal

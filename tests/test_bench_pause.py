@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from analysis.runfile import list_runs, read_run
-from protocols import PROTOCOLS, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import PROTOCOLS, RunEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {

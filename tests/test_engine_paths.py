@@ -14,6 +14,7 @@ import pytest
 
 from analysis.runfile import list_runs, read_run
 from drivers.validation import ParameterError
+from labapp.instrument_choice import connect
 from protocols import (
     DCSweep,
     Protocol,
@@ -23,7 +24,6 @@ from protocols import (
     RunEngine,
     RunQueue,
     SafetyProfile,
-    connect,
 )
 from protocols.base import Step, as_columns
 

@@ -16,6 +16,7 @@ import pytest
 from analysis.csv_io import read_csv_run
 from analysis.runfile import list_runs, read_run
 from labapp.cli import main as cli
+from labapp.instrument_choice import connect
 from protocols import (
     LTPLTD,
     DCSweep,
@@ -26,7 +27,6 @@ from protocols import (
     Retention,
     RunEngine,
     WriteVerify,
-    connect,
 )
 
 #: one short run of every protocol (the reset train twice: SMU and PMU capture)

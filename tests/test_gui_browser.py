@@ -11,7 +11,8 @@ from analysis.csv_io import export_run
 from analysis.runfile import list_runs
 from labapp.gui.analysis_views import VIEWS
 from labapp.gui.data_browser import DataBrowser
-from protocols import DCSweep, RunEngine, SafetyProfile, connect
+from labapp.instrument_choice import connect
+from protocols import DCSweep, RunEngine, SafetyProfile
 from tests.support.synthetic import write_synthetic_run
 
 

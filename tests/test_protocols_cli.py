@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from analysis.runfile import list_runs, read_run
 from labapp.cli import main as cli
 from labapp.commands.run import Progress
-from protocols import PROTOCOLS, build, connect, load_presets
+from labapp.instrument_choice import connect
+from protocols import PROTOCOLS, EventKind, RunStarted, build, load_presets
 from protocols.preset_library import PRESET_DIR, PresetError
 
 SMALL = {
@@ -115,7 +117,8 @@ def test_progress_bar_with_eta():
 
     stream = Tty()
     bar = Progress(True, stream)
-    bar("start", {})
+    bar(EventKind.START, RunStarted(PROTOCOLS["pulse-train"](), "r1", Path("r.h5"), True, 1,
+                                    {}))
     bar("progress", 0.25)
     bar("progress", 0.5)
     bar("stop", None)

@@ -9,6 +9,7 @@ import pytest
 from analysis.constants import G0
 from analysis.runfile import read_run
 from drivers.validation import ParameterError
+from labapp.instrument_choice import connect
 from protocols import (
     LTPLTD,
     PROTOCOLS,
@@ -21,7 +22,6 @@ from protocols import (
     RunEngine,
     SafetyProfile,
     WriteVerify,
-    connect,
 )
 
 #: device-physics change these protocol defaults were tuned against (see docs/simulator-physics.md)

@@ -20,7 +20,7 @@ import pytest
 
 from analysis.runfile import list_runs, read_run
 from labapp.cli import main as cli
-from protocols import connect
+from labapp.instrument_choice import connect
 from protocols.versioning import PACKAGES
 from tests.protocol_runs import write_run
 

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.runfile import read_run
-from protocols import PROTOCOLS, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import PROTOCOLS, RunEngine
 
 #: small versions of every protocol, so that one run takes well under a second
 SMALL: dict[str, dict] = {

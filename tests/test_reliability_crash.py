@@ -199,7 +199,8 @@ def test_rows_become_visible_within_a_second_even_when_the_run_is_idle(tmp_path)
     sees every row no later than ~1 s after the live view did."""
     import threading
 
-    from protocols import PROTOCOLS, RunEngine, connect
+    from labapp.instrument_choice import connect
+    from protocols import PROTOCOLS, RunEngine
 
     path = tmp_path / "idle.h5"
     shown: list[tuple[float, int]] = []  # (time, pulses shown to the live view)

@@ -20,7 +20,8 @@ import pytest
 
 from analysis.runfile import RunWriter, list_runs
 from labapp.cli import main as cli_main
-from protocols import PulseTrain, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import PulseTrain, RunEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP_BYTES = 4096

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from analysis.runfile import read_run
 from drivers.pmu_config import PulseTiming, PulseTrainConfig
 from labapp.cli import main as cli_main
-from protocols import DCSweep, Protocol, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import DCSweep, Protocol, RunEngine
 from protocols.base import Record, as_columns
 from sim_backend.kxci_common import ERRORS
 

@@ -26,7 +26,8 @@ import pytest
 from drivers.pmu_config import PulseTiming, PulseTrainConfig, SarbSequence
 from drivers.validation import ParameterError
 from labapp.cli import main as cli_main
-from protocols import DCSweep, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import DCSweep, RunEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 UNREACHABLE = "TCPIP::127.0.0.1::1::SOCKET"  # nothing listens on port 1

@@ -18,7 +18,8 @@ import pytest
 
 from drivers.pmu_config import PulseTiming, PulseTrainConfig
 from drivers.readings import CommunicationError
-from protocols import Protocol, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import Protocol, RunEngine
 from protocols.base import Record, as_columns
 
 CLI_TIMEOUT_MS = 10000  # protocols.connect's default, what `labapp run --resource` uses

@@ -16,7 +16,8 @@ from analysis.csv_io import read_csv_run
 from analysis.runfile import RunWriter, list_runs, read_run
 from labapp.cli import main as cli
 from labapp.commands.import_csv import import_csv
-from protocols import PulseTrain, RunEngine, connect
+from labapp.instrument_choice import connect
+from protocols import PulseTrain, RunEngine
 
 
 def test_writer_flushes_without_further_appends(tmp_path):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from labapp.instrument_choice import connect
 from labcore.runfile import read_run
-from protocols import DCSweep, RunEngine, connect
+from protocols import DCSweep, RunEngine
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -21,9 +21,10 @@ from labapp.commands.run import (
     instrument_choice,
     run_file_path,
 )
+from labapp.instrument_choice import connect
 from labcore.run_json import provenance
 from labcore.runfile import RunFileError, read_run
-from protocols import RunEngine, SafetyProfile, connect, get_protocol
+from protocols import RunEngine, SafetyProfile, get_protocol
 
 
 def register(sub: argparse._SubParsersAction) -> None:

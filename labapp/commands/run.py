@@ -8,13 +8,23 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from drivers.validation import ParameterError, check_range
 from labapp.commands.list_protocols import parameter_table
-from labapp.instrument_choice import ENV, InstrumentChoice, choose
+from labapp.instrument_choice import ENV, InstrumentChoice, choose, connect
 from labcore.run_json import provenance
 from labcore.runfile import claim
-from protocols import PROTOCOLS, RunEngine, SafetyProfile, build, connect, get_protocol
+from protocols import (
+    PROTOCOLS,
+    EventKind,
+    Paused,
+    Resumed,
+    RunEngine,
+    SafetyProfile,
+    build,
+    get_protocol,
+)
 from protocols.parameters import Param, parse_assignments, parse_quantity
 
 #: file name endings a run file may have (it is HDF5, whatever the name says)
@@ -222,42 +232,45 @@ class Progress:
             print(self.line(self.frac), file=self.stream, flush=True)
             self._last = now
 
-    def __call__(self, kind: str, payload) -> None:
-        if kind in ("paused", "resumed"):  # the answer to the user's key/signal: always shown
-            self._pause_line(kind, payload)
+    def __call__(self, kind: EventKind, payload: Any) -> None:
+        kind = EventKind(kind)
+        if kind is EventKind.PAUSED or kind is EventKind.RESUMED:
+            self._pause_line(payload)  # the answer to the user's key/signal: always shown
             return
         if not self.enabled:
             return
-        if kind == "start":
+        if kind is EventKind.START:
             self.t0 = time.monotonic()
-            streams = list(getattr(payload.get("protocol"), "streams", {}) or ["samples"])
+            streams = list(payload.protocol.streams or ["samples"])
             self.stream_name = "samples" if "samples" in streams else streams[0]
-        elif kind == "progress":
+        elif kind is EventKind.PROGRESS:
             self.frac = float(payload)
             self._show()
-        elif kind in ("live", "record") and payload.stream == self.stream_name:
-            n = len(next(iter(payload.data.values()), ()))
-            if kind == "live":
-                self.shown += n
-            else:  # the test's rows reach the file: those shown live are among them
-                self.stored += n
-                self.shown = max(0, self.shown - n)
-        elif kind == "stop" and self._open:
+        elif kind in (EventKind.LIVE, EventKind.RECORD) and payload.stream == self.stream_name:
+            self._count(kind, len(next(iter(payload.data.values()), ())))
+        elif kind is EventKind.STOP and self._open:
             print(file=self.stream)
             self._open = False
 
-    def _pause_line(self, kind: str, payload) -> None:
+    def _count(self, kind: EventKind, n: int) -> None:
+        if kind is EventKind.LIVE:
+            self.shown += n
+        else:  # the test's rows reach the file: those shown live are among them
+            self.stored += n
+            self.shown = max(0, self.shown - n)
+
+    def _pause_line(self, event: Paused | Resumed) -> None:
         if self._open:
             print(file=self.stream)
             self._open = False
-        if kind == "paused":
+        if isinstance(event, Paused):
             how = "Ctrl-Z again or " if self.tty_keys else ""
-            print(f"labapp run: paused at {100 * payload['at']:.1f} % (outputs held, nothing "
+            print(f"labapp run: paused at {100 * event.at:.1f} % (outputs held, nothing "
                   f"sent); resume: {how}kill -USR2 {os.getpid()} (SIGUSR2)",
                   file=self.stream, flush=True)
         else:
-            self.t0 += payload["seconds"]  # elapsed and ETA leave the pause out
-            print(f"labapp run: resumed after {payload['seconds']:.1f} s", file=self.stream,
+            self.t0 += event.seconds  # elapsed and ETA leave the pause out
+            print(f"labapp run: resumed after {event.seconds:.1f} s", file=self.stream,
                   flush=True)
 
 
@@ -285,10 +298,10 @@ def main(args: argparse.Namespace) -> int:
                                                 "notes": args.notes,
                                                 "preset": args.preset or ""})
 
-        def announce(kind: str, payload) -> None:
+        def announce(kind: EventKind, payload: Any) -> None:
             # once the run file is open (a file error stays the only line)
-            if kind == "start" and not args.quiet:
-                print(start_line(protocol, choice, args.output, payload["run_id"],
+            if kind is EventKind.START and not args.quiet:
+                print(start_line(protocol, choice, args.output, payload.run_id,
                                  instrument), file=sys.stderr, flush=True)
 
         progress = Progress(not args.quiet)
@@ -309,6 +322,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"labapp run: WARNING: safe state not confirmed: {problem}", file=sys.stderr)
     if result.status == "failed" and getattr(args, "debug", False):
         print(result.traceback, file=sys.stderr)
-    if result.outcome.get("converged") is False:  # e.g. write-verify missed its target
+    if result.converged is False:  # e.g. write-verify missed its target
         return 1
     return 0 if result.ok else 1

@@ -17,7 +17,7 @@ from typing import Any
 from PyQt6 import QtCore, QtWidgets
 
 from labapp.gui.qt_wait import process_until
-from protocols import connect
+from labapp.instrument_choice import connect
 
 log = logging.getLogger("labapp.gui.connection")
 

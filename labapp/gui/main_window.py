@@ -16,6 +16,7 @@ run when connected, or says why it cannot.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,7 @@ from labapp.gui.status_panel import RunStatus
 from labapp.gui.wheel_guard import WheelGuard
 from labapp.instrument_choice import fresh_seed
 from labcore.run_json import provenance
+from protocols import EventKind, Paused, QueueEntry, Record, Resumed, RunResult, RunStarted
 
 log = logging.getLogger("labapp.gui")
 
@@ -312,68 +314,87 @@ class MainWindow(QtWidgets.QMainWindow):
             self.status.set_eta(self.eta.remaining())
             self.status.set_compliance(self.plots.last_compliance)
 
-    def _handle(self, kind: str, payload: Any) -> None:
-        if kind == "live":  # points of a test still running: plotted now
-            self._live_rows[payload.stream] = (self._live_rows.get(payload.stream, 0)
-                                               + _rows(payload.data))
-            self.plots.feed(payload.stream, payload.data)
-        elif kind == "record":  # the test's rows with status: only those not plotted live
-            skip = min(self._live_rows.pop(payload.stream, 0), _rows(payload.data))
-            data = payload.data if not skip else {k: v[skip:] for k, v in payload.data.items()}
-            if _rows(data):
-                self.plots.feed(payload.stream, data)
-        elif kind == "waveform":
-            self.plots.feed("waveform", payload.data)
-        elif kind == "progress":
-            self.eta.update(payload)
-            self.status.set_progress(float(payload))
-        elif kind == "paused":
-            self.run_panel.show_paused(True)
-            self.status.set_message(f"run {payload['run_id']} PAUSED at "
-                                    f"{100 * payload['at']:.1f} % — outputs held, nothing "
-                                    "sent; Resume continues the same run")
-            log.info("run %s paused", payload["run_id"])
-        elif kind == "resumed":
-            self.run_panel.show_paused(False)
-            self.eta.t0 += payload["seconds"]  # the ETA leaves the pause out
-            self.status.set_message(f"run {payload['run_id']} resumed after "
-                                    f"{payload['seconds']:.1f} s")
-            log.info("run %s resumed", payload["run_id"])
-        elif kind == "start":
-            self.plots.clear()
-            self._live_rows.clear()
-            protocol = payload["protocol"]
-            est = protocol.estimated_duration()
-            speed = self.connection.speed.value() if self.connection.sim_radio.isChecked() \
-                else 1.0
-            self.eta.reset(est / speed if est is not None and speed else None)
-            self.status.set_progress(0.0)
-            self.status.set_compliance(False)
-            self.status.set_message(f"run {payload['run_id']}: {protocol.name} → "
-                                    f"{payload['path']}")
-        elif kind == "stop":
-            self.results.append(payload)
-            text = f"run {payload.run_id}: {payload.status}"
-            if payload.reason:
-                text += f" ({payload.reason})"
-            if payload.safe_state_problems:
-                text += " — SAFE STATE NOT CONFIRMED: " + "; ".join(payload.safe_state_problems)
-            self.status.set_message(text)
-            log.info(text)
-            if payload.status == "completed":
-                self.status.set_progress(1.0)
-            self.status.set_eta(0.0)
-            self.status.set_compliance(None)  # the badge shows the present: no run
-            self.run_panel.refresh()
-        elif kind == "item":
-            self.run_panel.refresh()
-        elif kind == "error":
-            self._error(str(payload))
-        elif kind == "queue-done":
-            self.run_panel.refresh()
-            self._update_buttons()
-            if self.browser.path is not None and self.browser.path == payload.path:
-                self.browser.reload()
+    def _handle(self, kind: EventKind, payload: Any) -> None:
+        """One event of the engine or the queue, by its kind (see protocols.events)."""
+        handler = self._handlers.get(kind)
+        if handler is not None:
+            handler(payload)
+
+    @functools.cached_property
+    def _handlers(self) -> dict[EventKind, Callable[[Any], None]]:
+        return {
+            EventKind.LIVE: self._on_live, EventKind.RECORD: self._on_record,
+            EventKind.WAVEFORM: lambda wf: self.plots.feed("waveform", wf.data),
+            EventKind.PROGRESS: self._on_progress, EventKind.PAUSED: self._on_paused,
+            EventKind.RESUMED: self._on_resumed, EventKind.START: self._on_start,
+            EventKind.STOP: self._on_stop, EventKind.ITEM: lambda _: self.run_panel.refresh(),
+            EventKind.ERROR: self._on_error, EventKind.QUEUE_DONE: self._on_queue_done,
+        }
+
+    def _on_live(self, record: Record) -> None:
+        """Points of a test still running: plotted now."""
+        self._live_rows[record.stream] = self._live_rows.get(record.stream, 0) + _rows(record.data)
+        self.plots.feed(record.stream, record.data)
+
+    def _on_record(self, record: Record) -> None:
+        """The test's rows with status: only those not plotted live."""
+        skip = min(self._live_rows.pop(record.stream, 0), _rows(record.data))
+        data = record.data if not skip else {k: v[skip:] for k, v in record.data.items()}
+        if _rows(data):
+            self.plots.feed(record.stream, data)
+
+    def _on_progress(self, fraction: float) -> None:
+        self.eta.update(fraction)
+        self.status.set_progress(float(fraction))
+
+    def _on_paused(self, paused: Paused) -> None:
+        self.run_panel.show_paused(True)
+        self.status.set_message(f"run {paused.run_id} PAUSED at {100 * paused.at:.1f} % — "
+                                "outputs held, nothing sent; Resume continues the same run")
+        log.info("run %s paused", paused.run_id)
+
+    def _on_resumed(self, resumed: Resumed) -> None:
+        self.run_panel.show_paused(False)
+        self.eta.t0 += resumed.seconds  # the ETA leaves the pause out
+        self.status.set_message(f"run {resumed.run_id} resumed after {resumed.seconds:.1f} s")
+        log.info("run %s resumed", resumed.run_id)
+
+    def _on_start(self, started: RunStarted) -> None:
+        self.plots.clear()
+        self._live_rows.clear()
+        protocol = started.protocol
+        est = protocol.estimated_duration()
+        speed = self.connection.speed.value() if self.connection.sim_radio.isChecked() else 1.0
+        self.eta.reset(est / speed if est is not None and speed else None)
+        self.status.set_progress(0.0)
+        self.status.set_compliance(False)
+        self.status.set_message(f"run {started.run_id}: {protocol.name} → {started.path}")
+
+    def _on_stop(self, result: RunResult) -> None:
+        self.results.append(result)
+        text = f"run {result.run_id}: {result.status}"
+        if result.reason:
+            text += f" ({result.reason})"
+        if result.safe_state_problems:
+            text += " — SAFE STATE NOT CONFIRMED: " + "; ".join(result.safe_state_problems)
+        self.status.set_message(text)
+        log.info(text)
+        if result.status == "completed":
+            self.status.set_progress(1.0)
+        self.status.set_eta(0.0)
+        self.status.set_compliance(None)  # the badge shows the present: no run
+        self.run_panel.refresh()
+
+    def _on_error(self, entry: QueueEntry) -> None:
+        self.run_panel.refresh()
+        self._error(f"{entry.protocol.name}: {entry.error}")
+
+    def _on_queue_done(self, _results: list[RunResult]) -> None:
+        self.run_panel.refresh()
+        self._update_buttons()
+        job = self.controller.job
+        if self.browser.path is not None and job is not None and self.browser.path == job.path:
+            self.browser.reload()
 
     def _error(self, text: str) -> None:
         self.status.set_message(text)

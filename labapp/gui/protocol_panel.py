@@ -12,10 +12,15 @@ from typing import Any
 from PyQt6 import QtCore, QtWidgets
 
 from drivers.validation import ParameterError
-from labapp.gui.presets import save_preset
 from labapp.gui.protocol_form import ProtocolForm
 from protocols import PROTOCOLS, Protocol, SafetyProfile
-from protocols.preset_library import Preset, PresetError, get_preset, load_presets
+from protocols.preset_library import (
+    Preset,
+    PresetError,
+    get_preset,
+    load_presets,
+    save_preset,
+)
 
 log = logging.getLogger("labapp.gui.protocols")
 

@@ -1,17 +1,12 @@
-"""Runs protocols (one, or a queue) in a worker thread and hands their documents to the GUI.
+"""Runs protocols (one, or a queue) in a worker thread and hands their events to the GUI.
 
-The engine calls its consumers from the acquisition thread. The consumer here only
-appends ``(kind, payload)`` to a deque (thread-safe, never blocks), so a slow or busy
-GUI cannot slow acquisition; the window drains the deque from a timer in the GUI
-thread. Stop/abort go straight to the thread-safe engine methods. A queue runs its
-items one after another in the same thread; a user stop or abort ends the queue,
-and a run that did not end as asked (failed, or safe state not confirmed) ends it when
-*stop on error* is set.
-
-Why not :class:`protocols.RunQueue`: the window needs a per-item status while the queue
-runs, and a user *abort* must end the whole queue even with stop-on-error off (an
-abort is "stop everything now", not an error of one item). The validation and the
-runs themselves are the engine's.
+The queue is the protocol layer's :class:`protocols.RunQueue` (validation of every item
+first, then the runs in order; a user stop or abort ends the queue, a failed run ends it
+when *stop on error* is set). The engine and the queue call their consumers from the
+acquisition thread. The consumer here only appends ``(kind, payload)`` to a deque
+(thread-safe, never blocks), so a slow or busy GUI cannot slow acquisition; the window
+drains the deque from a timer in the GUI thread. Stop/abort go straight to the
+thread-safe queue methods.
 """
 
 from __future__ import annotations
@@ -25,14 +20,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from protocols import PROTOCOLS, Protocol, RunEngine, RunResult, SafetyProfile
+from protocols import (
+    PROTOCOLS,
+    EventKind,
+    Protocol,
+    QueueEntry,
+    RunEngine,
+    RunQueue,
+    RunResult,
+    SafetyProfile,
+)
 
 log = logging.getLogger("labapp.gui.runs")
 
 
 @dataclass
 class QueueItem:
-    """One queued run: protocol name and validated values."""
+    """One queued run as the form left it: protocol name and validated values."""
 
     protocol: str
     values: dict[str, Any]
@@ -61,16 +65,16 @@ class Job:
 
 
 class RunController:
-    """Owns the worker thread and the engine of the run in progress."""
+    """Owns the worker thread and the queue (and engine) of the runs in progress."""
 
     def __init__(self) -> None:
-        self.inbox: collections.deque[tuple[str, Any]] = collections.deque()
+        self.inbox: collections.deque[tuple[EventKind, Any]] = collections.deque()
         self.engine: RunEngine | None = None
+        self.queue: RunQueue | None = None
         self.thread: threading.Thread | None = None
         self.job: Job | None = None
-        self._pending: tuple[str, str] | None = None
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
+        #: the form's item behind each queue entry (statuses are shown on the items)
+        self._items: dict[int, QueueItem] = {}
 
     @property
     def running(self) -> bool:
@@ -78,7 +82,8 @@ class RunController:
 
     def start(self, instrument: Any, job: Job,
               engine_factory: Callable[..., RunEngine] = RunEngine) -> None:
-        """Validate every item against the safety profile, then run them in a thread.
+        """Build and validate every item against the safety profile, then run them in a
+        thread.
 
         Validation first: a queue with one bad item does not start at all, and the
         error names the item, the parameter, the value and the allowed range.
@@ -89,95 +94,56 @@ class RunController:
             raise RuntimeError("not connected: connect to the simulator or an instrument first")
         if not job.items:
             raise ValueError("nothing to run: the queue is empty")
-        protocols = []
-        checker = engine_factory(instrument, job.safety, dict(job.metadata))
+        engine = engine_factory(instrument, job.safety, dict(job.metadata))
+        queue = RunQueue(engine, job.stop_on_error, catch_errors=True)
         for n, item in enumerate(job.items, 1):
             try:
-                p = item.build()
-                checker.validate(p)
+                queue.add(item.build(), job.path, item.label)
             except ValueError as exc:
                 raise ValueError(f"queue item {n} ({item.protocol}): {exc}") from exc
-            protocols.append(p)
-        self.job = job
-        self._cancel.clear()
-        self._pending: tuple[str, str] | None = None
+        queue.validate()
+        self._items = {id(entry): item for entry, item in zip(queue.items, job.items,
+                                                               strict=True)}
+        self.job, self.queue, self.engine = job, queue, engine
         self.inbox.clear()
 
         def work() -> None:
-            for item, protocol in zip(job.items, protocols, strict=True):
-                if self._cancel.is_set():
-                    item.status = "cancelled"
-                    continue
-                engine = engine_factory(instrument, job.safety, dict(job.metadata))
-                with self._lock:
-                    self.engine = engine
-                item.status = "running"
-                self.inbox.append(("item", item))
-                try:
-                    result = engine.run(protocol, job.path, [self._consume])
-                except Exception as exc:  # noqa: BLE001 - validation or file errors
-                    log.error("%s did not run: %s", item.protocol, exc)
-                    item.status = "failed"
-                    self.inbox.append(("error", f"{item.protocol}: {exc}"))
-                    if job.stop_on_error:
-                        self._cancel.set()
-                    continue
-                item.status, item.result = result.status, result
-                job.results.append(result)
-                if result.status in ("stopped", "aborted"):
-                    self._cancel.set()
-                elif not result.ok and job.stop_on_error:
-                    log.error("queue stopped after %s: %s %s", item.protocol, result.status,
-                              result.reason)
-                    self._cancel.set()
-            with self._lock:
+            try:
+                job.results = queue.run([self._consume])
+            finally:
                 self.engine = None
-            self.inbox.append(("queue-done", job))
 
         self.thread = threading.Thread(target=work, name="labapp-run", daemon=True)
         self.thread.start()
 
-    def _consume(self, kind: str, payload: Any) -> None:
-        if kind == "start":
-            # a request that arrived while the engine was starting (it clears its flags
-            # at the start of a run) is applied again now, so it cannot be lost
-            with self._lock:
-                pending, engine = self._pending, self.engine
-            if pending is not None and engine is not None:
-                if pending[0] == "abort":
-                    engine.abort(pending[1])
-                else:
-                    engine.stop()
+    def _consume(self, kind: EventKind, payload: Any) -> None:
+        if kind is EventKind.ITEM and isinstance(payload, QueueEntry):
+            item = self._items.get(id(payload))
+            if item is not None:
+                item.status, item.result = payload.status, payload.result
         self.inbox.append((kind, payload))
 
     def stop(self) -> None:
         """End the current run at its next step; the rest of the queue is cancelled."""
-        self._cancel.set()
-        with self._lock:
-            if self._pending is None:
-                self._pending = ("stop", "")
-            if self.engine is not None:
-                self.engine.stop()
+        if self.queue is not None:
+            self.queue.stop()
 
     def pause(self) -> None:
         """Hold the current run at its next step (see :meth:`RunEngine.pause`)."""
-        with self._lock:
-            if self.engine is not None:
-                self.engine.pause()
+        engine = self.engine
+        if engine is not None:
+            engine.pause()
 
     def resume(self) -> None:
         """Continue the paused run (same run, same file)."""
-        with self._lock:
-            if self.engine is not None:
-                self.engine.resume()
+        engine = self.engine
+        if engine is not None:
+            engine.resume()
 
     def abort(self, reason: str = "aborted by user") -> None:
         """End the current run now (safe state, status ``aborted``); cancel the queue."""
-        self._cancel.set()
-        with self._lock:
-            self._pending = ("abort", reason)
-            if self.engine is not None:
-                self.engine.abort(reason)
+        if self.queue is not None:
+            self.queue.abort(reason)
 
     def wait(self, timeout: float) -> bool:
         """Join the worker for at most ``timeout`` s; True when it has ended."""
@@ -187,8 +153,8 @@ class RunController:
         t.join(max(0.0, timeout))
         return not t.is_alive()
 
-    def drain(self, limit: int = 100_000) -> list[tuple[str, Any]]:
-        """Documents received since the last call (GUI thread)."""
+    def drain(self, limit: int = 100_000) -> list[tuple[EventKind, Any]]:
+        """Events received since the last call (GUI thread)."""
         out = []
         inbox = self.inbox
         while inbox and len(out) < limit:
