@@ -28,6 +28,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set
 
 from drivers.cards import SMU_I_MAX, SMU_V_MAX, parse_idn, parse_options
+from drivers.clock import Clock, clock_for
 from drivers.kxci_link import KXCIInstrument
 from drivers.pmu import PMUChannel
 from drivers.pmu_tests import PMUTests
@@ -99,6 +100,8 @@ class Keithley4200A(KXCIInstrument):
                                            rpm=ch in card.rpm_channels)
         parts = self.idn.split(",")
         self.simulated = len(parts) >= 3 and parts[2].strip().startswith("SIM")
+        #: the time waits run in: the simulator's virtual clock or the wall clock
+        self.clock: Clock = clock_for(self)
         self.system = SystemModeTests(self)
         self.pmu_tests = PMUTests(self)
 

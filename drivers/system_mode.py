@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -445,11 +444,9 @@ class SystemModeTests:
         return reading
 
     def wait(self, seconds: float) -> None:
-        """Wait in instrument time: ``:SIM:ADVANCE`` on the simulator, a sleep otherwise."""
-        if self.inst.simulated:
-            self.inst.sim_advance(seconds)
-        elif seconds > 0:
-            time.sleep(seconds)
+        """Wait on the instrument's clock: ``:SIM:ADVANCE`` on the simulator, a host sleep
+        on hardware (:mod:`drivers.clock`)."""
+        self.inst.clock.wait(seconds)
 
 
 def _as_sweep(rows: Sequence[tuple[float, float, float]], program: np.ndarray | None,

@@ -10,13 +10,13 @@ engine owns everything else: validation order, the run file, stop/abort, safe st
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from drivers.clock import Clock, clock_for
 from drivers.keithley4200 import Keithley4200A
 from drivers.validation import ParameterError, check_range
 from protocols.parameters import Param, ParamValues, resolve, values_class
@@ -134,61 +134,23 @@ class RunContext:
     #: show points of a running instrument test (not stored: the test's data are yielded
     #: as a Record when it ends) and, optionally, the run's progress fraction
     live: Callable[[Record, float | None], None] = lambda record, done=None: None
+    #: the time the run waits in (:mod:`drivers.clock`), injected by the engine; by
+    #: default the instrument's kind of clock, fresh for this run
+    clock: Clock | None = None
 
     def now(self) -> float:
-        """Instrument time in s (virtual on the simulator, wall clock on hardware)."""
-        if self.instrument.simulated:
-            return self.instrument.sim_time()
-        return time.monotonic()
+        """Seconds on the run's clock (instrument time on the simulator, wall time on
+        hardware)."""
+        return self.clock.now()  # type: ignore[union-attr]  # set in __post_init__
 
-    def sleep(self, seconds: float, poll: float = 0.05) -> None:
-        """Wait in instrument time; interruptible by abort, bounded by ``seconds``."""
-        if seconds <= 0:
-            return
-        if self.instrument.simulated:
-            self._sim_sleep(seconds)
-            return
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            self.check_abort()
-            time.sleep(min(poll, left))
+    def sleep(self, seconds: float) -> None:
+        """Wait on the run's clock; interruptible by abort, bounded by ``seconds``."""
+        if seconds > 0:
+            self.clock.sleep(seconds, self.check_abort)  # type: ignore[union-attr]
 
-    def _sim_sleep(self, seconds: float, wall_piece: float = 0.05) -> None:
-        """Advance the simulator clock in pieces of about ``wall_piece`` s of wall time.
-
-        The simulated device draws its noise per advance, so the pieces must be the same
-        in every run for a seed to reproduce its data: they are sized from the
-        simulator's pace (``:SIM:SPEED?``), not from wall-clock measurements. The first
-        piece is ``wall_piece`` of instrument time, the rest one piece when unpaced or
-        pieces of ``wall_piece`` wall seconds when paced, so an abort is noticed within
-        one piece either way. A simulator without the query gets pieces sized from the
-        measured pace (abortable, not reproducible).
-        """
-        remaining = float(seconds)
-        if "sim_speed" not in self.extra:
-            self.extra["sim_speed"] = self.instrument.sim_speed()
-        speed = self.extra["sim_speed"]
-        if speed is not None:
-            first = True
-            while remaining > 1e-12:
-                self.check_abort()
-                piece = wall_piece if first else (wall_piece * speed if speed > 0
-                                                  else remaining)
-                step = min(piece, remaining)
-                self.instrument.sim_advance(step)
-                remaining -= step
-                first = False
-            return
-        piece = min(remaining, wall_piece)
-        while remaining > 1e-12:
-            self.check_abort()
-            step = min(piece, remaining)
-            t0 = time.monotonic()
-            self.instrument.sim_advance(step)
-            wall = time.monotonic() - t0
-            remaining -= step
-            pace = step / max(wall, 1e-6)  # instrument seconds per wall second
-            piece = max(1e-3, pace * wall_piece)
+    def __post_init__(self) -> None:
+        if self.clock is None:
+            self.clock = clock_for(self.instrument)
 
     def check_abort(self) -> None:
         if self.should_abort():

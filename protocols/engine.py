@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers.clock import Clock
 from drivers.keithley4200 import Keithley4200A
 from drivers.validation import ParameterError
 from labcore.run_json import provenance
@@ -85,8 +86,12 @@ class RunEngine:
         instrument: Keithley4200A,
         safety: SafetyProfile | None = None,
         metadata: Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.instrument = instrument
+        #: the time runs wait in; None: the instrument's kind (:func:`drivers.clock.clock_for`),
+        #: fresh for each run
+        self.clock = clock
         self.safety = safety or SafetyProfile()
         self.metadata = dict(metadata or {})
         self._stop = threading.Event()
@@ -219,7 +224,7 @@ class RunEngine:
                 emit(run.consumers, EventKind.PROGRESS, done)
 
         ctx = RunContext(self.instrument, should_abort=self._abort.is_set, log=log.info,
-                         safety=self.safety, live=live)
+                         safety=self.safety, live=live, clock=self.clock)
         emit(run.consumers, EventKind.START, RunStarted(
             protocol, writer.run_id, Path(path), meta["simulated"], meta.get("seed"),
             meta["compliances"]))

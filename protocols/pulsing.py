@@ -150,13 +150,6 @@ def pulse(ctx: RunContext, smu: int, amplitude: float, width: float,
                       "short" if width >= integration_time("short") else PLC_MIN)
 
 
-def capture(ctx: RunContext, smu: int, amplitude: float, width: float, compliance: float,
-            samples: int) -> Shot:
-    """One pulse sampled ``samples`` times (V(t), I(t) waveform), fastest integration."""
-    return smu_levels(ctx, smu, np.full(samples, amplitude), compliance, width / samples,
-                      PLC_MIN)
-
-
 def read(ctx: RunContext, smu: int, v_read: float, width: float, compliance: float) -> Shot:
     """One low-voltage read, integrated as long as ``width`` allows."""
     return smu_levels(ctx, smu, np.array([v_read]), compliance, width)
