@@ -22,9 +22,8 @@ from protocols.engine import RunEngine
 from protocols.events import (
     Consumer,
     EventKind,
-    Paused,
+    Pause,
     QueueEntry,
-    Resumed,
     RunResult,
     RunStarted,
 )
@@ -38,9 +37,9 @@ from protocols.retention import Retention
 from protocols.run_queue import RunQueue
 from protocols.write_verify import WriteVerify
 
-__all__ = ["Consumer", "DCSweep", "Endurance", "EventKind", "LTPLTD", "PROTOCOLS", "Paused",
+__all__ = ["Consumer", "DCSweep", "Endurance", "EventKind", "LTPLTD", "PROTOCOLS", "Pause",
            "Preset", "Protocol", "PulseTrain", "QueueEntry", "ReadNoise", "Record",
-           "ResetTrain", "Resumed", "Retention", "RunContext", "RunEngine", "RunQueue",
+           "ResetTrain", "Retention", "RunContext", "RunEngine", "RunQueue",
            "RunResult", "RunStarted", "SafetyProfile", "Waveform", "WriteVerify", "build",
            "get_preset", "get_protocol", "load_presets"]
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from drivers.clock import Clock, clock_for
-from drivers.keithley4200 import Keithley4200A
+from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX, Keithley4200A
 from drivers.validation import ParameterError, check_range
 from protocols.parameters import Param, ParamValues, resolve, values_class
 
@@ -31,8 +31,6 @@ class SafetyProfile:
 
     def __post_init__(self) -> None:
         # A NaN limit would make every comparison false and silently disable the check.
-        from drivers.keithley4200 import SMU_I_MAX, SMU_V_MAX
-
         check_range("max_voltage", self.max_voltage, 0.0, SMU_V_MAX, "V", lo_open=True)
         check_range("max_compliance", self.max_compliance, 0.0, SMU_I_MAX, "A", lo_open=True)
 

@@ -28,6 +28,7 @@ instrument clock does not run while paused, so a resumed run equals an unpaused 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import signal
 import threading
@@ -55,8 +56,7 @@ from protocols.base import (
 from protocols.events import (
     Consumer,
     EventKind,
-    Paused,
-    Resumed,
+    Pause,
     RunResult,
     RunStarted,
     emit,
@@ -316,11 +316,11 @@ class RunEngine:
 
     def _hold(self, consumers: list[Consumer], run_id: str, done: float) -> dict[str, Any]:
         """Hold at a step until resumed, stopped or aborted; returns the pause record."""
-        entry: dict[str, Any] = {"paused_utc": utc_now(), "at": done}
+        pause = Pause(run_id, done, utc_now())
         t0 = time.monotonic()
         self._held.set()
         log.info("run %s paused at %.1f %%", run_id, 100 * done)
-        emit(consumers, EventKind.PAUSED, Paused(run_id, done))
+        emit(consumers, EventKind.PAUSED, pause)
         try:
             while self._pause.is_set() and not (self._abort.is_set() or self._stop.is_set()):
                 self._wake.wait(0.2)
@@ -328,11 +328,12 @@ class RunEngine:
         finally:
             self._held.clear()
             self._pause.clear()
-        entry["resumed_utc"] = utc_now()
-        entry["seconds"] = time.monotonic() - t0
-        log.info("run %s resumed after %.1f s", run_id, entry["seconds"])
-        emit(consumers, EventKind.RESUMED, Resumed(run_id, **entry))
-        return entry
+        pause = dataclasses.replace(pause, resumed_utc=utc_now(),
+                                    seconds=time.monotonic() - t0)
+        log.info("run %s resumed after %.1f s", run_id, pause.seconds)
+        emit(consumers, EventKind.RESUMED, pause)
+        return {"paused_utc": pause.paused_utc, "at": pause.at,
+                "resumed_utc": pause.resumed_utc, "seconds": pause.seconds}
 
     def instrument_snapshot(self) -> dict[str, Any]:
         """What the instrument reported about itself, for the run file's ``instrument``.

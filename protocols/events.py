@@ -13,8 +13,8 @@ kind                   payload
 ``RECORD``             :class:`~protocols.base.Record`: rows stored in the run file
 ``WAVEFORM``           :class:`~protocols.base.Waveform`: per-pulse waveforms stored
 ``PROGRESS``           ``float``: the fraction of the run done
-``PAUSED``             :class:`Paused`
-``RESUMED``            :class:`Resumed`
+``PAUSED``             :class:`Pause` (begun)
+``RESUMED``            :class:`Pause` (completed)
 ``STOP``               :class:`RunResult`: the run has ended (every exit path)
 ``ITEM``               :class:`QueueEntry`: a queue item changed status (queue only)
 ``ERROR``              :class:`QueueEntry`: a queue item could not run (queue only)
@@ -84,23 +84,18 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
-class Paused:
-    """The run holds at a step (outputs as the protocol left them, nothing sent)."""
+class Pause:
+    """A pause of the run: ``PAUSED`` when it begins (outputs as the protocol left them,
+    nothing sent), ``RESUMED`` with the same pause completed (the run file lists it under
+    ``pauses``)."""
 
     run_id: str
     #: progress fraction at the pause
     at: float
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """The run continues after a pause (the run file lists it under ``pauses``)."""
-
-    run_id: str
     paused_utc: str
-    resumed_utc: str
-    seconds: float
-    at: float
+    #: empty, and ``seconds`` 0, until the run resumes
+    resumed_utc: str = ""
+    seconds: float = 0.0
 
 
 @dataclass

@@ -98,7 +98,6 @@ UNEXPLAINED_LOCAL_IMPORTS: set[str] = {
     "labapp/reproduce.py:reproduce -> analysis.inputs",
     "labapp/reproduce.py:reproduce -> analysis.summary",
     "labapp/reproduce.py:reproduce -> protocols",
-    "protocols/base.py:SafetyProfile.__post_init__ -> drivers.keithley4200",
 }
 
 

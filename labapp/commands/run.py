@@ -18,8 +18,7 @@ from labcore.runfile import claim
 from protocols import (
     PROTOCOLS,
     EventKind,
-    Paused,
-    Resumed,
+    Pause,
     RunEngine,
     SafetyProfile,
     build,
@@ -235,7 +234,7 @@ class Progress:
     def __call__(self, kind: EventKind, payload: Any) -> None:
         kind = EventKind(kind)
         if kind is EventKind.PAUSED or kind is EventKind.RESUMED:
-            self._pause_line(payload)  # the answer to the user's key/signal: always shown
+            self._pause_line(kind, payload)  # the answer to the user's key/signal: always shown
             return
         if not self.enabled:
             return
@@ -259,11 +258,11 @@ class Progress:
             self.stored += n
             self.shown = max(0, self.shown - n)
 
-    def _pause_line(self, event: Paused | Resumed) -> None:
+    def _pause_line(self, kind: EventKind, event: Pause) -> None:
         if self._open:
             print(file=self.stream)
             self._open = False
-        if isinstance(event, Paused):
+        if kind is EventKind.PAUSED:
             how = "Ctrl-Z again or " if self.tty_keys else ""
             print(f"labapp run: paused at {100 * event.at:.1f} % (outputs held, nothing "
                   f"sent); resume: {how}kill -USR2 {os.getpid()} (SIGUSR2)",

@@ -38,7 +38,7 @@ from labapp.gui.status_panel import RunStatus
 from labapp.gui.wheel_guard import WheelGuard
 from labapp.instrument_choice import fresh_seed
 from labcore.run_json import provenance
-from protocols import EventKind, Paused, QueueEntry, Record, Resumed, RunResult, RunStarted
+from protocols import EventKind, Pause, QueueEntry, Record, RunResult, RunStarted
 
 log = logging.getLogger("labapp.gui")
 
@@ -347,13 +347,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.eta.update(fraction)
         self.status.set_progress(float(fraction))
 
-    def _on_paused(self, paused: Paused) -> None:
+    def _on_paused(self, paused: Pause) -> None:
         self.run_panel.show_paused(True)
         self.status.set_message(f"run {paused.run_id} PAUSED at {100 * paused.at:.1f} % — "
                                 "outputs held, nothing sent; Resume continues the same run")
         log.info("run %s paused", paused.run_id)
 
-    def _on_resumed(self, resumed: Resumed) -> None:
+    def _on_resumed(self, resumed: Pause) -> None:
         self.run_panel.show_paused(False)
         self.eta.t0 += resumed.seconds  # the ETA leaves the pause out
         self.status.set_message(f"run {resumed.run_id} resumed after {resumed.seconds:.1f} s")
