@@ -98,10 +98,6 @@ class Mainframe:
         """Global pulse channel -> its card."""
         return {ch: card for card in self.pmus.values() for ch in card.channels}
 
-    def has_rpm(self, channel: int) -> bool:
-        card = self.pmu_channels.get(channel)
-        return card is not None and channel in card.rpm_channels
-
 
 _SMU_RE = re.compile(r"(HP)?SMU(PA)?(\d+)")
 _PMU_RE = re.compile(r"PMU(\d+)(?:RPM(\d)(?:-(\d))?)?|PMURPM(\d+)")

@@ -35,21 +35,6 @@ PAGE_POINTS = 2048
 MAX_POINTS = 65536
 
 
-def i_range_code(amps: float) -> int:
-    """Status-word code of a current range in A."""
-    return int(np.argmin([abs(np.log10(amps / r)) for r in I_RANGE_CODES]))
-
-
-def encode_status(channel: int, v_range: int, i_range: float, measure_type: int,
-                  rpm: bool, i_overflow=False, v_overflow=False, flags=0):
-    """Status words (vectorised over the overflow arrays) — used by the simulator."""
-    base = ((int(rpm) & 0xF) << 24) | ((measure_type & 0xF) << 16) | ((flags & 0xF) << 12) \
-        | (i_range_code(i_range) << 4) | (V_RANGE_CODES.index(v_range) << 2) \
-        | (((channel - 1) % 2) + 1)
-    return (np.uint32(base) | (np.asarray(i_overflow, dtype=np.uint32) * np.uint32(3 << 10))
-            | (np.asarray(v_overflow, dtype=np.uint32) * np.uint32(3 << 8)))
-
-
 @dataclass(frozen=True)
 class PMUStatus:
     """Decoded status words, one entry per point (all numpy arrays)."""

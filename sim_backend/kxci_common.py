@@ -6,8 +6,6 @@ Error codes and texts are the manual's [M 2-12, 2-13], in :mod:`sim_backend.kxci
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from sim_backend.kxci_errors import ERROR_TEXT, NO_ERROR_REPLY, KXCIErrorCode
@@ -93,14 +91,6 @@ def lookup_channel(table: dict, text: str, bad: int, missing: int):
     if n not in table:
         raise KXCIError(missing, f"no channel {n}")
     return table[n]
-
-
-def parse_name(text: str) -> str:
-    """A quoted function name of at most 6 characters: ``'V1'`` [M 5-7]."""
-    m = re.fullmatch(r"'([^']{0,6})'", text.strip())
-    if not m:
-        raise KXCIError(-993, f"name {text!r}")
-    return m.group(1)
 
 
 class CommonCommands:

@@ -80,7 +80,9 @@ class KULTLibrary:
                             f"parameters in a call {len(values)} number of parameters "
                             f"required: {len(names)}")
         maxlen = int(values[1]) if values[1] else 0
-        result = getattr(self, f"_kult_{module}")()
+        result = {"instrumentinfo": self._kult_instrumentinfo,
+                  "remotemoduleinfo": self._kult_remotemoduleinfo,
+                  "systeminfo": self._kult_systeminfo}[module]()
         if maxlen < len(result) + 1:
             raise KXCIError(-993, f"EX ERROR: maxlen {maxlen} < {len(result) + 1} bytes")
         self._kult_last = {"result": result, "maxlen": str(maxlen), "len": str(len(result))}
