@@ -161,27 +161,21 @@ def _json_group(g: h5py.Group, name: str, values: Mapping[str, Any]) -> None:
 
 
 def _create_streams(g: h5py.Group, specs: Mapping[str, StreamSpec], chunk_rows: int
-                    ) -> dict[str, dict[str, h5py.Dataset]]:
+                    ) -> None:
     """``data/<stream>/<column>``: empty resizable 1-D columns with their units."""
     dg = g.create_group("data")
-    out: dict[str, dict[str, h5py.Dataset]] = {}
     for stream, spec in specs.items():
         sgrp = dg.create_group(stream)
-        out[stream] = {}
         for col, (dtype, units) in spec.columns.items():
             ds = sgrp.create_dataset(
                 col, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk_rows,)
             )
             set_attr(ds.attrs, "units", units)
-            out[stream][col] = ds
-    return out
 
 
-def _create_waveforms(g: h5py.Group, waveforms: Mapping[str, tuple[int, str]]
-                      ) -> dict[str, h5py.Dataset]:
+def _create_waveforms(g: h5py.Group, waveforms: Mapping[str, tuple[int, str]]) -> None:
     """``waveforms/<name>``: empty (pulse, sample) tables with their units."""
     wg = g.create_group("waveforms")
-    out: dict[str, h5py.Dataset] = {}
     for name, (n_samples, units) in waveforms.items():
         ds = wg.create_dataset(
             name,
@@ -191,8 +185,6 @@ def _create_waveforms(g: h5py.Group, waveforms: Mapping[str, tuple[int, str]]
             chunks=(max(1, min(64, 65536 // max(n_samples, 1))), n_samples),
         )
         set_attr(ds.attrs, "units", units)
-        out[name] = ds
-    return out
 
 
 def _open_for_writing(path: Path, exists: bool) -> h5py.File:
@@ -316,13 +308,18 @@ class RunWriter:
                                       for name, (value, unit) in parameters.items()})
         _json_group(g, "instrument", snapshot.instrument_settings)
         _json_group(g, "safety", snapshot.safety_profile)
-        self._datasets = _create_streams(g, self._specs, chunk_rows)
-        self._wave_ds = _create_waveforms(g, waveforms)
+        _create_streams(g, self._specs, chunk_rows)
+        _create_waveforms(g, waveforms)
         meta = {k: g.attrs[k] for k in ("software_version", "instrument_idn", "sample",
                                          "device_id", "operator", "notes")}
         nexus.annotate_run(f, g, protocol, meta)
         f.flush()
         f.swmr_mode = True
+        # the datasets as opened in SWMR mode (the objects made before it are not used)
+        dg, wg = g["data"], g["waveforms"]
+        self._datasets = {s: {c: dg[s][c] for c in spec.columns}
+                          for s, spec in self._specs.items()}
+        self._wave_ds = {w: wg[w] for w in waveforms}
         self._wave_rows = dict.fromkeys(self._wave_ds, 0)
         self._chunk_bytes = {s: [(chunk_rows, np.dtype(dt).itemsize)
                                  for dt, _ in spec.columns.values()]
