@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from analysis.conductance import conductance_g0
+from analysis.inputs import load_run
 from labapp.calibration_table import load_table
+from labapp.instrument_choice import connect
+from protocols import RunEngine, build
+from protocols.preset_library import get_preset
 
 
 @dataclass(frozen=True)
@@ -90,17 +97,11 @@ FIG5_PANELS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 def _fig5_panels(out: Path, seed: int, dpi: int, log) -> list[Path]:
     """Run every Fig. 5 preset on a fresh device of ``seed``; one file, one 2x2 figure."""
+    # deferred: matplotlib loads only when a figure is drawn (start-up time of the CLI)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
-
-    from analysis.conductance import conductance_g0
-    from analysis.inputs import load_run
-    from labapp.instrument_choice import connect
-    from protocols import RunEngine, build
-    from protocols.preset_library import get_preset
 
     path = out / "paper000-fig5-panels.h5"
     if path.exists():
@@ -144,11 +145,10 @@ def reproduce(figure: str, outdir: str | Path, seed: int | None = None, dpi: int
     measured device then trains paper 000's network on the digits set for ``nn_epochs``
     epochs (Fig. 7c-e; 0 skips it, as does a missing ``labapp[nn]`` extra, with a note).
     """
+    # deferred: matplotlib and the analysis stack load only when a figure is reproduced
+    # (start-up time of the CLI)
     from analysis.figures import save_figures
-    from analysis.inputs import load_run
     from analysis.summary import RunAnalysis
-    from labapp.instrument_choice import connect
-    from protocols import RunEngine, build
 
     if figure not in RECIPES:
         raise KeyError(f"figure {figure!r} unknown; choose from {', '.join(RECIPES)}")
@@ -192,7 +192,7 @@ def neural_panels(path: Path, run_id: str, out: Path, epochs: int, dpi: int,
     and all of the epochs (the paper's 100/200/300 of 300). The full MNIST/CIFAR-10 runs
     are ``labapp nn`` commands (docs/nn.md).
     """
-    try:
+    try:  # deferred: JAX loads only when the network trains (start-up time; an optional extra)
         from analysis.neural.experiment import run_experiment
         from analysis.neural.training import TrainConfig
     except ImportError as exc:

@@ -87,18 +87,7 @@ LAYER_VIOLATIONS: set[str] = {
 CYCLE_EDGES: set[str] = set()
 
 #: cross-package imports inside a function with no comment saying why ("path:Qual -> module")
-UNEXPLAINED_LOCAL_IMPORTS: set[str] = {
-    "labapp/reproduce.py:_fig5_panels -> analysis.conductance",
-    "labapp/reproduce.py:_fig5_panels -> analysis.inputs",
-    "labapp/reproduce.py:_fig5_panels -> protocols",
-    "labapp/reproduce.py:_fig5_panels -> protocols.preset_library",
-    "labapp/reproduce.py:neural_panels -> analysis.neural.experiment",
-    "labapp/reproduce.py:neural_panels -> analysis.neural.training",
-    "labapp/reproduce.py:reproduce -> analysis.figures",
-    "labapp/reproduce.py:reproduce -> analysis.inputs",
-    "labapp/reproduce.py:reproduce -> analysis.summary",
-    "labapp/reproduce.py:reproduce -> protocols",
-}
+UNEXPLAINED_LOCAL_IMPORTS: set[str] = set()
 
 
 # ---------------------------------------------------------------------------------------
