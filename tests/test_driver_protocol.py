@@ -197,10 +197,27 @@ def test_read_buffer_with_timestamps_and_status():
     assert list(status) == ["N", "N"]
 
 
-def test_wait_for_data_times_out_and_can_be_stopped():
+class _SteppedTime:
+    """A monotonic clock that reads the given times in turn, and sleeps that take no time:
+    how many status polls fit in a timeout then depends on the driver, not on the load."""
+
+    def __init__(self, readings):
+        self.readings = iter(readings)
+
+    def monotonic(self):
+        return next(self.readings)
+
+    def sleep(self, seconds):
+        return None
+
+
+def test_wait_for_data_times_out_and_can_be_stopped(monkeypatch):
     with expected_protocol(Keithley4200A, init() + [("SP", "16")] * 1) as k:
         with pytest.raises(InterruptedError):
             k.wait_for_data(timeout=5, should_stop=lambda: True)
+    # deadline and first-poll time at 0; still busy at 0.1 ms (< 0.5 ms), past it at 1 ms:
+    # exactly two polls, then the timeout.
+    monkeypatch.setattr("drivers.kxci_link.time", _SteppedTime([0.0, 0.0, 0.0001, 0.001]))
     with expected_protocol(Keithley4200A, init() + [("SP", "16")] * 2) as k:
         with pytest.raises(TimeoutError):
             k.wait_for_data(timeout=0.0005, poll=0.001)
