@@ -10,6 +10,7 @@ engine owns everything else: validation order, the run file, stop/abort, safe st
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -76,6 +77,19 @@ class Outcome:
     def missed(self) -> bool:
         """The protocol had a goal and did not reach it."""
         return self.converged is False
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        """Deprecated dict-style update, kept for protocols written when ``ctx.outcome``
+        was a dict: ``converged`` and ``reason`` go to their fields, the rest to details."""
+        warnings.warn("ctx.outcome.update({...}) is deprecated: set ctx.outcome.converged, "
+                      ".reason and .details instead", DeprecationWarning, stacklevel=2)
+        for key, value in values.items():
+            if key == "converged":
+                self.converged = None if value is None else bool(value)
+            elif key == "reason":
+                self.reason = str(value)
+            else:
+                self.details[key] = value
 
     def as_dict(self) -> dict[str, Any]:
         """The run file's ``outcome``: ``converged``, ``reason``, then the details."""

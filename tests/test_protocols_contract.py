@@ -28,6 +28,7 @@ from protocols import (
     RunEngine,
     RunQueue,
 )
+from protocols.base import Outcome
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
@@ -137,3 +138,12 @@ def test_wall_clock_checks_for_an_abort_while_it_waits():
     with pytest.raises(InterruptedError):
         WallClock(poll=0.01).sleep(10.0, check)
     assert time.monotonic() - t0 < 5.0 and len(calls) == 3
+
+
+def test_dict_style_outcome_update_still_works_with_a_deprecation():
+    """Protocols written when ``ctx.outcome`` was a dict keep storing the same outcome."""
+    out = Outcome()
+    with pytest.warns(DeprecationWarning, match="ctx.outcome.update"):
+        out.update({"converged": False, "reason": "no convergence", "final_g0": 3.5})
+    assert out.missed and out.reason == "no convergence"
+    assert out.as_dict() == {"converged": False, "reason": "no convergence", "final_g0": 3.5}
