@@ -18,6 +18,7 @@ import pyqtgraph as pg
 from PyQt6 import QtCore, QtWidgets
 
 from analysis.summary import RunAnalysis
+from labapp.gui import file_dialogs
 from labapp.gui.analysis_views import VIEW_NEEDS, VIEWS, NotApplicable, ViewResult
 from labapp.gui.qt_wait import process_until
 from labcore.csv_io import ordered, write_csv
@@ -393,23 +394,20 @@ class DataBrowser(QtWidgets.QWidget):
         return p
 
     def _open_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open run file", "",
-                                                        "Run files (*.h5 *.hdf5);;All (*)")
-        if path:
-            self.open_file(path)
+        file_dialogs.open_file(self, "Open run file", "Run files (*.h5 *.hdf5);;All (*)",
+                               self.open_file)
 
     def _export_png_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export PNG", "", "PNG (*.png)")
-        if path:
-            self.export_png(path)
+        file_dialogs.save_file(self, "Export PNG", "PNG (*.png)", self.export_png)
 
     def _export_csv_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export CSV", "", "CSV (*.csv)")
-        if path:
-            try:
-                self.export_csv(path)
-            except (RunFileError, OSError) as exc:
-                self._say(str(exc), error=True)
+        file_dialogs.save_file(self, "Export CSV", "CSV (*.csv)", self._export_csv_saying)
+
+    def _export_csv_saying(self, path: str) -> None:
+        try:
+            self.export_csv(path)
+        except (RunFileError, OSError) as exc:
+            self._say(str(exc), error=True)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #c0392b" if error else "")

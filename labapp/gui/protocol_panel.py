@@ -12,6 +12,7 @@ from typing import Any
 from PyQt6 import QtCore, QtWidgets
 
 from drivers.validation import ParameterError
+from labapp.gui import file_dialogs
 from labapp.gui.protocol_form import ProtocolForm
 from protocols import PROTOCOLS, Protocol, SafetyProfile
 from protocols.preset_library import (
@@ -181,19 +182,13 @@ class ProtocolPanel(QtWidgets.QGroupBox):
             self.apply_preset(self._presets[i])
 
     def _load_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load preset", "",
-                                                        "Preset (*.json)")
-        if path:
-            self.load_file(path)
+        file_dialogs.open_file(self, "Load preset", "Preset (*.json)", self.load_file)
 
     def _save_dialog(self) -> None:
         if not self.form.valid:
             self._say("fix the flagged parameters before saving a preset", error=True)
             return
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save preset", "",
-                                                        "Preset (*.json)")
-        if path:
-            self.save_file(path)
+        file_dialogs.save_file(self, "Save preset", "Preset (*.json)", self.save_file)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #c0392b" if error else "")
