@@ -128,11 +128,7 @@ class SMUCard(CardPart):
         if len(args) != 2:
             raise KXCIError(-993, "RG takes channel, range")
         smu = self.st.smu(args[0])
-        amps = abs(parse_float(args[1]))
-        lo = 1e-12 if smu.preamp else 100e-9
-        if not lo * 0.999 <= amps <= (1.0 if smu.high_power else 0.1) * 1.001:
-            raise KXCIError(-993, f"RG {amps}")
-        smu.lowest_range = amps
+        smu.lowest_range = _current_range(smu, args[1], "RG")
 
     def _ri(self, rest: str) -> None:
         """``RI ch, range, compliance``: fixed current range now [M 5-42, 5-43]."""
@@ -140,10 +136,7 @@ class SMUCard(CardPart):
         if len(args) != 3:
             raise KXCIError(-993, "RI takes channel, range, compliance")
         smu = self.st.smu(args[0])
-        amps = abs(parse_float(args[1]))
-        lo = 1e-12 if smu.preamp else 100e-9
-        if not lo * 0.999 <= amps <= (1.0 if smu.high_power else 0.1) * 1.001:
-            raise KXCIError(-993, f"RI range {amps}")
+        amps = _current_range(smu, args[1], "RI range")
         smu.output_comp = self.st.compliance(args[2], smu)
         smu.fixed_i_range = amps
 
@@ -308,3 +301,13 @@ class SMUCard(CardPart):
         self.st.data_ready()
         return f"{status}{reading_letter(code)}V{self.st.fmt(v)}"
 
+
+def _current_range(smu: SMUChannel, text: str, what: str) -> float:
+    """The magnitude of a current range argument of ``RG``/``RI`` [M 5-42], checked
+    against the SMU's ranges: 1 pA with a preamplifier (100 nA without) up to 1 A on a
+    high-power SMU (100 mA otherwise); ``what`` names the argument in the error."""
+    amps = abs(parse_float(text))
+    lo = 1e-12 if smu.preamp else 100e-9
+    if not lo * 0.999 <= amps <= (1.0 if smu.high_power else 0.1) * 1.001:
+        raise KXCIError(-993, f"{what} {amps}")
+    return amps
