@@ -19,7 +19,7 @@ from protocols.base import STEP, Record, RunContext, Step
 from protocols.parameters import Param
 
 
-class LTPLTD(pb.PulseProtocol):
+class LTPLTD(pb.TimedTrainProtocol):
     """Potentiation then depression pulse trains with reads, N cycles."""
 
     name = "ltp-ltd"
@@ -35,14 +35,8 @@ class LTPLTD(pb.PulseProtocol):
         Param("cycles", 1, "", 1, 100_000, "potentiation/depression cycles", kind="int"),
         pb.period_param(0.02),
         pb.read_width_param(5e-3),
-        pb.compliance_param(default=5e-3),
-        pb.READ_COMPLIANCE_PARAM,
-        pb.TIMING_PARAM,
-        pb.SMU_PARAM,
+        *pb.TIMED_TRAIN_PARAMS,
     )
-
-    def timing(self) -> str:
-        return self.values.timing
 
     def estimated_duration(self) -> float:
         v = self.values

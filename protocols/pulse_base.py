@@ -61,6 +61,14 @@ TIMING_PARAM = Param(
 SMU_PARAM = Param("smu", 1, "", 1, 8, "SMU wired to the top electrode", kind="int")
 READ_COMPLIANCE_PARAM = compliance_param("read_compliance", 1e-3,
                                          "current compliance of the reads")
+#: the closing parameters of a train whose timing is chosen by ``timing`` (pulse train,
+#: potentiation/depression): pulse and read compliance, timing, SMU
+TIMED_TRAIN_PARAMS = (
+    compliance_param(default=5e-3),
+    READ_COMPLIANCE_PARAM,
+    TIMING_PARAM,
+    SMU_PARAM,
+)
 #: compliance of SET and RESET write pulses (endurance, write-verify)
 SET_RESET_COMPLIANCE = (
     compliance_param("compliance_set", 5e-3, "SET pulse compliance"),
@@ -224,3 +232,11 @@ class PulseProtocol(Protocol):
         rd = pulsing.read(ctx, v.smu, v_read, v.read_width, v.read_compliance)
         yield pulsing.read_record(rd, 0, cycle, pulsing.NONE)
         return float(rd.conductance_g0[-1]) if rd.current.size else float("nan")
+
+
+class TimedTrainProtocol(PulseProtocol):
+    """A pulse protocol that declares :data:`TIMED_TRAIN_PARAMS`: its ``timing`` value says
+    how the train is timed."""
+
+    def timing(self) -> str:
+        return self.values.timing

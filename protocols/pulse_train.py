@@ -18,7 +18,7 @@ from protocols.base import STEP, Record, RunContext, SafetyProfile, Step
 from protocols.parameters import Param
 
 
-class PulseTrain(pb.PulseProtocol):
+class PulseTrain(pb.TimedTrainProtocol):
     """SET or RESET pulse train with a read after every pulse."""
 
     name = "pulse-train"
@@ -34,14 +34,8 @@ class PulseTrain(pb.PulseProtocol):
         Param("count", 10, "", 1, 1_000_000, "number of pulses", kind="int"),
         pb.v_read_param(0.1, "read voltage after each pulse (applied as given, sign included)"),
         pb.read_width_param(0.02),
-        pb.compliance_param(default=5e-3),
-        pb.READ_COMPLIANCE_PARAM,
-        pb.TIMING_PARAM,
-        pb.SMU_PARAM,
+        *pb.TIMED_TRAIN_PARAMS,
     )
-
-    def timing(self) -> str:
-        return self.values.timing
 
     def sign(self) -> int:
         return pulsing.SET if self.values.polarity == "set" else pulsing.RESET
