@@ -55,7 +55,9 @@ class AnalysisOptions:
     bin_width_g0: float = DEFAULT_BIN_G0
     g_range_max: float = 25.0
     min_length: int = 5
-    merge_g0: float = 0.25
+    #: None: merge by the trace's own noise only (unit free); a value (G0) adds the
+    #: n/2 rule of analysis.plateaus.detect_plateaus
+    merge_g0: float | None = None
     label_tol_g0: float = 0.1
     mixture_mode: str = "free"
     portion: TopPortion = field(default_factory=TopPortion)

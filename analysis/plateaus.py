@@ -15,9 +15,11 @@ Method (our own, vectorised; no extra dependency)
    segments are processed from a stack, each with a handful of numpy calls.
    Gaps (masked samples, e.g. around 0 V) and caller-given ``breaks`` (sweep segment,
    cycle or pulse-train boundaries) are forced change points.
-3. **Merging**: adjacent segments whose means differ by less than ``merge_g0``
-   (default 1/4 G0, half the spacing of the n/2 ladder) are merged left to right; this
-   removes splits caused by drift, RTN or a transition sample.
+3. **Merging**: adjacent segments are merged left to right when their means differ by
+   less than one noise sigma or than the split threshold allows, or when both are
+   plateau-long and their straight-line fits meet at the boundary within 4 times the
+   spread that the trace's own noise (white and slow, at their time scale) gives that
+   jump; this removes splits caused by drift, 1/f noise or RTN without any scale in G0.
 4. **Plateaus**: merged segments with at least ``min_length`` samples whose level does
    not change from first to last third by more than 3 noise sigmas and 6 times the
    spread that noise gives that difference at the segment's time scale (measured on the
@@ -46,6 +48,8 @@ from analysis.noise import WINDOW, NoiseModel, despike, fit_noise_model, wander_
 
 #: adjacent segments closer than this many noise sigmas are one plateau
 MERGE_SIGMAS = 1.0
+#: adjacent plateau-long pieces whose line fits meet within this many spreads are one
+CONTINUITY_SIGMAS = 4.0
 KIND_QUANTIZED = "quantized"
 KIND_NOT_HALF = "step, not at n/2"
 KIND_OFF = "off"
@@ -202,7 +206,7 @@ def detect_plateaus(
     *,
     breaks: ArrayLike | None = None,
     min_length: int = 5,
-    merge_g0: float = 0.25,
+    merge_g0: float | None = None,
     label_tol_g0: float = 0.1,
     max_drift_g0: float | None = None,
     penalty: float = 4.0,
@@ -220,8 +224,8 @@ def detect_plateaus(
     breaks : indices where a new segment must start (e.g. where ``segment`` or ``cycle``
         changes); see :func:`breaks_from_labels`.
     min_length : minimum samples of a plateau (>= 2).
-    merge_g0 : two adjacent segments with the *same* nearest n/2 and closer
-        than this (G0) are one plateau (the n/2 ladder is the one scale in G0 used).
+    merge_g0 : G in G0 only: also merge plateau-long pieces with the same nearest n/2
+        closer than this (G0). Default None: the trace's own noise decides (unit free).
     label_tol_g0 : maximum |level - n/2| (G0) for a quantized label.
     max_drift_g0 : if given, maximum change of the level between the first and last
         third (G0); default: a segment is a ramp when that change exceeds 3 local noise
@@ -267,7 +271,7 @@ def _axis(x: ArrayLike | None, n: int) -> NDArray[np.float64]:
 
 
 def _segments(y: NDArray[np.float64], z: NDArray[np.float64], forced: set[int],
-              threshold: float, min_length: int, merge_g0: float
+              threshold: float, min_length: int, merge_g0: float | None
               ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], _Sums]:
     """Change points of the unit-noise trace z, then the merged segments (merged
     until a pass changes nothing).
@@ -284,20 +288,20 @@ def _segments(y: NDArray[np.float64], z: NDArray[np.float64], forced: set[int],
     while True:  # again over the merged segments: a piece that was short in one pass
         # (not plateau-long, so not merged by label) can be long enough in the next
         m2, e2 = (np.asarray(v, np.int64) for v in
-                  _merge(ms, me, sums.g, sums.z, hard, threshold, merge_g0, min_length))
+                  _merge(ms, me, sums, hard, threshold, merge_g0, min_length))
         if m2.size == ms.size:
             return cps, m2, e2, sums
         ms, me = m2, e2
 
 
-def _check_parameters(min_length: int, merge_g0: float, label_tol_g0: float, penalty: float,
+def _check_parameters(min_length: int, merge_g0: float | None, label_tol_g0: float, penalty: float,
                       max_drift_g0: float | None) -> None:
     """One-line errors naming the parameter that is out of range."""
     if min_length < 2:
         raise ValueError(f"min_length must be >= 2 samples, got {min_length}")
-    checked = [("merge_g0", merge_g0), ("label_tol_g0", label_tol_g0), ("penalty", penalty)]
-    if max_drift_g0 is not None:
-        checked.append(("max_drift_g0", max_drift_g0))
+    checked = [("label_tol_g0", label_tol_g0), ("penalty", penalty)]
+    checked += [(k, v) for k, v in (("merge_g0", merge_g0), ("max_drift_g0", max_drift_g0))
+                if v is not None]
     for name, val in checked:
         if not np.isfinite(val) or val <= 0:
             raise ValueError(f"{name} must be > 0, got {val!r}")
@@ -337,6 +341,7 @@ class _Sums:
         self.g = np.concatenate(([0.0], np.cumsum(y)))
         self.g2 = np.concatenate(([0.0], np.cumsum(y * y)))
         self.z = np.concatenate(([0.0], np.cumsum(z)))
+        self.iz = np.concatenate(([0.0], np.cumsum(np.arange(z.size) * z)))
 
     def mean(self, a: NDArray[np.int64], b: NDArray[np.int64], which: str = "g"
              ) -> NDArray[np.float64]:
@@ -366,33 +371,36 @@ def window_candidates(y: NDArray[np.float64], w: int, threshold: float) -> NDArr
     return i[peak]
 
 
-def _merge(starts: NDArray, ends: NDArray, csum: NDArray, zsum: NDArray, hard: NDArray,
-           threshold: float, merge_g0: float, min_length: int) -> tuple[list[int], list[int]]:
+def _merge(starts: NDArray, ends: NDArray, sums: _Sums, hard: NDArray, threshold: float,
+           merge_g0: float | None, min_length: int) -> tuple[list[int], list[int]]:
     """Left-to-right merge of adjacent segments (never across a hard boundary).
 
     A segment joins the running plateau when, in unit-noise coordinates, the two means
     differ by less than one noise sigma or by less than the split threshold allows
     (``d^2 n1 n2 / (n1 + n2) < threshold``: the split would not be made on the merged
-    data), or when both are plateau-long, have the same nearest n/2 (>= 1/2 G0) and are
-    closer than ``merge_g0`` (a drift or 1/f excursion on one plateau; transition
-    samples are never merged this way, so edges do not depend on the unit).
+    data), or when it and the segment before it are plateau-long and meet without a
+    significant jump (:func:`_continuous`: a drift or 1/f excursion on one plateau;
+    transition samples are never merged this way). With ``merge_g0`` (G known to be in
+    G0) pieces with the same nearest n/2 closer than ``merge_g0`` are merged as well.
     """
     ms: list[int] = []
     me: list[int] = []
-    sums = (csum[ends] - csum[starts]).tolist()
+    csum, zsum = sums.g, sums.z
+    cont = _continuous(sums, starts, ends, min_length).tolist()
+    sg = (csum[ends] - csum[starts]).tolist()
     zs = (zsum[ends] - zsum[starts]).tolist()
     hard_at = hard[starts].tolist()
     run_sum = run_z = 0.0
     run_n = 0
     # the tests in order of cost, each evaluated only when the cheaper ones fail
-    for a, b, sm, sz, h in zip(starts.tolist(), ends.tolist(), sums, zs, hard_at,
-                               strict=True):
+    for a, b, sm, sz, h, c in zip(starts.tolist(), ends.tolist(), sg, zs, hard_at, cont,
+                                  strict=True):
         n = b - a
         if ms and not h:
             d = run_z / run_n - sz / n
             if (-MERGE_SIGMAS < d < MERGE_SIGMAS
-                    or d * d * run_n * n < threshold * (run_n + n)
-                    or (n >= min_length and run_n >= min_length
+                    or d * d * run_n * n < threshold * (run_n + n) or c
+                    or (merge_g0 is not None and n >= min_length and run_n >= min_length
                         and _same_label(run_sum / run_n, sm / n, merge_g0))):
                 me[-1] = b
                 run_sum += sm
@@ -403,6 +411,35 @@ def _merge(starts: NDArray, ends: NDArray, csum: NDArray, zsum: NDArray, hard: N
         me.append(b)
         run_sum, run_z, run_n = sm, sz, n
     return ms, me
+
+
+def _continuous(sums: _Sums, starts: NDArray[np.int64], ends: NDArray[np.int64],
+                min_length: int) -> NDArray[np.bool_]:
+    """For each segment: it and the one before are plateau-long and meet without a step.
+
+    Each segment's straight-line fit (on z) is extrapolated to the boundary from both
+    sides; the jump there is compared with its spread under the trace's own noise:
+    white, ``4/n1 + 4/n2`` in z units, times the excess of the slow noise at the
+    pieces' time scale (:func:`analysis.noise.wander_sigma` over ``sqrt(2/t)``). A
+    drifting level meets itself at the boundary, a step does not; no scale in G0.
+    """
+    n = ends - starts
+    out = np.zeros(n.size, dtype=bool)
+    if n.size < 2:
+        return out
+    mean = sums.mean(starts, ends, "z")
+    c = 0.5 * (starts + ends - 1)
+    sxx = n * (n.astype(float) ** 2 - 1.0) / 12.0
+    sxz = (sums.iz[ends] - sums.iz[starts]) - c * (sums.z[ends] - sums.z[starts])
+    slope = np.divide(sxz, sxx, out=np.zeros(n.size), where=sxx > 0)
+    left = mean[:-1] + slope[:-1] * (ends[:-1] - 0.5 - c[:-1])
+    right = mean[1:] + slope[1:] * (starts[1:] - 0.5 - c[1:])
+    t = np.maximum(1, n // 3)
+    excess = wander_sigma(sums.z, starts, ends, t) / np.sqrt(2.0 / t)
+    spread = np.sqrt(4.0 / n[:-1] + 4.0 / n[1:]) * np.maximum(excess[:-1], excess[1:])
+    long = (n[:-1] >= min_length) & (n[1:] >= min_length)
+    out[1:] = long & (np.abs(left - right) < CONTINUITY_SIGMAS * spread)
+    return out
 
 
 def _same_label(g1: float, g2: float, merge_g0: float) -> bool:

@@ -121,10 +121,6 @@ def test_same_steps_in_any_unit(factor, tmp_path):
             ref["noise_model"]["proportional"], rel=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: plateau pieces split by 1/f noise, drift or RTN are merged by the n/2 "
-    "rule (same nearest n/2, closer than 1/4 G0), which needs G in G0; with the current "
-    "scaled those pieces stay apart (e.g. 20 plateaus become 57 at x1000 under 1/f)"))
 @pytest.mark.parametrize("name", ["1/f 5 %", "drift 0.3 G0", "RTN 0.3 G0"])
 def test_same_steps_in_any_unit_under_slow_noise(name, tmp_path):
     tr = NUISANCES[name](1)

@@ -34,7 +34,9 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
         ("--g-max", float, d.g_range_max, "G0",
          "upper end of the histogram and labelling range", " G0"),
         ("--min-length", int, d.min_length, "N", "minimum plateau length in samples", ""),
-        ("--merge", float, d.merge_g0, "G0", "merge adjacent segments closer than this", " G0"),
+        ("--merge", float, d.merge_g0, "G0",
+         "G in G0 only: also merge plateaus with the same n/2 closer than this G0; "
+         "None = merge by the trace's own noise only", ""),
         ("--label-tol", float, d.label_tol_g0, "G0", "max |level - n/2| for a quantized label",
          ""),
     ):
