@@ -17,9 +17,10 @@ Method (our own, vectorised; no extra dependency)
    cycle or pulse-train boundaries) are forced change points.
 3. **Merging**: adjacent segments are merged left to right when their means differ by
    less than one noise sigma or than the split threshold allows, or when both are
-   plateau-long and their straight-line fits meet at the boundary within 4 times the
-   spread that the trace's own noise (white and slow, at their time scale) gives that
-   jump; this removes splits caused by drift, 1/f noise or RTN without any scale in G0.
+   plateau-long and the straight-line fits of the running plateau and of the next
+   segment meet at the boundary within 4 times the spread that the trace's own noise
+   (white and slow, at their time scale) gives that jump; this removes splits caused
+   by drift, 1/f noise or RTN without any scale in G0.
 4. **Plateaus**: merged segments with at least ``min_length`` samples whose level does
    not change from first to last third by more than 3 noise sigmas and 6 times the
    spread that noise gives that difference at the segment's time scale (measured on the
@@ -378,68 +379,88 @@ def _merge(starts: NDArray, ends: NDArray, sums: _Sums, hard: NDArray, threshold
     A segment joins the running plateau when, in unit-noise coordinates, the two means
     differ by less than one noise sigma or by less than the split threshold allows
     (``d^2 n1 n2 / (n1 + n2) < threshold``: the split would not be made on the merged
-    data), or when it and the segment before it are plateau-long and meet without a
-    significant jump (:func:`_continuous`: a drift or 1/f excursion on one plateau;
-    transition samples are never merged this way). With ``merge_g0`` (G known to be in
-    G0) pieces with the same nearest n/2 closer than ``merge_g0`` are merged as well.
+    data), or when both are plateau-long and meet without a significant jump
+    (:class:`_Continuity`: a drift or 1/f excursion on one plateau; transition samples
+    are never merged this way). With ``merge_g0`` (G known to be in G0) pieces with the
+    same nearest n/2 closer than ``merge_g0`` are merged as well.
     """
     ms: list[int] = []
     me: list[int] = []
-    csum, zsum = sums.g, sums.z
-    cont = _continuous(sums, starts, ends, min_length).tolist()
-    sg = (csum[ends] - csum[starts]).tolist()
-    zs = (zsum[ends] - zsum[starts]).tolist()
+    meets = _Continuity(sums, starts, ends, min_length)
+    sg = (sums.g[ends] - sums.g[starts]).tolist()
+    zs = (sums.z[ends] - sums.z[starts]).tolist()
     hard_at = hard[starts].tolist()
     run_sum = run_z = 0.0
     run_n = 0
     # the tests in order of cost, each evaluated only when the cheaper ones fail
-    for a, b, sm, sz, h, c in zip(starts.tolist(), ends.tolist(), sg, zs, hard_at, cont,
-                                  strict=True):
+    for k, (a, b, sm, sz, h) in enumerate(zip(starts.tolist(), ends.tolist(), sg, zs,
+                                              hard_at, strict=True)):
         n = b - a
         if ms and not h:
             d = run_z / run_n - sz / n
             if (-MERGE_SIGMAS < d < MERGE_SIGMAS
-                    or d * d * run_n * n < threshold * (run_n + n) or c
+                    or d * d * run_n * n < threshold * (run_n + n)
+                    or meets(k, ms[-1], a)
                     or (merge_g0 is not None and n >= min_length and run_n >= min_length
                         and _same_label(run_sum / run_n, sm / n, merge_g0))):
                 me[-1] = b
                 run_sum += sm
                 run_z += sz
                 run_n += n
+                meets.join(k)
                 continue
         ms.append(a)
         me.append(b)
         run_sum, run_z, run_n = sm, sz, n
+        meets.join(k, new=True)
     return ms, me
 
 
-def _continuous(sums: _Sums, starts: NDArray[np.int64], ends: NDArray[np.int64],
-                min_length: int) -> NDArray[np.bool_]:
-    """For each segment: it and the one before are plateau-long and meet without a step.
+class _Continuity:
+    """Does a segment continue the running plateau without a step?
 
-    Each segment's straight-line fit (on z) is extrapolated to the boundary from both
-    sides; the jump there is compared with its spread under the trace's own noise:
-    white, ``4/n1 + 4/n2`` in z units, times the excess of the slow noise at the
-    pieces' time scale (:func:`analysis.noise.wander_sigma` over ``sqrt(2/t)``). A
-    drifting level meets itself at the boundary, a step does not; no scale in G0.
+    The running plateau's straight-line fit (on z) and the segment's are extrapolated
+    to their boundary; the jump there is compared with its spread under the trace's own
+    noise: white, ``4/n1 + 4/n2`` in z units, times the excess of the slow noise at the
+    pieces' time scale (:func:`analysis.noise.wander_sigma` over ``sqrt(2/t)``, t = n/3).
+    A drifting level meets itself at the boundary, a step does not; no scale in G0. The
+    left side is the whole running plateau, so a short piece across a transition cannot
+    chain two levels together.
     """
-    n = ends - starts
-    out = np.zeros(n.size, dtype=bool)
-    if n.size < 2:
-        return out
-    mean = sums.mean(starts, ends, "z")
-    c = 0.5 * (starts + ends - 1)
-    sxx = n * (n.astype(float) ** 2 - 1.0) / 12.0
-    sxz = (sums.iz[ends] - sums.iz[starts]) - c * (sums.z[ends] - sums.z[starts])
-    slope = np.divide(sxz, sxx, out=np.zeros(n.size), where=sxx > 0)
-    left = mean[:-1] + slope[:-1] * (ends[:-1] - 0.5 - c[:-1])
-    right = mean[1:] + slope[1:] * (starts[1:] - 0.5 - c[1:])
-    t = np.maximum(1, n // 3)
-    excess = wander_sigma(sums.z, starts, ends, t) / np.sqrt(2.0 / t)
-    spread = np.sqrt(4.0 / n[:-1] + 4.0 / n[1:]) * np.maximum(excess[:-1], excess[1:])
-    long = (n[:-1] >= min_length) & (n[1:] >= min_length)
-    out[1:] = long & (np.abs(left - right) < CONTINUITY_SIGMAS * spread)
-    return out
+
+    def __init__(self, sums: _Sums, starts: NDArray[np.int64], ends: NDArray[np.int64],
+                 min_length: int) -> None:
+        n = ends - starts
+        t = np.maximum(1, n // 3)
+        self.excess = (wander_sigma(sums.z, starts, ends, t) / np.sqrt(2.0 / t)).tolist()
+        self.zs = (sums.z[ends] - sums.z[starts]).tolist()
+        self.izs = (sums.iz[ends] - sums.iz[starts]).tolist()
+        self.n = n.tolist()
+        self.min_length = min_length
+        self.run = [0.0, 0.0, 0, 1.0]  # sum z, sum i z, samples, largest excess
+
+    def _line_at(self, sz: float, siz: float, n: int, first: int, at: float) -> float:
+        """Value at ``at`` of the least-squares line through n samples from ``first``."""
+        c = first + 0.5 * (n - 1)
+        sxx = n * (n * n - 1.0) / 12.0
+        slope = (siz - c * sz) / sxx if sxx > 0 else 0.0
+        return sz / n + slope * (at - c)
+
+    def __call__(self, k: int, run_start: int, start: int) -> bool:
+        sz, siz, rn, rex = self.run
+        n = self.n[k]
+        if n < self.min_length or rn < self.min_length:
+            return False
+        jump = (self._line_at(sz, siz, rn, run_start, start - 0.5)
+                - self._line_at(self.zs[k], self.izs[k], n, start, start - 0.5))
+        spread = np.sqrt(4.0 / rn + 4.0 / n) * max(rex, self.excess[k])
+        return abs(jump) < CONTINUITY_SIGMAS * spread
+
+    def join(self, k: int, new: bool = False) -> None:
+        """Add segment k to the running plateau (or start a new one with it)."""
+        r = [0.0, 0.0, 0, 0.0] if new else self.run
+        self.run = [r[0] + self.zs[k], r[1] + self.izs[k], r[2] + self.n[k],
+                    max(r[3], self.excess[k])]
 
 
 def _same_label(g1: float, g2: float, merge_g0: float) -> bool:
