@@ -130,7 +130,7 @@ def fit_noise_model(y: ArrayLike, *, n_bins: int = 16, min_per_bin: int = 16
     sig = np.array([float(np.median(sd[g])) for g in groups])
     lvl = np.array([float(np.median(lev[g])) for g in groups])
     ok = np.isfinite(sig)
-    if ok.sum() >= 2 and np.ptp(lvl[ok]) > 0 and np.median(sig) > 0:
+    if _level_dependence_identifiable(lvl[ok]) and np.median(sig) > 0:
         s2, l2 = sig[ok] ** 2, lvl[ok] ** 2
         # relative errors (each bin's sigma^2 is known to a similar fraction), but not
         # below the typical bin: a noiseless stretch (sigma ~ 0) must not pin the fit
@@ -142,6 +142,27 @@ def fit_noise_model(y: ArrayLike, *, n_bins: int = 16, min_per_bin: int = 16
     # a floor keeps the transform finite when the fit puts all noise in the b term
     a = max(a, floor, 0.05 * b * float(np.median(lev)) if b > 0 else 0.0)
     return NoiseModel(a, b, nb)
+
+
+#: the bins' levels must span at least this ratio for the proportional term to be fitted
+#: (over a narrower span white and proportional noise differ by less than the bins'
+#: scatter, and the split between them, extrapolated to other levels, is arbitrary)
+MIN_LEVEL_SPAN = 2.0
+
+
+def _level_dependence_identifiable(levels: NDArray[np.float64]) -> bool:
+    """Two or more bins whose median levels span :data:`MIN_LEVEL_SPAN` (ratio).
+
+    Equal-count bins of a trace that spends most of its time on one plateau all sit at
+    that plateau's level: two points at nearly one level fit ``a^2 + (b G)^2`` with any
+    split of the noise between ``a`` and ``b``, and a split that puts it in ``b`` makes a
+    short, lower plateau look 8x quieter than it is (its samples then read as spikes).
+    The white-only model is the one the data support there.
+    """
+    if levels.size < 2 or np.min(levels) < 0:
+        return False
+    lo, hi = float(np.min(levels)), float(np.max(levels))
+    return hi > 0 and hi >= MIN_LEVEL_SPAN * lo
 
 
 def despike(y: ArrayLike, model: NoiseModel | None = None, *,
