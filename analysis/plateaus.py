@@ -392,10 +392,13 @@ def _merge(starts: NDArray, ends: NDArray, sums: _Sums, hard: NDArray, threshold
     hard_at = hard[starts].tolist()
     run_sum = run_z = 0.0
     run_n = 0
+    bridged = -1
     # the tests in order of cost, each evaluated only when the cheaper ones fail
     for k, (a, b, sm, sz, h) in enumerate(zip(starts.tolist(), ends.tolist(), sg, zs,
                                               hard_at, strict=True)):
         n = b - a
+        if k == bridged:  # the far side of a bridged short piece: already in the run
+            continue
         if ms and not h:
             d = run_z / run_n - sz / n
             if (-MERGE_SIGMAS < d < MERGE_SIGMAS
@@ -409,11 +412,42 @@ def _merge(starts: NDArray, ends: NDArray, sums: _Sums, hard: NDArray, threshold
                 run_n += n
                 meets.join(k)
                 continue
+            if run_n >= min_length and _bridges(k, (run_z, run_n), zs, ends - starts,
+                                                hard_at, threshold, min_length):
+                bridged = k + 1
+                me[-1] = int(ends[k + 1])
+                run_sum += sm + sg[k + 1]
+                run_z += sz + zs[k + 1]
+                run_n += n + int(ends[k + 1] - starts[k + 1])
+                meets.join(k)
+                meets.join(k + 1)
+                continue
         ms.append(a)
         me.append(b)
         run_sum, run_z, run_n = sm, sz, n
         meets.join(k, new=True)
     return ms, me
+
+
+def _bridges(k: int, run: tuple[float, int], zs: list[float], lengths: NDArray,
+             hard_at: list[bool], threshold: float, min_length: int) -> bool:
+    """A short piece k (shorter than a plateau) and the plateau-long piece after it
+    continue the running plateau: taken together, their mean in unit-noise coordinates
+    passes the same split test as one segment would.
+
+    Why: a brief excursion of a few noise sigmas inside one plateau can be split off
+    by the change-point stage; alone it is too short to be compared with the plateau by
+    continuity, and without this the plateau would be reported as two.
+    """
+    if k + 1 >= len(zs) or hard_at[k + 1] or lengths[k] >= min_length:
+        return False
+    n2 = int(lengths[k + 1])
+    if n2 < min_length:
+        return False
+    run_z, run_n = run
+    nc = int(lengths[k]) + n2
+    d = run_z / run_n - (zs[k] + zs[k + 1]) / nc
+    return -MERGE_SIGMAS < d < MERGE_SIGMAS or d * d * run_n * nc < threshold * (run_n + nc)
 
 
 class _Continuity:
