@@ -159,7 +159,7 @@ def _level_dependence_identifiable(levels: NDArray[np.float64]) -> bool:
     short, lower plateau look 8x quieter than it is (its samples then read as spikes).
     The white-only model is the one the data support there.
     """
-    if levels.size < 2 or np.min(levels) < 0:
+    if levels.size < 2:  # the levels are block means of |G|, never negative
         return False
     lo, hi = float(np.min(levels)), float(np.max(levels))
     return hi > 0 and hi >= MIN_LEVEL_SPAN * lo

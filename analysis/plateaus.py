@@ -390,19 +390,19 @@ def _merge(starts: NDArray, ends: NDArray, sums: _Sums, hard: NDArray, threshold
     sg = (sums.g[ends] - sums.g[starts]).tolist()
     zs = (sums.z[ends] - sums.z[starts]).tolist()
     hard_at = hard[starts].tolist()
+    ends_at = ends.tolist()
+    lengths = (ends - starts).tolist()
     run_sum = run_z = 0.0
     run_n = 0
     bridged = -1
     # the tests in order of cost, each evaluated only when the cheaper ones fail
-    for k, (a, b, sm, sz, h) in enumerate(zip(starts.tolist(), ends.tolist(), sg, zs,
+    for k, (a, b, sm, sz, h) in enumerate(zip(starts.tolist(), ends_at, sg, zs,
                                               hard_at, strict=True)):
         n = b - a
         if k == bridged:  # the far side of a bridged short piece: already in the run
             continue
         if ms and not h:
-            d = run_z / run_n - sz / n
-            if (-MERGE_SIGMAS < d < MERGE_SIGMAS
-                    or d * d * run_n * n < threshold * (run_n + n)
+            if (_one_segment(run_z, run_n, sz, n, threshold)
                     or meets(k, ms[-1], a)
                     or (merge_g0 is not None and n >= min_length and run_n >= min_length
                         and _same_label(run_sum / run_n, sm / n, merge_g0))):
@@ -412,13 +412,13 @@ def _merge(starts: NDArray, ends: NDArray, sums: _Sums, hard: NDArray, threshold
                 run_n += n
                 meets.join(k)
                 continue
-            if run_n >= min_length and _bridges(k, (run_z, run_n), zs, ends - starts,
+            if run_n >= min_length and _bridges(k, (run_z, run_n), zs, lengths,
                                                 hard_at, threshold, min_length):
                 bridged = k + 1
-                me[-1] = int(ends[k + 1])
+                me[-1] = ends_at[k + 1]
                 run_sum += sm + sg[k + 1]
                 run_z += sz + zs[k + 1]
-                run_n += n + int(ends[k + 1] - starts[k + 1])
+                run_n += n + lengths[k + 1]
                 meets.join(k)
                 meets.join(k + 1)
                 continue
@@ -429,7 +429,15 @@ def _merge(starts: NDArray, ends: NDArray, sums: _Sums, hard: NDArray, threshold
     return ms, me
 
 
-def _bridges(k: int, run: tuple[float, int], zs: list[float], lengths: NDArray,
+def _one_segment(run_z: float, run_n: int, z: float, n: int, threshold: float) -> bool:
+    """The running plateau and a piece (sums of z, sample counts) are one segment: their
+    means differ by less than one noise sigma, or the split would not be made on the
+    merged data (``d^2 n1 n2 / (n1 + n2) < threshold``)."""
+    d = run_z / run_n - z / n
+    return -MERGE_SIGMAS < d < MERGE_SIGMAS or d * d * run_n * n < threshold * (run_n + n)
+
+
+def _bridges(k: int, run: tuple[float, int], zs: list[float], lengths: list[int],
              hard_at: list[bool], threshold: float, min_length: int) -> bool:
     """A short piece k (shorter than a plateau) and the plateau-long piece after it
     continue the running plateau: taken together, their mean in unit-noise coordinates
@@ -441,13 +449,9 @@ def _bridges(k: int, run: tuple[float, int], zs: list[float], lengths: NDArray,
     """
     if k + 1 >= len(zs) or hard_at[k + 1] or lengths[k] >= min_length:
         return False
-    n2 = int(lengths[k + 1])
-    if n2 < min_length:
+    if lengths[k + 1] < min_length:
         return False
-    run_z, run_n = run
-    nc = int(lengths[k]) + n2
-    d = run_z / run_n - (zs[k] + zs[k + 1]) / nc
-    return -MERGE_SIGMAS < d < MERGE_SIGMAS or d * d * run_n * nc < threshold * (run_n + nc)
+    return _one_segment(*run, zs[k] + zs[k + 1], lengths[k] + lengths[k + 1], threshold)
 
 
 class _Continuity:
