@@ -372,16 +372,21 @@ class QCDevice:
         fl: Fluctuations,
     ) -> CircuitSolution:
         p = self.params
+        g_open, phi = self._conduction(fl)
+        return solve_operating_point(
+            v, ilim, p.r_series + r_source, g_open, phi, p.alpha, p.beta, p.r_series
+        )
+
+    def _conduction(self, fl: Fluctuations
+                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Summed open-channel transmission and partial-channel barrier (eV) per step."""
         if self.n > 0:
             # the rearranged neck's offset scales with the neck as it is now
             g_open = np.maximum(self.tau_sum + fl.tip + fl.dg
                                 + fl.dg_neck * np.sqrt(self.n), 0.0)
         else:
             g_open = np.maximum(fl.tip, 0.0)
-        phi = self.phi_partial + (fl.dphi_half if self.half else fl.dphi)
-        return solve_operating_point(
-            v, ilim, p.r_series + r_source, g_open, phi, p.alpha, p.beta, p.r_series
-        )
+        return g_open, self.phi_partial + (fl.dphi_half if self.half else fl.dphi)
 
     def _rates(
         self, sol: CircuitSolution, span: float, tip: NDArray[np.float64] | None
