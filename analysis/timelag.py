@@ -89,6 +89,24 @@ def lag_density(x: ArrayLike, *, bins: int = 200,
     return LagDensity(flat.reshape(bins, bins), np.linspace(lo, hi, bins + 1))
 
 
+def _cv_row(x: NDArray[np.float64]) -> dict | None:
+    """``n_pulses, mean, std, cv`` of the finite values of ``x`` (None below 2 values)."""
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return None
+    m, s = float(x.mean()), float(x.std(ddof=1))
+    return {"n_pulses": int(x.size), "mean": m, "std": s,
+            "cv": s / abs(m) if m else float("nan")}
+
+
+def _checked(values: ArrayLike, g_g0: ArrayLike) -> tuple[NDArray, NDArray]:
+    v = np.asarray(values, dtype=float)
+    g = np.asarray(g_g0, dtype=float)
+    if v.shape != g.shape:
+        raise ValueError(f"values ({v.size}) and g_g0 ({g.size}) differ in length")
+    return v, g
+
+
 def variability_per_level(
     values: ArrayLike, g_g0: ArrayLike, *, min_length: int = 3, merge_g0: float = 0.25
 ) -> list[dict]:
@@ -102,10 +120,7 @@ def variability_per_level(
     -------
     One dict per label: ``label_g0, n_pulses, mean, std, cv`` (cv = std/|mean|).
     """
-    v = np.asarray(values, dtype=float)
-    g = np.asarray(g_g0, dtype=float)
-    if v.shape != g.shape:
-        raise ValueError(f"values ({v.size}) and g_g0 ({g.size}) differ in length")
+    v, g = _checked(values, g_g0)
     res = detect_plateaus(g, min_length=min_length, merge_g0=merge_g0)
     pooled: dict[float, list[NDArray]] = {}
     for p in res.plateaus:
@@ -113,11 +128,33 @@ def variability_per_level(
             pooled.setdefault(p.label_g0, []).append(v[p.start_index:p.end_index + 1])
     out = []
     for label in sorted(pooled):
-        x = np.concatenate(pooled[label])
-        x = x[np.isfinite(x)]
-        if x.size < 2:
-            continue
-        m, s = float(x.mean()), float(x.std(ddof=1))
-        out.append({"label_g0": label, "n_pulses": int(x.size), "mean": m, "std": s,
-                    "cv": s / abs(m) if m else float("nan")})
+        row = _cv_row(np.concatenate(pooled[label]))
+        if row is not None:
+            out.append({"label_g0": label, **row})
+    return out
+
+
+def variability_per_stretch(
+    values: ArrayLike, g_g0: ArrayLike, *, min_length: int = 10, merge_g0: float = 0.25
+) -> list[dict]:
+    """sigma/mu of the values on each flat stretch of a pulse sequence, quantized or not.
+
+    Paper 000 (L121-L123) reads the variability as the vertical scatter around each
+    discrete level of the RESET train; a measured level sits off n/2 by the series
+    resistance and the channels' transmissions, so a stretch counts whatever its label.
+    The stretches are the plateaus of G_i (:func:`analysis.plateaus.detect_plateaus`,
+    pulse number as the axis) of at least ``min_length`` pulses.
+
+    Returns
+    -------
+    One dict per stretch: ``start, end, level_g0, n_pulses, mean, std, cv``.
+    """
+    v, g = _checked(values, g_g0)
+    res = detect_plateaus(g, min_length=min_length, merge_g0=merge_g0)
+    out = []
+    for p in res.plateaus:
+        row = _cv_row(v[p.start_index:p.end_index + 1])
+        if row is not None:
+            out.append({"start": p.start_index, "end": p.end_index,
+                        "level_g0": p.level_g0, **row})
     return out

@@ -30,7 +30,7 @@ from analysis.nonlinearity import fit_update
 from analysis.plateaus import detect_plateaus
 from analysis.pulses import levels_from_waveforms
 from analysis.switching import switching_analysis
-from analysis.timelag import clearly_above_unity_fraction, variability_per_level
+from analysis.timelag import clearly_above_unity_fraction, variability_per_stretch
 from labcore.constants import G0
 
 TABLE_PATH = Path(__file__).with_name("calibration_table.json")
@@ -328,11 +328,12 @@ def reset_train_up_pairs(runs) -> Measured:
 
 
 def reset_train_flat_cv(runs) -> Measured:
-    """Median sigma/mu (%) of I_i over the flat stretches (>= 10 pulses on one n/2 level,
-    :func:`analysis.timelag.variability_per_level`)."""
+    """Median sigma/mu (%) of I_i over the flat stretches of >= 10 pulses
+    (:func:`analysis.timelag.variability_per_stretch`: every plateau of G_i, whether or
+    not its level is on n/2, as the table's metric states)."""
     lv = _reset_levels(runs)
-    levels = variability_per_level(lv.current_A, lv.g_g0, min_length=10)
-    cvs = [d["cv"] for d in levels]
+    stretches = variability_per_stretch(lv.current_A, lv.g_g0, min_length=10)
+    cvs = [d["cv"] for d in stretches]
     return Measured(100.0 * _median(cvs) if cvs else float("nan"),
                     lv.pulse_index.astype(float), lv.g_g0, "pulse", "G_i / G0")
 

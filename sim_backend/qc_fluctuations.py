@@ -87,6 +87,7 @@ class NeckNoise:
         self.rtn_dg = p.rtn_dg * np.exp(rng.normal(0.0, 0.3, k))
         self.neck_dtau = 0.0  # neck rearrangement: transmission offset per sqrt(channel)
         self.neck_dphi = 0.0  # and barrier offset of the half channel (eV)
+        self.strong = False  # whether the last step so far was above ``v_rearrange``
         self.tip = 0  # -1, 0, +1: metastable tip closing / -, opening / + half a channel
 
     def draw(self, v: NDArray[np.float64], dts: NDArray[np.float64],
@@ -122,16 +123,23 @@ class NeckNoise:
                         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Neck offsets redrawn by rearrangements under strong bias.
 
-        Rearrangements tick at ``nu_rearrange`` once the programmed bias exceeds
-        ``v_rearrange`` (either polarity): atoms at the neck move under strong bias, which
-        redraws the open channels' summed transmission offset (per square root of the
-        channel count, applied with the count of the moment) and the half channel's
-        barrier offset: the cycle-to-cycle scatter of a level.
+        Atoms at the neck move when the programmed bias rises above ``v_rearrange``
+        (either polarity): the heating transient at a pulse's leading edge (or where a
+        sweep crosses it) leaves a fresh configuration, and while the bias stays strong
+        further rearrangements tick at ``nu_rearrange``. A rearrangement redraws the open
+        channels' summed transmission offset (per square root of the channel count,
+        applied with the count of the moment) and the half channel's barrier offset: the
+        cycle-to-cycle scatter of a level, and the pulse-to-pulse scatter of a train
+        (paper 000 L123: 5-10 %), constant within a pulse.
         """
         p = self.params
         n = dts.size
+        strong = np.abs(v) > p.v_rearrange
+        edge = strong & ~np.concatenate(([self.strong], strong[:-1]))
+        if n:
+            self.strong = bool(strong[-1])
         rate = p.nu_rearrange * logistic((np.abs(v) - p.v_rearrange) / 0.05)
-        ticks = self.rng.random(n) < -np.expm1(-rate * dts)
+        ticks = edge | (self.rng.random(n) < -np.expm1(-rate * dts))
         if not ticks.any():
             return np.full(n, self.neck_dtau), np.full(n, self.neck_dphi)
         last = _last_tick(ticks, idx)

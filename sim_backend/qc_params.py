@@ -97,9 +97,13 @@ class QCParams:
 
     Rearrangement under strong bias (cycle-to-cycle variation of a level)
     ---------------------------------------------------------------------
-    nu_rearrange : rate in 1/s once the programmed bias exceeds ``v_rearrange`` (fast
-        against a 5 ms pulse: every strong pulse leaves a fresh neck configuration).
-    v_rearrange : bias (V, either polarity) above which atoms at the neck rearrange.
+    v_rearrange : bias (V, either polarity) above which atoms at the neck rearrange. The
+        neck is redrawn once each time the bias rises above it (the heating transient of a
+        pulse's leading edge, or of a sweep crossing it): every strong pulse starts in a
+        fresh configuration, which holds for the pulse.
+    nu_rearrange : rate in 1/s of further rearrangements while the bias stays above
+        ``v_rearrange`` (slow creep at a steady temperature: a 5 ms pulse keeps its
+        configuration, a DC branch above 1 V is redrawn a few times).
     rearrange_phi_sigma : spread of the half channel's barrier redrawn at a rearrangement.
     rearrange_tau_sigma : spread of the open channels' summed transmission offset per
         square root of the channel count (scaled with the channel count of the moment).
@@ -166,10 +170,10 @@ class QCParams:
     p_tip_fix: float = 0.15
     tip_t: float = 0.5
 
-    nu_rearrange: float = 2000.0
+    nu_rearrange: float = 20.0
     v_rearrange: float = 1.0
     rearrange_phi_sigma: float = 0.15
-    rearrange_tau_sigma: float = 0.15
+    rearrange_tau_sigma: float = 0.18
 
     p_oscillation: float = 0.08
     i_oscillation: float = 3e-4

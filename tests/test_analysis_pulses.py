@@ -15,7 +15,12 @@ from analysis.pulses import (
     normalise_to_first,
     top_portion_mask,
 )
-from analysis.timelag import below_unity_fraction, lag_density, variability_per_level
+from analysis.timelag import (
+    below_unity_fraction,
+    lag_density,
+    variability_per_level,
+    variability_per_stretch,
+)
 from tests.support.synthetic import reset_train_waveforms
 
 
@@ -107,6 +112,21 @@ def test_variability_per_level_recovers_relative_scatter():
     assert [o["label_g0"] for o in out] == [6.5, 8.0, 10.0]
     for o in out:
         assert o["cv"] == pytest.approx(0.07, rel=0.2)
+
+
+def test_variability_per_stretch_counts_levels_off_n_over_2():
+    """Measured levels sit off n/2 (series resistance, transmissions < 1): the per-level
+    pooling drops them, the per-stretch variability keeps every flat stretch."""
+    rng = np.random.default_rng(4)
+    g = np.repeat([9.77, 7.83, 6.3], 200)
+    current = g * G0 * 1.5 * (1 + rng.normal(0, 0.06, g.size))
+    g_meas = current / 1.5 / G0
+    assert variability_per_level(current, g_meas, min_length=10) == []
+    out = variability_per_stretch(current, g_meas, min_length=10)
+    assert [round(o["level_g0"], 1) for o in out] == [9.8, 7.8, 6.3]
+    assert [o["n_pulses"] for o in out] == [200, 200, 200]
+    for o in out:
+        assert o["cv"] == pytest.approx(0.06, rel=0.2)
 
 
 def test_clearly_above_unity_ignores_noise_on_a_flat_level():

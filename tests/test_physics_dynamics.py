@@ -134,7 +134,7 @@ def test_truth_travels_with_every_reading():
     """With the noise processes off, every low-bias reading is the reported true state."""
     from sim_backend.qc_stimulus import pulse_train
 
-    p = QCParams(rtn_traps=0, nu_rearrange=0.0, nu_disturb=0.0)
+    p = QCParams(rtn_traps=0, rearrange_tau_sigma=0.0, rearrange_phi_sigma=0.0, nu_disturb=0.0)
     dev = QCDevice(8, params=p, spread=False)
     amps = np.concatenate([np.full(8, 2.2), np.full(8, -2.0)])
     sch = pulse_train(amps, 10e-3, 5e-3, 0.01, 1e-3, 1e-3)
@@ -204,3 +204,25 @@ def test_dc_reset_stops_at_an_intermediate_level_and_low_levels_drift():
         dev.rest(6e3)
         kept[n] = dev.n
     assert kept[1] == 0 and kept[15] >= 14
+
+
+def test_rearrangement_redraws_the_neck_once_per_pulse():
+    """Each strong pulse starts in a fresh neck configuration that holds for the pulse
+    (paper 000 L121-L123: the per-pulse levels of the RESET train scatter by 5-10 % around
+    each level; a configuration redrawn many times within a pulse would average out in
+    the top-portion mean of the pulse)."""
+    from sim_backend.qc_fluctuations import NeckNoise
+    from sim_backend.qc_stimulus import pulse_train
+
+    p = QCParams()
+    noise = NeckNoise(np.random.default_rng(5), p)
+    sch = pulse_train([-1.5] * 400, 5e-3, np.inf, 0.0, 0.0, 15e-3, samples_per_pulse=50)
+    fl = noise.draw(sch.v, sch.dt.copy(), False)
+    per = sch.v.size // 400
+    dg = fl.dg_neck.reshape(400, per)[:, :50]  # the 50 samples of each pulse
+    changed_between = np.mean(dg[1:, 0] != dg[:-1, -1])
+    changed_within = np.mean(np.any(dg[:, 1:] != dg[:, :-1], axis=1))
+    assert changed_between == 1.0  # a fresh configuration at every leading edge
+    # further rearrangements at nu_rearrange = 20 /s: ~10 % of 5 ms pulses see one
+    assert changed_within < 0.2
+    assert np.std(dg[:, 0]) == pytest.approx(p.rearrange_tau_sigma, rel=0.15)
