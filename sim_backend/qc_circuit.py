@@ -21,6 +21,7 @@ elements that did not converge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ _MAX_ITER = 60
 _XTOL = 1e-13
 _NEWTON_STEPS = 4
 _NEWTON_TOL = 1e-11  # V (relative to 1 + |v|): far below any instrument's resolution
+_FREE_TOL = 1e-14  # V (relative to 1 + |v|): the free solve's error bound (nearly exact)
 _RTOL = 1e-10
 _EXP_SAFE = 600.0  # above this exponent the log-sum-exp form is used
 
@@ -83,21 +85,28 @@ class Constriction:
         #: whether plain exponentials cannot overflow for 0 <= x <= x_max (set by the
         #: solver from the bracket; None: check at every call)
         self.exp_safe = exp_safe
+        # shared by every Newton step
+        self._g1 = g_open + 1.0
+        self._a_phi = self.alpha * phi
+        self._inv_a = 1.0 / self.alpha
 
     def subset(self, k: NDArray[np.int64]) -> Constriction:
         """The same constriction restricted to elements ``k``."""
-        b = self.beta if np.isscalar(self.beta) else self.beta[k]
+        b = self.beta if isinstance(self.beta, float) else self.beta[k]
         return Constriction(self.g_open[k], self.phi[k], self.alpha, b, self.exp_safe)
 
     def linear(self) -> NDArray[np.float64]:
         """Zero-bias conductance in G0: open channels plus ``1 / (1 + e^{alpha phi})``."""
-        return self.g_open + 0.5 * (1.0 - np.tanh(0.5 * self.alpha * self.phi))
+        if self.exp_safe:
+            return self.g_open + 1.0 / (np.exp(self._a_phi) + 1.0)
+        return self.g_open + 0.5 * (1.0 - np.tanh(0.5 * self._a_phi))
 
     def current(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``I/G0`` and ``dI/dx / G0`` at constriction voltage ``x >= 0``."""
-        a, b = self.alpha, self.beta
-        z1 = a * (self.phi - b * x)
-        z2 = z1 + a * x  # = a (phi + (1 - b) x)
+        b = self.beta
+        ax = self.alpha * x
+        z1 = self._a_phi - b * ax  # = a (phi - b x)
+        z2 = z1 + ax  # = a (phi + (1 - b) x)
         safe = self.exp_safe
         if safe is None:
             safe = not (z2.size and z2.max() > _EXP_SAFE)
@@ -107,12 +116,17 @@ class Constriction:
             s1, s2 = np.exp(z1 - sp1), np.exp(z2 - sp2)
         else:
             e1, e2 = np.exp(z1), np.exp(z2)
-            p1, p2 = 1.0 + e1, 1.0 + e2
+            p1, p2 = e1 + 1.0, e2 + 1.0
             log_ratio = np.log(p1 / p2)
             s1, s2 = e1 / p1, e2 / p2
-        i = self.g_open * x + x + log_ratio / a
-        di = self.g_open + 1.0 - s2 + b * (s2 - s1)
+        i = self._g1 * x + log_ratio * self._inv_a
+        di = self._g1 - s2 + b * (s2 - s1)
         return i, di
+
+
+def _abs_max(a: NDArray[np.float64]) -> float:
+    """``max |a|`` (0 for an empty array) without the method-call overhead."""
+    return float(np.maximum.reduce(np.abs(a), initial=0.0))
 
 
 def bracketed_newton(
@@ -147,23 +161,23 @@ def _solve_free(c: Constriction, a: NDArray[np.float64], r: float, a_max: float
                 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``x + r f(x) = a`` (r in units of 1/G0); returns x and f(x)."""
     x = a / (1.0 + r * c.linear())
-    scale = 1.0 + a_max
-    for k in range(_NEWTON_STEPS):
+    # Newton's error after a step is ~ (F''/2F') step^2 with |F''/F'| <= r alpha / 4 (tiny:
+    # r is the series resistance in units of 1/G0), so once a step is below
+    # sqrt(tol / (r alpha)) the error left is below tol / 8: stop there (two steps from the
+    # linear-response divider, usually)
+    bound = math.sqrt(_FREE_TOL * (1.0 + a_max) / max(r * c.alpha, 1e-300))
+    for _ in range(_NEWTON_STEPS):
         i, di = c.current(x)
-        step = (x + r * i - a) / (1.0 + r * di)
+        step = (x + r * i - a) / (r * di + 1.0)
         x = x - step
         i = i - di * step  # first order in the step
-        # Newton's error after a step is ~ (F''/2F') step^2 with F''/F' <= r alpha / 4
-        # (tiny: r is the series resistance in units of 1/G0), so a step below
-        # sqrt(tol / (r alpha)) leaves an error below tol: stop there
-        bound = (_NEWTON_TOL * scale if k
-                 else np.sqrt(_NEWTON_TOL * scale / max(r * c.alpha, 1e-300)))
-        if np.abs(step).max(initial=0.0) <= bound:
+        if _abs_max(step) <= bound:
+            bad = ~((x >= 0.0) & (x <= a))  # converged: only NaN or a stray root left
             break
     else:
         i, _ = c.current(x)
-    bad = ~(np.abs(x + r * i - a) <= _RTOL * (a + 1e-300)) | (x < 0.0) | (x > a)
-    if bad.any():
+        bad = ~(np.abs(x + r * i - a) <= _RTOL * (a + 1e-300)) | (x < 0.0) | (x > a)
+    if np.count_nonzero(bad):
         k = np.flatnonzero(bad)
         ck, ak = c.subset(k), a[k]
 
@@ -181,17 +195,18 @@ def _solve_clamped(c: Constriction, lim: NDArray[np.float64], x_hi: NDArray[np.f
                    i_hi: NDArray[np.float64]) -> NDArray[np.float64]:
     """``f(x) = lim`` with ``f(x_hi) = i_hi > lim``; the chord start lies right of the root."""
     x = x_hi * lim / i_hi
+    tol = _NEWTON_TOL * (1.0 + float(np.maximum.reduce(x_hi, initial=0.0)))
     for _ in range(_NEWTON_STEPS):
         i, di = c.current(x)
         step = (i - lim) / di
         x = x - step
         i = i - di * step
-        if np.abs(step).max(initial=0.0) <= _NEWTON_TOL * (1.0 + x_hi.max(initial=0.0)):
+        if _abs_max(step) <= tol:
             break
     else:
         i, _ = c.current(x)
     bad = ~(np.abs(i - lim) <= _RTOL * lim) | (x < 0.0) | (x > x_hi)
-    if bad.any():
+    if np.count_nonzero(bad):
         k = np.flatnonzero(bad)
         ck, lk = c.subset(k), lim[k]
 
@@ -228,32 +243,34 @@ def solve_operating_point(
     """
     # The circuit is odd in v once beta is swapped for 1 - beta (I(-u; b) = -I(u; 1 - b)),
     # so solve for |v| and keep the bracket [0, |v_src|] positive.
-    v_lo, v_hi = float(v_src.min(initial=0.0)), float(v_src.max(initial=0.0))
+    v_lo = float(np.minimum.reduce(v_src, initial=0.0))
+    v_hi = float(np.maximum.reduce(v_src, initial=0.0))
     if v_lo >= 0.0:
         sign: float | NDArray[np.float64] = 1.0
-        b: float | NDArray[np.float64] = beta
-    elif v_hi < 0.0:
+        b: float | NDArray[np.float64] = float(beta)
+        a = v_src
+    elif v_hi <= 0.0:
         sign, b = -1.0, 1.0 - beta
+        a = -v_src
     else:
         neg = v_src < 0
         sign = np.where(neg, -1.0, 1.0)
         b = np.where(neg, 1.0 - beta, beta)
-    a = np.abs(v_src)
+        a = np.abs(v_src)
     # exponents are at most alpha (phi + |v|): decide once whether exp() may overflow
-    z_max = alpha * (float(phi.max(initial=0.0)) + max(-v_lo, v_hi))
+    z_max = alpha * (float(np.maximum.reduce(phi, initial=0.0)) + max(-v_lo, v_hi))
     c = Constriction(g_open, phi, alpha, b, exp_safe=z_max <= _EXP_SAFE)
     x, i = _solve_free(c, a, r_total * G0, max(-v_lo, v_hi))
     lim = i_limit / G0
     clamp = i > lim
-    if clamp.any():
+    if np.count_nonzero(clamp):
         k = np.flatnonzero(clamp)
         x, i = x.copy(), i.copy()
         x[k] = _solve_clamped(c.subset(k), lim[k], x[k], i[k])
         i[k] = lim[k]
     i_amp = i * G0
-    return CircuitSolution(
-        v_constriction=sign * x,
-        v_terminal=sign * (x + r_series * i_amp),
-        i=sign * i_amp,
-        compliance=clamp,
-    )
+    v_term = x + r_series * i_amp
+    if isinstance(sign, float) and sign > 0.0:  # a window of one polarity
+        return CircuitSolution(x, v_term, i_amp, clamp)
+    return CircuitSolution(v_constriction=sign * x, v_terminal=sign * v_term,
+                           i=sign * i_amp, compliance=clamp)
