@@ -38,7 +38,9 @@ remaining part of a step is carried over.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -79,37 +81,6 @@ class _Window:
         self.negligible = 1e-12 / max(self.span, 1e-300)
 
 
-@dataclass
-class _Record:
-    """What :meth:`QCDevice.drive` returns, filled window by window."""
-
-    v: NDArray[np.float64]
-    i: NDArray[np.float64]
-    compliance: NDArray[np.bool_]
-    n: NDArray[np.int64]
-    partial: NDArray[np.float64]
-    g_open: NDArray[np.float64]
-    temp: NDArray[np.float64]
-
-    @classmethod
-    def empty(cls, size: int) -> _Record:
-        return cls(np.empty(size), np.empty(size), np.zeros(size, dtype=bool),
-                   np.empty(size, dtype=np.int64), np.empty(size), np.empty(size),
-                   np.empty(size))
-
-    def commit(self, sl: slice, sol: CircuitSolution, temp: NDArray[np.float64],
-               dev: QCDevice) -> None:
-        """Steps ``sl`` ran with the device state as it is now."""
-        j = sl.stop - sl.start
-        self.v[sl] = sol.v_terminal[:j]
-        self.i[sl] = sol.i[:j]
-        self.compliance[sl] = sol.compliance[:j]
-        self.n[sl] = dev.n
-        self.partial[sl] = dev.partial_transmission
-        self.g_open[sl] = dev.tau_sum
-        self.temp[sl] = temp[:j]
-
-
 def _checked_schedule(dt: ArrayLike, v_source: ArrayLike, i_limit: ArrayLike,
                       r_source: float) -> tuple[NDArray[np.float64], NDArray[np.float64],
                                                 NDArray[np.float64]]:
@@ -130,11 +101,174 @@ def _checked_schedule(dt: ArrayLike, v_source: ArrayLike, i_limit: ArrayLike,
     return v, dts, ilim
 
 
-def _total_rate(procs: list[Process], shape: tuple[int, ...]) -> NDArray[np.float64]:
-    total = procs[0][1]
-    for _, r in procs[1:]:
-        total = total + r
-    return np.broadcast_to(total, shape)
+def _run_starts(v: NDArray[np.float64], ilim: NDArray[np.float64], fluct: Fluctuations
+                ) -> NDArray[np.bool_] | None:
+    """First step of every run of identical steps (same source, limit and offsets), or
+    None when runs are too short to be worth it (a list sweep: every step differs)."""
+    size = v.size
+    new_run = fluct.changes()
+    if size > 1:
+        new_run[1:] |= (v[1:] != v[:-1]) | (ilim[1:] != ilim[:-1])
+    if not (bool(size) and 4 * int(np.count_nonzero(new_run)) < 3 * size):
+        return None
+    return new_run
+
+
+def _tail(sol: CircuitSolution, j: int) -> CircuitSolution:
+    """The operating point of a window from its step ``j`` on."""
+    return CircuitSolution(sol.v_constriction[j:], sol.v_terminal[j:], sol.i[j:],
+                           sol.compliance[j:])
+
+
+class _Drive:
+    """One :meth:`QCDevice.drive`: the schedule, its fluctuations and the event loop.
+
+    Speed (see ``docs/simulator-physics.md``, "Algorithm"): a window costs a fixed number
+    of numpy calls whatever its length, so the loop keeps their number low. An event that
+    leaves the conduction unchanged (annealing into the body, the end of a flicker) keeps
+    the window's operating point and re-evaluates only the rates; the step columns that
+    are constant over a window (channel count, partial and open transmission) are
+    written once per drive from a list of runs.
+    """
+
+    def __init__(self, dev: QCDevice, v: NDArray[np.float64], dts: NDArray[np.float64],
+                 ilim: NDArray[np.float64], r_source: float) -> None:
+        self.dev, self.v, self.dts, self.ilim, self.r_source = dev, v, dts, ilim, r_source
+        size = v.size
+        self.t_end = dev.time + np.cumsum(dts)
+        self.t_start = np.concatenate(([dev.time], self.t_end[:-1])) if size else self.t_end
+        self.fluct = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_body)
+        self.tips = self.fluct.tip if self.fluct.has_tip else None
+        self.new_run = _run_starts(v, ilim, self.fluct)
+        self.v_out, self.i_out, self.temp = np.empty(size), np.empty(size), np.empty(size)
+        self.compliance = np.zeros(size, dtype=bool)
+        self.runs: list[tuple[int, int, float, float]] = []  # (steps, n, partial, g_open)
+        self._partial = (np.nan, 0.0)  # (barrier, transmission) last looked up
+
+    def run(self) -> DriveResult:
+        """Step through the schedule event by event; the device's state advances."""
+        size = self.v.size
+        k, window = 0, _W0
+        kept: tuple[CircuitSolution, int] | None = None
+        while k < size:
+            if kept is None:
+                e = min(size, k + window)
+                sol, procs, temp = self._window(k, e)
+            else:
+                sol, e = kept
+                procs, temp = self._rates(sol, k, e)
+            j, frac = self._steps_to_event(procs, self.dts[k:e])
+            if j:
+                self._commit(k, j, sol, temp)
+            if j == e - k:
+                k, window, kept = e, min(2 * window, _W_MAX), None
+                continue
+            kept = self._event_in_step(procs, sol, k, j, frac, e)
+            k, window = k + j, _W0
+        return self._result()
+
+    def _result(self) -> DriveResult:
+        dev = self.dev
+        steps = np.array([r[0] for r in self.runs], dtype=np.int64)
+        n, partial, g_open = (np.repeat(np.array([r[c] for r in self.runs], dtype=dt), steps)
+                              for c, dt in ((1, np.int64), (2, float), (3, float)))
+        if self.v.size:
+            dev.time = float(self.t_end[-1])
+            dev.temperature = float(self.temp[-1])
+        return DriveResult(t=self.t_end, v=self.v_out, i=self.i_out,
+                           compliance=self.compliance, n_channels=n, partial=partial,
+                           open_transmission=g_open, temperature=self.temp)
+
+    def _commit(self, k: int, j: int, sol: CircuitSolution,
+                temp: NDArray[np.float64]) -> None:
+        """Steps ``k:k+j`` ran with the device state as it is now."""
+        sl = slice(k, k + j)
+        self.v_out[sl] = sol.v_terminal[:j]
+        self.i_out[sl] = sol.i[:j]
+        self.compliance[sl] = sol.compliance[:j]
+        self.temp[sl] = temp[:j]
+        dev = self.dev
+        if dev.phi_partial != self._partial[0]:
+            self._partial = (dev.phi_partial, dev.partial_transmission)
+        self.runs.append((j, dev.n, self._partial[1], dev.tau_sum))
+
+    def _rates(self, sol: CircuitSolution, k: int, e: int
+               ) -> tuple[list[Process], NDArray[np.float64]]:
+        span = float(self.t_end[e - 1] - self.t_start[k])  # >= the window's remaining time
+        return self.dev._rates(sol, span, None if self.tips is None else self.tips[k:e])
+
+    def _window(self, k: int, e: int
+                ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
+        """Operating point, active processes and temperature of steps ``k:e``.
+
+        Where the window is made of runs of identical steps (``new_run`` marks a run's
+        first step) the circuit and the rates are evaluated once per run and spread.
+        """
+        dev, fl = self.dev, self.fluct
+        first = None
+        if self.new_run is not None:
+            starts = self.new_run[k:e].copy()
+            starts[0] = True
+            first = np.flatnonzero(starts)
+        if first is None or 2 * first.size >= e - k:
+            sol = dev._operating_point(self.v[k:e], self.ilim[k:e], self.r_source, fl[k:e])
+            procs, temp = self._rates(sol, k, e)
+            return sol, procs, temp
+        rid = np.cumsum(starts) - 1
+        at = first + k
+        sol = dev._operating_point(self.v[at], self.ilim[at], self.r_source, fl[at])
+        span = float(self.t_end[e - 1] - self.t_start[k])
+        procs, temp = dev._rates(sol, span, None if self.tips is None else self.tips[at])
+        sol = CircuitSolution(sol.v_constriction[rid], sol.v_terminal[rid], sol.i[rid],
+                              sol.compliance[rid])
+        procs = [(kind, r[rid] if isinstance(r, np.ndarray) else r) for kind, r in procs]
+        return sol, procs, temp[rid]
+
+    def _steps_to_event(self, procs: list[Process], dt_w: NDArray[np.float64]
+                        ) -> tuple[int, float]:
+        """Whole steps of the window before the next event, and the event's step fraction.
+
+        The cumulative hazard is compared with the exponential budget: the first step
+        where it crosses holds the event (next jump of an inhomogeneous Poisson process),
+        at the fraction of that step where the budget is used up. Without a crossing the
+        window's hazard is spent from the budget and the whole window is returned.
+        """
+        if not procs:
+            return dt_w.size, 0.0
+        total = procs[0][1]
+        for _, r in procs[1:]:
+            total = total + r
+        hazard = (total * dt_w).cumsum()
+        dev = self.dev
+        if hazard[-1] < dev._budget:
+            dev._budget -= float(hazard[-1])
+            return dt_w.size, 0.0
+        j = int(hazard.searchsorted(dev._budget))
+        before = float(hazard[j - 1]) if j else 0.0
+        at_j = total[j] if isinstance(total, np.ndarray) else total
+        return j, (dev._budget - before) / (at_j * dt_w[j])
+
+    def _event_in_step(self, procs: list[Process], sol: CircuitSolution, k: int, j: int,
+                       frac: float, e: int) -> tuple[CircuitSolution, int] | None:
+        """Spend ``frac`` of step ``k + j``, pick the event by its rate there, apply it.
+
+        The rest of the step stays in ``dts`` and runs with the new state, so one long
+        step can hold many events. Returns the rest of the window's operating point when
+        the event left the conduction unchanged (it still holds), else None.
+        """
+        dev = self.dev
+        self.dts[k + j] *= max(0.0, 1.0 - frac)
+        cum = list(accumulate(float(r[j]) if isinstance(r, np.ndarray) else float(r)
+                              for _, r in procs))
+        pick = bisect_right(cum, dev.rng.random() * cum[-1])
+        kind = procs[min(pick, len(procs) - 1)][0]
+        x_j = float(sol.v_constriction[j])
+        if kind == _TIP_FIX:  # the open tip's sign says which way it is incorporated
+            x_j = float(self.fluct.tip[k + j])
+        before = dev._conduction_key()
+        dev._apply(kind, float(sol.i[j]), x_j)
+        dev._budget = float(dev.rng.exponential())
+        return (_tail(sol, j), e) if dev._conduction_key() == before else None
 
 
 def _growth(p: QCParams, w: _Window) -> list[Process]:
@@ -388,6 +522,11 @@ class QCDevice:
             g_open = np.maximum(fl.tip, 0.0)
         return g_open, self.phi_partial + (fl.dphi_half if self.half else fl.dphi)
 
+    def _conduction_key(self) -> tuple[int, bool, float, float]:
+        """Everything :meth:`_conduction` reads of the state (the event loop keeps an
+        operating point while this does not change)."""
+        return self.n, self.half, self.tau_sum, self.phi_partial
+
     def _rates(
         self, sol: CircuitSolution, span: float, tip: NDArray[np.float64] | None
     ) -> tuple[list[Process], NDArray[np.float64]]:
@@ -454,104 +593,7 @@ class QCDevice:
     ) -> DriveResult:
         """Apply ``v_source[k]`` for ``dt[k]`` s with the source clamp ``|i| <= i_limit[k]``."""
         v, dts, ilim = _checked_schedule(dt, v_source, i_limit, r_source)
-        size = v.size
-        out = _Record.empty(size)
-        t_end = self.time + np.cumsum(dts)
-        fluct = self.noise.draw(v, dts, self.n > 0 and self.n >= self.n_body)
-        # steps with the same source, limit and offsets as the step before share their
-        # operating point and rates (pulse plateaus, sampled waveforms): solve once per run
-        new_run = fluct.changes()
-        if size > 1:
-            new_run[1:] |= (v[1:] != v[:-1]) | (ilim[1:] != ilim[:-1])
-        if not (bool(size) and 4 * int(np.count_nonzero(new_run)) < 3 * size):
-            new_run = None
-        t_start = np.concatenate(([self.time], t_end[:-1])) if size else t_end
-        k, window = 0, _W0
-        while k < size:
-            e = min(size, k + window)
-            span = float(t_end[e - 1] - t_start[k])  # >= the window's remaining time
-            sol, procs, temp = self._window(v, ilim, r_source, fluct, new_run, k, e, span)
-            j, frac = self._steps_to_event(procs, dts[k:e])
-            if j:
-                out.commit(slice(k, k + j), sol, temp, self)
-            if j == e - k:
-                k, window = e, min(2 * window, _W_MAX)
-                continue
-            self._event_in_step(procs, sol, fluct, dts, k, j, frac)
-            k, window = k + j, _W0
-        if size:
-            self.time = float(t_end[-1])
-            self.temperature = float(out.temp[-1])
-        return DriveResult(t=t_end, v=out.v, i=out.i, compliance=out.compliance,
-                           n_channels=out.n, partial=out.partial, open_transmission=out.g_open,
-                           temperature=out.temp)
-
-    def _window(self, v: NDArray[np.float64], ilim: NDArray[np.float64], r_source: float,
-                fluct: Fluctuations, new_run: NDArray[np.bool_] | None, k: int, e: int,
-                span: float
-                ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
-        """Operating point, active processes and temperature of steps ``k:e``.
-
-        Where the window is made of runs of identical steps (``new_run`` marks a run's
-        first step) the circuit and the rates are evaluated once per run and spread.
-        """
-        tips = fluct.tip if fluct.has_tip else None
-        first = None
-        if new_run is not None:
-            starts = new_run[k:e].copy()
-            starts[0] = True
-            first = np.flatnonzero(starts)
-        if first is None or 2 * first.size >= e - k:
-            sol = self._operating_point(v[k:e], ilim[k:e], r_source, fluct[k:e])
-            procs, temp = self._rates(sol, span, None if tips is None else tips[k:e])
-            return sol, procs, temp
-        rid = np.cumsum(starts) - 1
-        at = first + k
-        sol = self._operating_point(v[at], ilim[at], r_source, fluct[at])
-        procs, temp = self._rates(sol, span, None if tips is None else tips[at])
-        sol = CircuitSolution(sol.v_constriction[rid], sol.v_terminal[rid], sol.i[rid],
-                              sol.compliance[rid])
-        procs = [(kind, r if np.isscalar(r) else r[rid]) for kind, r in procs]
-        return sol, procs, temp[rid]
-
-    def _steps_to_event(self, procs: list[Process], dt_w: NDArray[np.float64]
-                        ) -> tuple[int, float]:
-        """Whole steps of the window before the next event, and the event's step fraction.
-
-        The cumulative hazard is compared with the exponential budget: the first step
-        where it crosses holds the event (next jump of an inhomogeneous Poisson process),
-        at the fraction of that step where the budget is used up. Without a crossing the
-        window's hazard is spent from the budget and the whole window is returned.
-        """
-        if not procs:
-            return dt_w.size, 0.0
-        total = _total_rate(procs, dt_w.shape)
-        hazard = np.cumsum(total * dt_w)
-        if hazard[-1] < self._budget:
-            self._budget -= float(hazard[-1])
-            return dt_w.size, 0.0
-        j = int(np.searchsorted(hazard, self._budget))
-        before = float(hazard[j - 1]) if j else 0.0
-        return j, (self._budget - before) / (total[j] * dt_w[j])
-
-    def _event_in_step(self, procs: list[Process], sol: CircuitSolution,
-                       fluct: Fluctuations, dts: NDArray[np.float64], k: int, j: int,
-                       frac: float) -> None:
-        """Spend ``frac`` of step ``k + j``, pick the event by its rate there, apply it.
-
-        The rest of the step stays in ``dts`` and runs with the new state, so one long
-        step can hold many events.
-        """
-        dts[k + j] *= max(0.0, 1.0 - frac)
-        at_j = np.array([r if np.isscalar(r) else r[j] for _, r in procs], dtype=float)
-        pick = int(np.searchsorted(np.cumsum(at_j), self.rng.random() * at_j.sum(),
-                                   side="right"))
-        kind = procs[min(pick, len(procs) - 1)][0]
-        x_j = float(sol.v_constriction[j])
-        if kind == _TIP_FIX:  # the open tip's sign says which way it is incorporated
-            x_j = float(fluct.tip[k + j])
-        self._apply(kind, float(sol.i[j]), x_j)
-        self._budget = float(self.rng.exponential())
+        return _Drive(self, v, dts, ilim, r_source).run()
 
     def rest(self, duration: float) -> None:
         """Zero bias for ``duration`` s: retention loss, tip relaxation and RTN evolve."""
