@@ -554,7 +554,8 @@ class QCDevice:
         p = self.params
         procs: list[Process] = []
         hold = np.exp(-max(w.x_min, 0.0) / p.v_diffuse)
-        excess = self.n - p.n_ballistic
+        # diffusive channels dissolve unless the body reaches out to them
+        excess = self.n - max(p.n_ballistic, self.n_body)
         if excess > 0 and p.nu_diffuse * excess * hold > w.negligible:
             procs.append((_DIFFUSE, p.nu_diffuse * excess
                           * np.exp(-np.maximum(w.x, 0.0) / p.v_diffuse)))
@@ -566,7 +567,9 @@ class QCDevice:
             procs.append((_RELAX, p.nu_volatile * unbacked
                           * np.exp(-np.maximum(w.x, 0.0) / p.v_hold)))
         # ... and are annealed into the body as far as the hot zone reaches
-        reach = (w.power / p.p_anneal) ** p.k_anneal - self.n_body
+        reach = np.minimum((w.power / p.p_anneal) ** p.k_anneal,
+                           p.n_ballistic + (w.power / p.p_anneal_shell) ** p.k_anneal_shell
+                           ) - self.n_body
         if p.nu_anneal * min(unbacked, float(reach.max())) * w.span > 1e-12:
             procs.append((_ANNEAL, p.nu_anneal * np.clip(reach, 0.0, unbacked)))
         return procs

@@ -83,6 +83,14 @@ class QCParams:
         the neck is wider than the body and the target allows, the body gains one channel
         at rate ``nu_anneal`` per missing channel (exponential approach, time constant
         ``1 / nu_anneal``: several pulses to consolidate, paper 000 Fig. 5d).
+    p_anneal_shell, k_anneal_shell : beyond ``n_ballistic`` channels the body reaches into
+        the diffusive shell of the filament only as far as ``n_ballistic + (P /
+        p_anneal_shell)^k_anneal_shell``: the shell lies further from the hot spot than
+        the core, so it consolidates only at the highest powers. Diffusive channels the
+        body backs stay (no zero-bias dissolution); the rest dissolve. Fitted to paper
+        000 Fig. 2 (L67): DC SETs reach the compliance (~34 G0 at 5 mA) but RESET starts
+        from 22 / 23 / 24 G0 at 5 / 7 / 10 mA: most of the shell dissolves, a little
+        more of it stays the higher the compliance.
 
     Read disturb (metastable filament tip, MSS-like logistic in bias)
     ----------------------------------------------------------------
@@ -161,6 +169,8 @@ class QCParams:
     v_hold: float = 0.1
     p_anneal: float = 1.6e-3
     k_anneal: float = 2.5
+    p_anneal_shell: float = 9e-3
+    k_anneal_shell: float = 3.0
     nu_anneal: float = 19.0
 
     nu_disturb: float = 2000.0

@@ -26,7 +26,6 @@ SEEDS = tuple(range(8))
 
 #: rows outside their band on the current device model (median over seeds 0-7 when marked)
 KNOWN_OUT: dict[str, str] = {
-    "fig2-thickness-knob": "median 0, 0 % of seeds in band",
     "fig5b-1.5V": "median 0.862, 0 % of seeds in band",
     "fig5b-1.5V-slow": "median 1, 0 % of seeds in band",
     "fig5d-2pulses": "median 13.5, 50 % of seeds in band",

@@ -226,3 +226,25 @@ def test_rearrangement_redraws_the_neck_once_per_pulse():
     # further rearrangements at nu_rearrange = 20 /s: ~10 % of 5 ms pulses see one
     assert changed_within < 0.2
     assert np.std(dg[:, 0]) == pytest.approx(p.rearrange_tau_sigma, rel=0.15)
+
+
+def test_the_body_keeps_more_of_the_diffusive_shell_the_higher_the_compliance():
+    """Paper 000 Fig. 2 (L67): DC SETs run into the compliance, yet RESET starts from
+    22 / 23 / 24 G0 at 5 / 7 / 10 mA: most of the diffusive shell beyond 25 channels
+    dissolves, and more of it stays the higher the compliance (the body reaches into the
+    shell as ``25 + (P / p_anneal_shell)^k_anneal_shell``)."""
+    from sim_backend.qc_stimulus import dc_loop
+
+    kept = {}
+    for cc in (5e-3, 7e-3, 10e-3):
+        s = dc_loop(step=2e-3, dwell=1 / 60, compliance=cc)
+        top = int(np.argmax(s.v))
+        start = int(np.flatnonzero((np.arange(s.v.size) > top) & (s.v <= -0.2))[0])
+        per_seed = []
+        for seed in range(4):
+            res = QCDevice(seed).drive(s.dt, s.v, s.i_limit)
+            assert res.n_channels[:top].max() > 30  # the SET ran into the compliance
+            per_seed.append(res.n_channels[start])
+        kept[cc] = float(np.median(per_seed))
+    assert 25 <= kept[5e-3] < kept[7e-3] < kept[10e-3]
+    assert kept[5e-3] <= 28
