@@ -51,12 +51,17 @@ class CircuitSolution:
     v_terminal : voltage across the device terminals in V (what the source measures).
     i : device current in A.
     compliance : True where the source clamp limited the current.
+    x_free, di_free : ``|x|`` where ``x + R f(x) = v`` without the clamp, and ``f'`` there
+        (``dI/dx / G0``): a warm start for the next solve after a change of the open
+        channels only (see :func:`warm_start`). None where not kept.
     """
 
     v_constriction: NDArray[np.float64]
     v_terminal: NDArray[np.float64]
     i: NDArray[np.float64]
     compliance: NDArray[np.bool_]
+    x_free: NDArray[np.float64] | None = None
+    di_free: NDArray[np.float64] | None = None
 
 
 class Constriction:
@@ -157,10 +162,30 @@ def bracketed_newton(
     return x
 
 
-def _solve_free(c: Constriction, a: NDArray[np.float64], r: float, a_max: float
-                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``x + r f(x) = a`` (r in units of 1/G0); returns x and f(x)."""
-    x = a / (1.0 + r * c.linear())
+def warm_start(sol: CircuitSolution, dg: NDArray[np.float64], r_total: float
+               ) -> NDArray[np.float64] | None:
+    """Start of the free solve after the open channels' conduction changed by ``dg``.
+
+    With the partial channel unchanged, ``f_new(x) = f_old(x) + dg x`` exactly, so the
+    Newton step of the new circuit from the old root costs no exponential; its error is
+    second order in the change, and one Newton step of :func:`solve_operating_point`
+    from here meets the convergence bound (instead of two from the linear divider).
+    """
+    if sol.x_free is None or sol.di_free is None:
+        return None
+    r = r_total * G0
+    x = sol.x_free
+    return x - r * dg * x / (r * (sol.di_free + dg) + 1.0)
+
+
+def _solve_free(c: Constriction, a: NDArray[np.float64], r: float, a_max: float,
+                start: NDArray[np.float64] | None = None
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``x + r f(x) = a`` (r in units of 1/G0); returns x, f(x) and f'(x).
+
+    ``start``: a first guess (default the linear-response divider).
+    """
+    x = a / (1.0 + r * c.linear()) if start is None else start
     # Newton's error after a step is ~ (F''/2F') step^2 with |F''/F'| <= r alpha / 4 (tiny:
     # r is the series resistance in units of 1/G0), so once a step is below
     # sqrt(tol / (r alpha)) the error left is below tol / 8: stop there (two steps from the
@@ -175,7 +200,7 @@ def _solve_free(c: Constriction, a: NDArray[np.float64], r: float, a_max: float
             bad = ~((x >= 0.0) & (x <= a))  # converged: only NaN or a stray root left
             break
     else:
-        i, _ = c.current(x)
+        i, di = c.current(x)
         bad = ~(np.abs(x + r * i - a) <= _RTOL * (a + 1e-300)) | (x < 0.0) | (x > a)
     if np.count_nonzero(bad):
         k = np.flatnonzero(bad)
@@ -185,10 +210,10 @@ def _solve_free(c: Constriction, a: NDArray[np.float64], r: float, a_max: float
             ii, dd = ck.current(xs)
             return xs + r * ii - ak, 1.0 + r * dd
 
-        x, i = x.copy(), i.copy()
+        x, i, di = x.copy(), i.copy(), di.copy()
         x[k] = bracketed_newton(res, np.zeros(k.size), ak.copy(), 0.5 * ak)
-        i[k] = ck.current(x[k])[0]
-    return x, i
+        i[k], di[k] = ck.current(x[k])
+    return x, i, di
 
 
 def _solve_clamped(c: Constriction, lim: NDArray[np.float64], x_hi: NDArray[np.float64],
@@ -228,6 +253,7 @@ def solve_operating_point(
     alpha: float,
     beta: float,
     r_series: float,
+    start: NDArray[np.float64] | None = None,
 ) -> CircuitSolution:
     """Operating point for every element of ``v_src`` (arrays of equal length).
 
@@ -240,6 +266,7 @@ def solve_operating_point(
     phi : barrier of the partial channel in eV, per step.
     alpha, beta : QPC shape parameters.
     r_series : the device's own series resistance in Ohm (for the terminal voltage).
+    start : first guess of the unclamped ``|x|`` per step (:func:`warm_start`), or None.
     """
     # The circuit is odd in v once beta is swapped for 1 - beta (I(-u; b) = -I(u; 1 - b)),
     # so solve for |v| and keep the bracket [0, |v_src|] positive.
@@ -260,7 +287,8 @@ def solve_operating_point(
     # exponents are at most alpha (phi + |v|): decide once whether exp() may overflow
     z_max = alpha * (float(np.maximum.reduce(phi, initial=0.0)) + max(-v_lo, v_hi))
     c = Constriction(g_open, phi, alpha, b, exp_safe=z_max <= _EXP_SAFE)
-    x, i = _solve_free(c, a, r_total * G0, max(-v_lo, v_hi))
+    x_free, i, di = _solve_free(c, a, r_total * G0, max(-v_lo, v_hi), start)
+    x = x_free
     lim = i_limit / G0
     clamp = i > lim
     if np.count_nonzero(clamp):
@@ -271,6 +299,5 @@ def solve_operating_point(
     i_amp = i * G0
     v_term = x + r_series * i_amp
     if isinstance(sign, float) and sign > 0.0:  # a window of one polarity
-        return CircuitSolution(x, v_term, i_amp, clamp)
-    return CircuitSolution(v_constriction=sign * x, v_terminal=sign * v_term,
-                           i=sign * i_amp, compliance=clamp)
+        return CircuitSolution(x, v_term, i_amp, clamp, x_free, di)
+    return CircuitSolution(sign * x, sign * v_term, sign * i_amp, clamp, x_free, di)

@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from labcore.constants import E_CHARGE, K_BOLTZMANN
 from sim_backend.device_model import DriveResult
-from sim_backend.qc_circuit import CircuitSolution, solve_operating_point
+from sim_backend.qc_circuit import CircuitSolution, solve_operating_point, warm_start
 from sim_backend.qc_fluctuations import Fluctuations, NeckNoise
 from sim_backend.qc_params import QCParams, draw_device_params
 from sim_backend.qpc import zero_bias_transmission
@@ -116,8 +116,11 @@ def _run_starts(v: NDArray[np.float64], ilim: NDArray[np.float64], fluct: Fluctu
 
 def _tail(sol: CircuitSolution, j: int) -> CircuitSolution:
     """The operating point of a window from its step ``j`` on."""
+    if sol.x_free is None or sol.di_free is None:
+        return CircuitSolution(sol.v_constriction[j:], sol.v_terminal[j:], sol.i[j:],
+                               sol.compliance[j:])
     return CircuitSolution(sol.v_constriction[j:], sol.v_terminal[j:], sol.i[j:],
-                           sol.compliance[j:])
+                           sol.compliance[j:], sol.x_free[j:], sol.di_free[j:])
 
 
 class _Drive:
@@ -144,26 +147,28 @@ class _Drive:
         self.compliance = np.zeros(size, dtype=bool)
         self.runs: list[tuple[int, int, float, float]] = []  # (steps, n, partial, g_open)
         self._partial = (np.nan, 0.0)  # (barrier, transmission) last looked up
+        #: the last window solved step by step: (first step, solution, open conduction)
+        self._last: tuple[int, CircuitSolution, NDArray[np.float64]] | None = None
 
     def run(self) -> DriveResult:
         """Step through the schedule event by event; the device's state advances."""
         size = self.v.size
         k, window = 0, _W0
-        kept: tuple[CircuitSolution, int] | None = None
+        carry: tuple[int, bool] | None = None  # what an event left: (window end, kept)
         while k < size:
-            if kept is None:
+            if carry is None:
                 e = min(size, k + window)
                 sol, procs, temp = self._window(k, e)
             else:
-                sol, e = kept
-                procs, temp = self._rates(sol, k, e)
+                e = carry[0]
+                sol, procs, temp = self._after_event(k, e, carry[1])
             j, frac = self._steps_to_event(procs, self.dts[k:e])
             if j:
                 self._commit(k, j, sol, temp)
             if j == e - k:
-                k, window, kept = e, min(2 * window, _W_MAX), None
+                k, window, carry = e, min(2 * window, _W_MAX), None
                 continue
-            kept = self._event_in_step(procs, sol, k, j, frac, e)
+            carry = self._event_in_step(procs, sol, k, j, frac, e)
             k, window = k + j, _W0
         return self._result()
 
@@ -197,6 +202,25 @@ class _Drive:
         span = float(self.t_end[e - 1] - self.t_start[k])  # >= the window's remaining time
         return self.dev._rates(sol, span, None if self.tips is None else self.tips[k:e])
 
+    def _solve(self, k: int, e: int, start_from: tuple[int, CircuitSolution,
+               NDArray[np.float64]] | None = None) -> CircuitSolution:
+        """Operating point of steps ``k:e``, kept (with the conduction) for the next event.
+
+        ``start_from``: ``(k0, sol, g_open)`` of an earlier solve from step ``k0`` whose
+        partial channel still holds: its roots give a warm start.
+        """
+        dev, p = self.dev, self.dev.params
+        g_open, phi = dev._conduction(self.fluct[k:e])
+        r_total = p.r_series + self.r_source
+        start = None
+        if start_from is not None:
+            k0, old, g_old = start_from
+            start = warm_start(_tail(old, k - k0), g_open - g_old[k - k0:], r_total)
+        sol = solve_operating_point(self.v[k:e], self.ilim[k:e], r_total, g_open, phi,
+                                    p.alpha, p.beta, p.r_series, start)
+        self._last = (k, sol, g_open)
+        return sol
+
     def _window(self, k: int, e: int
                 ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
         """Operating point, active processes and temperature of steps ``k:e``.
@@ -211,9 +235,10 @@ class _Drive:
             starts[0] = True
             first = np.flatnonzero(starts)
         if first is None or 2 * first.size >= e - k:
-            sol = dev._operating_point(self.v[k:e], self.ilim[k:e], self.r_source, fl[k:e])
+            sol = self._solve(k, e)
             procs, temp = self._rates(sol, k, e)
             return sol, procs, temp
+        self._last = None
         rid = np.cumsum(starts) - 1
         at = first + k
         sol = dev._operating_point(self.v[at], self.ilim[at], self.r_source, fl[at])
@@ -223,6 +248,22 @@ class _Drive:
                               sol.compliance[rid])
         procs = [(kind, r[rid] if isinstance(r, np.ndarray) else r) for kind, r in procs]
         return sol, procs, temp[rid]
+
+    def _after_event(self, k: int, e: int, kept: bool
+                     ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
+        """Steps ``k:e`` after an event inside the solved window ``self._last``.
+
+        ``kept``: the conduction did not change, the operating point holds and only the
+        rates are new; else only the open channels changed: warm-started solve.
+        """
+        if kept:
+            k0, old, g_old = self._last
+            sol = _tail(old, k - k0)
+            self._last = (k, sol, g_old[k - k0:])
+        else:
+            sol = self._solve(k, e, self._last)
+        procs, temp = self._rates(sol, k, e)
+        return sol, procs, temp
 
     def _steps_to_event(self, procs: list[Process], dt_w: NDArray[np.float64]
                         ) -> tuple[int, float]:
@@ -249,12 +290,14 @@ class _Drive:
         return j, (dev._budget - before) / (at_j * dt_w[j])
 
     def _event_in_step(self, procs: list[Process], sol: CircuitSolution, k: int, j: int,
-                       frac: float, e: int) -> tuple[CircuitSolution, int] | None:
+                       frac: float, e: int) -> tuple[int, bool] | None:
         """Spend ``frac`` of step ``k + j``, pick the event by its rate there, apply it.
 
         The rest of the step stays in ``dts`` and runs with the new state, so one long
-        step can hold many events. Returns the rest of the window's operating point when
-        the event left the conduction unchanged (it still holds), else None.
+        step can hold many events. Returns ``(e, True)`` when the event left the
+        conduction unchanged (the window's operating point still holds), ``(e, False)``
+        when it changed only the open channels (the window's roots are a warm start),
+        else None (a fresh window).
         """
         dev = self.dev
         self.dts[k + j] *= max(0.0, 1.0 - frac)
@@ -268,7 +311,13 @@ class _Drive:
         before = dev._conduction_key()
         dev._apply(kind, float(sol.i[j]), x_j)
         dev._budget = float(dev.rng.exponential())
-        return (_tail(sol, j), e) if dev._conduction_key() == before else None
+        after = dev._conduction_key()
+        if self._last is None:
+            return None
+        if after == before:
+            return e, True
+        # the partial channel (open or closed, its barrier) unchanged: open channels only
+        return (e, False) if after[1:2] + after[3:] == before[1:2] + before[3:] else None
 
 
 def _growth(p: QCParams, w: _Window) -> list[Process]:
