@@ -12,6 +12,7 @@ carried in from the previous drive: exact for any step length, and fully vectori
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,9 +24,37 @@ from sim_backend.qc_params import QCParams
 _TIP_MAX_V = 0.5  # the read-disturb tip opens only at read-like biases
 
 
+def _per_run(fn: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+             x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``fn(x)`` for an element-wise ``fn``, evaluated once per run of equal values of ``x``.
+
+    A sampled waveform repeats each value for a whole plateau (100 samples of a pulse), and
+    the transcendental functions dominate a drive's draws: the values are the same, the
+    work is once per run. Falls back to ``fn(x)`` where the values keep changing (a
+    sweep), which a look at the first steps tells cheaply.
+    """
+    n = x.shape[-1]
+    if n < 64 or np.count_nonzero(x[1:64] != x[:63]) > 16:
+        return fn(x)
+    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+    if 4 * starts.size > n:
+        return fn(x)
+    return np.repeat(fn(x[starts]), np.diff(np.append(starts, n)), axis=-1)
+
+
+def _logistic(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
 def logistic(x: NDArray[np.float64]) -> NDArray[np.float64]:
     """``1 / (1 + e^{-x})`` without overflow."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    return _per_run(_logistic, x) if isinstance(x, np.ndarray) and x.ndim == 1 \
+        else _logistic(x)
+
+
+def tick_probability(rate_dt: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Probability ``1 - e^{-rate dt}`` that a Poisson clock ticks within a step."""
+    return _per_run(lambda h: -np.expm1(-h), rate_dt)
 
 
 @dataclass
@@ -110,7 +139,8 @@ class NeckNoise:
         n, k = dts.size, self.rtn_rate.size
         if not (k and n):
             return np.zeros(n), np.zeros(n)
-        ticks = self.rng.random((k, n)) < -np.expm1(-self.rtn_rate[:, None] * dts[None, :])
+        ticks = self.rng.random((k, n)) < _per_run(
+            lambda d: -np.expm1(-self.rtn_rate[:, None] * d[None, :]), dts)
         draws = self.rng.random((k, n)) < self.rtn_p_occupied[:, None]
         last = _last_tick(ticks, idx[None, :])
         states = np.where(last >= 0, np.take_along_axis(draws, np.maximum(last, 0), axis=1),
@@ -139,7 +169,7 @@ class NeckNoise:
         if n:
             self.strong = bool(strong[-1])
         rate = p.nu_rearrange * logistic((np.abs(v) - p.v_rearrange) / 0.05)
-        ticks = edge | (self.rng.random(n) < -np.expm1(-rate * dts))
+        ticks = edge | (self.rng.random(n) < tick_probability(rate * dts))
         if not ticks.any():
             return np.full(n, self.neck_dtau), np.full(n, self.neck_dphi)
         last = _last_tick(ticks, idx)
@@ -172,7 +202,7 @@ class NeckNoise:
         # strong bias (above the read range) hands an open tip back to the main dynamics
         relax = p.nu_tip_relax * (1.0 + 1e3 * logistic((av - _TIP_MAX_V) / 0.05))
         lam = open_rate + relax
-        ticks = self.rng.random(v.size) < -np.expm1(-lam * dts)
+        ticks = self.rng.random(v.size) < tick_probability(lam * dts)
         if not ticks.any():
             return np.full(v.size, float(self.tip))
         draws = np.where(self.rng.random(v.size) < open_rate / lam, np.sign(v), 0.0)
