@@ -76,9 +76,18 @@ class _Window:
     m: float  # channel count, a half-open channel counting 1/2
 
     def __post_init__(self) -> None:
-        self.x_max = float(self.x.max())
-        self.x_min = float(self.x.min())
+        self.x_max = float(np.maximum.reduce(self.x))
+        self.x_min = float(np.minimum.reduce(self.x))
         self.negligible = 1e-12 / max(self.span, 1e-300)
+
+    def by_polarity(self, reverse: NDArray[np.float64], forward: NDArray[np.float64]
+                    ) -> NDArray[np.float64]:
+        """``reverse`` where ``x < 0``, else ``forward`` (no mixing in a one-polarity window)."""
+        if self.x_min >= 0.0:
+            return forward
+        if self.x_max < 0.0:
+            return reverse
+        return np.where(self.x < 0, reverse, forward)
 
 
 def _checked_schedule(dt: ArrayLike, v_source: ArrayLike, i_limit: ArrayLike,
@@ -352,7 +361,7 @@ def _removal(p: QCParams, w: _Window) -> list[Process]:
     r_th = p.r_thermal_reset
     if p.m_thermal > 0:  # spreading resistance of a contact of radius ~ sqrt(m)
         r_th = r_th * np.sqrt(p.m_thermal / max(m, p.m_thermal_floor))
-    t_neck = np.where(w.x < 0, p.t_ambient + r_th * w.power, w.temp)
+    t_neck = w.by_polarity(p.t_ambient + r_th * w.power, w.temp)
     kt_neck_max = _KB_EV * float(t_neck.max())
     procs: list[Process] = []
     if p.nu0 * np.exp(-max(e_r + p.gamma_remove * w.x_min, 0.0) / kt_neck_max) \
@@ -620,7 +629,7 @@ class QCDevice:
                            p.n_ballistic + (w.power / p.p_anneal_shell) ** p.k_anneal_shell
                            ) - self.n_body
         if p.nu_anneal * min(unbacked, float(reach.max())) * w.span > 1e-12:
-            procs.append((_ANNEAL, p.nu_anneal * np.clip(reach, 0.0, unbacked)))
+            procs.append((_ANNEAL, p.nu_anneal * np.minimum(np.maximum(reach, 0.0), unbacked)))
         return procs
 
     def _flicker(self, x: NDArray[np.float64]) -> list[Process]:

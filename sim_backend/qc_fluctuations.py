@@ -196,9 +196,11 @@ class NeckNoise:
         """
         p = self.params
         av = np.abs(v)
-        open_rate = (float(tip_allowed) * p.nu_disturb * (v > 0)
-                     * logistic((av - p.v_disturb) / p.v_disturb_width)
-                     * logistic((_TIP_MAX_V - av) / 0.05))
+        open_rate = np.zeros(v.size)
+        if tip_allowed:
+            open_rate = (p.nu_disturb * (v > 0)
+                         * logistic((av - p.v_disturb) / p.v_disturb_width)
+                         * logistic((_TIP_MAX_V - av) / 0.05))
         # strong bias (above the read range) hands an open tip back to the main dynamics
         relax = p.nu_tip_relax * (1.0 + 1e3 * logistic((av - _TIP_MAX_V) / 0.05))
         lam = open_rate + relax
