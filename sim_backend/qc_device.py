@@ -152,10 +152,17 @@ class _Drive:
         self.fluct = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_body)
         self.tips = self.fluct.tip if self.fluct.has_tip else None
         self.new_run = _run_starts(v, ilim, self.fluct)
-        self.v_out, self.i_out, self.temp = np.empty(size), np.empty(size), np.empty(size)
-        self.compliance = np.zeros(size, dtype=bool)
-        self.runs: list[tuple[int, int, float, float]] = []  # (steps, n, partial, g_open)
+        #: per run of steps with one state: (steps, n, partial, g_open) and the columns
+        self.runs: list[tuple[int, int, float, float]] = []
+        self.cols: list[tuple[NDArray[np.float64], NDArray[np.float64],
+                              NDArray[np.bool_], NDArray[np.float64]]] = []
         self._partial = (np.nan, 0.0)  # (barrier, transmission) last looked up
+        # what the circuit solve would find by reductions per window: the signs of the
+        # steps (counts up to each step), the largest |v| and barrier offset of the drive
+        self._n_neg, self._n_pos = np.cumsum(v < 0), np.cumsum(v > 0)
+        self._v_max = float(np.abs(v).max(initial=0.0))
+        self._dphi_max = float(max(self.fluct.dphi.max(initial=0.0),
+                                   self.fluct.dphi_half.max(initial=0.0)))
         #: the last window solved step by step: (first step, solution, open conduction)
         self._last: tuple[int, CircuitSolution, NDArray[np.float64]] | None = None
 
@@ -173,7 +180,7 @@ class _Drive:
                 sol, procs, temp = self._after_event(k, e, carry[1])
             j, frac = self._steps_to_event(procs, self.dts[k:e])
             if j:
-                self._commit(k, j, sol, temp)
+                self._commit(j, sol, temp)
             if j == e - k:
                 k, window, carry = e, min(2 * window, _W_MAX), None
                 continue
@@ -186,24 +193,22 @@ class _Drive:
         steps = np.array([r[0] for r in self.runs], dtype=np.int64)
         n, partial, g_open = (np.repeat(np.array([r[c] for r in self.runs], dtype=dt), steps)
                               for c, dt in ((1, np.int64), (2, float), (3, float)))
+        v, i, compliance, temp = (
+            np.concatenate([c[col] for c in self.cols]) if self.cols
+            else np.empty(0, dtype=bool if col == 2 else float) for col in range(4))
         if self.v.size:
             dev.time = float(self.t_end[-1])
-            dev.temperature = float(self.temp[-1])
-        return DriveResult(t=self.t_end, v=self.v_out, i=self.i_out,
-                           compliance=self.compliance, n_channels=n, partial=partial,
-                           open_transmission=g_open, temperature=self.temp)
+            dev.temperature = float(temp[-1])
+        return DriveResult(t=self.t_end, v=v, i=i, compliance=compliance, n_channels=n,
+                           partial=partial, open_transmission=g_open, temperature=temp)
 
-    def _commit(self, k: int, j: int, sol: CircuitSolution,
-                temp: NDArray[np.float64]) -> None:
-        """Steps ``k:k+j`` ran with the device state as it is now."""
-        sl = slice(k, k + j)
-        self.v_out[sl] = sol.v_terminal[:j]
-        self.i_out[sl] = sol.i[:j]
-        self.compliance[sl] = sol.compliance[:j]
-        self.temp[sl] = temp[:j]
+    def _commit(self, j: int, sol: CircuitSolution, temp: NDArray[np.float64]) -> None:
+        """The next ``j`` steps ran with the device state as it is now."""
+        self.cols.append((sol.v_terminal[:j], sol.i[:j], sol.compliance[:j], temp[:j]))
         dev = self.dev
-        if dev.phi_partial != self._partial[0]:
-            self._partial = (dev.phi_partial, dev.partial_transmission)
+        phi = dev.phi_partial
+        if phi != self._partial[0]:
+            self._partial = (phi, dev.partial_transmission)
         self.runs.append((j, dev.n, self._partial[1], dev.tau_sum))
 
     def _rates(self, sol: CircuitSolution, k: int, e: int
@@ -226,9 +231,16 @@ class _Drive:
             k0, old, g_old = start_from
             start = warm_start(_tail(old, k - k0), g_open - g_old[k - k0:], r_total)
         sol = solve_operating_point(self.v[k:e], self.ilim[k:e], r_total, g_open, phi,
-                                    p.alpha, p.beta, p.r_series, start)
+                                    p.alpha, p.beta, p.r_series, start, self._bounds(k, e))
         self._last = (k, sol, g_open)
         return sol
+
+    def _bounds(self, k: int, e: int) -> tuple[float, float, float]:
+        """``bounds`` of :func:`solve_operating_point` for steps ``k:e``."""
+        neg = self._n_neg[e - 1] - (self._n_neg[k - 1] if k else 0)
+        pos = self._n_pos[e - 1] - (self._n_pos[k - 1] if k else 0)
+        return (-self._v_max if neg else 0.0, self._v_max if pos else 0.0,
+                max(self.dev.phi_partial + self._dphi_max, 0.0))
 
     def _window(self, k: int, e: int
                 ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
