@@ -249,6 +249,19 @@ def _solve_clamped(c: Constriction, lim: NDArray[np.float64], x_hi: NDArray[np.f
     return x
 
 
+def _by_polarity(v_src: NDArray[np.float64], beta: float, v_lo: float, v_hi: float
+                 ) -> tuple[float | NDArray[np.float64], float | NDArray[np.float64],
+                            NDArray[np.float64]]:
+    """``(sign, beta, |v|)`` of each step: the circuit is odd in v once beta is swapped
+    for 1 - beta (I(-u; b) = -I(u; 1 - b)); a window of one polarity keeps scalars."""
+    if v_lo >= 0.0:
+        return 1.0, float(beta), v_src
+    if v_hi <= 0.0:
+        return -1.0, 1.0 - beta, -v_src
+    neg = v_src < 0
+    return np.where(neg, -1.0, 1.0), np.where(neg, 1.0 - beta, beta), np.abs(v_src)
+
+
 def solve_operating_point(
     v_src: NDArray[np.float64],
     i_limit: NDArray[np.float64],
@@ -277,25 +290,13 @@ def solve_operating_point(
         0)`` (0 where there is no step of that sign) and ``phi_hi >= max(phi, 0)``, when the
         caller knows them (saves the reductions); looser bounds cost only precision.
     """
-    # The circuit is odd in v once beta is swapped for 1 - beta (I(-u; b) = -I(u; 1 - b)),
-    # so solve for |v| and keep the bracket [0, |v_src|] positive.
+    # solve for |v| and keep the bracket [0, |v_src|] positive
     if bounds is None:
         bounds = (float(np.minimum.reduce(v_src, initial=0.0)),
                   float(np.maximum.reduce(v_src, initial=0.0)),
                   float(np.maximum.reduce(phi, initial=0.0)))
     v_lo, v_hi, phi_hi = bounds
-    if v_lo >= 0.0:
-        sign: float | NDArray[np.float64] = 1.0
-        b: float | NDArray[np.float64] = float(beta)
-        a = v_src
-    elif v_hi <= 0.0:
-        sign, b = -1.0, 1.0 - beta
-        a = -v_src
-    else:
-        neg = v_src < 0
-        sign = np.where(neg, -1.0, 1.0)
-        b = np.where(neg, 1.0 - beta, beta)
-        a = np.abs(v_src)
+    sign, b, a = _by_polarity(v_src, beta, v_lo, v_hi)
     # exponents are at most alpha (phi + |v|): decide once whether exp() may overflow
     z_max = alpha * (phi_hi + max(-v_lo, v_hi))
     c = Constriction(g_open, phi, alpha, b, exp_safe=z_max <= _EXP_SAFE)
