@@ -313,4 +313,6 @@ def solve_operating_point(
     v_term = x + r_series * i_amp
     if isinstance(sign, float) and sign > 0.0:  # a window of one polarity
         return CircuitSolution(x, v_term, i_amp, clamp, x_free, di)
+    if isinstance(sign, float):  # a window of reverse polarity
+        return CircuitSolution(-x, -v_term, -i_amp, clamp, x_free, di)
     return CircuitSolution(sign * x, sign * v_term, sign * i_amp, clamp, x_free, di)

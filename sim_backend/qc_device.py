@@ -38,8 +38,8 @@ remaining part of a step is carried over.
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
-from dataclasses import dataclass
 from itertools import accumulate
 
 import numpy as np
@@ -65,20 +65,24 @@ _OSC_WINDOW_V = 0.5  # flicker only while the constriction sees more than this r
 Process = tuple[int, NDArray[np.float64] | float]
 
 
-@dataclass
 class _Window:
-    """The operating point of a window of steps, as the rate functions need it."""
+    """The operating point of a window of steps, as the rate functions need it.
 
-    x: NDArray[np.float64]  # constriction voltage per step, V
-    power: NDArray[np.float64]  # power dissipated in the constriction per step, W
-    temp: NDArray[np.float64]  # filament temperature per step, K
-    span: float  # duration of the window, s (bounds the probability of a process)
-    m: float  # channel count, a half-open channel counting 1/2
+    Attributes: ``x`` constriction voltage per step (V), ``power`` dissipated in the
+    constriction per step (W), ``temp`` filament temperature per step (K), ``span``
+    duration of the window (s; bounds the probability of a process), ``m`` channel count
+    (a half-open channel counting 1/2); ``x_max``, ``x_min`` and ``negligible`` (the rate
+    below which a process cannot fire within the window) derived from them.
+    """
 
-    def __post_init__(self) -> None:
-        self.x_max = float(np.maximum.reduce(self.x))
-        self.x_min = float(np.minimum.reduce(self.x))
-        self.negligible = 1e-12 / max(self.span, 1e-300)
+    __slots__ = ("x", "power", "temp", "span", "m", "x_max", "x_min", "negligible")
+
+    def __init__(self, x: NDArray[np.float64], power: NDArray[np.float64],
+                 temp: NDArray[np.float64], span: float, m: float) -> None:
+        self.x, self.power, self.temp, self.span, self.m = x, power, temp, span, m
+        self.x_max = float(np.maximum.reduce(x))
+        self.x_min = float(np.minimum.reduce(x))
+        self.negligible = 1e-12 / max(span, 1e-300)
 
     def by_polarity(self, reverse: NDArray[np.float64], forward: NDArray[np.float64]
                     ) -> NDArray[np.float64]:
@@ -587,7 +591,7 @@ class QCDevice:
         if self.n > 0:
             # the rearranged neck's offset scales with the neck as it is now
             g_open = np.maximum(self.tau_sum + fl.tip + fl.dg
-                                + fl.dg_neck * np.sqrt(self.n), 0.0)
+                                + fl.dg_neck * math.sqrt(self.n), 0.0)
         else:
             g_open = np.maximum(fl.tip, 0.0)
         return g_open, self.phi_partial + (fl.dphi_half if self.half else fl.dphi)
