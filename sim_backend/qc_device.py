@@ -84,15 +84,6 @@ class _Window:
         self.x_min = float(np.minimum.reduce(x))
         self.negligible = 1e-12 / max(span, 1e-300)
 
-    def by_polarity(self, reverse: NDArray[np.float64], forward: NDArray[np.float64]
-                    ) -> NDArray[np.float64]:
-        """``reverse`` where ``x < 0``, else ``forward`` (no mixing in a one-polarity window)."""
-        if self.x_min >= 0.0:
-            return forward
-        if self.x_max < 0.0:
-            return reverse
-        return np.where(self.x < 0, reverse, forward)
-
 
 def _checked_schedule(dt: ArrayLike, v_source: ArrayLike, i_limit: ArrayLike,
                       r_source: float) -> tuple[NDArray[np.float64], NDArray[np.float64],
@@ -377,7 +368,9 @@ def _removal(p: QCParams, w: _Window) -> list[Process]:
     r_th = p.r_thermal_reset
     if p.m_thermal > 0:  # spreading resistance of a contact of radius ~ sqrt(m)
         r_th = r_th * np.sqrt(p.m_thermal / max(m, p.m_thermal_floor))
-    t_neck = w.by_polarity(p.t_ambient + r_th * w.power, w.temp)
+    # (a window of forward bias only has the filament temperature at the neck)
+    t_neck = w.temp if w.x_min >= 0 else np.where(w.x < 0, p.t_ambient + r_th * w.power,
+                                                  w.temp)
     kt_neck_max = _KB_EV * float(t_neck.max())
     procs: list[Process] = []
     if p.nu0 * np.exp(-max(e_r + p.gamma_remove * w.x_min, 0.0) / kt_neck_max) \
