@@ -42,7 +42,7 @@ _ONE = np.array(1.0)
 Residual = Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.float64]]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CircuitSolution:
     """Operating point of every step.
 
