@@ -34,7 +34,9 @@ of steps (once per run of identical steps), rates are integrated into a cumulati
 and the next event is where the hazard crosses an exponential budget (the exact next-jump
 time of an inhomogeneous Poisson process). Python loops run once per *event*, never per
 sample, and a step may hold many events (a 20 ms SMU pulse given as one step) because the
-remaining part of a step is carried over.
+remaining part of a step is carried over. After an event the rest of the window keeps its
+operating point when the conduction did not change, and is re-solved from the old roots
+when only the open channels changed (one Newton step; see ``docs/simulator-physics.md``).
 """
 from __future__ import annotations
 

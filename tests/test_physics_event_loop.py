@@ -1,8 +1,10 @@
 """The device's fast event loop against a plain reference loop kept here.
 
 ``QCDevice.drive`` is written for speed: it solves the circuit once per run of identical
-steps, sizes its windows adaptively, takes scalar shortcuts for short windows and skips
-processes whose rate bound cannot fire. None of that may change the physics. The reference
+steps, grows and restarts its windows, re-solves the rest of a window from the old roots
+after an event that changed only the open channels (or keeps the operating point when the
+conduction did not change), stops Newton on a convergence bound and skips processes whose
+rate bound cannot fire. None of that may change the physics. The reference
 below is the algorithm of ``docs/simulator-physics.md`` ("Algorithm") written the plain
 way: fixed windows of steps, every step solved on its own by a bracketed Newton iteration
 on the closed-form QPC current of :mod:`sim_backend.qpc` (itself held to the numerical
