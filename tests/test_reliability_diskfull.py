@@ -25,7 +25,11 @@ from labapp.instrument_choice import connect
 from protocols import DCSweep, PulseTrain, RunEngine
 
 ROOT = Path(__file__).resolve().parents[1]
-THIRD = ["dc-sweep", "--sim", "--set", "cycles=50", "--quiet"]
+# 100 cycles (~6 MB alone): twice the room the limits below leave, so the run cannot fit
+# whatever its flush pattern. With 50 cycles (~3.4 MB) it sat at the 3 MB limit: every
+# flush rewrites the partial last chunks and grows the file a little, so whether the run
+# fitted depended on how many 1 s flushes it lasted, i.e. on the simulator's speed.
+THIRD = ["dc-sweep", "--sim", "--set", "cycles=100", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def check_failed_in_one_line(rc: int, stdout: str, stderr: str, path: Path, caus
 
 
 def test_file_size_limit_mid_run_keeps_earlier_runs_and_flushed_rows(two_runs, tmp_path):
-    """``ulimit -f`` 3 MB above two completed runs (the third run alone needs ~3.4 MB; its
+    """``ulimit -f`` 3 MB above two completed runs (the third run alone needs ~6 MB; its
     first flush allocates a whole chunk for every column, ~1.5 MB with today's columns):
     the third run starts, flushes rows, then cannot grow: it ends ``failed`` in one line
     naming the file and the cause, exit 1, no crash; both earlier runs read back bit for
@@ -121,7 +125,7 @@ def _unshare_works() -> bool:
 @pytest.mark.skipif(not _unshare_works(), reason="no unprivileged user/mount namespaces here")
 def test_full_filesystem_keeps_earlier_runs_and_flushed_rows(two_runs, tmp_path):
     """A 4 MiB tmpfs (private mount in a user namespace) holding ``day.h5`` (~1.8 MB): the
-    third run (~3.4 MB alone) fills it after its first flushes; it ends ``failed`` naming
+    third run (~6 MB alone) fills it after its first flushes; it ends ``failed`` naming
     the file and ``No space left on device``, exit 1; the earlier runs and the third run's
     flushed rows survive (the file is copied out of the namespace for checking)."""
     mnt = tmp_path / "mnt"
