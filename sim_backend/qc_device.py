@@ -57,7 +57,8 @@ from sim_backend.qpc import zero_bias_transmission
 _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 
 # event types (rows of the rate matrix)
-_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE, _RELAX, _ANNEAL = range(9)
+(_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE, _RELAX, _ANNEAL,
+ _SOFT, _STRIP) = range(11)
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
@@ -146,7 +147,7 @@ class _Drive:
         size = v.size
         self.t_end = dev.time + np.cumsum(dts)
         self.t_start = np.concatenate(([dev.time], self.t_end[:-1])) if size else self.t_end
-        self.fluct = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_body)
+        self.fluct = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_peak)
         self.tips = self.fluct.tip if self.fluct.has_tip else None
         self.new_run = _run_starts(v, ilim, self.fluct)
         #: per run of steps with one state: (steps, n, partial, g_open) and the columns
@@ -429,6 +430,8 @@ class QCDevice:
             self._set_half()
         # channels the filament body backs (stable); a prepared state is a consolidated one
         self.n_body = max(int(p.n_body0), n_channels + int(half_open))
+        self.n_firm = self.n_body  # the consolidated part of the body (hot-annealed)
+        self.n_peak = self.n_body  # the widest the body has been since it was formed
         # RTN traps, neck rearrangements and the read-disturb tip (conduction offsets)
         self.noise = NeckNoise(self.rng, p)
         self._budget = float(self.rng.exponential())
@@ -512,20 +515,34 @@ class QCDevice:
         ):
             self.osc_phase = 1
 
+    def _body_follows(self) -> None:
+        """The body goes with the neck it held: a RESET leaves a thinner filament."""
+        width = int(np.ceil(self.n + 0.5 * self.half))
+        self.n_body = min(self.n_body, width)
+        self.n_firm = min(self.n_firm, width)
+
     def _apply(self, kind: int, current: float, x: float) -> None:
         if kind == _CREATE:
             self._create()
         elif kind == _ANNEAL:  # one more neck channel consolidated into the body
+            self.n_firm = min(self.n_firm + 1, int(np.ceil(self.n + 0.5 * self.half)))
+            self.n_body = max(self.n_body, self.n_firm)
+            self.n_peak = max(self.n_peak, self.n_body)
+        elif kind == _SOFT:  # a channel of the old body's trace regrows, weakly held
+            if np.ceil(self.n + 0.5 * self.half) <= self.n_body:
+                self._create()
             self.n_body = min(self.n_body + 1, int(np.ceil(self.n + 0.5 * self.half)))
         elif kind == _REMOVE:
             self._remove(current, x)
+            self._body_follows()
         elif kind == _DIFFUSE:  # a diffusive channel dissolves once the field is gone
             self._close_channel()
-        elif kind == _RELAX:  # the outermost unbacked (half or whole) channel dissolves
+        elif kind in (_RELAX, _STRIP):  # the outermost unbacked / weakly held channel goes
             if self.half:
                 self._close_half()
             else:
                 self._close_channel()
+            self._body_follows()
         elif kind == _TIP_FIX:  # an open tip is incorporated into the filament
             if x > 0:
                 self._create()
@@ -629,19 +646,44 @@ class QCDevice:
             procs.append((_DIFFUSE, p.nu_diffuse * excess
                           * np.exp(-np.maximum(w.x, 0.0) / p.v_diffuse)))
         unbacked = int(np.ceil(w.m - self.n_body))
-        if unbacked <= 0:
-            return procs
-        # neck channels beyond the body's width relax once the field is gone
-        if p.nu_volatile * unbacked * np.exp(-max(w.x_min, 0.0) / p.v_hold) > w.negligible:
-            procs.append((_RELAX, p.nu_volatile * unbacked
-                          * np.exp(-np.maximum(w.x, 0.0) / p.v_hold)))
-        # ... and are annealed into the body as far as the hot zone reaches
+        if unbacked > 0:
+            # neck channels beyond the body's width relax once the field is gone
+            if p.nu_volatile * unbacked * np.exp(-max(w.x_min, 0.0) / p.v_hold) \
+                    > w.negligible:
+                procs.append((_RELAX, p.nu_volatile * unbacked
+                              * np.exp(-np.maximum(w.x, 0.0) / p.v_hold)))
+        return procs + self._trace(w) + self._anneal(w)
+
+    def _trace(self, w: _Window) -> list[Process]:
+        """Weak regrowth into, and stripping out of, the trace of a thinned body.
+
+        Strong SET-polarity bias regrows the body a RESET thinned, channel by channel, at
+        ``nu_soft`` per channel of the trace (``n_peak``) not yet regrown; strong RESET
+        polarity strips the weakly held channels (``n_body - n_firm``) at the same rate
+        per channel: first-order, gradual potentiation and depression (Fig. 7b).
+        """
+        p = self.params
+        procs: list[Process] = []
+        trace = self.n_peak - self.n_body
+        if trace > 0 and w.x_max > p.v_rearrange and p.nu_soft * trace * w.span > 1e-12:
+            procs.append((_SOFT, p.nu_soft * trace * (w.x > p.v_rearrange)))
+        weak = self.n_body - self.n_firm
+        if weak > 0 and w.x_min < -p.v_rearrange and p.nu_soft * weak * w.span > 1e-12:
+            procs.append((_STRIP, p.nu_soft * weak * (w.x < -p.v_rearrange)))
+        return procs
+
+    def _anneal(self, w: _Window) -> list[Process]:
+        """Neck channels consolidated into the body as far as the hot zone reaches."""
+        p = self.params
+        unfirm = int(np.ceil(w.m - self.n_firm))  # neck channels not consolidated yet
+        if unfirm <= 0:
+            return []
         reach = np.minimum((w.power / p.p_anneal) ** p.k_anneal,
                            p.n_ballistic + (w.power / p.p_anneal_shell) ** p.k_anneal_shell
-                           ) - self.n_body
-        if p.nu_anneal * min(unbacked, float(reach.max())) * w.span > 1e-12:
-            procs.append((_ANNEAL, p.nu_anneal * np.minimum(np.maximum(reach, 0.0), unbacked)))
-        return procs
+                           ) - self.n_firm
+        if p.nu_anneal * min(unfirm, float(reach.max())) * w.span > 1e-12:
+            return [(_ANNEAL, p.nu_anneal * np.minimum(np.maximum(reach, 0.0), unfirm))]
+        return []
 
     def _flicker(self, x: NDArray[np.float64]) -> list[Process]:
         """A flickering contact during RESET re-forms, breaks again and settles."""

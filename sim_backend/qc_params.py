@@ -83,6 +83,15 @@ class QCParams:
         the neck is wider than the body and the target allows, the body gains one channel
         at rate ``nu_anneal`` per missing channel (exponential approach, time constant
         ``1 / nu_anneal``: several pulses to consolidate, paper 000 Fig. 5d).
+    nu_soft : regrowth into the trace of a thinned body. A RESET thins the body with the
+        neck, but the vacancy-rich trace of the widest body so far (``n_peak``) stays
+        around it: under SET polarity a regrown neck channel inside that trace is backed
+        again at ``nu_soft`` per missing channel, weakly: until Joule annealing
+        consolidates it, a weakly backed channel drifts out again under RESET polarity
+        (beyond 0.5 V) at ``nu_soft`` per weakly backed channel. Fitted to paper
+        000 Fig. 7b: 30 x 1.5 V / 5 ms pulses potentiate gradually (NL ~5: about 6
+        pulses per e-fold), 30 x -1.5 V pulses strip the weakly backed channels as
+        gradually (NL ~5) and return the weight to its start.
     p_anneal_shell, k_anneal_shell : beyond ``n_ballistic`` channels the body reaches into
         the diffusive shell of the filament only as far as ``n_ballistic + (P /
         p_anneal_shell)^k_anneal_shell``: the shell lies further from the hot spot than
@@ -172,6 +181,7 @@ class QCParams:
     p_anneal_shell: float = 9e-3
     k_anneal_shell: float = 3.0
     nu_anneal: float = 19.0
+    nu_soft: float = 40.0
 
     nu_disturb: float = 2000.0
     v_disturb: float = 0.15

@@ -29,7 +29,6 @@ KNOWN_OUT: dict[str, str] = {
     "fig5b-1.5V": "median 0.862, 0 % of seeds in band",
     "fig5b-1.5V-slow": "median 1, 0 % of seeds in band",
     "fig5d-2pulses": "median 13.5, 50 % of seeds in band",
-    "fig7b-nl-ltp": "median 7.99, 12 % of seeds in band",
     "fig7b-nl-ltd": "median 6.25, 25 % of seeds in band",
     "fig7b-return": "median 210, 0 % of seeds in band",
 }
