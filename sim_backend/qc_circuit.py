@@ -12,11 +12,12 @@ and, where ``|f(x)|`` would exceed the current limit, the source clamps instead:
 both equations have exactly one root between 0 and ``v_src``.
 
 Speed: this runs once per window of steps between two random events, so it is written for
-small arrays: conductances in G0 units (no rescaling inside the loop), the QPC current from
-two exponentials and one logarithm, Newton steps from the linear-response divider until the
-step is below machine precision (usually two: the constriction current is nearly linear and
-convex, so Newton approaches monotonically from the right), and a bracketed Newton only for
-elements that did not converge.
+small arrays, where every numpy call costs about the same whatever the length: conductances
+in G0 units (no rescaling inside the loop), the QPC current from two exponentials and one
+logarithm, scalars as 0-d arrays, Newton steps from the linear-response divider until a step
+is below the quadratic-convergence bound (two steps; one from :func:`warm_start` after a
+change of the open channels only), and a bracketed Newton only for elements that did not
+converge.
 """
 
 from __future__ import annotations
