@@ -11,6 +11,9 @@ from sim_backend.device import default_device
 from sim_backend.qc_device import QCDevice
 from sim_backend.qc_params import QCParams
 
+#: neck rearrangements off (they redraw at every strong leading edge, not only at a rate)
+NO_REARRANGE = dict(nu_rearrange=0.0, rearrange_tau_sigma=0.0, rearrange_phi_sigma=0.0)
+
 
 def _drive(dev, v, width, cc=np.inf, n=1):
     return dev.drive(np.full(n, width / n), np.full(n, v), np.full(n, cc))
@@ -77,7 +80,7 @@ def test_compliance_is_the_thickness_knob(seed):
 
 
 def test_joule_heating_of_the_filament():
-    p = QCParams(rtn_traps=0, nu_rearrange=0.0)
+    p = QCParams(rtn_traps=0, **NO_REARRANGE)
     dev = QCDevice(0, params=p, spread=False, n_channels=20)
     res = dev.drive([1e-4], [1.0], [1.0])
     power = abs(res.i[0] * (res.v[0] - res.i[0] * p.r_series))
@@ -88,7 +91,7 @@ def test_joule_heating_of_the_filament():
 def test_rtn_dwell_times_are_the_trap_time_constants():
     """One trap with tau_c = tau_e = 10 ms: mean dwell in each level is 10 ms."""
     tau = 10e-3
-    p = QCParams(rtn_traps=1, rtn_tau_range=(tau, tau), nu_rearrange=0.0, rtn_dphi=0.0,
+    p = QCParams(rtn_traps=1, rtn_tau_range=(tau, tau), **NO_REARRANGE, rtn_dphi=0.0,
                  rtn_dg=0.3, nu_disturb=0.0, nu_decay=0.0)
     dev = QCDevice(5, params=p, spread=False, n_channels=2)
     n = 200_000

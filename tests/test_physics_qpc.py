@@ -22,6 +22,9 @@ from sim_backend.qpc import (
     zero_bias_transmission,
 )
 
+#: neck rearrangements off (they redraw at every strong leading edge, not only at a rate)
+NO_REARRANGE = dict(nu_rearrange=0.0, rearrange_tau_sigma=0.0, rearrange_phi_sigma=0.0)
+
 
 @pytest.mark.parametrize("alpha", [2.0, 4.0, 6.0])
 @pytest.mark.parametrize("beta", [0.3, 0.5, 0.8])
@@ -61,7 +64,7 @@ def test_derivative_matches_finite_difference():
 
 @pytest.mark.parametrize("n", [1, 3, 10, 20])
 def test_fully_open_channels_give_n_g0_less_the_series_drop(n):
-    p = QCParams(rtn_traps=0, tau_sigma=0.0, phi_gap=(4.0, 4.0), nu_rearrange=0.0)
+    p = QCParams(rtn_traps=0, tau_sigma=0.0, phi_gap=(4.0, 4.0), **NO_REARRANGE)
     dev = QCDevice(seed=0, params=p, spread=False, n_channels=n)
     res = dev.drive([1e-3], [0.01], [1.0])
     g = res.i[0] / res.v[0]
@@ -73,7 +76,7 @@ def test_fully_open_channels_give_n_g0_less_the_series_drop(n):
 
 
 def test_half_integer_state_reads_n_plus_half():
-    p = QCParams(rtn_traps=0, tau_sigma=0.0, phi_gap=(4.0, 4.0), nu_rearrange=0.0,
+    p = QCParams(rtn_traps=0, tau_sigma=0.0, phi_gap=(4.0, 4.0), **NO_REARRANGE,
                  phi_half_sigma=0.0)
     dev = QCDevice(seed=0, params=p, spread=False, n_channels=4, half_open=True)
     res = dev.drive([1e-3], [0.001], [1.0])
@@ -119,7 +122,7 @@ def test_source_clamp_limits_current_and_lowers_the_voltage():
 
 
 def test_diffusive_channels_above_the_ballistic_limit_are_not_quantized():
-    p = QCParams(rtn_traps=0, nu_rearrange=0.0)
+    p = QCParams(rtn_traps=0, **NO_REARRANGE)
     dev = QCDevice(seed=3, params=p, spread=False, n_channels=40)
     res = dev.drive([1e-3], [0.01], [1.0])
     t = res.open_transmission[0]
