@@ -668,8 +668,8 @@ class QCDevice:
         if trace > 0 and w.x_max > p.v_rearrange and p.nu_soft * trace * w.span > 1e-12:
             procs.append((_SOFT, p.nu_soft * trace * (w.x > p.v_rearrange)))
         weak = self.n_body - self.n_firm
-        if weak > 0 and w.x_min < -p.v_rearrange and p.nu_soft * weak * w.span > 1e-12:
-            procs.append((_STRIP, p.nu_soft * weak * (w.x < -p.v_rearrange)))
+        if weak > 0 and w.x_min < -p.v_rearrange and p.nu_strip * weak * w.span > 1e-12:
+            procs.append((_STRIP, p.nu_strip * weak * (w.x < -p.v_rearrange)))
         return procs
 
     def _anneal(self, w: _Window) -> list[Process]:

@@ -83,15 +83,16 @@ class QCParams:
         the neck is wider than the body and the target allows, the body gains one channel
         at rate ``nu_anneal`` per missing channel (exponential approach, time constant
         ``1 / nu_anneal``: several pulses to consolidate, paper 000 Fig. 5d).
-    nu_soft : regrowth into the trace of a thinned body. A RESET thins the body with the
-        neck, but the vacancy-rich trace of the widest body so far (``n_peak``) stays
-        around it: under SET polarity a regrown neck channel inside that trace is backed
-        again at ``nu_soft`` per missing channel, weakly: until Joule annealing
-        consolidates it, a weakly backed channel drifts out again under RESET polarity
-        (beyond 0.5 V) at ``nu_soft`` per weakly backed channel. Fitted to paper
-        000 Fig. 7b: 30 x 1.5 V / 5 ms pulses potentiate gradually (NL ~5: about 6
-        pulses per e-fold), 30 x -1.5 V pulses strip the weakly backed channels as
-        gradually (NL ~5) and return the weight to its start.
+    nu_soft, nu_strip : regrowth into the trace of a thinned body. A RESET thins the body
+        with the neck, but the vacancy-rich trace of the widest body so far (``n_peak``)
+        stays around it: under SET-polarity bias above ``v_rearrange`` the trace regrows
+        at ``nu_soft`` per channel of it not yet regrown, weakly held: until Joule
+        annealing consolidates them, the weakly held channels drift out again under
+        RESET-polarity bias above ``v_rearrange`` at ``nu_strip`` per channel. Both are
+        first order; each rate is fitted to one of paper 000's nonlinearities (Fig. 7b,
+        L130): 30 x 1.5 V / 5 ms potentiation with NL 5.08 (``nu_soft``, about 5 pulses
+        per e-fold) and 30 x -1.5 V depression with NL 4.85 (``nu_strip``: the Joule
+        removal of the high levels adds to the stripping, so it is a little slower).
     p_anneal_shell, k_anneal_shell : beyond ``n_ballistic`` channels the body reaches into
         the diffusive shell of the filament only as far as ``n_ballistic + (P /
         p_anneal_shell)^k_anneal_shell``: the shell lies further from the hot spot than
@@ -182,6 +183,7 @@ class QCParams:
     k_anneal_shell: float = 3.0
     nu_anneal: float = 19.0
     nu_soft: float = 40.0
+    nu_strip: float = 30.0
 
     nu_disturb: float = 2000.0
     v_disturb: float = 0.15
