@@ -515,23 +515,27 @@ class QCDevice:
         ):
             self.osc_phase = 1
 
+    @property
+    def _width(self) -> int:
+        """Channels the neck occupies, a partial channel counting as one."""
+        return self.n + int(self.half)
+
     def _body_follows(self) -> None:
         """The body goes with the neck it held: a RESET leaves a thinner filament."""
-        width = int(np.ceil(self.n + 0.5 * self.half))
-        self.n_body = min(self.n_body, width)
-        self.n_firm = min(self.n_firm, width)
+        self.n_body = min(self.n_body, self._width)
+        self.n_firm = min(self.n_firm, self._width)
 
     def _apply(self, kind: int, current: float, x: float) -> None:
         if kind == _CREATE:
             self._create()
         elif kind == _ANNEAL:  # one more neck channel consolidated into the body
-            self.n_firm = min(self.n_firm + 1, int(np.ceil(self.n + 0.5 * self.half)))
+            self.n_firm = min(self.n_firm + 1, self._width)
             self.n_body = max(self.n_body, self.n_firm)
             self.n_peak = max(self.n_peak, self.n_body)
         elif kind == _SOFT:  # a channel of the old body's trace regrows, weakly held
-            if np.ceil(self.n + 0.5 * self.half) <= self.n_body:
+            if self._width <= self.n_body:
                 self._create()
-            self.n_body = min(self.n_body + 1, int(np.ceil(self.n + 0.5 * self.half)))
+            self.n_body = min(self.n_body + 1, self._width)
         elif kind == _REMOVE:
             self._remove(current, x)
             self._body_follows()
@@ -659,7 +663,7 @@ class QCDevice:
 
         Strong SET-polarity bias regrows the body a RESET thinned, channel by channel, at
         ``nu_soft`` per channel of the trace (``n_peak``) not yet regrown; strong RESET
-        polarity strips the weakly held channels (``n_body - n_firm``) at the same rate
+        polarity strips the weakly held channels (``n_body - n_firm``) at ``nu_strip``
         per channel: first-order, gradual potentiation and depression (Fig. 7b).
         """
         p = self.params

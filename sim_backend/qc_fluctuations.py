@@ -164,11 +164,12 @@ class NeckNoise:
         """
         p = self.params
         n = dts.size
-        strong = np.abs(v) > p.v_rearrange
+        av = np.abs(v)
+        strong = av > p.v_rearrange
         edge = strong & ~np.concatenate(([self.strong], strong[:-1]))
         if n:
             self.strong = bool(strong[-1])
-        rate = p.nu_rearrange * logistic((np.abs(v) - p.v_rearrange) / 0.05)
+        rate = p.nu_rearrange * logistic((av - p.v_rearrange) / 0.05)
         ticks = edge | (self.rng.random(n) < tick_probability(rate * dts))
         if not ticks.any():
             return np.full(n, self.neck_dtau), np.full(n, self.neck_dphi)

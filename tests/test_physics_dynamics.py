@@ -10,9 +10,7 @@ from analysis.rtn import analyze_rtn
 from sim_backend.device import default_device
 from sim_backend.qc_device import QCDevice
 from sim_backend.qc_params import QCParams
-
-#: neck rearrangements off (they redraw at every strong leading edge, not only at a rate)
-NO_REARRANGE = dict(nu_rearrange=0.0, rearrange_tau_sigma=0.0, rearrange_phi_sigma=0.0)
+from tests.support.qc_params import NO_REARRANGE
 
 
 def _drive(dev, v, width, cc=np.inf, n=1):

@@ -21,9 +21,7 @@ from sim_backend.qpc import (
     qpc_differential_conductance,
     zero_bias_transmission,
 )
-
-#: neck rearrangements off (they redraw at every strong leading edge, not only at a rate)
-NO_REARRANGE = dict(nu_rearrange=0.0, rearrange_tau_sigma=0.0, rearrange_phi_sigma=0.0)
+from tests.support.qc_params import NO_REARRANGE
 
 
 @pytest.mark.parametrize("alpha", [2.0, 4.0, 6.0])
