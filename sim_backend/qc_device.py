@@ -109,16 +109,17 @@ def _checked_schedule(dt: ArrayLike, v_source: ArrayLike, i_limit: ArrayLike,
 
 
 def _run_starts(v: NDArray[np.float64], ilim: NDArray[np.float64], fluct: Fluctuations
-                ) -> NDArray[np.bool_] | None:
+                ) -> NDArray[np.int64] | None:
     """First step of every run of identical steps (same source, limit and offsets), or
     None when runs are too short to be worth it (a list sweep: every step differs)."""
     size = v.size
     new_run = fluct.changes()
     if size > 1:
         new_run[1:] |= (v[1:] != v[:-1]) | (ilim[1:] != ilim[:-1])
-    if not (bool(size) and 4 * int(np.count_nonzero(new_run)) < 3 * size):
+    starts = np.flatnonzero(new_run)
+    if not (size and 4 * starts.size < 3 * size):
         return None
-    return new_run
+    return starts
 
 
 def _tail(sol: CircuitSolution, j: int) -> CircuitSolution:
@@ -130,49 +131,62 @@ def _tail(sol: CircuitSolution, j: int) -> CircuitSolution:
                            sol.compliance[j:], sol.x_free[j:], sol.di_free[j:])
 
 
+def _total(procs: list[Process]) -> NDArray[np.float64] | float:
+    """Summed rate of the processes (an array over the window, or one constant)."""
+    total = procs[0][1]
+    for _, r in procs[1:]:
+        total = total + r
+    return total
+
+
 class _Drive:
     """One :meth:`QCDevice.drive`: the schedule, its fluctuations and the event loop.
 
     Speed (see ``docs/simulator-physics.md``, "Algorithm"): a window costs a fixed number
-    of numpy calls whatever its length, so the loop keeps their number low. An event that
-    leaves the conduction unchanged (annealing into the body, the end of a flicker) keeps
-    the window's operating point and re-evaluates only the rates; the step columns that
-    are constant over a window (channel count, partial and open transmission) are
-    written once per drive from a list of runs.
+    of numpy calls whatever its length, so the loop keeps their number low. A schedule
+    made of runs of identical steps (a sampled waveform) is worked once per run
+    (:class:`_ByRuns`); a list sweep step by step, where an event that leaves the
+    conduction unchanged (annealing into the body, the end of a flicker) keeps the
+    window's operating point and re-evaluates only the rates. The step columns that are
+    constant between events (channel count, partial and open transmission) are written
+    once per drive from a list of runs.
     """
 
     def __init__(self, dev: QCDevice, v: NDArray[np.float64], dts: NDArray[np.float64],
                  ilim: NDArray[np.float64], r_source: float) -> None:
         self.dev, self.v, self.dts, self.ilim, self.r_source = dev, v, dts, ilim, r_source
-        size = v.size
-        self.t_end = dev.time + np.cumsum(dts)
-        self.t_start = np.concatenate(([dev.time], self.t_end[:-1])) if size else self.t_end
+        self.elapsed = np.cumsum(dts)
+        self.t0 = dev.time
+        self.t_end = dev.time + self.elapsed
         self.fluct = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_peak)
-        self.tips = self.fluct.tip if self.fluct.has_tip else None
-        self.new_run = _run_starts(v, ilim, self.fluct)
-        #: per run of steps with one state: (steps, n, partial, g_open) and the columns
+        self.starts = _run_starts(v, ilim, self.fluct)
+        if self.starts is None:  # step by step: the offsets as columns, sliced per window
+            self.fluct = self.fluct.dense()
+        #: per stretch of steps with one state: (steps, n, partial, g_open); the columns
+        #: (v, i, compliance, temperature) and, when they hold one value per run of
+        #: identical steps, the run lengths
         self.runs: list[tuple[int, int, float, float]] = []
-        self.cols: list[tuple[NDArray[np.float64], NDArray[np.float64],
-                              NDArray[np.bool_], NDArray[np.float64]]] = []
+        self.cols: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_],
+                              NDArray[np.float64], NDArray[np.int64] | None]] = []
         self._partial = (np.nan, 0.0)  # (barrier, transmission) last looked up
-        # what the circuit solve would find by reductions per window: the signs of the
-        # steps (counts up to each step), the largest |v| and barrier offset of the drive
-        self._n_neg, self._n_pos = np.cumsum(v < 0), np.cumsum(v > 0)
-        self._v_max = float(np.abs(v).max(initial=0.0))
-        self._dphi_max = float(max(self.fluct.dphi.max(initial=0.0),
-                                   self.fluct.dphi_half.max(initial=0.0)))
+        self._dphi_max = max(self.fluct.maximum(0), self.fluct.maximum(1), 0.0)
+        self._signs: tuple[NDArray[np.int64], NDArray[np.int64], float] | None = None
         #: the last window solved step by step: (first step, solution, open conduction)
         self._last: tuple[int, CircuitSolution, NDArray[np.float64]] | None = None
 
     def run(self) -> DriveResult:
         """Step through the schedule event by event; the device's state advances."""
+        if self.starts is not None:
+            _ByRuns(self, self.starts).run()
+            return self._result()
         size = self.v.size
         k, window = 0, _W0
         carry: tuple[int, bool] | None = None  # what an event left: (window end, kept)
         while k < size:
             if carry is None:
                 e = min(size, k + window)
-                sol, procs, temp = self._window(k, e)
+                sol = self._solve(k, e)
+                procs, temp = self._rates(sol, k, e)
             else:
                 e = carry[0]
                 sol, procs, temp = self._after_event(k, e, carry[1])
@@ -191,28 +205,42 @@ class _Drive:
         steps = np.array([r[0] for r in self.runs], dtype=np.int64)
         n, partial, g_open = (np.repeat(np.array([r[c] for r in self.runs], dtype=dt), steps)
                               for c, dt in ((1, np.int64), (2, float), (3, float)))
+        counts = None
+        if any(c[4] is not None for c in self.cols):
+            counts = np.concatenate([np.ones(c[0].size, dtype=np.int64) if c[4] is None
+                                     else c[4] for c in self.cols])
         v, i, compliance, temp = (
-            np.concatenate([c[col] for c in self.cols]) if self.cols
-            else np.empty(0, dtype=bool if col == 2 else float) for col in range(4))
+            (np.concatenate([c[col] for c in self.cols]) if counts is None
+             else np.repeat(np.concatenate([c[col] for c in self.cols]), counts))
+            if self.cols else np.empty(0, dtype=bool if col == 2 else float)
+            for col in range(4))
         if self.v.size:
             dev.time = float(self.t_end[-1])
             dev.temperature = float(temp[-1])
         return DriveResult(t=self.t_end, v=v, i=i, compliance=compliance, n_channels=n,
                            partial=partial, open_transmission=g_open, temperature=temp)
 
-    def _commit(self, j: int, sol: CircuitSolution, temp: NDArray[np.float64]) -> None:
-        """The next ``j`` steps ran with the device state as it is now."""
-        self.cols.append((sol.v_terminal[:j], sol.i[:j], sol.compliance[:j], temp[:j]))
+    def _commit(self, j: int, sol: CircuitSolution, temp: NDArray[np.float64],
+                counts: NDArray[np.int64] | None = None) -> None:
+        """The next steps ran with the device state as it is now: ``j`` steps of the
+        window, or (``counts`` given) ``counts[r]`` steps of each of its first ``j`` runs."""
+        self.cols.append((sol.v_terminal[:j], sol.i[:j], sol.compliance[:j], temp[:j],
+                          None if counts is None else counts[:j]))
         dev = self.dev
         phi = dev.phi_partial
         if phi != self._partial[0]:
             self._partial = (phi, dev.partial_transmission)
-        self.runs.append((j, dev.n, self._partial[1], dev.tau_sum))
+        steps = j if counts is None else int(counts[:j].sum())
+        self.runs.append((steps, dev.n, self._partial[1], dev.tau_sum))
 
     def _rates(self, sol: CircuitSolution, k: int, e: int
                ) -> tuple[list[Process], NDArray[np.float64]]:
-        span = float(self.t_end[e - 1] - self.t_start[k])  # >= the window's remaining time
-        return self.dev._rates(sol, span, None if self.tips is None else self.tips[k:e])
+        span = self._span(k, e)
+        return self.dev._rates(sol, span, self.fluct.tip[k:e] if self.fluct.has_tip else None)
+
+    def _span(self, k: int, e: int) -> float:
+        """Duration of steps ``k:e`` as scheduled (>= what is left of them)."""
+        return float(self.t_end[e - 1] - (self.t_end[k - 1] if k else self.t0))
 
     def _solve(self, k: int, e: int, start_from: tuple[int, CircuitSolution,
                NDArray[np.float64]] | None = None) -> CircuitSolution:
@@ -234,39 +262,18 @@ class _Drive:
         return sol
 
     def _bounds(self, k: int, e: int) -> tuple[float, float, float]:
-        """``bounds`` of :func:`solve_operating_point` for steps ``k:e``."""
-        neg = self._n_neg[e - 1] - (self._n_neg[k - 1] if k else 0)
-        pos = self._n_pos[e - 1] - (self._n_pos[k - 1] if k else 0)
-        return (-self._v_max if neg else 0.0, self._v_max if pos else 0.0,
+        """``bounds`` of :func:`solve_operating_point` for steps ``k:e``: what the solve
+        would find by reductions per window, from the signs of the steps (counts up to
+        each step) and the largest |v| and barrier offset of the drive."""
+        if self._signs is None:
+            v = self.v
+            self._signs = (np.cumsum(v < 0), np.cumsum(v > 0),
+                           float(np.abs(v).max(initial=0.0)))
+        n_neg, n_pos, v_max = self._signs
+        neg = n_neg[e - 1] - (n_neg[k - 1] if k else 0)
+        pos = n_pos[e - 1] - (n_pos[k - 1] if k else 0)
+        return (-v_max if neg else 0.0, v_max if pos else 0.0,
                 max(self.dev.phi_partial + self._dphi_max, 0.0))
-
-    def _window(self, k: int, e: int
-                ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
-        """Operating point, active processes and temperature of steps ``k:e``.
-
-        Where the window is made of runs of identical steps (``new_run`` marks a run's
-        first step) the circuit and the rates are evaluated once per run and spread.
-        """
-        dev, fl = self.dev, self.fluct
-        first = None
-        if self.new_run is not None:
-            starts = self.new_run[k:e].copy()
-            starts[0] = True
-            first = np.flatnonzero(starts)
-        if first is None or 2 * first.size >= e - k:
-            sol = self._solve(k, e)
-            procs, temp = self._rates(sol, k, e)
-            return sol, procs, temp
-        self._last = None
-        rid = np.cumsum(starts) - 1
-        at = first + k
-        sol = dev._operating_point(self.v[at], self.ilim[at], self.r_source, fl[at])
-        span = float(self.t_end[e - 1] - self.t_start[k])
-        procs, temp = dev._rates(sol, span, None if self.tips is None else self.tips[at])
-        sol = CircuitSolution(sol.v_constriction[rid], sol.v_terminal[rid], sol.i[rid],
-                              sol.compliance[rid])
-        procs = [(kind, r[rid] if isinstance(r, np.ndarray) else r) for kind, r in procs]
-        return sol, procs, temp[rid]
 
     def _after_event(self, k: int, e: int, kept: bool
                      ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
@@ -295,9 +302,7 @@ class _Drive:
         """
         if not procs:
             return dt_w.size, 0.0
-        total = procs[0][1]
-        for _, r in procs[1:]:
-            total = total + r
+        total = _total(procs)
         hazard = (total * dt_w).cumsum()
         dev = self.dev
         if hazard[-1] < dev._budget:
@@ -318,25 +323,104 @@ class _Drive:
         when it changed only the open channels (the window's roots are a warm start),
         else None (a fresh window).
         """
-        dev = self.dev
-        self.dts[k + j] *= max(0.0, 1.0 - frac)
-        cum = list(accumulate(float(r[j]) if isinstance(r, np.ndarray) else float(r)
-                              for _, r in procs))
-        pick = bisect_right(cum, dev.rng.random() * cum[-1])
-        kind = procs[min(pick, len(procs) - 1)][0]
-        x_j = float(sol.v_constriction[j])
-        if kind == _TIP_FIX:  # the open tip's sign says which way it is incorporated
-            x_j = float(self.fluct.tip[k + j])
-        before = dev._conduction_key()
-        dev._apply(kind, float(sol.i[j]), x_j)
-        dev._budget = float(dev.rng.exponential())
-        after = dev._conduction_key()
+        before, after = self.apply_event(procs, sol, j, k + j, frac)
         if self._last is None:
             return None
         if after == before:
             return e, True
         # the partial channel (open or closed, its barrier) unchanged: open channels only
         return (e, False) if after[1:2] + after[3:] == before[1:2] + before[3:] else None
+
+    def apply_event(self, procs: list[Process], sol: CircuitSolution, at: int, step: int,
+                    frac: float) -> tuple[tuple[int, bool, float, float],
+                                          tuple[int, bool, float, float]]:
+        """Spend ``frac`` of ``step``, pick the event by the rates at element ``at`` of the
+        window, apply it and draw the next budget; the conduction key before and after."""
+        dev = self.dev
+        self.dts[step] *= max(0.0, 1.0 - frac)
+        cum = list(accumulate(float(r[at]) if isinstance(r, np.ndarray) else float(r)
+                              for _, r in procs))
+        pick = bisect_right(cum, dev.rng.random() * cum[-1])
+        kind = procs[min(pick, len(procs) - 1)][0]
+        x = float(sol.v_constriction[at])
+        if kind == _TIP_FIX:  # the open tip's sign says which way it is incorporated
+            x = float(self.fluct[step:step + 1].tip[0])
+        before = dev._conduction_key()
+        dev._apply(kind, float(sol.i[at]), x)
+        dev._budget = float(dev.rng.exponential())
+        return before, dev._conduction_key()
+
+
+class _ByRuns:
+    """The event loop of a drive made of runs of identical steps, worked once per run.
+
+    A sampled waveform repeats each source value for a whole plateau (100 samples of a
+    5 ms pulse) and the offsets change only at their ticks, so the circuit, the rates and
+    the hazard are evaluated per run (the hazard of a run is its rate times its
+    duration); only the run holding the next event is looked at step by step, and the
+    columns are spread to the steps once, when the drive's result is assembled.
+    """
+
+    def __init__(self, drive: _Drive, starts: NDArray[np.int64]) -> None:
+        self.drive = drive
+        self.starts = starts
+        self.ends = np.append(starts[1:], drive.v.size)
+        self.v, self.ilim = drive.v[starts], drive.ilim[starts]
+        self.fluct = drive.fluct[starts]
+        self.tip = self.fluct.tip if self.fluct.has_tip else None
+        el = drive.elapsed
+        self.length = self.ends - starts
+        self.duration = el[self.ends - 1] - np.concatenate(([0.0], el[self.ends[:-1] - 1]))
+
+    def run(self) -> None:
+        """Window after window of runs, from one event to the next."""
+        size, runs = self.drive.v.size, self.starts.size
+        k, a, window = 0, 0, _W0
+        while k < size:
+            b = min(runs, a + window)
+            moved = self._window(k, a, b)
+            if moved is None:  # runs cost little each: the window grows fast
+                k, a, window = int(self.ends[b - 1]), b, min(8 * window, _W_MAX)
+            else:
+                k, a, window = moved[0], moved[1], _W0
+
+    def _window(self, k: int, a: int, b: int) -> tuple[int, int] | None:
+        """Runs ``a:b`` from step ``k`` (inside run ``a``) up to the next event.
+
+        Returns None when no event happened, else ``(step, run)`` of the event (the rest
+        of that step runs with the new state).
+        """
+        drive, dev = self.drive, self.drive.dev
+        sol = dev._operating_point(self.v[a:b], self.ilim[a:b], drive.r_source,
+                                   self.fluct[a:b])
+        procs, temp = dev._rates(sol, drive._span(k, int(self.ends[b - 1])),
+                                 None if self.tip is None else self.tip[a:b])
+        counts = self.length[a:b].copy()
+        counts[0] = self.ends[a] - k
+        if not procs:
+            drive._commit(b - a, sol, temp, counts)
+            return None
+        duration = self.duration[a:b].copy()
+        # the first run from step k on (that step possibly partly spent by an event)
+        duration[0] = drive.elapsed[self.ends[a] - 1] - drive.elapsed[k] + drive.dts[k]
+        total = _total(procs)
+        hazard = (total * duration).cumsum()
+        if hazard[-1] < dev._budget:
+            dev._budget -= float(hazard[-1])
+            drive._commit(b - a, sol, temp, counts)
+            return None
+        r = int(hazard.searchsorted(dev._budget))
+        rate = float(total[r]) if isinstance(total, np.ndarray) else float(total)
+        first = k if r == 0 else int(self.starts[a + r])
+        # the steps of run r up to the event
+        left = dev._budget - (float(hazard[r - 1]) if r else 0.0)
+        cum = (rate * drive.dts[first:self.ends[a + r]]).cumsum()
+        j = min(int(cum.searchsorted(left)), cum.size - 1)
+        frac = (left - (float(cum[j - 1]) if j else 0.0)) / (rate * drive.dts[first + j])
+        counts[r] = j
+        drive._commit(r + 1, sol, temp, counts)
+        drive.apply_event(procs, sol, r, first + j, frac)
+        return first + j, a + r
 
 
 def _growth(p: QCParams, w: _Window) -> list[Process]:

@@ -8,12 +8,16 @@ drive at once, as per-step offsets (:class:`Fluctuations`) that the circuit solv
 two-state trap the stationary distribution when ``lambda = 1/tau_c + 1/tau_e``, which is
 exact), so its value at the end of a step is the draw of the last tick so far, or the value
 carried in from the previous drive: exact for any step length, and fully vectorised.
+
+Only the steps that hold a tick change a value, so a drive's offsets are kept as those
+steps and the values from each on (:class:`Fluctuations`); a drive made of runs of
+identical steps reads them once per run and never spreads them to the steps. Every draw
+comes from the device's one stream, in a fixed order, so a seed gives one history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import cached_property
 
 import numpy as np
@@ -22,73 +26,192 @@ from numpy.typing import NDArray
 from sim_backend.qc_params import QCParams
 
 _TIP_MAX_V = 0.5  # the read-disturb tip opens only at read-like biases
-
-
-def _per_run(fn: Callable[[NDArray[np.float64]], NDArray[np.float64]],
-             x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``fn(x)`` for an element-wise ``fn``, evaluated once per run of equal values of ``x``.
-
-    A sampled waveform repeats each value for a whole plateau (100 samples of a pulse), and
-    the transcendental functions dominate a drive's draws: the values are the same, the
-    work is once per run. Falls back to ``fn(x)`` where the values keep changing (a
-    sweep), which a look at the first steps tells cheaply.
-    """
-    n = x.shape[-1]
-    if n < 64 or np.count_nonzero(x[1:64] != x[:63]) > 16:
-        return fn(x)
-    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
-    if 4 * starts.size > n:
-        return fn(x)
-    return np.repeat(fn(x[starts]), np.diff(np.append(starts, n)), axis=-1)
-
-
-def _logistic(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def logistic(x: NDArray[np.float64]) -> NDArray[np.float64]:
     """``1 / (1 + e^{-x})`` without overflow."""
-    return _per_run(_logistic, x) if isinstance(x, np.ndarray) and x.ndim == 1 \
-        else _logistic(x)
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def tick_probability(rate_dt: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Probability ``1 - e^{-rate dt}`` that a Poisson clock ticks within a step."""
-    return _per_run(lambda h: -np.expm1(-h), rate_dt)
+def _column(c: int, doc: str) -> property:
+    """Column ``c`` of :class:`Fluctuations` as one value per step, built on first use."""
+
+    def get(self: Fluctuations) -> NDArray[np.float64]:
+        if c not in self._columns:
+            self._columns[c] = _at(self.before[c], self.steps, self.values[c:c + 1], None,
+                                   self.size)[0]
+        return self._columns[c]
+
+    get.__doc__ = doc
+    return property(get)
 
 
-@dataclass
 class Fluctuations:
-    """Per-step conduction offsets of a drive (RTN traps, neck rearrangements, tip)."""
+    """Conduction offsets of a drive (RTN traps, neck rearrangements, tip), per step.
 
-    dphi: NDArray[np.float64]  # barrier offset of a closed partial channel / gap, eV
-    dphi_half: NDArray[np.float64]  # barrier offset of a half-open channel, eV
-    dg: NDArray[np.float64]  # transmission offset of the open channels (RTN)
-    dg_neck: NDArray[np.float64]  # rearrangement offset per square root of the channel count
-    tip: NDArray[np.float64]  # transmission the read-disturb tip adds (+) or removes (-)
+    Stored as the steps where an offset may change (``steps``, sorted), the offsets from
+    each of them on (``values``, one row per column) and the offsets before the first
+    (``before``); a column as one value per step is built on first use. A drive that
+    works once per run of identical steps reads the values at the runs' first steps and
+    never builds the columns (50 000 samples of a PMU waveform hold a few thousand
+    changes).
+    """
 
-    def __getitem__(self, sl: slice | NDArray[np.int64]) -> Fluctuations:
-        return Fluctuations(self.dphi[sl], self.dphi_half[sl], self.dg[sl],
-                            self.dg_neck[sl], self.tip[sl])
+    COLUMNS = ("dphi", "dphi_half", "dg", "dg_neck", "tip")
+    dphi = _column(0, "Barrier offset of a closed partial channel / the gap per step (eV).")
+    dphi_half = _column(1, "Barrier offset of a half-open channel per step (eV).")
+    dg = _column(2, "Transmission offset of the open channels per step (RTN).")
+    dg_neck = _column(3, "Rearrangement offset per square root of the channel count.")
+    tip = _column(4, "Transmission the read-disturb tip adds (+) or removes (-), per step.")
+
+    def __init__(self, size: int, steps: NDArray[np.int64] | None,
+                 values: NDArray[np.float64], before: NDArray[np.float64]) -> None:
+        #: ``steps`` None: one value per step (``values`` are the columns)
+        self.size, self.steps, self.values, self.before = size, steps, values, before
+        self._columns: dict[int, NDArray[np.float64]] = {}
+
+    def dense(self) -> Fluctuations:
+        """The same offsets with one value per step (a step-by-step drive slices them)."""
+        if self.steps is None:
+            return self
+        cols = [self.dphi, self.dphi_half, self.dg, self.dg_neck, self.tip]
+        return Fluctuations(self.size, None, np.array(cols).reshape(5, self.size),
+                            self.before)
+
+    def _held_before(self) -> bool:
+        """Whether step 0 holds the ``before`` offsets."""
+        return bool(self.size) and self.steps is not None \
+            and not (self.steps.size and self.steps[0] == 0)
+
+    def maximum(self, c: int) -> float:
+        """Largest value of column ``c`` over the drive (0 for an empty drive)."""
+        if not self.size:
+            return 0.0
+        top = float(self.values[c].max(initial=-np.inf))
+        return max(top, float(self.before[c])) if self._held_before() else top
 
     @cached_property
     def has_tip(self) -> bool:
         """Whether the tip is open at any step."""
-        return bool(self.tip.any())
+        return bool(self.values[4].any()) or (self._held_before() and bool(self.before[4]))
+
+    def __getitem__(self, sl: slice | NDArray[np.int64]) -> Fluctuations:
+        """The offsets of steps ``sl`` (a slice of step 1, or step indices)."""
+        if self.steps is None:
+            vals = self.values[:, sl]
+            return Fluctuations(vals.shape[1], None, vals, self.before)
+        if isinstance(sl, slice):
+            k, e, _ = sl.indices(self.size)
+            i0, i1 = np.searchsorted(self.steps, (k, e))
+            before = self.values[:, i0 - 1] if i0 else self.before
+            return Fluctuations(max(e - k, 0), self.steps[i0:i1] - k, self.values[:, i0:i1],
+                                before)
+        # the offsets from each change on, the ones carried in first
+        held = np.concatenate((self.before[:, None], self.values), axis=1)
+        vals = held[:, np.searchsorted(self.steps, sl, side="right")]
+        return Fluctuations(vals.shape[1], None, vals, self.before)
 
     def changes(self) -> NDArray[np.bool_]:
-        """True where a step's offsets differ from the previous step's."""
-        out = np.zeros(self.dg.size, dtype=bool)
-        if out.size:
-            out[0] = True
-            for a in (self.dphi, self.dphi_half, self.dg, self.dg_neck, self.tip):
-                out[1:] |= a[1:] != a[:-1]
+        """True where a step's offsets differ from the previous step's (and at step 0)."""
+        out = np.zeros(self.size, dtype=bool)
+        if not out.size:
+            return out
+        vals = self.values
+        if self.steps is None:
+            np.any(vals[:, 1:] != vals[:, :-1], axis=0, out=out[1:])
+        elif self.steps.size:
+            changed = np.empty(self.steps.size, dtype=bool)
+            changed[0] = bool((vals[:, 0] != self.before).any())
+            np.any(vals[:, 1:] != vals[:, :-1], axis=0, out=changed[1:])
+            out[self.steps[changed]] = True
+        out[0] = True
         return out
 
 
-def _last_tick(ticks: NDArray[np.bool_], idx: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Index of the last tick at or before each step along the last axis (-1: none yet)."""
-    return np.maximum.accumulate(np.where(ticks, idx, -1), axis=-1)
+class _Segments:
+    """Runs of steps with one programmed voltage and one duration.
+
+    Every rate of the fluctuations depends on the voltage only, so its value, and a
+    clock's tick probability ``1 - e^{-rate dt}``, is evaluated once per segment (a
+    sampled waveform repeats each value for a whole plateau) and spread to the steps:
+    the same numbers as step by step, with the transcendental functions once per run.
+    """
+
+    def __init__(self, v: NDArray[np.float64], dts: NDArray[np.float64]) -> None:
+        self.size = v.size
+        new = np.empty(v.size, dtype=bool)
+        new[:1] = True
+        np.not_equal(v[1:], v[:-1], out=new[1:])
+        new[1:] |= dts[1:] != dts[:-1]
+        starts = np.flatnonzero(new)
+        #: None where runs are too short to gain (a sweep): every step is a segment
+        self.starts: NDArray[np.int64] | None = None
+        self.lengths: NDArray[np.int64] | None = None
+        self.v, self.dt = v, dts
+        if 2 * starts.size <= v.size:
+            self.starts, self.lengths = starts, np.diff(starts, append=v.size)
+            self.v, self.dt = v[starts], dts[starts]
+
+    def tick_probability(self, rate: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per step, the probability ``1 - e^{-rate dt}`` that a clock of ``rate`` (per
+        segment; one row per clock) ticks within the step."""
+        p = -np.expm1(-(rate * self.dt))
+        return p if self.lengths is None else np.repeat(p, self.lengths, axis=-1)
+
+    def first_steps(self, mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """The first step of each segment where ``mask`` holds."""
+        return np.flatnonzero(mask) if self.starts is None else self.starts[mask]
+
+    def of_steps(self, steps: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The segment of each of ``steps``."""
+        if self.starts is None:
+            return steps
+        return np.searchsorted(self.starts, steps, side="right") - 1
+
+
+def _unique(steps: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The distinct values of a sorted array."""
+    if steps.size < 2:
+        return steps
+    keep = np.empty(steps.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(steps[1:], steps[:-1], out=keep[1:])
+    return steps[keep]
+
+
+def _at(carried: NDArray[np.float64], steps: NDArray[np.int64] | None,
+        values: NDArray[np.float64], where: NDArray[np.int64] | None, n: int
+        ) -> NDArray[np.float64]:
+    """Values at steps ``where`` (None: at every one of ``n`` steps) of paths that take
+    ``values[:, i]`` from ``steps[i]`` on (None: one value per step) and ``carried``
+    before; one row per path."""
+    if steps is None:
+        return values if where is None else values[:, where]
+    held = np.concatenate((np.reshape(carried, (-1, 1)), values), axis=1)
+    if where is None:
+        counts = np.empty(steps.size + 1, dtype=np.int64)
+        counts[0], counts[-1] = (steps[0], n - steps[-1]) if steps.size else (n, n)
+        np.subtract(steps[1:], steps[:-1], out=counts[1:-1])
+        return np.repeat(held, counts, axis=1)
+    return held[:, np.searchsorted(steps, where, side="right")]
+
+
+def _merge(paths: Sequence[Path], n: int
+           ) -> tuple[NDArray[np.int64] | None, NDArray[np.float64], NDArray[np.float64]]:
+    """Paths over ``n`` steps as one: the steps where any may change (None: at every
+    step, where they change at more than a quarter of them), the values there, and the
+    values carried in."""
+    before = np.concatenate([c for c, _, _ in paths])
+    if sum(n if s is None else s.size for _, s, _ in paths) * 4 > n:
+        return None, np.concatenate([_at(c, s, x, None, n) for c, s, x in paths]), before
+    where = _unique(np.sort(np.concatenate([s for _, s, _ in paths])))
+    return where, np.concatenate([_at(c, s, x, where, n) for c, s, x in paths]), before
+
+
+#: paths of processes over a drive: (values carried in, steps where they are redrawn
+#: (None: every step), the draws there; one row per path)
+Path = tuple[NDArray[np.float64], NDArray[np.int64] | None, NDArray[np.float64]]
 
 
 class NeckNoise:
@@ -126,31 +249,36 @@ class NeckNoise:
         ``tip_allowed``: whether the filament has a tip a read can open (a complete one).
         """
         n = dts.size
-        idx = np.arange(n)
-        dphi, dg = self._rtn(dts, idx)
-        re_tau, re_phi = self._rearrangements(v, dts, idx)
-        tip = self.params.tip_t * self._tip_path(v, dts, idx, tip_allowed)
-        return Fluctuations(dphi=dphi, dphi_half=dphi + re_phi, dg=dg, dg_neck=re_tau,
-                            tip=tip)
+        if not n:
+            return Fluctuations(0, _NONE, np.zeros((5, 0)), np.zeros(5))
+        seg = _Segments(v, dts)
+        paths = (self._rtn(seg), self._rearrangements(seg), self._tip_path(seg, v, tip_allowed))
+        # rows: traps (dphi, dg), rearrangements (dg_neck, half channel's offset), tip
+        where, values, before = _merge(paths, n)
+        # a half channel sees the traps and the rearranged neck; rows in COLUMNS order
+        values[3] += values[0]
+        before[3] += before[0]
+        order = [0, 3, 1, 2, 4]
+        return Fluctuations(n, where, values[order], before[order])
 
-    def _rtn(self, dts: NDArray[np.float64], idx: NDArray[np.int64]
-             ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Barrier and transmission offsets of the two-level traps."""
-        n, k = dts.size, self.rtn_rate.size
-        if not (k and n):
-            return np.zeros(n), np.zeros(n)
-        ticks = self.rng.random((k, n)) < _per_run(
-            lambda d: -np.expm1(-self.rtn_rate[:, None] * d[None, :]), dts)
+    def _rtn(self, seg: _Segments) -> Path:
+        """Barrier and transmission offsets of the two-level traps (summed over traps)."""
+        k, n = self.rtn_rate.size, seg.size
+        before = self.rtn_state.astype(float)
+        if not k:
+            return np.zeros(2), _NONE, np.zeros((2, 0))
+        ticks = self.rng.random((k, n)) < seg.tick_probability(self.rtn_rate[:, None])
         draws = self.rng.random((k, n)) < self.rtn_p_occupied[:, None]
-        last = _last_tick(ticks, idx[None, :])
-        states = np.where(last >= 0, np.take_along_axis(draws, np.maximum(last, 0), axis=1),
-                          self.rtn_state[:, None])
-        self.rtn_state = states[:, -1].copy()
-        return self.rtn_dphi @ states, self.rtn_dg @ states
+        # a trap's state is its last tick's draw
+        where, states, _ = _merge([(before[i:i + 1], s, d[None, s].astype(float)) for i, (s, d)
+                                   in enumerate(zip(map(np.flatnonzero, ticks), draws,
+                                                    strict=True))], n)
+        if states.shape[1]:
+            self.rtn_state = states[:, -1] > 0
+        amplitudes = np.array([self.rtn_dphi, self.rtn_dg])
+        return amplitudes @ before, where, amplitudes @ states
 
-    def _rearrangements(self, v: NDArray[np.float64], dts: NDArray[np.float64],
-                        idx: NDArray[np.int64]
-                        ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def _rearrangements(self, seg: _Segments) -> Path:
         """Neck offsets redrawn by rearrangements under strong bias.
 
         Atoms at the neck move when the programmed bias rises above ``v_rearrange``
@@ -163,29 +291,25 @@ class NeckNoise:
         (paper 000 L123: 5-10 %), constant within a pulse.
         """
         p = self.params
-        n = dts.size
-        av = np.abs(v)
+        n = seg.size
+        av = np.abs(seg.v)
         strong = av > p.v_rearrange
         edge = strong & ~np.concatenate(([self.strong], strong[:-1]))
-        if n:
-            self.strong = bool(strong[-1])
+        self.strong = bool(strong[-1])
         rate = p.nu_rearrange * logistic((av - p.v_rearrange) / 0.05)
-        ticks = edge | (self.rng.random(n) < tick_probability(rate * dts))
-        if not ticks.any():
-            return np.full(n, self.neck_dtau), np.full(n, self.neck_dphi)
-        last = _last_tick(ticks, idx)
-        j = np.maximum(last, 0)
-        new_tau = self.rng.normal(0.0, p.rearrange_tau_sigma, n)
-        new_phi = self.rng.normal(0.0, p.rearrange_phi_sigma, n)
-        re_tau = np.where(last >= 0, new_tau[j], self.neck_dtau)
-        re_phi = np.where(last >= 0, new_phi[j], self.neck_dphi)
-        self.neck_dtau = float(re_tau[-1])
-        self.neck_dphi = float(re_phi[-1])
-        return re_tau, re_phi
+        ticked = self.rng.random(n) < seg.tick_probability(rate)
+        ticked[seg.first_steps(edge)] = True
+        ticks = np.flatnonzero(ticked)
+        carried = np.array([self.neck_dtau, self.neck_dphi])
+        if not ticks.size:
+            return carried, _NONE, np.zeros((2, 0))
+        new = np.array([self.rng.normal(0.0, p.rearrange_tau_sigma, n)[ticks],
+                        self.rng.normal(0.0, p.rearrange_phi_sigma, n)[ticks]])
+        self.neck_dtau, self.neck_dphi = float(new[0, -1]), float(new[1, -1])
+        return carried, ticks, new
 
-    def _tip_path(self, v: NDArray[np.float64], dts: NDArray[np.float64],
-                  idx: NDArray[np.int64], tip_allowed: bool) -> NDArray[np.float64]:
-        """State of the read-disturb tip at the end of every step: -1, 0 or +1.
+    def _tip_path(self, seg: _Segments, v: NDArray[np.float64], tip_allowed: bool) -> Path:
+        """Transmission of the read-disturb tip (``tip_t`` times -1, 0 or +1) per step.
 
         A two-state process opened at the programmed read bias (logistic in ``v``, only
         within the read range: above ~0.5 V the tip is part of the main dynamics) and
@@ -193,23 +317,32 @@ class NeckNoise:
         only the SET polarity draws the tip out (vacancies drift towards the top
         electrode); a negative bias pushes it back. Uniformized per step at
         ``lambda_k = open_k + relax``, so the end-of-step state is a draw from that step's
-        stationary distribution taken at the last tick (exact per step).
+        stationary distribution taken at the last tick (exact per step). Where no step
+        can open the tip every draw is "closed": the stream skips the draws unread.
         """
         p = self.params
-        av = np.abs(v)
-        open_rate = np.zeros(v.size)
+        n = v.size
+        av = np.abs(seg.v)
+        carried = np.array([p.tip_t * self.tip])
+        open_rate = None
         if tip_allowed:
-            open_rate = (p.nu_disturb * (v > 0)
+            open_rate = (p.nu_disturb * (seg.v > 0)
                          * logistic((av - p.v_disturb) / p.v_disturb_width)
                          * logistic((_TIP_MAX_V - av) / 0.05))
+            if not open_rate.any():
+                open_rate = None
         # strong bias (above the read range) hands an open tip back to the main dynamics
         relax = p.nu_tip_relax * (1.0 + 1e3 * logistic((av - _TIP_MAX_V) / 0.05))
-        lam = open_rate + relax
-        ticks = self.rng.random(v.size) < tick_probability(lam * dts)
-        if not ticks.any():
-            return np.full(v.size, float(self.tip))
-        draws = np.where(self.rng.random(v.size) < open_rate / lam, np.sign(v), 0.0)
-        last = _last_tick(ticks, idx)
-        path = np.where(last >= 0, draws[np.maximum(last, 0)], float(self.tip))
-        self.tip = int(path[-1])
-        return path
+        lam = relax if open_rate is None else open_rate + relax
+        ticks = np.flatnonzero(self.rng.random(n) < seg.tick_probability(lam))
+        if not ticks.size:
+            return carried, _NONE, np.zeros((1, 0))
+        if open_rate is None:  # n uniform draws, each one "closed"
+            self.rng.bit_generator.advance(n)
+            self.tip = 0
+            return carried, ticks[:1], np.zeros((1, 1))
+        at = seg.of_steps(ticks)
+        state = np.where(self.rng.random(n)[ticks] < (open_rate / lam)[at],
+                         np.sign(v[ticks]), 0.0)
+        self.tip = int(state[-1])
+        return carried, ticks, p.tip_t * state[None, :]
