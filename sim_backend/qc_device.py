@@ -62,6 +62,7 @@ _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
+_W_RUNS = 2048  # first window of a drive worked per run (runs)
 _OSC_WINDOW_V = 0.5  # flicker only while the constriction sees more than this reverse bias
 
 #: a channel process: (event kind, rate in 1/s per step of the window or one constant)
@@ -375,11 +376,13 @@ class _ByRuns:
     def run(self) -> None:
         """Window after window of runs, from one event to the next."""
         size, runs = self.drive.v.size, self.starts.size
-        k, a, window = 0, 0, _W0
+        # a run costs little: a drive starts with a long window (a PMU waveform's 500
+        # pulses), and after an event the window restarts short (events come in bursts)
+        k, a, window = 0, 0, _W_RUNS
         while k < size:
             b = min(runs, a + window)
             moved = self._window(k, a, b)
-            if moved is None:  # runs cost little each: the window grows fast
+            if moved is None:
                 k, a, window = int(self.ends[b - 1]), b, min(8 * window, _W_MAX)
             else:
                 k, a, window = moved[0], moved[1], _W0

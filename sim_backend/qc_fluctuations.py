@@ -268,11 +268,12 @@ class NeckNoise:
         if not k:
             return np.zeros(2), _NONE, np.zeros((2, 0))
         ticks = self.rng.random((k, n)) < seg.tick_probability(self.rtn_rate[:, None])
-        draws = self.rng.random((k, n)) < self.rtn_p_occupied[:, None]
+        draws = self.rng.random((k, n))  # read only where a trap ticked
         # a trap's state is its last tick's draw
-        where, states, _ = _merge([(before[i:i + 1], s, d[None, s].astype(float)) for i, (s, d)
-                                   in enumerate(zip(map(np.flatnonzero, ticks), draws,
-                                                    strict=True))], n)
+        where, states, _ = _merge([(before[i:i + 1], s, (d[None, s] < p).astype(float))
+                                   for i, (s, d, p) in enumerate(zip(
+                                       map(np.flatnonzero, ticks), draws,
+                                       self.rtn_p_occupied, strict=True))], n)
         if states.shape[1]:
             self.rtn_state = states[:, -1] > 0
         amplitudes = np.array([self.rtn_dphi, self.rtn_dg])
