@@ -17,6 +17,7 @@ comes from the device's one stream, in a fixed order, so a seed gives one histor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 from sim_backend.qc_params import QCParams
 
 _TIP_MAX_V = 0.5  # the read-disturb tip opens only at read-like biases
+_SCRATCH = 1 << 18  # draws kept in a buffer between drives (2 MB)
 _NONE = np.zeros(0, dtype=np.int64)
 
 
@@ -241,6 +243,29 @@ class NeckNoise:
         self.neck_dphi = 0.0  # and barrier offset of the half channel (eV)
         self.strong = False  # whether the last step so far was above ``v_rearrange``
         self.tip = 0  # -1, 0, +1: metastable tip closing / -, opening / + half a channel
+        self._scratch = np.empty(0)
+
+    def _buffer(self, size: int) -> NDArray[np.float64]:
+        """Room for ``size`` draws, kept from one drive to the next up to ``_SCRATCH``.
+
+        A drive's draws are read once (compared, or picked at the ticks) and dropped, but
+        freshly allocated they cost a page fault per 4 kB every drive (the allocator
+        returns freed large blocks to the system): a kept buffer is faulted in once.
+        """
+        if size > _SCRATCH:
+            return np.empty(size)
+        if self._scratch.size < size:
+            self._scratch = np.empty(size)
+        return self._scratch[:size]
+
+    def _uniform(self, shape: tuple[int, ...]) -> NDArray[np.float64]:
+        """``rng.random(shape)``: the same numbers of the stream, valid until the next draw."""
+        return self.rng.random(out=self._buffer(math.prod(shape)).reshape(shape))
+
+    def _normal(self, size: int) -> NDArray[np.float64]:
+        """``rng.standard_normal(size)``, valid until the next draw (``rng.normal(0, s)``
+        is ``s`` times the same numbers)."""
+        return self.rng.standard_normal(out=self._buffer(size))
 
     def draw(self, v: NDArray[np.float64], dts: NDArray[np.float64],
              tip_allowed: bool) -> Fluctuations:
@@ -267,8 +292,8 @@ class NeckNoise:
         before = self.rtn_state.astype(float)
         if not k:
             return np.zeros(2), _NONE, np.zeros((2, 0))
-        ticks = self.rng.random((k, n)) < seg.tick_probability(self.rtn_rate[:, None])
-        draws = self.rng.random((k, n))  # read only where a trap ticked
+        ticks = self._uniform((k, n)) < seg.tick_probability(self.rtn_rate[:, None])
+        draws = self._uniform((k, n))  # read only where a trap ticked
         # a trap's state is its last tick's draw
         where, states, _ = _merge([(before[i:i + 1], s, (d[None, s] < p).astype(float))
                                    for i, (s, d, p) in enumerate(zip(
@@ -298,14 +323,14 @@ class NeckNoise:
         edge = strong & ~np.concatenate(([self.strong], strong[:-1]))
         self.strong = bool(strong[-1])
         rate = p.nu_rearrange * logistic((av - p.v_rearrange) / 0.05)
-        ticked = self.rng.random(n) < seg.tick_probability(rate)
+        ticked = self._uniform((n,)) < seg.tick_probability(rate)
         ticked[seg.first_steps(edge)] = True
         ticks = np.flatnonzero(ticked)
         carried = np.array([self.neck_dtau, self.neck_dphi])
         if not ticks.size:
             return carried, _NONE, np.zeros((2, 0))
-        new = np.array([self.rng.normal(0.0, p.rearrange_tau_sigma, n)[ticks],
-                        self.rng.normal(0.0, p.rearrange_phi_sigma, n)[ticks]])
+        new = np.array([p.rearrange_tau_sigma * self._normal(n)[ticks],
+                        p.rearrange_phi_sigma * self._normal(n)[ticks]])
         self.neck_dtau, self.neck_dphi = float(new[0, -1]), float(new[1, -1])
         return carried, ticks, new
 
@@ -335,7 +360,7 @@ class NeckNoise:
         # strong bias (above the read range) hands an open tip back to the main dynamics
         relax = p.nu_tip_relax * (1.0 + 1e3 * logistic((av - _TIP_MAX_V) / 0.05))
         lam = relax if open_rate is None else open_rate + relax
-        ticks = np.flatnonzero(self.rng.random(n) < seg.tick_probability(lam))
+        ticks = np.flatnonzero(self._uniform((n,)) < seg.tick_probability(lam))
         if not ticks.size:
             return carried, _NONE, np.zeros((1, 0))
         if open_rate is None:  # n uniform draws, each one "closed"
@@ -343,7 +368,7 @@ class NeckNoise:
             self.tip = 0
             return carried, ticks[:1], np.zeros((1, 1))
         at = seg.of_steps(ticks)
-        state = np.where(self.rng.random(n)[ticks] < (open_rate / lam)[at],
+        state = np.where(self._uniform((n,))[ticks] < (open_rate / lam)[at],
                          np.sign(v[ticks]), 0.0)
         self.tip = int(state[-1])
         return carried, ticks, p.tip_t * state[None, :]
