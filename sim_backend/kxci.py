@@ -160,7 +160,8 @@ class KXCIEngine:
         file's instrument snapshot; ``labapp rerun --sim`` rebuilds the same simulator)."""
         dev = self.device
         params = getattr(dev, "params", None)
-        state = {k: getattr(dev, k) for k in ("time", "n", "half", "n_body", "n_firm", "n_peak")
+        state = {k: getattr(dev, k) for k in ("time", "n", "half", "n_body", "n_firm", "n_peak",
+                                                "vacancies")
                  if isinstance(getattr(dev, k, None), int | float | bool)}
         return {
             "seed": self.seed, "options": list(self.options), "series_ohms": self.series_ohms,

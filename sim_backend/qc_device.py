@@ -58,7 +58,7 @@ _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 
 # event types (rows of the rate matrix)
 (_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE, _RELAX, _ANNEAL,
- _SOFT, _STRIP) = range(11)
+ _SOFT, _STRIP, _SUPPLY) = range(12)
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
@@ -519,6 +519,7 @@ class QCDevice:
         self.n_body = max(int(p.n_body0), n_channels + int(half_open))
         self.n_firm = self.n_body  # the consolidated part of the body (hot-annealed)
         self.n_peak = self.n_body  # the widest the body has been since it was formed
+        self.vacancies = 0
         # RTN traps, neck rearrangements and the read-disturb tip (conduction offsets)
         self.noise = NeckNoise(self.rng, p)
         self._budget = float(self.rng.exponential())
@@ -619,6 +620,13 @@ class QCDevice:
             self.n_firm = min(self.n_firm + 1, self._width)
             self.n_body = max(self.n_body, self.n_firm)
             self.n_peak = max(self.n_peak, self.n_body)
+        elif kind == _SUPPLY:  # one more vacancy reaches the hot zone
+            self.vacancies += 1
+            if self.vacancies >= self.params.supply_stages:
+                self.vacancies = 0
+                self.n_firm = min(self.n_firm + 1, self._width)
+                self.n_body = max(self.n_body, self.n_firm)
+                self.n_peak = max(self.n_peak, self.n_body)
         elif kind == _SOFT:  # a channel of the old body's trace regrows, weakly held
             if self._width <= self.n_body:
                 self._create()
@@ -764,7 +772,21 @@ class QCDevice:
         return procs
 
     def _anneal(self, w: _Window) -> list[Process]:
-        """Neck channels consolidated into the body as far as the hot zone reaches."""
+        """Neck channels consolidated into the body, fast in the core of the hot zone and
+        supply-limited beyond it.
+
+        The hot zone reaches ``reach(P)`` channels (the cross-section above the vacancy
+        mobility temperature, capped by the diffusive shell). Its inner part, the core
+        (``anneal_core`` of the reach), consolidates at ``nu_anneal`` per missing channel
+        within a pulse; beyond the core the body grows only as fast as SET-polarity drift
+        brings vacancies in: one channel per ``supply_stages`` arrivals at
+        ``supply_stages * nu_supply`` per second (zero order, tapered over the last
+        fraction of a channel). Paper 000 L110: 2-4 pulses give "initial jumps up to ~18
+        G0, as insufficient pulse count limits vacancy accumulation", 6-10 pulses ~25 G0:
+        a jump, then a steady climb, not one exponential approach. Counting arrivals
+        (Erlang) rather than drawing one channel per event keeps the pulse-to-pulse
+        scatter of that climb below a Poisson count's.
+        """
         p = self.params
         unfirm = int(np.ceil(w.m - self.n_firm))  # neck channels not consolidated yet
         if unfirm <= 0:
@@ -772,9 +794,15 @@ class QCDevice:
         reach = np.minimum((w.power / p.p_anneal) ** p.k_anneal,
                            p.n_ballistic + (w.power / p.p_anneal_shell) ** p.k_anneal_shell
                            ) - self.n_firm
-        if p.nu_anneal * min(unfirm, float(reach.max())) * w.span > 1e-12:
-            return [(_ANNEAL, p.nu_anneal * np.minimum(np.maximum(reach, 0.0), unfirm))]
-        return []
+        if float(reach.max()) <= 0:
+            return []
+        core = p.anneal_core * (reach + self.n_firm) - self.n_firm
+        procs = [(_ANNEAL, p.nu_anneal * np.minimum(np.maximum(core, 0.0), unfirm))]
+        if p.nu_supply > 0:
+            sites = min(1.0, (w.m - self.n_firm) / p.supply_sites)
+            procs.append((_SUPPLY, p.supply_stages * p.nu_supply * sites * (w.x > 0)
+                          * np.clip(reach - self.vacancies / p.supply_stages, 0.0, 1.0)))
+        return procs
 
     def _flicker(self, x: NDArray[np.float64]) -> list[Process]:
         """A flickering contact during RESET re-forms, breaks again and settles."""

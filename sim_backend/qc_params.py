@@ -76,13 +76,21 @@ class QCParams:
     nu_volatile, v_hold : a neck channel beyond the body's width is not backed by the
         vacancy reservoir of the body and relaxes at ``nu_volatile`` once the field is gone;
         positive bias holds it (suppression ``exp(-V / v_hold)``).
-    p_anneal, k_anneal, nu_anneal : Joule heating anneals the neck into the body. The
-        zone hot enough for lateral vacancy diffusion grows with the power ``P = |I x|``
-        dissipated at the neck (radius ~ P for a point source, cross-section ~ P^2), so
-        the body can back at most ``n_target = (P / p_anneal)^k_anneal`` channels; while
-        the neck is wider than the body and the target allows, the body gains one channel
-        at rate ``nu_anneal`` per missing channel (exponential approach, time constant
-        ``1 / nu_anneal``: several pulses to consolidate, paper 000 Fig. 5d).
+    p_anneal, k_anneal : Joule heating anneals the neck into the body. The zone hot enough
+        for lateral vacancy diffusion grows with the power ``P = |I x|`` dissipated at the
+        neck (radius ~ P for a point source, cross-section ~ P^2), so the body can back at
+        most ``reach = (P / p_anneal)^k_anneal`` channels.
+    anneal_core, nu_anneal : the core of the hot zone (``anneal_core`` of the reach)
+        consolidates fast, at ``nu_anneal`` per missing channel (within one 20 ms pulse):
+        the initial jump of paper 000 Fig. 5d (L110).
+    nu_supply, supply_stages : beyond the core the body grows only as fast as SET-polarity
+        drift supplies vacancies ("insufficient pulse count limits vacancy accumulation",
+        L110): one channel per ``supply_stages`` arrivals at ``supply_stages * nu_supply``
+        per second, about 2 channels per 20 ms pulse (2-4 pulses ~18 G0, 6-10 pulses ~25
+        G0). Counting arrivals keeps that climb's scatter below a Poisson count's.
+    supply_sites : the supply slows over the last ``supply_sites`` unconsolidated neck
+        channels (fewer sites catch the vacancies): a body short of a narrow neck fills it
+        over several pulses, so pulsed landing levels stay continuous.
     nu_soft, nu_strip : regrowth into the trace of a thinned body. A RESET thins the body
         with the neck, but the vacancy-rich trace of the widest body so far (``n_peak``)
         stays around it: under SET-polarity bias above ``v_rearrange`` the trace regrows
@@ -181,7 +189,11 @@ class QCParams:
     k_anneal: float = 2.5
     p_anneal_shell: float = 9e-3
     k_anneal_shell: float = 3.0
-    nu_anneal: float = 19.0
+    nu_anneal: float = 150.0
+    anneal_core: float = 0.5
+    nu_supply: float = 110.0
+    supply_stages: int = 8
+    supply_sites: float = 4.0
     nu_soft: float = 40.0
     nu_strip: float = 30.0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -279,4 +281,42 @@ def test_a_reset_leaves_a_trace_that_pulses_regrow_and_strip_gradually():
     # exponential approach at 40 /s: 18 % of the trace after one pulse, 70 % after six
     assert np.median(first) < 0.4
     assert 0.45 < np.median(half_way) < 0.9
-    assert max(back) == 0  # depression strips every weakly held channel
+    # depression strips the weakly held channels at nu_strip = 30 /s each while the neck
+    # sees more than 1 V: 30 x 5 ms leave each of the ~11 regrown channels with a chance of
+    # exp(-30 * 0.15) = 1.1 % to stay, about 0.12 per device (0.7 over six): at most one
+    # device keeps one channel (a Poisson count of mean 0.7 exceeds 1 with 16 % chance,
+    # exceeds 2 with 3 %; fixed seeds make the outcome deterministic)
+    assert sum(back) <= 1 and max(back) <= 1, back
+
+
+def _firm_after_each_pulse(params: QCParams | None, seed: int) -> list[int]:
+    from sim_backend.qc_stimulus import pulse_train
+
+    dev = QCDevice(seed, params=params)
+    firm = []
+    for _ in range(10):
+        s = pulse_train([2.35], 20e-3, 5e-3, 0.1, 2e-3, 78e-3)
+        dev.drive(s.dt, s.v, s.i_limit)
+        firm.append(dev.n_firm)
+    return firm
+
+
+def test_pulses_consolidate_a_core_at_once_then_climb_by_vacancy_supply():
+    """Paper 000 Fig. 5d (L110): 2-4 pulses give "initial conductance jumps up to ~18 G0"
+    because "insufficient pulse count limits vacancy accumulation"; 6-10 pulses reach ~25.
+    The core of the hot zone (half the reach) consolidates within the first pulse; beyond
+    it the body climbs by about nu_supply * 20 ms = 2.2 channels per pulse. Measured on
+    seeds 0-5: the first pulse consolidates half of the body of ten pulses (13 of 26
+    channels), a single first-order approach (the earlier model: 19 /s per missing
+    channel) 40 % (10 of 26)."""
+    def shape(params):
+        runs = np.array([_firm_after_each_pulse(params, seed) for seed in range(6)], float)
+        first = np.median(runs[:, 0] / runs[:, -1])
+        climb = np.median((runs[:, 5] - runs[:, 1]) / 4)
+        return first, climb
+
+    first, climb = shape(None)
+    assert first >= 0.45, first  # the core's jump
+    assert 1.0 <= climb <= 3.5, climb  # ~2.2 channels per pulse from pulse 2 to 6
+    one_rate = dataclasses.replace(QCParams(), anneal_core=1.0, nu_anneal=19.0, nu_supply=0.0)
+    assert shape(one_rate)[0] < 0.45  # the test tells the two laws apart
