@@ -161,7 +161,7 @@ class KXCIEngine:
         dev = self.device
         params = getattr(dev, "params", None)
         state = {k: getattr(dev, k) for k in ("time", "n", "half", "n_body", "n_firm", "n_peak",
-                                                "vacancies")
+                                                "vacancies", "soft_stage", "strip_stage")
                  if isinstance(getattr(dev, k, None), int | float | bool)}
         return {
             "seed": self.seed, "options": list(self.options), "series_ohms": self.series_ohms,

@@ -59,6 +59,7 @@ _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 # event types (rows of the rate matrix)
 (_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE, _RELAX, _ANNEAL,
  _SOFT, _STRIP, _SUPPLY) = range(12)
+_BODY_EVENTS = frozenset((_ANNEAL, _SUPPLY, _SOFT, _STRIP))
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
@@ -519,7 +520,9 @@ class QCDevice:
         self.n_body = max(int(p.n_body0), n_channels + int(half_open))
         self.n_firm = self.n_body  # the consolidated part of the body (hot-annealed)
         self.n_peak = self.n_body  # the widest the body has been since it was formed
-        self.vacancies = 0
+        self.vacancies = 0  # vacancy arrivals towards the next supplied channel
+        self.soft_stage = 0  # sub-steps towards the next regrown / stripped trace channel
+        self.strip_stage = 0
         # RTN traps, neck rearrangements and the read-disturb tip (conduction offsets)
         self.noise = NeckNoise(self.rng, p)
         self._budget = float(self.rng.exponential())
@@ -613,34 +616,57 @@ class QCDevice:
         self.n_body = min(self.n_body, self._width)
         self.n_firm = min(self.n_firm, self._width)
 
-    def _apply(self, kind: int, current: float, x: float) -> None:
-        if kind == _CREATE:
-            self._create()
-        elif kind == _ANNEAL:  # one more neck channel consolidated into the body
-            self.n_firm = min(self.n_firm + 1, self._width)
-            self.n_body = max(self.n_body, self.n_firm)
-            self.n_peak = max(self.n_peak, self.n_body)
+    def _consolidate(self) -> None:
+        """One more neck channel consolidated into the body (and so held by it)."""
+        self.n_firm = min(self.n_firm + 1, self._width)
+        self.n_body = max(self.n_body, self.n_firm)
+        self.n_peak = max(self.n_peak, self.n_body)
+
+    def _close_outer(self) -> None:
+        """The outermost channel of the neck goes (the partial one first)."""
+        if self.half:
+            self._close_half()
+        else:
+            self._close_channel()
+
+    def _apply_body(self, kind: int) -> None:
+        """Events that change the body: annealing, vacancy supply, the trace's regrowth
+        and stripping (these last two complete one channel every ``trace_stages``
+        sub-steps, as the supply does every ``supply_stages`` arrivals)."""
+        p = self.params
+        if kind == _ANNEAL:  # one more neck channel consolidated into the body
+            self._consolidate()
         elif kind == _SUPPLY:  # one more vacancy reaches the hot zone
             self.vacancies += 1
-            if self.vacancies >= self.params.supply_stages:
+            if self.vacancies >= p.supply_stages:
                 self.vacancies = 0
-                self.n_firm = min(self.n_firm + 1, self._width)
-                self.n_body = max(self.n_body, self.n_firm)
-                self.n_peak = max(self.n_peak, self.n_body)
+                self._consolidate()
         elif kind == _SOFT:  # a channel of the old body's trace regrows, weakly held
-            if self._width <= self.n_body:
-                self._create()
-            self.n_body = min(self.n_body + 1, self._width)
+            self.soft_stage += 1
+            if self.soft_stage >= p.trace_stages:
+                self.soft_stage = 0
+                if self._width <= self.n_body:
+                    self._create()
+                self.n_body = min(self.n_body + 1, self._width)
+        else:  # _STRIP: a weakly held channel drifts out
+            self.strip_stage += 1
+            if self.strip_stage >= p.trace_stages:
+                self.strip_stage = 0
+                self._close_outer()
+                self._body_follows()
+
+    def _apply(self, kind: int, current: float, x: float) -> None:
+        if kind in _BODY_EVENTS:
+            self._apply_body(kind)
+        elif kind == _CREATE:
+            self._create()
         elif kind == _REMOVE:
             self._remove(current, x)
             self._body_follows()
         elif kind == _DIFFUSE:  # a diffusive channel dissolves once the field is gone
             self._close_channel()
-        elif kind in (_RELAX, _STRIP):  # the outermost unbacked / weakly held channel goes
-            if self.half:
-                self._close_half()
-            else:
-                self._close_channel()
+        elif kind == _RELAX:  # the outermost unbacked channel goes
+            self._close_outer()
             self._body_follows()
         elif kind == _TIP_FIX:  # an open tip is incorporated into the filament
             if x > 0:
@@ -765,10 +791,12 @@ class QCDevice:
         procs: list[Process] = []
         trace = self.n_peak - self.n_body
         if trace > 0 and w.x_max > p.v_rearrange and p.nu_soft * trace * w.span > 1e-12:
-            procs.append((_SOFT, p.nu_soft * trace * (w.x > p.v_rearrange)))
+            procs.append((_SOFT, p.trace_stages * p.nu_soft * trace
+                          * (w.x > p.v_rearrange)))
         weak = self.n_body - self.n_firm
         if weak > 0 and w.x_min < -p.v_rearrange and p.nu_strip * weak * w.span > 1e-12:
-            procs.append((_STRIP, p.nu_strip * weak * (w.x < -p.v_rearrange)))
+            procs.append((_STRIP, p.trace_stages * p.nu_strip * weak
+                          * (w.x < -p.v_rearrange)))
         return procs
 
     def _anneal(self, w: _Window) -> list[Process]:

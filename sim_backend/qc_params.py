@@ -101,6 +101,11 @@ class QCParams:
         L130): 30 x 1.5 V / 5 ms potentiation with NL 5.08 (``nu_soft``, about 5 pulses
         per e-fold) and 30 x -1.5 V depression with NL 4.85 (``nu_strip``: the Joule
         removal of the high levels adds to the stripping, so it is a little slower).
+    trace_stages : a trace channel regrows (or is stripped) after ``trace_stages``
+        sub-steps at ``trace_stages`` times the rate: the same mean time per channel, but
+        regular (Erlang) instead of exponential waiting times, so that a potentiation of
+        ~10 channels is not a staircase of 10 random steps whose NL scatters by +-1.5
+        between devices (the atoms of a channel move in one by one).
     p_anneal_shell, k_anneal_shell : beyond ``n_ballistic`` channels the body reaches into
         the diffusive shell of the filament only as far as ``n_ballistic + (P /
         p_anneal_shell)^k_anneal_shell``: the shell lies further from the hot spot than
@@ -194,8 +199,9 @@ class QCParams:
     nu_supply: float = 110.0
     supply_stages: int = 8
     supply_sites: float = 4.0
-    nu_soft: float = 40.0
-    nu_strip: float = 30.0
+    nu_soft: float = 50.0
+    nu_strip: float = 38.0
+    trace_stages: int = 8
 
     nu_disturb: float = 2000.0
     v_disturb: float = 0.15
