@@ -790,13 +790,12 @@ class QCDevice:
         p = self.params
         procs: list[Process] = []
         trace = self.n_peak - self.n_body
-        if trace > 0 and w.x_max > p.v_rearrange and p.nu_soft * trace * w.span > 1e-12:
-            procs.append((_SOFT, p.trace_stages * p.nu_soft * trace
-                          * (w.x > p.v_rearrange)))
+        k = p.trace_stages  # sub-steps per channel, each at k times the channel's rate
+        if trace > 0 and w.x_max > p.v_rearrange and k * p.nu_soft * trace * w.span > 1e-12:
+            procs.append((_SOFT, k * p.nu_soft * trace * (w.x > p.v_rearrange)))
         weak = self.n_body - self.n_firm
-        if weak > 0 and w.x_min < -p.v_rearrange and p.nu_strip * weak * w.span > 1e-12:
-            procs.append((_STRIP, p.trace_stages * p.nu_strip * weak
-                          * (w.x < -p.v_rearrange)))
+        if weak > 0 and w.x_min < -p.v_rearrange and k * p.nu_strip * weak * w.span > 1e-12:
+            procs.append((_STRIP, k * p.nu_strip * weak * (w.x < -p.v_rearrange)))
         return procs
 
     def _anneal(self, w: _Window) -> list[Process]:
@@ -809,9 +808,10 @@ class QCDevice:
         within a pulse; beyond the core the body grows only as fast as SET-polarity drift
         brings vacancies in: one channel per ``supply_stages`` arrivals at
         ``supply_stages * nu_supply`` per second (zero order, tapered over the last
-        fraction of a channel). Paper 000 L110: 2-4 pulses give "initial jumps up to ~18
-        G0, as insufficient pulse count limits vacancy accumulation", 6-10 pulses ~25 G0:
-        a jump, then a steady climb, not one exponential approach. Counting arrivals
+        fraction of a channel and over the last ``supply_sites`` unconsolidated neck
+        channels). Paper 000 L110: 2-4 pulses give "initial jumps up to ~18 G0, as
+        insufficient pulse count limits vacancy accumulation", 6-10 pulses ~25 G0: a
+        jump, then a steady climb, not one exponential approach. Counting arrivals
         (Erlang) rather than drawing one channel per event keeps the pulse-to-pulse
         scatter of that climb below a Poisson count's.
         """
@@ -819,16 +819,20 @@ class QCDevice:
         unfirm = int(np.ceil(w.m - self.n_firm))  # neck channels not consolidated yet
         if unfirm <= 0:
             return []
-        reach = np.minimum((w.power / p.p_anneal) ** p.k_anneal,
-                           p.n_ballistic + (w.power / p.p_anneal_shell) ** p.k_anneal_shell
-                           ) - self.n_firm
-        if float(reach.max()) <= 0:
+        target = np.minimum((w.power / p.p_anneal) ** p.k_anneal,
+                            p.n_ballistic + (w.power / p.p_anneal_shell) ** p.k_anneal_shell)
+        reach = target - self.n_firm
+        r_max = float(reach.max())
+        if r_max <= 0:
             return []
-        core = p.anneal_core * (reach + self.n_firm) - self.n_firm
+        core = p.anneal_core * target - self.n_firm
+        supply = p.supply_stages * p.nu_supply * min(1.0, (w.m - self.n_firm) / p.supply_sites)
+        bound = p.nu_anneal * min(unfirm, max(float(core.max()), 0.0)) + supply * min(r_max, 1.0)
+        if bound * w.span <= 1e-12:
+            return []  # too slow to fire within the window (reads, rests)
         procs = [(_ANNEAL, p.nu_anneal * np.minimum(np.maximum(core, 0.0), unfirm))]
-        if p.nu_supply > 0:
-            sites = min(1.0, (w.m - self.n_firm) / p.supply_sites)
-            procs.append((_SUPPLY, p.supply_stages * p.nu_supply * sites * (w.x > 0)
+        if supply > 0 and w.x_max > 0:
+            procs.append((_SUPPLY, supply * (w.x > 0)
                           * np.clip(reach - self.vacancies / p.supply_stages, 0.0, 1.0)))
         return procs
 
