@@ -160,7 +160,7 @@ class _Drive:
         self.elapsed = np.cumsum(dts)
         self.t0 = dev.time
         self.t_end = dev.time + self.elapsed
-        self.fluct = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_peak)
+        self.fluct = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_peak, self.elapsed)
         self.starts = _run_starts(v, ilim, self.fluct)
         if self.starts is None:  # step by step: the offsets as columns, sliced per window
             self.fluct = self.fluct.dense()

@@ -11,8 +11,19 @@ carried in from the previous drive: exact for any step length, and fully vectori
 
 Only the steps that hold a tick change a value, so a drive's offsets are kept as those
 steps and the values from each on (:class:`Fluctuations`); a drive made of runs of
-identical steps reads them once per run and never spreads them to the steps. Every draw
-comes from the device's one stream, in a fixed order, so a seed gives one history.
+identical steps reads them once per run and never spreads them to the steps.
+
+Sampling. Only the last tick's draw in a step matters. The ticks are the points of a
+unit-rate Poisson process on the clock's cumulative hazard, so a step of hazard ``h``
+holds ``Poisson(h)`` ticks, at least one with probability ``1 - e^{-h}``, independently of
+the other steps. Where the expected number of ticks is small against the number of steps
+(a 50 000-sample PMU waveform sees a few thousand trap ticks and a few hundred
+rearrangements) the points are drawn as exponential gaps on the hazard and located with a
+binary search, and a value is drawn only where a step ticked; where it is not (a trap
+ticking at 1 kHz through a 6000 s rest) every step is one Bernoulli trial of that
+probability. Both draw the same law (held to it in ``tests/test_physics_fluctuations.py``).
+The noise draws from its own generator, spawned from the device's: deterministic for a
+seed, and the device's channel events do not depend on how the noise is sampled.
 """
 
 from __future__ import annotations
@@ -28,6 +39,8 @@ from sim_backend.qc_params import QCParams
 
 _TIP_MAX_V = 0.5  # the read-disturb tip opens only at read-like biases
 _SCRATCH = 1 << 18  # draws kept in a buffer between drives (2 MB)
+#: expected ticks per step above which every step is drawn as one Bernoulli trial
+DENSE_TICKS = 0.25
 _NONE = np.zeros(0, dtype=np.int64)
 
 
@@ -140,8 +153,9 @@ class _Segments:
     the same numbers as step by step, with the transcendental functions once per run.
     """
 
-    def __init__(self, v: NDArray[np.float64], dts: NDArray[np.float64]) -> None:
-        self.size = v.size
+    def __init__(self, v: NDArray[np.float64], dts: NDArray[np.float64],
+                 elapsed: NDArray[np.float64]) -> None:
+        self.size, self.elapsed = v.size, elapsed
         new = np.empty(v.size, dtype=bool)
         new[:1] = True
         np.not_equal(v[1:], v[:-1], out=new[1:])
@@ -151,9 +165,49 @@ class _Segments:
         self.starts: NDArray[np.int64] | None = None
         self.lengths: NDArray[np.int64] | None = None
         self.v, self.dt = v, dts
+        self.t1 = elapsed  # elapsed time at each segment's end
         if 2 * starts.size <= v.size:
             self.starts, self.lengths = starts, np.diff(starts, append=v.size)
             self.v, self.dt = v[starts], dts[starts]
+            self.t1 = elapsed[starts + self.lengths - 1]
+
+    def ticks(self, rng: np.random.Generator, rate: NDArray[np.float64] | float,
+              out: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Sorted steps holding at least one tick of a Poisson clock (``rate`` 1/s, per
+        segment or constant).
+
+        Either every step is a Bernoulli trial (many ticks expected; its uniforms drawn
+        into ``out``, room for one per step), or the points of the unit-rate process on
+        the cumulative hazard are drawn and mapped back to the time within their
+        segment, then to their step (see the module doc).
+        """
+        if np.ndim(rate) == 0:  # a constant rate: one hazard per unit of time
+            rate = float(rate)
+            total = rate * float(self.elapsed[-1])
+            if total > DENSE_TICKS * self.size:
+                return self._trials(rng, np.full(self.dt.size, rate), out)
+            t = _unit_points(rng, total) / rate
+            return _unique(np.minimum(np.searchsorted(self.elapsed, t), self.size - 1))
+        t0 = np.empty(self.t1.size)
+        t0[0] = 0.0
+        t0[1:] = self.t1[:-1]
+        hazard = rate * (self.t1 - t0)
+        cum = np.cumsum(hazard)
+        total = float(cum[-1])
+        if total > DENSE_TICKS * self.size:
+            return self._trials(rng, rate, out)
+        points = _unit_points(rng, total)
+        at = np.searchsorted(cum, points)  # cum[at - 1] < point <= cum[at]
+        t = t0[at] + (points - (cum[at] - hazard[at])) / rate[at]
+        first = at if self.starts is None else self.starts[at]
+        last = first if self.lengths is None else first + self.lengths[at] - 1
+        return _unique(np.clip(np.searchsorted(self.elapsed, t), first, last))
+
+    def _trials(self, rng: np.random.Generator, rate: NDArray[np.float64],
+                out: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Steps where one Bernoulli trial of ``1 - e^{-rate dt}`` (``rate`` per
+        segment) succeeds."""
+        return np.flatnonzero(rng.random(out=out) < self.tick_probability(rate))
 
     def tick_probability(self, rate: NDArray[np.float64]) -> NDArray[np.float64]:
         """Per step, the probability ``1 - e^{-rate dt}`` that a clock of ``rate`` (per
@@ -170,6 +224,16 @@ class _Segments:
         if self.starts is None:
             return steps
         return np.searchsorted(self.starts, steps, side="right") - 1
+
+
+def _unit_points(rng: np.random.Generator, total: float) -> NDArray[np.float64]:
+    """Points of a unit-rate Poisson process on ``(0, total]``, as cumulated Exp(1) gaps."""
+    chunk = int(total + 5.0 * math.sqrt(total) + 10.0)
+    points = np.cumsum(rng.standard_exponential(chunk))
+    while points[-1] <= total:
+        points = np.concatenate((points, points[-1]
+                                 + np.cumsum(rng.standard_exponential(chunk))))
+    return points[:int(np.searchsorted(points, total, side="right"))]
 
 
 def _unique(steps: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -221,12 +285,13 @@ class NeckNoise:
 
     Parameters
     ----------
-    rng : the device's generator (every draw of the device comes from one stream).
+    rng : the device's generator: the traps' time constants and amplitudes are drawn from
+        it (device-to-device), their dynamics from a generator spawned from it (which does
+        not advance it).
     params : the device's parameters.
     """
 
     def __init__(self, rng: np.random.Generator, params: QCParams) -> None:
-        self.rng = rng
         self.params = params
         p = params
         # RTN traps: capture/emission times log-uniform; uniformization rate and occupancy.
@@ -239,6 +304,7 @@ class NeckNoise:
         self.rtn_state = rng.random(k) < self.rtn_p_occupied
         self.rtn_dphi = p.rtn_dphi * np.exp(rng.normal(0.0, 0.3, k))
         self.rtn_dg = p.rtn_dg * np.exp(rng.normal(0.0, 0.3, k))
+        self.rng = rng.spawn(1)[0]
         self.neck_dtau = 0.0  # neck rearrangement: transmission offset per sqrt(channel)
         self.neck_dphi = 0.0  # and barrier offset of the half channel (eV)
         self.strong = False  # whether the last step so far was above ``v_rearrange``
@@ -248,9 +314,9 @@ class NeckNoise:
     def _buffer(self, size: int) -> NDArray[np.float64]:
         """Room for ``size`` draws, kept from one drive to the next up to ``_SCRATCH``.
 
-        A drive's draws are read once (compared, or picked at the ticks) and dropped, but
-        freshly allocated they cost a page fault per 4 kB every drive (the allocator
-        returns freed large blocks to the system): a kept buffer is faulted in once.
+        A drive's per-step trials are read once and dropped, but freshly allocated they
+        cost a page fault per 4 kB every drive (the allocator returns freed large blocks
+        to the system): a kept buffer is faulted in once.
         """
         if size > _SCRATCH:
             return np.empty(size)
@@ -258,25 +324,17 @@ class NeckNoise:
             self._scratch = np.empty(size)
         return self._scratch[:size]
 
-    def _uniform(self, shape: tuple[int, ...]) -> NDArray[np.float64]:
-        """``rng.random(shape)``: the same numbers of the stream, valid until the next draw."""
-        return self.rng.random(out=self._buffer(math.prod(shape)).reshape(shape))
-
-    def _normal(self, size: int) -> NDArray[np.float64]:
-        """``rng.standard_normal(size)``, valid until the next draw (``rng.normal(0, s)``
-        is ``s`` times the same numbers)."""
-        return self.rng.standard_normal(out=self._buffer(size))
-
-    def draw(self, v: NDArray[np.float64], dts: NDArray[np.float64],
-             tip_allowed: bool) -> Fluctuations:
+    def draw(self, v: NDArray[np.float64], dts: NDArray[np.float64], tip_allowed: bool,
+             elapsed: NDArray[np.float64] | None = None) -> Fluctuations:
         """The offsets at the end of every step of a drive (programmed voltages ``v``).
 
         ``tip_allowed``: whether the filament has a tip a read can open (a complete one).
+        ``elapsed``: ``cumsum(dts)`` when the caller has it.
         """
         n = dts.size
         if not n:
             return Fluctuations(0, _NONE, np.zeros((5, 0)), np.zeros(5))
-        seg = _Segments(v, dts)
+        seg = _Segments(v, dts, np.cumsum(dts) if elapsed is None else elapsed)
         paths = (self._rtn(seg), self._rearrangements(seg), self._tip_path(seg, v, tip_allowed))
         # rows: traps (dphi, dg), rearrangements (dg_neck, half channel's offset), tip
         where, values, before = _merge(paths, n)
@@ -292,13 +350,12 @@ class NeckNoise:
         before = self.rtn_state.astype(float)
         if not k:
             return np.zeros(2), _NONE, np.zeros((2, 0))
-        ticks = self._uniform((k, n)) < seg.tick_probability(self.rtn_rate[:, None])
-        draws = self._uniform((k, n))  # read only where a trap ticked
-        # a trap's state is its last tick's draw
-        where, states, _ = _merge([(before[i:i + 1], s, (d[None, s] < p).astype(float))
-                                   for i, (s, d, p) in enumerate(zip(
-                                       map(np.flatnonzero, ticks), draws,
-                                       self.rtn_p_occupied, strict=True))], n)
+        paths = []
+        for i, rate in enumerate(self.rtn_rate):  # a trap's state is its last tick's draw
+            ticks = seg.ticks(self.rng, float(rate), self._buffer(n))
+            occupied = self.rng.random(ticks.size) < self.rtn_p_occupied[i]
+            paths.append((before[i:i + 1], ticks, occupied[None, :].astype(float)))
+        where, states, _ = _merge(paths, n)
         if states.shape[1]:
             self.rtn_state = states[:, -1] > 0
         amplitudes = np.array([self.rtn_dphi, self.rtn_dg])
@@ -317,20 +374,20 @@ class NeckNoise:
         (paper 000 L123: 5-10 %), constant within a pulse.
         """
         p = self.params
-        n = seg.size
         av = np.abs(seg.v)
         strong = av > p.v_rearrange
         edge = strong & ~np.concatenate(([self.strong], strong[:-1]))
         self.strong = bool(strong[-1])
         rate = p.nu_rearrange * logistic((av - p.v_rearrange) / 0.05)
-        ticked = self._uniform((n,)) < seg.tick_probability(rate)
-        ticked[seg.first_steps(edge)] = True
-        ticks = np.flatnonzero(ticked)
+        ticks = _unique(np.sort(np.concatenate((seg.ticks(self.rng, rate,
+                                                          self._buffer(seg.size)),
+                                                seg.first_steps(edge)))))
         carried = np.array([self.neck_dtau, self.neck_dphi])
         if not ticks.size:
             return carried, _NONE, np.zeros((2, 0))
-        new = np.array([p.rearrange_tau_sigma * self._normal(n)[ticks],
-                        p.rearrange_phi_sigma * self._normal(n)[ticks]])
+        new = self.rng.standard_normal((2, ticks.size))
+        new[0] *= p.rearrange_tau_sigma
+        new[1] *= p.rearrange_phi_sigma
         self.neck_dtau, self.neck_dphi = float(new[0, -1]), float(new[1, -1])
         return carried, ticks, new
 
@@ -343,11 +400,10 @@ class NeckNoise:
         only the SET polarity draws the tip out (vacancies drift towards the top
         electrode); a negative bias pushes it back. Uniformized per step at
         ``lambda_k = open_k + relax``, so the end-of-step state is a draw from that step's
-        stationary distribution taken at the last tick (exact per step). Where no step
-        can open the tip every draw is "closed": the stream skips the draws unread.
+        stationary distribution taken at the last tick (exact per step). A closed tip
+        that no step can open stays closed whatever the ticks: nothing is drawn.
         """
         p = self.params
-        n = v.size
         av = np.abs(seg.v)
         carried = np.array([p.tip_t * self.tip])
         open_rate = None
@@ -357,18 +413,19 @@ class NeckNoise:
                          * logistic((_TIP_MAX_V - av) / 0.05))
             if not open_rate.any():
                 open_rate = None
+        if self.tip == 0 and open_rate is None:  # closed, and no step can open it
+            return carried, _NONE, np.zeros((1, 0))
         # strong bias (above the read range) hands an open tip back to the main dynamics
         relax = p.nu_tip_relax * (1.0 + 1e3 * logistic((av - _TIP_MAX_V) / 0.05))
         lam = relax if open_rate is None else open_rate + relax
-        ticks = np.flatnonzero(self._uniform((n,)) < seg.tick_probability(lam))
+        ticks = seg.ticks(self.rng, lam, self._buffer(seg.size))
         if not ticks.size:
             return carried, _NONE, np.zeros((1, 0))
-        if open_rate is None:  # n uniform draws, each one "closed"
-            self.rng.bit_generator.advance(n)
+        if open_rate is None:  # an open tip that nothing reopens closes at its first tick
             self.tip = 0
             return carried, ticks[:1], np.zeros((1, 1))
         at = seg.of_steps(ticks)
-        state = np.where(self._uniform((n,))[ticks] < (open_rate / lam)[at],
-                         np.sign(v[ticks]), 0.0)
+        opened = self.rng.random(ticks.size) < (open_rate / lam)[at]
+        state = np.where(opened, np.sign(v[ticks]), 0.0)
         self.tip = int(state[-1])
         return carried, ticks, p.tip_t * state[None, :]

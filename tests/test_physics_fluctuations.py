@@ -1,4 +1,4 @@
-"""The fluctuations of ``sim_backend.qc_fluctuations``: law and stream.
+"""The fluctuations of ``sim_backend.qc_fluctuations`` against the per-step law.
 
 A Poisson clock uniformized per step ticks in step ``k`` (hazard ``h_k = rate_k dt_k``) with
 probability ``1 - exp(-h_k)``, independently of the other steps, and a process redrawn at
@@ -10,11 +10,9 @@ fixed before the runs: every estimate within 4 binomial standard errors
 ``sqrt(p (1 - p) / N)`` of its exact value; with a dozen comparisons the chance of a false
 failure is ~1e-3, and the seeds are fixed.
 
-``NeckNoise.draw`` keeps the offsets as the steps where they change; a plain per-step
-reference kept here (every step's value as the draw at the last tick so far, with
-``np.maximum.accumulate``) must give the same columns from the same draws, and leave the
-generator in the same state: the device's history for a seed does not depend on how the
-offsets are stored.
+The ticks are drawn as exponential gaps on a clock's cumulative hazard where few are
+expected and as one Bernoulli trial per step where many are: both must give each step a
+tick with probability ``1 - e^{-h}``, independently of its neighbours.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim_backend.qc_fluctuations import NeckNoise
+from sim_backend.qc_fluctuations import DENSE_TICKS, NeckNoise, _Segments
 from sim_backend.qc_params import QCParams
 
 N_SE = 4.0
@@ -33,7 +31,7 @@ def _within(hits: float, trials: float, p: float) -> bool:
     return abs(hits / trials - p) <= N_SE * np.sqrt(p * (1.0 - p) / trials)
 
 
-@pytest.mark.parametrize("trap_rate", [100.0, 3000.0], ids=["slow", "fast"])
+@pytest.mark.parametrize("trap_rate", [100.0, 3000.0], ids=["sparse", "dense"])
 def test_trap_occupancy_relaxes_as_the_two_state_chain(trap_rate):
     """A trap starting empty is occupied at time t with probability p (1 - e^{-lambda t})."""
     p = QCParams()
@@ -76,73 +74,53 @@ def test_read_disturb_tip_opens_as_the_two_state_chain():
         assert _within(opened[k], REPEATS, float(want[k])), (k, opened[k] / REPEATS)
 
 
-def _reference_draw(noise: NeckNoise, v, dts, tip_allowed):
-    """Per-step offsets (dphi, dphi_half, dg, dg_neck, tip) drawn step by step."""
-    p, rng, n = noise.params, noise.rng, dts.size
-    idx = np.arange(n)
-
-    def last_tick(ticks):
-        return np.maximum.accumulate(np.where(ticks, idx, -1), axis=-1)
-
-    def clock(h):
-        return -np.expm1(-h)
-
-    def logistic(x):
-        return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-    ticks = rng.random((noise.rtn_rate.size, n)) < clock(noise.rtn_rate[:, None] * dts)
-    draws = rng.random(ticks.shape) < noise.rtn_p_occupied[:, None]
-    last = last_tick(ticks)
-    states = np.where(last >= 0, np.take_along_axis(draws, np.maximum(last, 0), axis=1),
-                      noise.rtn_state[:, None])
-    dphi, dg = noise.rtn_dphi @ states, noise.rtn_dg @ states
-    noise.rtn_state = states[:, -1].copy()
-    av = np.abs(v)
-    strong = av > p.v_rearrange
-    edge = strong & ~np.concatenate(([noise.strong], strong[:-1]))
-    rate = p.nu_rearrange * logistic((av - p.v_rearrange) / 0.05)
-    ticks = edge | (rng.random(n) < clock(rate * dts))
-    re_tau, re_phi = np.full(n, noise.neck_dtau), np.full(n, noise.neck_dphi)
-    if ticks.any():
-        last = last_tick(ticks)
-        new_tau = rng.normal(0.0, p.rearrange_tau_sigma, n)
-        new_phi = rng.normal(0.0, p.rearrange_phi_sigma, n)
-        re_tau = np.where(last >= 0, new_tau[np.maximum(last, 0)], re_tau)
-        re_phi = np.where(last >= 0, new_phi[np.maximum(last, 0)], re_phi)
-    noise.strong = bool(strong[-1])
-    noise.neck_dtau, noise.neck_dphi = float(re_tau[-1]), float(re_phi[-1])
-    open_rate = np.zeros(n)
-    if tip_allowed:
-        open_rate = (p.nu_disturb * (v > 0) * logistic((av - p.v_disturb) / p.v_disturb_width)
-                     * logistic((0.5 - av) / 0.05))
-    lam = open_rate + p.nu_tip_relax * (1.0 + 1e3 * logistic((av - 0.5) / 0.05))
-    ticks = rng.random(n) < clock(lam * dts)
-    tip = np.full(n, float(noise.tip))
-    if ticks.any():
-        draws = np.where(rng.random(n) < open_rate / lam, np.sign(v), 0.0)
-        last = last_tick(ticks)
-        tip = np.where(last >= 0, draws[np.maximum(last, 0)], tip)
-    noise.tip = int(tip[-1])
-    return dphi, dphi + re_phi, dg, re_tau, p.tip_t * tip
+def _within_sum(hits: float, probs: np.ndarray, repeats: int) -> bool:
+    """``hits`` successes of ``repeats`` runs of independent trials of probabilities
+    ``probs`` within 4 standard errors of their mean (the binomial one when all are equal)."""
+    mean, var = repeats * probs.sum(), repeats * (probs * (1.0 - probs)).sum()
+    return abs(hits - mean) <= N_SE * np.sqrt(var)
 
 
-@pytest.mark.parametrize("tip_allowed", [True, False])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_offsets_and_stream_equal_the_per_step_reference(seed, tip_allowed):
-    """A sampled pulse train, a DC loop and a series of reads, one after the other."""
-    from sim_backend.qc_stimulus import dc_loop, pulse_train, reads_at
+def _schedule(h_levels: tuple[float, ...], block: int, rate: float
+              ) -> tuple[np.ndarray, ...]:
+    """Steps of hazards ``h_levels`` (held ``block`` steps each, cycled 4 times) in two
+    voltage runs of rates ``rate`` and ``2 rate``: the steps' hazards, voltages, durations
+    and rates."""
+    h = np.repeat(np.tile(np.asarray(h_levels), max(4, 20 // block)), block)
+    second = np.arange(h.size) >= h.size // 2
+    rates = np.where(second, 2.0 * rate, rate)
+    return h, np.where(second, 1.5, 0.5), h / rates, rates
 
-    p = QCParams()
-    fast, ref = (NeckNoise(np.random.default_rng(seed), p) for _ in range(2))
-    for s in (pulse_train([-1.5] * 20, 5e-3, np.inf, 0.0, 0.0, 2e-3, samples_per_pulse=100),
-              dc_loop(step=5e-3, dwell=1.7e-3, compliance=5e-3),
-              reads_at(np.arange(200, dtype=float) * 0.05, 0.15, 2e-3)):
-        dts = s.dt.astype(float)
-        got = fast.draw(s.v, dts, tip_allowed)
-        want = _reference_draw(ref, s.v, dts, tip_allowed)
-        for name, column in zip(got.COLUMNS, want, strict=True):
-            assert np.array_equal(getattr(got, name), column), name
-        assert np.array_equal(fast.rtn_state, ref.rtn_state)
-        assert (fast.strong, fast.tip) == (ref.strong, ref.tip)
-        assert (fast.neck_dtau, fast.neck_dphi) == (ref.neck_dtau, ref.neck_dphi)
-        assert fast.rng.bit_generator.state == ref.rng.bit_generator.state
+
+@pytest.mark.parametrize(("h_levels", "block", "constant"), [
+    ((0.002, 0.02, 0.1), 1, False), ((0.002, 0.02, 0.1), 10, False),
+    ((0.002, 0.02, 0.1), 10, True), ((0.3, 1.0, 2.5), 1, False),
+    ((0.3, 1.0, 2.5), 10, True)],
+    ids=["sparse-steps", "sparse-runs", "sparse-constant", "dense-steps", "dense-constant"])
+def test_a_step_ticks_with_probability_one_minus_exp_minus_its_hazard(h_levels, block,
+                                                                     constant):
+    """Per step 1 - e^{-h}, and neighbouring steps independent (pairs tick together with
+    the product of their probabilities), both where the ticks are drawn as gaps on the
+    hazard (few expected) and as one trial per step (many); a clock's rate per segment
+    of equal voltage and duration (steps alone or in runs), or one constant rate."""
+    h, v, dts, rates = _schedule(h_levels, block, 40.0)
+    if constant:  # one rate for the whole drive, the hazards from the durations
+        v, dts = np.zeros(h.size), h / 40.0
+    seg = _Segments(v, dts, np.cumsum(dts))
+    assert (seg.starts is None) == (block == 1)
+    rate = 40.0 if constant else rates if seg.starts is None else rates[seg.starts]
+    assert (h.sum() > DENSE_TICKS * h.size) == (h_levels[0] > 0.2)
+    rng = np.random.default_rng(11)
+    hits, pairs = np.zeros(h.size), np.zeros(h.size - 1)
+    out = np.empty(h.size)
+    for _ in range(REPEATS):
+        ticked = np.zeros(h.size, dtype=bool)
+        ticked[seg.ticks(rng, rate, out)] = True
+        hits += ticked
+        pairs += ticked[1:] & ticked[:-1]
+    p = -np.expm1(-h)
+    p_pair = p[1:] * p[:-1]
+    for level in h_levels:
+        sel, sel_pair = np.isclose(h, level), np.isclose(h[:-1], level)
+        assert _within_sum(hits[sel].sum(), p[sel], REPEATS), level
+        assert _within_sum(pairs[sel_pair].sum(), p_pair[sel_pair], REPEATS), level
