@@ -114,17 +114,29 @@ def test_rtn_is_relatively_stronger_at_low_conductance():
 
 
 def test_read_disturb_rises_between_0p1_and_0p15_volt():
-    moved = {}
+    """A 2 s read (400 points) on 16 devices: at 0.1 V the tip barely opens, at 0.15 V it
+    flips again and again.
+
+    Bound at 0.1 V from the law: the tip opens at ``nu_disturb * logistic((v - v_disturb) /
+    v_disturb_width) * logistic((0.5 - v) / 0.05)`` = 2000 * 4.54e-5 * 0.9997 = 0.0908 /s
+    while closed (it is closed >98 % of the time: it relaxes at 5 /s), so the openings of
+    16 devices in 2 s are at most Poisson(mu = 2.90); P(N >= 10) = 8.7e-4, so at most 9 (an
+    opening is a rise of ``tip_t`` = 0.5 G0; a trap moves 0.05 G0). (Counting both
+    directions on 4 devices, as before, the model's own mean is 0.36 changes per device
+    over 400 devices, so a bound of 1 in 4 devices failed on about half of the seeds.)
+    At 0.15 V the opening rate is 1000 /s: the earlier bound of 2 changes per device kept.
+    """
+    opened, moved = {}, {}
     for v_read in (0.1, 0.15):
-        changes = 0
-        for seed in range(4):
+        opened[v_read] = moved[v_read] = 0
+        for seed in range(16):
             dev = QCDevice(seed, n_channels=6)
             res = _drive(dev, v_read, 2.0, cc=1e-3, n=400)
-            g = res.i / res.v / G0
-            changes += int(np.sum(np.abs(np.diff(g)) > 0.3))
-        moved[v_read] = changes
-    assert moved[0.1] <= 1
-    assert moved[0.15] >= 8
+            dg = np.diff(res.i / res.v / G0)
+            opened[v_read] += int(np.sum(dg > 0.3))
+            moved[v_read] += int(np.sum(np.abs(dg) > 0.3))
+    assert opened[0.1] <= 9
+    assert moved[0.15] >= 2 * 16
 
 
 def test_default_device_is_the_quantized_conductance_model():
