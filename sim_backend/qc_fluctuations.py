@@ -167,9 +167,16 @@ class _Segments:
         self.v, self.dt = v, dts
         self.t1 = elapsed  # elapsed time at each segment's end
         if 2 * starts.size <= v.size:
-            self.starts, self.lengths = starts, np.diff(starts, append=v.size)
+            ends = np.empty_like(starts)  # one past each segment's last step
+            ends[:-1] = starts[1:]
+            ends[-1] = v.size
+            self.starts, self.lengths = starts, ends - starts
             self.v, self.dt = v[starts], dts[starts]
-            self.t1 = elapsed[starts + self.lengths - 1]
+            ends -= 1
+            self.t1 = elapsed[ends]
+        self.t0 = np.empty(self.t1.size)  # and at its start
+        self.t0[:1] = 0.0
+        self.t0[1:] = self.t1[:-1]
 
     def ticks(self, rng: np.random.Generator, rate: NDArray[np.float64] | float,
               out: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -181,27 +188,44 @@ class _Segments:
         the cumulative hazard are drawn and mapped back to the time within their
         segment, then to their step (see the module doc).
         """
-        if np.ndim(rate) == 0:  # a constant rate: one hazard per unit of time
+        if np.ndim(rate) == 0:  # a constant rate: the hazard is rate times the time
             rate = float(rate)
-            total = rate * float(self.elapsed[-1])
+            total = rate * float(self.t1[-1])
             if total > DENSE_TICKS * self.size:
                 return self._trials(rng, np.full(self.dt.size, rate), out)
-            t = _unit_points(rng, total) / rate
-            return _unique(np.minimum(np.searchsorted(self.elapsed, t), self.size - 1))
-        t0 = np.empty(self.t1.size)
-        t0[0] = 0.0
-        t0[1:] = self.t1[:-1]
-        hazard = rate * (self.t1 - t0)
+            t = _unit_points(rng, total)
+            t /= rate
+            at = np.searchsorted(self.t1, t)  # t1[at - 1] < t <= t1[at]
+            np.minimum(at, self.t1.size - 1, out=at)
+            t -= self.t0[at]  # the time into the segment, in steps of it
+            t /= self.dt[at]
+            return self._step_of(at, t)
+        hazard = rate * (self.t1 - self.t0)
         cum = np.cumsum(hazard)
         total = float(cum[-1])
         if total > DENSE_TICKS * self.size:
             return self._trials(rng, rate, out)
         points = _unit_points(rng, total)
         at = np.searchsorted(cum, points)  # cum[at - 1] < point <= cum[at]
-        t = t0[at] + (points - (cum[at] - hazard[at])) / rate[at]
-        first = at if self.starts is None else self.starts[at]
-        last = first if self.lengths is None else first + self.lengths[at] - 1
-        return _unique(np.clip(np.searchsorted(self.elapsed, t), first, last))
+        cum[1:] = cum[:-1]  # the hazard before each segment
+        cum[0] = 0.0
+        points -= cum[at]  # the hazard into the segment, in steps of it
+        points /= (rate * self.dt)[at]
+        return self._step_of(at, points)
+
+    def _step_of(self, at: NDArray[np.int64], into: NDArray[np.float64]
+                 ) -> NDArray[np.int64]:
+        """The distinct steps of points in segments ``at`` (sorted), ``into`` (> 0)
+        steps into them (a step ``j`` of a segment holds ``(j, j + 1]``; a point
+        rounded past the segment's end stays in its last step)."""
+        if self.starts is None or self.lengths is None:
+            return _unique(at)
+        np.ceil(into, out=into)
+        step = into.astype(np.int64)
+        np.minimum(step, self.lengths[at], out=step)
+        step += self.starts[at]
+        step -= 1
+        return _unique(step)
 
     def _trials(self, rng: np.random.Generator, rate: NDArray[np.float64],
                 out: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -269,10 +293,29 @@ def _merge(paths: Sequence[Path], n: int
     step, where they change at more than a quarter of them), the values there, and the
     values carried in."""
     before = np.concatenate([c for c, _, _ in paths])
-    if sum(n if s is None else s.size for _, s, _ in paths) * 4 > n:
+    sizes = [n if s is None else s.size for _, s, _ in paths]
+    if sum(sizes) * 4 > n:
         return None, np.concatenate([_at(c, s, x, None, n) for c, s, x in paths]), before
-    where = _unique(np.sort(np.concatenate([s for _, s, _ in paths])))
-    return where, np.concatenate([_at(c, s, x, where, n) for c, s, x in paths]), before
+    steps = np.concatenate([s for _, s, _ in paths if s is not None])
+    order = np.argsort(steps, kind="stable")  # a merge of sorted runs
+    where = steps[order]
+    last = np.empty(where.size, dtype=bool)  # the last entry of each step holds them all
+    last[-1:] = True
+    np.not_equal(where[1:], where[:-1], out=last[:-1])
+    owner = np.repeat(np.arange(len(paths)), sizes)[order]
+    # a path's value at each kept entry: its own entries up to there (0: carried); every
+    # row's value carried in and its draws one after the other in ``parts``
+    upto = np.cumsum(owner == np.arange(len(paths))[:, None], axis=1)[:, last]
+    parts: list[NDArray[np.float64]] = []
+    rows, base = [], []
+    for i, (c, _, x) in enumerate(paths):
+        for carried, drawn in zip(np.reshape(c, -1), x, strict=True):
+            rows.append(i)
+            base.append(sum(part.size for part in parts))
+            parts += [np.array([carried]), drawn]
+    index = upto[rows]
+    index += np.array(base)[:, None]
+    return where[last], np.concatenate(parts)[index], before
 
 
 #: paths of processes over a drive: (values carried in, steps where they are redrawn
@@ -335,31 +378,40 @@ class NeckNoise:
         if not n:
             return Fluctuations(0, _NONE, np.zeros((5, 0)), np.zeros(5))
         seg = _Segments(v, dts, np.cumsum(dts) if elapsed is None else elapsed)
-        paths = (self._rtn(seg), self._rearrangements(seg), self._tip_path(seg, v, tip_allowed))
-        # rows: traps (dphi, dg), rearrangements (dg_neck, half channel's offset), tip
-        where, values, before = _merge(paths, n)
-        # a half channel sees the traps and the rearranged neck; rows in COLUMNS order
-        values[3] += values[0]
-        before[3] += before[0]
-        order = [0, 3, 1, 2, 4]
-        return Fluctuations(n, where, values[order], before[order])
+        # rows: one per trap (its occupancy), rearrangements (dg_neck, half channel's
+        # offset), tip
+        where, values, before = _merge([*self._rtn(seg), self._rearrangements(seg),
+                                        self._tip_path(seg, v, tip_allowed)], n)
+        k = self.rtn_rate.size
+        amplitudes = np.array([self.rtn_dphi, self.rtn_dg]).reshape(2, k)
+        cols = np.empty((5, values.shape[1]))
+        ends = np.empty(5)
+        for out, x in ((cols, values), (ends, before)):
+            traps = amplitudes @ x[:k]
+            # COLUMNS order; a half channel sees the traps and the rearranged neck
+            out[0], out[2] = traps[0], traps[1]
+            out[1] = x[k + 1] + traps[0]
+            out[3], out[4] = x[k], x[k + 2]
+        return Fluctuations(n, where, cols, ends)
 
-    def _rtn(self, seg: _Segments) -> Path:
-        """Barrier and transmission offsets of the two-level traps (summed over traps)."""
-        k, n = self.rtn_rate.size, seg.size
-        before = self.rtn_state.astype(float)
-        if not k:
-            return np.zeros(2), _NONE, np.zeros((2, 0))
+    def _rtn(self, seg: _Segments) -> list[Path]:
+        """Occupancy of each two-level trap, changing only where a tick draws the other
+        state (a trap's state is its last tick's draw)."""
+        n = seg.size
         paths = []
-        for i, rate in enumerate(self.rtn_rate):  # a trap's state is its last tick's draw
+        state = self.rtn_state.copy()
+        for i, rate in enumerate(self.rtn_rate):
             ticks = seg.ticks(self.rng, float(rate), self._buffer(n))
             occupied = self.rng.random(ticks.size) < self.rtn_p_occupied[i]
-            paths.append((before[i:i + 1], ticks, occupied[None, :].astype(float)))
-        where, states, _ = _merge(paths, n)
-        if states.shape[1]:
-            self.rtn_state = states[:, -1] > 0
-        amplitudes = np.array([self.rtn_dphi, self.rtn_dg])
-        return amplitudes @ before, where, amplitudes @ states
+            flips = np.empty(ticks.size, dtype=bool)
+            if ticks.size:
+                flips[0] = occupied[0] != state[i]
+                np.not_equal(occupied[1:], occupied[:-1], out=flips[1:])
+                state[i] = occupied[-1]
+            paths.append((self.rtn_state[i:i + 1].astype(float), ticks[flips],
+                          occupied[None, flips].astype(float)))
+        self.rtn_state = state
+        return paths
 
     def _rearrangements(self, seg: _Segments) -> Path:
         """Neck offsets redrawn by rearrangements under strong bias.
@@ -407,7 +459,7 @@ class NeckNoise:
         av = np.abs(seg.v)
         carried = np.array([p.tip_t * self.tip])
         open_rate = None
-        if tip_allowed:
+        if tip_allowed and bool(np.any(seg.v > 0)):
             open_rate = (p.nu_disturb * (seg.v > 0)
                          * logistic((av - p.v_disturb) / p.v_disturb_width)
                          * logistic((_TIP_MAX_V - av) / 0.05))

@@ -25,13 +25,13 @@ TABLE = load_table()
 SEEDS = tuple(range(8))
 
 #: rows outside their band on the current device model, median over seeds 0-7 when marked
-#: (on 48 devices, seeds 0-47, fig2-reset-end passes with 77 % in band and fig6-variability
-#: and fig7b-return fail; docs/simulator-physics.md, "Outcomes")
+#: (on 48 devices, seeds 0-47, fig6-decay passes with 79 % in band and fig1-levels and
+#: fig6-variability fail; docs/simulator-physics.md, "Outcomes")
 KNOWN_OUT: dict[str, str] = {
-    "fig1-levels": "median 13.7, 62 % of seeds in band (67 % of 48 devices)",
-    "fig2-reset-end": "median 0.904, 62 % of seeds in band (77 % of 48 devices)",
-    "fig5b-1.5V": "median 1.01, 0 % of seeds in band",
-    "fig5b-1.5V-slow": "median 2, 25 % of seeds in band",
+    "fig5b-1.5V": "median 1.18, 0 % of seeds in band (0 % of 48 devices)",
+    "fig5b-1.5V-slow": "median 3, 62 % of seeds in band (42 % of 48 devices)",
+    "fig6-decay": "median 0.466, 62 % of seeds in band (79 % of 48 devices)",
+    "fig7b-return": "median 24.9, 50 % of seeds in band (50 % of 48 devices)",
 }
 
 
