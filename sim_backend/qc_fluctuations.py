@@ -29,7 +29,7 @@ seed, and the device's channel events do not depend on how the noise is sampled.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 import numpy as np
@@ -179,12 +179,12 @@ class _Segments:
         self.t0[1:] = self.t1[:-1]
 
     def ticks(self, rng: np.random.Generator, rate: NDArray[np.float64] | float,
-              out: NDArray[np.float64]) -> NDArray[np.int64]:
+              buffer: Callable[[int], NDArray[np.float64]]) -> NDArray[np.int64]:
         """Sorted steps holding at least one tick of a Poisson clock (``rate`` 1/s, per
         segment or constant).
 
         Either every step is a Bernoulli trial (many ticks expected; its uniforms drawn
-        into ``out``, room for one per step), or the points of the unit-rate process on
+        into ``buffer(size)``), or the points of the unit-rate process on
         the cumulative hazard are drawn and mapped back to the time within their
         segment, then to their step (see the module doc).
         """
@@ -192,11 +192,12 @@ class _Segments:
             rate = float(rate)
             total = rate * float(self.t1[-1])
             if total > DENSE_TICKS * self.size:
-                return self._trials(rng, np.full(self.dt.size, rate), out)
+                return self._trials(rng, np.full(self.dt.size, rate), buffer(self.size))
             t = _unit_points(rng, total)
             t /= rate
             at = np.searchsorted(self.t1, t)  # t1[at - 1] < t <= t1[at]
-            np.minimum(at, self.t1.size - 1, out=at)
+            if t.size and t[-1] > self.t1[-1]:  # rounded past the end
+                np.minimum(at, self.t1.size - 1, out=at)
             t -= self.t0[at]  # the time into the segment, in steps of it
             t /= self.dt[at]
             return self._step_of(at, t)
@@ -204,7 +205,7 @@ class _Segments:
         cum = np.cumsum(hazard)
         total = float(cum[-1])
         if total > DENSE_TICKS * self.size:
-            return self._trials(rng, rate, out)
+            return self._trials(rng, rate, buffer(self.size))
         points = _unit_points(rng, total)
         at = np.searchsorted(cum, points)  # cum[at - 1] < point <= cum[at]
         cum[1:] = cum[:-1]  # the hazard before each segment
@@ -397,19 +398,20 @@ class NeckNoise:
     def _rtn(self, seg: _Segments) -> list[Path]:
         """Occupancy of each two-level trap, changing only where a tick draws the other
         state (a trap's state is its last tick's draw)."""
-        n = seg.size
         paths = []
+        carried = self.rtn_state.astype(float)
         state = self.rtn_state.copy()
         for i, rate in enumerate(self.rtn_rate):
-            ticks = seg.ticks(self.rng, float(rate), self._buffer(n))
-            occupied = self.rng.random(ticks.size) < self.rtn_p_occupied[i]
-            flips = np.empty(ticks.size, dtype=bool)
-            if ticks.size:
-                flips[0] = occupied[0] != state[i]
-                np.not_equal(occupied[1:], occupied[:-1], out=flips[1:])
-                state[i] = occupied[-1]
-            paths.append((self.rtn_state[i:i + 1].astype(float), ticks[flips],
-                          occupied[None, flips].astype(float)))
+            ticks = seg.ticks(self.rng, float(rate), self._buffer)
+            occupied = np.empty(ticks.size + 1, dtype=bool)  # the state carried in, then
+            occupied[0] = state[i]  # the draw of each ticked step
+            np.less(self.rng.random(ticks.size), self.rtn_p_occupied[i], out=occupied[1:])
+            flips = np.flatnonzero(occupied[1:] != occupied[:-1])
+            states = np.empty((1, flips.size))  # a flip turns the state over
+            states[0, ::2] = not state[i]
+            states[0, 1::2] = state[i]
+            state[i] = occupied[-1]
+            paths.append((carried[i:i + 1], ticks[flips], states))
         self.rtn_state = state
         return paths
 
@@ -431,8 +433,7 @@ class NeckNoise:
         edge = strong & ~np.concatenate(([self.strong], strong[:-1]))
         self.strong = bool(strong[-1])
         rate = p.nu_rearrange * logistic((av - p.v_rearrange) / 0.05)
-        ticks = _unique(np.sort(np.concatenate((seg.ticks(self.rng, rate,
-                                                          self._buffer(seg.size)),
+        ticks = _unique(np.sort(np.concatenate((seg.ticks(self.rng, rate, self._buffer),
                                                 seg.first_steps(edge)))))
         carried = np.array([self.neck_dtau, self.neck_dphi])
         if not ticks.size:
@@ -470,7 +471,7 @@ class NeckNoise:
         # strong bias (above the read range) hands an open tip back to the main dynamics
         relax = p.nu_tip_relax * (1.0 + 1e3 * logistic((av - _TIP_MAX_V) / 0.05))
         lam = relax if open_rate is None else open_rate + relax
-        ticks = seg.ticks(self.rng, lam, self._buffer(seg.size))
+        ticks = seg.ticks(self.rng, lam, self._buffer)
         if not ticks.size:
             return carried, _NONE, np.zeros((1, 0))
         if open_rate is None:  # an open tip that nothing reopens closes at its first tick

@@ -12,7 +12,10 @@ failure is ~1e-3, and the seeds are fixed.
 
 The ticks are drawn as exponential gaps on a clock's cumulative hazard where few are
 expected and as one Bernoulli trial per step where many are: both must give each step a
-tick with probability ``1 - e^{-h}``, independently of its neighbours.
+tick with probability ``1 - e^{-h}``, independently of its neighbours (a one-step shift
+of the ticks, or ``p = h`` per step, fails these tests). The offsets are kept as the
+steps where any process changes; spread back to the steps they must equal each process's
+own path filled forward step by step.
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ def test_a_step_ticks_with_probability_one_minus_exp_minus_its_hazard(h_levels, 
     out = np.empty(h.size)
     for _ in range(REPEATS):
         ticked = np.zeros(h.size, dtype=bool)
-        ticked[seg.ticks(rng, rate, out)] = True
+        ticked[seg.ticks(rng, rate, lambda size: out[:size])] = True
         hits += ticked
         pairs += ticked[1:] & ticked[:-1]
     p = -np.expm1(-h)
@@ -124,3 +127,33 @@ def test_a_step_ticks_with_probability_one_minus_exp_minus_its_hazard(h_levels, 
         sel, sel_pair = np.isclose(h, level), np.isclose(h[:-1], level)
         assert _within_sum(hits[sel].sum(), p[sel], REPEATS), level
         assert _within_sum(pairs[sel_pair].sum(), p_pair[sel_pair], REPEATS), level
+
+
+def _forward_fill(carried, steps, values, n):
+    """Per-step values of a path that takes ``values[:, i]`` from ``steps[i]`` on."""
+    out = np.repeat(np.reshape(carried, (-1, 1)), n, axis=1)
+    for i, s in enumerate(steps):
+        out[:, s:] = values[:, i:i + 1]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_merged_paths_hold_each_path_value_at_every_step(seed):
+    """Paths that change at their own steps (some shared, one that never changes) merged
+    as the steps where any changes: spread back to every step, each row equals its path
+    filled forward step by step (the representation only, no law involved)."""
+    from sim_backend.qc_fluctuations import _merge
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    paths = []
+    for rows, count in ((1, 30), (2, 25), (1, 0), (1, 40)):
+        steps = np.sort(rng.choice(n, count, replace=False))
+        paths.append((rng.normal(size=rows), steps, rng.normal(size=(rows, count))))
+    where, values, before = _merge(paths, n)
+    assert where is not None and np.all(np.diff(where) > 0)
+    want = np.concatenate([_forward_fill(c, s, x, n) for c, s, x in paths])
+    # step k holds the values of the last merged step <= k (those carried in before any)
+    spread = np.concatenate([np.reshape(before, (-1, 1)), values], axis=1)[
+        :, np.searchsorted(where, np.arange(n), side="right")]
+    assert np.array_equal(spread, want)
