@@ -34,9 +34,12 @@ of steps (once per run of identical steps), rates are integrated into a cumulati
 and the next event is where the hazard crosses an exponential budget (the exact next-jump
 time of an inhomogeneous Poisson process). Python loops run once per *event*, never per
 sample, and a step may hold many events (a 20 ms SMU pulse given as one step) because the
-remaining part of a step is carried over. After an event the rest of the window keeps its
-operating point when the conduction did not change, and is re-solved from the old roots
-when only the open channels changed (one Newton step; see ``docs/simulator-physics.md``).
+remaining part of a step is carried over. A process that completes a channel in several
+sub-steps (the trace's regrowth and stripping) runs on a clock of its own
+with a Gamma budget per channel, so it costs one event per channel. After an event the
+rest of the window keeps its operating point when the conduction did not change, and is
+re-solved from the old roots when only the open channels changed (one Newton step; see
+``docs/simulator-physics.md``).
 """
 from __future__ import annotations
 
@@ -60,6 +63,9 @@ _KB_EV = K_BOLTZMANN / E_CHARGE  # Boltzmann constant in eV/K
 (_CREATE, _REMOVE, _TIP_FIX, _REFORM, _REBREAK, _SETTLE, _DIFFUSE, _RELAX, _ANNEAL,
  _SOFT, _STRIP, _SUPPLY) = range(12)
 _BODY_EVENTS = frozenset((_ANNEAL, _SUPPLY, _SOFT, _STRIP))
+#: processes that complete a channel in several sub-steps, each on a clock of its own
+_STAGED = (_SOFT, _STRIP)
+_SHARED = -1  # the clock every other process shares (an exponential budget, then a pick)
 
 _W0 = 128  # first window after an event (steps); doubles while nothing happens
 _W_MAX = 8192
@@ -141,6 +147,97 @@ def _total(procs: list[Process]) -> NDArray[np.float64] | float:
     return total
 
 
+def _at(rate: NDArray[np.float64] | float, i: int) -> float:
+    """A process's rate at element ``i`` of the window."""
+    return float(rate[i]) if isinstance(rate, np.ndarray) else float(rate)
+
+
+class _StagedClock:
+    """The budget of a staged process: a channel completes after ``stages`` sub-steps.
+
+    The sub-steps are exponential waits on the process's hazard (at ``stages`` times the
+    channel's rate), so the channel completes when the hazard uses up their sum, a
+    Gamma(``stages``, 1) budget drawn at once: the same Erlang law as counting the
+    sub-steps one event at a time, at one event per channel instead of ``stages``. (Only
+    for a process whose rate does not depend on the sub-steps done: the vacancy supply's
+    arrivals slow as they fill the hot zone's reach, so they stay events of their own.)
+    """
+
+    __slots__ = ("stages", "drawn", "left")
+
+    def __init__(self, rng: np.random.Generator, stages: int) -> None:
+        self.stages = stages
+        self.draw(rng)
+
+    def draw(self, rng: np.random.Generator) -> None:
+        """A new budget for the next channel."""
+        self.drawn = self.left = float(rng.gamma(self.stages))
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the way to the next channel (the sub-steps done, in expectation)."""
+        return 1.0 - self.left / self.drawn
+
+
+class _Clocks:
+    """The budgets of the event loop's clocks: the shared one (an exponential budget, the
+    next jump of every process but the staged ones) and one per staged process."""
+
+    __slots__ = ("shared", "staged")
+
+    def __init__(self, rng: np.random.Generator, p: QCParams) -> None:
+        self.shared = float(rng.exponential())
+        self.staged = {kind: _StagedClock(rng, stages) for kind, stages in (
+            (_SOFT, p.trace_stages), (_STRIP, p.trace_stages))}
+
+    def budget(self, clock: int) -> float:
+        """What is left of a clock's budget (hazard until its next event)."""
+        return self.shared if clock == _SHARED else self.staged[clock].left
+
+    def spend(self, clock: int, hazard: float) -> None:
+        """Use up ``hazard`` of a clock's budget (time passed without its event)."""
+        if clock == _SHARED:
+            self.shared -= hazard
+        else:
+            self.staged[clock].left -= hazard
+
+
+def _clocks(procs: list[Process]) -> list[tuple[int, list[Process]]]:
+    """The processes by clock: the shared one first, then each staged process alone."""
+    shared = [pr for pr in procs if pr[0] not in _STAGED]
+    return ([(_SHARED, shared)] if shared else []) + [(pr[0], [pr]) for pr in procs
+                                                      if pr[0] in _STAGED]
+
+
+def _next_event(budgets: _Clocks, procs: list[Process], dur: NDArray[np.float64]
+                ) -> tuple[int, float, int] | None:
+    """The first budget the processes' hazard uses up over elements of durations ``dur``.
+
+    Each clock's cumulative hazard is compared with its budget (the exact next jump of an
+    inhomogeneous Poisson process, or the last sub-step of a staged one); the earliest
+    crossing is the event. Returns ``(element, time into it in s, clock)`` with every
+    other budget spent up to that time, or None, with every budget spent by the whole
+    window's hazard.
+    """
+    clocks = [(c, _total(ps)) for c, ps in _clocks(procs)]
+    hazards = [(total * dur).cumsum() for _, total in clocks]
+    best: tuple[int, float, int] | None = None
+    for (clock, total), h in zip(clocks, hazards, strict=True):
+        budget = budgets.budget(clock)
+        if h[-1] >= budget:
+            i = int(h.searchsorted(budget))
+            tau = (budget - (float(h[i - 1]) if i else 0.0)) / _at(total, i)
+            if best is None or (i, tau) < best[:2]:
+                best = (i, tau, clock)
+    for (clock, total), h in zip(clocks, hazards, strict=True):
+        if best is None:
+            budgets.spend(clock, float(h[-1]))
+        elif clock != best[2]:
+            i, tau = best[0], best[1]
+            budgets.spend(clock, (float(h[i - 1]) if i else 0.0) + _at(total, i) * tau)
+    return best
+
+
 class _Drive:
     """One :meth:`QCDevice.drive`: the schedule, its fluctuations and the event loop.
 
@@ -192,13 +289,14 @@ class _Drive:
             else:
                 e = carry[0]
                 sol, procs, temp = self._after_event(k, e, carry[1])
-            j, frac = self._steps_to_event(procs, self.dts[k:e])
+            event = _next_event(self.dev.clocks, procs, self.dts[k:e]) if procs else None
+            j = e - k if event is None else event[0]
             if j:
                 self._commit(j, sol, temp)
-            if j == e - k:
+            if event is None:
                 k, window, carry = e, min(2 * window, _W_MAX), None
                 continue
-            carry = self._event_in_step(procs, sol, k, j, frac, e)
+            carry = self._event_in_step(procs, sol, k, event, e)
             k, window = k + j, _W0
         return self._result()
 
@@ -293,31 +391,10 @@ class _Drive:
         procs, temp = self._rates(sol, k, e)
         return sol, procs, temp
 
-    def _steps_to_event(self, procs: list[Process], dt_w: NDArray[np.float64]
-                        ) -> tuple[int, float]:
-        """Whole steps of the window before the next event, and the event's step fraction.
-
-        The cumulative hazard is compared with the exponential budget: the first step
-        where it crosses holds the event (next jump of an inhomogeneous Poisson process),
-        at the fraction of that step where the budget is used up. Without a crossing the
-        window's hazard is spent from the budget and the whole window is returned.
-        """
-        if not procs:
-            return dt_w.size, 0.0
-        total = _total(procs)
-        hazard = (total * dt_w).cumsum()
-        dev = self.dev
-        if hazard[-1] < dev._budget:
-            dev._budget -= float(hazard[-1])
-            return dt_w.size, 0.0
-        j = int(hazard.searchsorted(dev._budget))
-        before = float(hazard[j - 1]) if j else 0.0
-        at_j = total[j] if isinstance(total, np.ndarray) else total
-        return j, (dev._budget - before) / (at_j * dt_w[j])
-
-    def _event_in_step(self, procs: list[Process], sol: CircuitSolution, k: int, j: int,
-                       frac: float, e: int) -> tuple[int, bool] | None:
-        """Spend ``frac`` of step ``k + j``, pick the event by its rate there, apply it.
+    def _event_in_step(self, procs: list[Process], sol: CircuitSolution, k: int,
+                       event: tuple[int, float, int], e: int) -> tuple[int, bool] | None:
+        """Spend step ``k + j`` up to the ``event`` ``(j, time into the step, clock)``,
+        apply it (a shared clock's event picked by the rates there).
 
         The rest of the step stays in ``dts`` and runs with the new state, so one long
         step can hold many events. Returns ``(e, True)`` when the event left the
@@ -325,7 +402,8 @@ class _Drive:
         when it changed only the open channels (the window's roots are a warm start),
         else None (a fresh window).
         """
-        before, after = self.apply_event(procs, sol, j, k + j, frac)
+        j, tau, clock = event
+        before, after = self.apply_event(procs, sol, j, k + j, tau / self.dts[k + j], clock)
         if self._last is None:
             return None
         if after == before:
@@ -334,22 +412,27 @@ class _Drive:
         return (e, False) if after[1:2] + after[3:] == before[1:2] + before[3:] else None
 
     def apply_event(self, procs: list[Process], sol: CircuitSolution, at: int, step: int,
-                    frac: float) -> tuple[tuple[int, bool, float, float],
-                                          tuple[int, bool, float, float]]:
-        """Spend ``frac`` of ``step``, pick the event by the rates at element ``at`` of the
-        window, apply it and draw the next budget; the conduction key before and after."""
+                    frac: float, clock: int
+                    ) -> tuple[tuple[int, bool, float, float], tuple[int, bool, float, float]]:
+        """Spend ``frac`` of ``step`` and apply the event of ``clock`` at element ``at`` of
+        the window: a staged process's, or one of the shared clock's processes picked by
+        their rates there (then the shared clock's next budget is drawn); the conduction
+        key before and after."""
         dev = self.dev
         self.dts[step] *= max(0.0, 1.0 - frac)
-        cum = list(accumulate(float(r[at]) if isinstance(r, np.ndarray) else float(r)
-                              for _, r in procs))
-        pick = bisect_right(cum, dev.rng.random() * cum[-1])
-        kind = procs[min(pick, len(procs) - 1)][0]
+        kind = clock
+        if clock == _SHARED:
+            shared = [pr for pr in procs if pr[0] not in _STAGED]
+            cum = list(accumulate(_at(r, at) for _, r in shared))
+            pick = bisect_right(cum, dev.rng.random() * cum[-1])
+            kind = shared[min(pick, len(shared) - 1)][0]
         x = float(sol.v_constriction[at])
         if kind == _TIP_FIX:  # the open tip's sign says which way it is incorporated
             x = float(self.fluct[step:step + 1].tip[0])
         before = dev._conduction_key()
         dev._apply(kind, float(sol.i[at]), x)
-        dev._budget = float(dev.rng.exponential())
+        if clock == _SHARED:
+            dev.clocks.shared = float(dev.rng.exponential())
         return before, dev._conduction_key()
 
 
@@ -407,23 +490,19 @@ class _ByRuns:
         duration = self.duration[a:b].copy()
         # the first run from step k on (that step possibly partly spent by an event)
         duration[0] = drive.elapsed[self.ends[a] - 1] - drive.elapsed[k] + drive.dts[k]
-        total = _total(procs)
-        hazard = (total * duration).cumsum()
-        if hazard[-1] < dev._budget:
-            dev._budget -= float(hazard[-1])
+        event = _next_event(dev.clocks, procs, duration)
+        if event is None:
             drive._commit(b - a, sol, temp, counts)
             return None
-        r = int(hazard.searchsorted(dev._budget))
-        rate = float(total[r]) if isinstance(total, np.ndarray) else float(total)
+        r, tau, clock = event
         first = k if r == 0 else int(self.starts[a + r])
-        # the steps of run r up to the event
-        left = dev._budget - (float(hazard[r - 1]) if r else 0.0)
-        cum = (rate * drive.dts[first:self.ends[a + r]]).cumsum()
-        j = min(int(cum.searchsorted(left)), cum.size - 1)
-        frac = (left - (float(cum[j - 1]) if j else 0.0)) / (rate * drive.dts[first + j])
+        # the steps of run r up to the event (its rates are constant over the run)
+        cum = drive.dts[first:self.ends[a + r]].cumsum()
+        j = min(int(cum.searchsorted(tau)), cum.size - 1)
+        frac = (tau - (float(cum[j - 1]) if j else 0.0)) / drive.dts[first + j]
         counts[r] = j
         drive._commit(r + 1, sol, temp, counts)
-        drive.apply_event(procs, sol, r, first + j, frac)
+        drive.apply_event(procs, sol, r, first + j, frac, clock)
         return first + j, a + r
 
 
@@ -520,12 +599,11 @@ class QCDevice:
         self.n_body = max(int(p.n_body0), n_channels + int(half_open))
         self.n_firm = self.n_body  # the consolidated part of the body (hot-annealed)
         self.n_peak = self.n_body  # the widest the body has been since it was formed
-        self.vacancies = 0  # vacancy arrivals towards the next supplied channel
-        self.soft_stage = 0  # sub-steps towards the next regrown / stripped trace channel
-        self.strip_stage = 0
         # RTN traps, neck rearrangements and the read-disturb tip (conduction offsets)
         self.noise = NeckNoise(self.rng, p)
-        self._budget = float(self.rng.exponential())
+        self.vacancies = 0  # vacancy arrivals towards the next supplied channel
+        #: the event loop's budgets (the staged ones towards their next channel)
+        self.clocks = _Clocks(self.rng, p)
         self.events = 0
 
     # ----------------------------------------------------------------- state changes
@@ -630,30 +708,36 @@ class QCDevice:
             self._close_channel()
 
     def _apply_body(self, kind: int) -> None:
-        """Events that change the body: annealing, vacancy supply, the trace's regrowth
-        and stripping (these last two complete one channel every ``trace_stages``
-        sub-steps, as the supply does every ``supply_stages`` arrivals)."""
-        p = self.params
+        """Events that change the body: annealing, vacancy supply (one channel every
+        ``supply_stages`` arrivals), the trace's regrowth and stripping (staged: the event
+        is the last of ``trace_stages`` sub-steps, and the process's next budget is
+        drawn)."""
         if kind == _ANNEAL:  # one more neck channel consolidated into the body
             self._consolidate()
         elif kind == _SUPPLY:  # one more vacancy reaches the hot zone
             self.vacancies += 1
-            if self.vacancies >= p.supply_stages:
+            if self.vacancies >= self.params.supply_stages:
                 self.vacancies = 0
                 self._consolidate()
         elif kind == _SOFT:  # a channel of the old body's trace regrows, weakly held
-            self.soft_stage += 1
-            if self.soft_stage >= p.trace_stages:
-                self.soft_stage = 0
-                if self._width <= self.n_body:
-                    self._create()
-                self.n_body = min(self.n_body + 1, self._width)
+            if self._width <= self.n_body:
+                self._create()
+            self.n_body = min(self.n_body + 1, self._width)
         else:  # _STRIP: a weakly held channel drifts out
-            self.strip_stage += 1
-            if self.strip_stage >= p.trace_stages:
-                self.strip_stage = 0
-                self._close_outer()
-                self._body_follows()
+            self._close_outer()
+            self._body_follows()
+        if kind in self.clocks.staged:
+            self.clocks.staged[kind].draw(self.rng)
+
+    @property
+    def soft_stage(self) -> float:
+        """Progress towards the next regrown trace channel (fraction of its sub-steps)."""
+        return self.clocks.staged[_SOFT].progress
+
+    @property
+    def strip_stage(self) -> float:
+        """Progress towards the next stripped weak channel (fraction of its sub-steps)."""
+        return self.clocks.staged[_STRIP].progress
 
     def _apply(self, kind: int, current: float, x: float) -> None:
         if kind in _BODY_EVENTS:

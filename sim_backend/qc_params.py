@@ -105,7 +105,8 @@ class QCParams:
         sub-steps at ``trace_stages`` times the rate: the same mean time per channel, but
         regular (Erlang) instead of exponential waiting times, so that a potentiation of
         ~10 channels is not a staircase of 10 random steps whose NL scatters by +-1.5
-        between devices (the atoms of a channel move in one by one).
+        between devices (the atoms of a channel move in one by one). Drawn as one
+        Gamma(trace_stages, 1) budget per channel, like the supply.
     p_anneal_shell, k_anneal_shell : beyond ``n_ballistic`` channels the body reaches into
         the diffusive shell of the filament only as far as ``n_ballistic + (P /
         p_anneal_shell)^k_anneal_shell``: the shell lies further from the hot spot than

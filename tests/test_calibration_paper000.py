@@ -25,13 +25,13 @@ TABLE = load_table()
 SEEDS = tuple(range(8))
 
 #: rows outside their band on the current device model, median over seeds 0-7 when marked
-#: (on 48 devices, seeds 0-47, fig6-decay passes with 79 % in band and fig1-levels and
-#: fig6-variability fail; docs/simulator-physics.md, "Outcomes")
+#: (on 48 devices, seeds 0-47, fig6-decay passes with 77 % in band and fig6-variability
+#: fails with 71 %; docs/simulator-physics.md, "Outcomes")
 KNOWN_OUT: dict[str, str] = {
-    "fig5b-1.5V": "median 1.18, 0 % of seeds in band (0 % of 48 devices)",
-    "fig5b-1.5V-slow": "median 3, 62 % of seeds in band (42 % of 48 devices)",
-    "fig6-decay": "median 0.466, 62 % of seeds in band (79 % of 48 devices)",
-    "fig7b-return": "median 24.9, 50 % of seeds in band (50 % of 48 devices)",
+    "fig5b-1.5V": "median 1.17, 0 % of seeds in band (0 % of 48 devices)",
+    "fig5b-1.5V-slow": "median 2, 38 % of seeds in band (44 % of 48 devices)",
+    "fig6-decay": "median 0.475, 62 % of seeds in band (77 % of 48 devices)",
+    "fig7b-return": "median 39.9, 38 % of seeds in band (48 % of 48 devices)",
 }
 
 

@@ -12,7 +12,9 @@ Landauer integral in ``test_physics_qpc.py``), the rates taken from the device's
 functions (``QCDevice._rates``: one place for the physics), the hazard summed step by step.
 
 Both consume the device's random stream in the same order (the drive's fluctuations, then
-per event the pick and the next budget), so the same seed must give the same history:
+per event of the shared clock the pick and its next budget, per event of a staged process
+(trace regrowth and stripping: one clock each, a Gamma budget per channel) its next
+budget), so the same seed must give the same history:
 identical channel counts and event counts, and currents, partial transmissions and
 temperatures equal to 1e-9 relative (the tolerance allows for the different order of
 floating-point operations; a jump that moved to another step would change a current by
@@ -27,8 +29,8 @@ import pytest
 from labcore.constants import G0
 from sim_backend.device_model import DriveResult
 from sim_backend.qc_circuit import CircuitSolution
-from sim_backend.qc_device import _TIP_FIX, QCDevice
-from sim_backend.qc_stimulus import Schedule, dc_loop, pulse_train, reads_at
+from sim_backend.qc_device import _SHARED, _STAGED, _TIP_FIX, QCDevice
+from sim_backend.qc_stimulus import Schedule, concatenate, dc_loop, pulse_train, reads_at
 from sim_backend.qpc import qpc_current_and_conductance
 
 RTOL = 1e-9
@@ -84,7 +86,7 @@ def _reference_drive(dev: QCDevice, s: Schedule, r_source: float = 0.0) -> Drive
     v, ilim, dts = s.v.astype(float), s.i_limit.astype(float), s.dt.astype(float).copy()
     size = v.size
     t_end = dev.time + np.cumsum(dts)
-    fl = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_body)
+    fl = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_peak)
     cols = {name: np.empty(size) for name in ("v", "i", "n", "partial", "g", "temp")}
     comp = np.zeros(size, dtype=bool)
     k = 0
@@ -94,30 +96,49 @@ def _reference_drive(dev: QCDevice, s: Schedule, r_source: float = 0.0) -> Drive
         sol = _reference_solve(dev, v[k:e], ilim[k:e], r_source, g_open, phi)
         span = float(t_end[e - 1] - (t_end[k - 1] if k else dev.time))
         procs, temp = dev._rates(sol, span, fl.tip[k:e] if fl.tip.any() else None)
-        rates = [np.broadcast_to(r, (e - k,)) for _, r in procs]
-        total = np.zeros(e - k)
-        for r in rates:
-            total = total + r
-        hazard = np.cumsum(total * dts[k:e])
-        j = e - k if hazard[-1] < dev._budget else int(np.searchsorted(hazard, dev._budget))
+        # clocks: the shared one (every process but the staged ones), each staged alone
+        shared = [(kind, np.broadcast_to(r, (e - k,))) for kind, r in procs
+                  if kind not in _STAGED]
+        clocks = ([(_SHARED, shared)] if shared else []) + [
+            (kind, [(kind, np.broadcast_to(r, (e - k,)))]) for kind, r in procs
+            if kind in _STAGED]
+        totals = {c: sum((r for _, r in ps), np.zeros(e - k)) for c, ps in clocks}
+        hazards = {c: np.cumsum(totals[c] * dts[k:e]) for c in totals}
+        # a clock's event: the first step where its hazard reaches its budget
+        times = {}
+        for c, h in hazards.items():
+            budget = dev.clocks.budget(c)
+            if h[-1] >= budget:
+                j = int(np.searchsorted(h, budget))
+                # the earliest: first by step, then by the time into that step
+                times[c] = (j, (budget - (h[j - 1] if j else 0.0)) / totals[c][j])
+        win = min(times, key=times.get) if times else None
+        j = e - k if win is None else times[win][0]
         for name, val in (("v", sol.v_terminal), ("i", sol.i), ("temp", temp)):
             cols[name][k:k + j] = val[:j]
         comp[k:k + j] = sol.compliance[:j]
         cols["n"][k:k + j], cols["partial"][k:k + j] = dev.n, dev.partial_transmission
         cols["g"][k:k + j] = dev.tau_sum
-        if j == e - k:
-            dev._budget -= float(hazard[-1])
+        if win is None:
+            for c, h in hazards.items():
+                dev.clocks.spend(c, float(h[-1]))
             k = e
             continue
-        before = float(hazard[j - 1]) if j else 0.0
-        dts[k + j] *= max(0.0, 1.0 - (dev._budget - before) / (total[j] * dts[k + j]))
-        at_j = np.array([r[j] for r in rates])
-        pick = int(np.searchsorted(np.cumsum(at_j), dev.rng.random() * at_j.sum(),
-                                   side="right"))
-        kind = procs[min(pick, len(procs) - 1)][0]
+        tau = times[win][1]
+        for c, h in hazards.items():
+            if c != win:
+                dev.clocks.spend(c, (h[j - 1] if j else 0.0) + totals[c][j] * tau)
+        dts[k + j] *= max(0.0, 1.0 - tau / dts[k + j])
+        kind = win
+        if win == _SHARED:
+            at_j = np.array([r[j] for _, r in shared])
+            pick = int(np.searchsorted(np.cumsum(at_j), dev.rng.random() * at_j.sum(),
+                                       side="right"))
+            kind = shared[min(pick, len(shared) - 1)][0]
         x_j = float(fl.tip[k + j]) if kind == _TIP_FIX else float(sol.v_constriction[j])
         dev._apply(kind, float(sol.i[j]), x_j)
-        dev._budget = float(dev.rng.exponential())
+        if win == _SHARED:
+            dev.clocks.shared = float(dev.rng.exponential())
         k += j
     dev.time = float(t_end[-1])
     dev.temperature = float(cols["temp"][-1])
@@ -127,6 +148,9 @@ def _reference_drive(dev: QCDevice, s: Schedule, r_source: float = 0.0) -> Drive
 
 
 _SET5 = pulse_train([1.8] * 5, 20e-3, 5e-3, 0.1, 2e-3, 8e-3)
+#: a wide body, then a RESET that leaves its trace (Fig. 7b's formed device)
+_TRACE = concatenate(pulse_train([2.3, 2.3], 20e-3, 5e-3, 0.1, 5e-3, 75e-3),
+                     pulse_train([-2.6], 20e-3, 5e-3, -0.1, 5e-3, 75e-3))
 #: (name, preparation, (schedule, source resistance) driven and compared)
 WORKLOADS = {
     "dc loop 5 mA": (None, (dc_loop(step=2e-3, dwell=1.7e-3, compliance=5e-3), 0.0)),
@@ -140,6 +164,9 @@ WORKLOADS = {
         [1.5] * 20, 1e-3, 2e-3, 0.0, 0.0, 1e-3, samples_per_pulse=50), 50.0)),
     "one long step": (None, (Schedule(np.array([20e-3]), np.array([2.0]),
                                       np.array([10e-3]), np.array([0])), 0.0)),
+    # the trace regrown and stripped (the staged processes' own clocks)
+    "potentiation and depression after a RESET": (_TRACE, (pulse_train(
+        [1.5] * 15 + [-1.5] * 15, 5e-3, 5e-3, 0.2, 5e-3, 10e-3), 0.0)),
     "reads after a SET": (_SET5, (reads_at(np.arange(300, dtype=float) * 0.05, 0.15,
                                            2e-3), 0.0)),
 }
