@@ -281,14 +281,20 @@ class _Drive:
         size = self.v.size
         k, window = 0, _W0
         carry: tuple[int, bool] | None = None  # what an event left: (window end, kept)
+        evaluated: tuple[int, list[Process], NDArray[np.float64]] | None = None
         while k < size:
             if carry is None:
                 e = min(size, k + window)
                 sol = self._solve(k, e)
                 procs, temp = self._rates(sol, k, e)
+                evaluated = (k, procs, temp)
+            elif carry[1] and evaluated is not None and self._arrival_only():
+                e = carry[0]
+                sol, procs, temp = self._after_arrival(k, evaluated)
             else:
                 e = carry[0]
                 sol, procs, temp = self._after_event(k, e, carry[1])
+                evaluated = (k, procs, temp)
             event = _next_event(self.dev.clocks, procs, self.dts[k:e]) if procs else None
             j = e - k if event is None else event[0]
             if j:
@@ -390,6 +396,29 @@ class _Drive:
             sol = self._solve(k, e, self._last)
         procs, temp = self._rates(sol, k, e)
         return sol, procs, temp
+
+    def _arrival_only(self) -> bool:
+        """The last event was a vacancy arrival that completed no channel: of all the
+        rates only the supply's changed."""
+        dev = self.dev
+        return dev.last_kind == _SUPPLY and dev.vacancies > 0
+
+    def _after_arrival(self, k: int, evaluated: tuple[int, list[Process], NDArray[np.float64]]
+                       ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
+        """Steps from ``k`` on after a vacancy arrival: the operating point holds, and the
+        rates of the window ``evaluated`` from step ``k0`` hold but the supply's (one
+        numpy expression instead of all rate functions: the arrivals are most of the
+        events of a DC SET). Processes the full evaluation would now skip as negligible
+        over the shorter rest of the window stay in (their hazard is below 1e-12)."""
+        k0, procs, temp = evaluated
+        j0, old, g_old = self._last
+        sol = _tail(old, k - j0)
+        self._last = (k, sol, g_old[k - j0:])
+        off = k - k0
+        supply = self.dev.supply_rate(off)
+        return sol, [(kind, supply if kind == _SUPPLY else
+                      (r[off:] if isinstance(r, np.ndarray) else r)) for kind, r in procs], \
+            temp[off:]
 
     def _event_in_step(self, procs: list[Process], sol: CircuitSolution, k: int,
                        event: tuple[int, float, int], e: int) -> tuple[int, bool] | None:
@@ -602,6 +631,10 @@ class QCDevice:
         # RTN traps, neck rearrangements and the read-disturb tip (conduction offsets)
         self.noise = NeckNoise(self.rng, p)
         self.vacancies = 0  # vacancy arrivals towards the next supplied channel
+        #: the supply's rate terms over the last window evaluated: (rate at full reach, reach)
+        self._supply_terms: tuple[NDArray[np.float64], NDArray[np.float64]] = (
+            np.zeros(0), np.zeros(0))
+        self.last_kind = -1  # the kind of the last event applied
         #: the event loop's budgets (the staged ones towards their next channel)
         self.clocks = _Clocks(self.rng, p)
         self.events = 0
@@ -766,6 +799,7 @@ class QCDevice:
         else:
             self.osc_phase = 0
         self.events += 1
+        self.last_kind = kind
 
     # ----------------------------------------------------------------- evaluation
     @property
@@ -916,9 +950,16 @@ class QCDevice:
             return []  # too slow to fire within the window (reads, rests)
         procs = [(_ANNEAL, p.nu_anneal * np.minimum(np.maximum(core, 0.0), unfirm))]
         if supply > 0 and w.x_max > 0:
-            procs.append((_SUPPLY, supply * (w.x > 0)
-                          * np.clip(reach - self.vacancies / p.supply_stages, 0.0, 1.0)))
+            self._supply_terms = (supply * (w.x > 0), reach)
+            procs.append((_SUPPLY, self.supply_rate(0)))
         return procs
+
+    def supply_rate(self, offset: int) -> NDArray[np.float64]:
+        """The vacancy supply's rate over the last window evaluated, from its element
+        ``offset`` on, with the arrivals so far (each arrival changes only this rate)."""
+        base, reach = self._supply_terms
+        return base[offset:] * np.clip(reach[offset:] - self.vacancies
+                                       / self.params.supply_stages, 0.0, 1.0)
 
     def _flicker(self, x: NDArray[np.float64]) -> list[Process]:
         """A flickering contact during RESET re-forms, breaks again and settles."""
