@@ -415,7 +415,7 @@ class _Drive:
         sol = _tail(old, k - j0)
         self._last = (k, sol, g_old[k - j0:])
         off = k - k0
-        supply = self.dev.supply_rate(off)
+        supply = _supply_rate(self.dev, off)
         return sol, [(kind, supply if kind == _SUPPLY else
                       (r[off:] if isinstance(r, np.ndarray) else r)) for kind, r in procs], \
             temp[off:]
@@ -533,6 +533,26 @@ class _ByRuns:
         drive._commit(r + 1, sol, temp, counts)
         drive.apply_event(procs, sol, r, first + j, frac, clock)
         return first + j, a + r
+
+
+def _supply_rate(dev: QCDevice, offset: int) -> NDArray[np.float64]:
+    """The vacancy supply's rate over the window last evaluated, from its element
+    ``offset`` on, with the arrivals so far (an arrival changes only this rate)."""
+    base, reach = dev._supply_terms
+    return base[offset:] * np.clip(reach[offset:] - dev.vacancies
+                                   / dev.params.supply_stages, 0.0, 1.0)
+
+
+def _flicker(p: QCParams, x: NDArray[np.float64], osc_phase: int, n: int) -> list[Process]:
+    """A flickering contact during RESET re-forms, breaks again and settles."""
+    window = x < -_OSC_WINDOW_V
+    procs: list[Process] = []
+    if osc_phase == 1:
+        procs.append((_REFORM, np.where(window, p.nu_oscillation, 0.0)))
+    elif n > 0:
+        procs.append((_REBREAK, np.where(window, p.nu_oscillation, 0.0)))
+    procs.append((_SETTLE, np.where(window, p.nu_oscillation_end, 1e6)))
+    return procs
 
 
 def _growth(p: QCParams, w: _Window) -> list[Process]:
@@ -875,7 +895,7 @@ class QCDevice:
         if self.n > 0 and tip is not None and tip.any():
             procs.append((_TIP_FIX, (p.p_tip_fix * p.nu_tip_relax / p.tip_t) * np.abs(tip)))
         if self.osc_phase:
-            procs += self._flicker(x)
+            procs += _flicker(p, x, self.osc_phase, self.n)
         return procs, w.temp
 
     def _body(self, w: _Window) -> list[Process]:
@@ -951,26 +971,7 @@ class QCDevice:
         procs = [(_ANNEAL, p.nu_anneal * np.minimum(np.maximum(core, 0.0), unfirm))]
         if supply > 0 and w.x_max > 0:
             self._supply_terms = (supply * (w.x > 0), reach)
-            procs.append((_SUPPLY, self.supply_rate(0)))
-        return procs
-
-    def supply_rate(self, offset: int) -> NDArray[np.float64]:
-        """The vacancy supply's rate over the last window evaluated, from its element
-        ``offset`` on, with the arrivals so far (each arrival changes only this rate)."""
-        base, reach = self._supply_terms
-        return base[offset:] * np.clip(reach[offset:] - self.vacancies
-                                       / self.params.supply_stages, 0.0, 1.0)
-
-    def _flicker(self, x: NDArray[np.float64]) -> list[Process]:
-        """A flickering contact during RESET re-forms, breaks again and settles."""
-        p = self.params
-        window = x < -_OSC_WINDOW_V
-        procs: list[Process] = []
-        if self.osc_phase == 1:
-            procs.append((_REFORM, np.where(window, p.nu_oscillation, 0.0)))
-        elif self.n > 0:
-            procs.append((_REBREAK, np.where(window, p.nu_oscillation, 0.0)))
-        procs.append((_SETTLE, np.where(window, p.nu_oscillation_end, 1e6)))
+            procs.append((_SUPPLY, _supply_rate(self, 0)))
         return procs
 
     # ----------------------------------------------------------------- contract
