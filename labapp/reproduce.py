@@ -75,7 +75,7 @@ RECIPES: dict[str, Recipe] = {
                    {"pulses": "fig6abd", "polar": "fig6e", "timelag": "fig6f"}),
     "fig7": Recipe("Fig. 7b: 30 potentiation + 30 depression pulses with the NeuroSim fit",
                    # a filament formed wide (2 x 2.3 V SET at 5 mA) and cut back by one
-                   # -2.6 V pulse, so that potentiation regrows it inside its body
+                   # -2.2 V pulse, so that potentiation regrows it inside its body
                    _TABLE.recipes["fig7b"], ("ltp-ltd",), {"ltp-ltd": "fig7b"}, seed=0),
 }
 
