@@ -73,7 +73,11 @@ def server_factory(fault_sim):
 
 
 def test_reply_delay_times_out_then_the_driver_resynchronises(server_factory):
-    engine, server = server_factory("delay=0.3", "delay-at=3")
+    # BC's ACK comes 0.22 s late against a 150 ms timeout: the first read gives up at
+    # ~0.15 s and the resync read (its own 150 ms, until ~0.30 s) sees the late ACK at
+    # ~0.22 s, then *IDN?'s answer. (A 0.3 s delay put the late ACK at the resync read's
+    # own deadline, so the outcome depended on the machine's load.)
+    engine, server = server_factory("delay=0.22", "delay-at=3")
     k = Keithley4200A(server.resource, timeout=150)
     with pytest.raises(InstrumentTimeout, match="'BC'"):
         k.clear_buffer()
