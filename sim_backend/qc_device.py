@@ -280,7 +280,8 @@ class _Drive:
             return self._result()
         size = self.v.size
         k, window = 0, _W0
-        carry: tuple[int, bool] | None = None  # what an event left: (window end, kept)
+        #: what an event left: (window end, operating point kept, only the supply changed)
+        carry: tuple[int, bool, bool] | None = None
         evaluated: tuple[int, list[Process], NDArray[np.float64]] | None = None
         while k < size:
             if carry is None:
@@ -288,7 +289,7 @@ class _Drive:
                 sol = self._solve(k, e)
                 procs, temp = self._rates(sol, k, e)
                 evaluated = (k, procs, temp)
-            elif carry[1] and evaluated is not None and self._arrival_only():
+            elif carry[2] and evaluated is not None:
                 e = carry[0]
                 sol, procs, temp = self._after_arrival(k, evaluated)
             else:
@@ -397,12 +398,6 @@ class _Drive:
         procs, temp = self._rates(sol, k, e)
         return sol, procs, temp
 
-    def _arrival_only(self) -> bool:
-        """The last event was a vacancy arrival that completed no channel: of all the
-        rates only the supply's changed."""
-        dev = self.dev
-        return dev.last_kind == _SUPPLY and dev.vacancies > 0
-
     def _after_arrival(self, k: int, evaluated: tuple[int, list[Process], NDArray[np.float64]]
                        ) -> tuple[CircuitSolution, list[Process], NDArray[np.float64]]:
         """Steps from ``k`` on after a vacancy arrival: the operating point holds, and the
@@ -421,32 +416,37 @@ class _Drive:
             temp[off:]
 
     def _event_in_step(self, procs: list[Process], sol: CircuitSolution, k: int,
-                       event: tuple[int, float, int], e: int) -> tuple[int, bool] | None:
+                       event: tuple[int, float, int], e: int
+                       ) -> tuple[int, bool, bool] | None:
         """Spend step ``k + j`` up to the ``event`` ``(j, time into the step, clock)``,
         apply it (a shared clock's event picked by the rates there).
 
         The rest of the step stays in ``dts`` and runs with the new state, so one long
-        step can hold many events. Returns ``(e, True)`` when the event left the
-        conduction unchanged (the window's operating point still holds), ``(e, False)``
-        when it changed only the open channels (the window's roots are a warm start),
-        else None (a fresh window).
+        step can hold many events. Returns ``(e, True, arrival)`` when the event left the
+        conduction unchanged (the window's operating point still holds; ``arrival``: it
+        was a vacancy arrival that completed no channel, so only the supply's rate
+        changed), ``(e, False, False)`` when it changed only the open channels (the
+        window's roots are a warm start), else None (a fresh window).
         """
         j, tau, clock = event
-        before, after = self.apply_event(procs, sol, j, k + j, tau / self.dts[k + j], clock)
+        kind, before, after = self.apply_event(procs, sol, j, k + j, tau / self.dts[k + j],
+                                               clock)
         if self._last is None:
             return None
         if after == before:
-            return e, True
+            return e, True, kind == _SUPPLY and self.dev.vacancies > 0
         # the partial channel (open or closed, its barrier) unchanged: open channels only
-        return (e, False) if after[1:2] + after[3:] == before[1:2] + before[3:] else None
+        return (e, False, False) if after[1:2] + after[3:] == before[1:2] + before[3:] \
+            else None
 
     def apply_event(self, procs: list[Process], sol: CircuitSolution, at: int, step: int,
                     frac: float, clock: int
-                    ) -> tuple[tuple[int, bool, float, float], tuple[int, bool, float, float]]:
+                    ) -> tuple[int, tuple[int, bool, float, float],
+                               tuple[int, bool, float, float]]:
         """Spend ``frac`` of ``step`` and apply the event of ``clock`` at element ``at`` of
         the window: a staged process's, or one of the shared clock's processes picked by
-        their rates there (then the shared clock's next budget is drawn); the conduction
-        key before and after."""
+        their rates there (then the shared clock's next budget is drawn); the event's
+        kind and the conduction key before and after."""
         dev = self.dev
         self.dts[step] *= max(0.0, 1.0 - frac)
         kind = clock
@@ -462,7 +462,7 @@ class _Drive:
         dev._apply(kind, float(sol.i[at]), x)
         if clock == _SHARED:
             dev.clocks.shared = float(dev.rng.exponential())
-        return before, dev._conduction_key()
+        return kind, before, dev._conduction_key()
 
 
 class _ByRuns:
@@ -654,7 +654,6 @@ class QCDevice:
         #: the supply's rate terms over the last window evaluated: (rate at full reach, reach)
         self._supply_terms: tuple[NDArray[np.float64], NDArray[np.float64]] = (
             np.zeros(0), np.zeros(0))
-        self.last_kind = -1  # the kind of the last event applied
         #: the event loop's budgets (the staged ones towards their next channel)
         self.clocks = _Clocks(self.rng, p)
         self.events = 0
@@ -819,7 +818,6 @@ class QCDevice:
         else:
             self.osc_phase = 0
         self.events += 1
-        self.last_kind = kind
 
     # ----------------------------------------------------------------- evaluation
     @property
