@@ -19,8 +19,10 @@ Method (our own, vectorised; no extra dependency)
    less than one noise sigma or than the split threshold allows, or when both are
    plateau-long and the straight-line fits of the running plateau and of the next
    segment meet at the boundary within 4 times the spread that the trace's own noise
-   (white and slow, at their time scale) gives that jump; this removes splits caused
-   by drift, 1/f noise or RTN without any scale in G0.
+   (white and slow, at their time scale) gives that jump, with slopes that agree within
+   4 times the spread noise gives their difference; this removes splits caused by
+   drift, 1/f noise or RTN without any scale in G0, and keeps a ramp that ends on a
+   level (same value at the boundary, another slope) apart from that level.
 4. **Plateaus**: merged segments with at least ``min_length`` samples whose level does
    not change from first to last third by more than 3 noise sigmas and 6 times the
    spread that noise gives that difference at the segment's time scale (measured on the
@@ -462,8 +464,11 @@ class _Continuity:
     noise: white, ``4/n1 + 4/n2`` in z units, times the excess of the slow noise at the
     pieces' time scale (:func:`analysis.noise.wander_sigma` over ``sqrt(2/t)``, t = n/3).
     A drifting level meets itself at the boundary, a step does not; no scale in G0. The
-    left side is the whole running plateau, so a short piece across a transition cannot
-    chain two levels together.
+    slopes must agree as well (their difference within ``CONTINUITY_SIGMAS`` times its
+    spread, ``1/S_xx`` per piece times the same excess): a ramp that ends on a level
+    meets it at the boundary but continues with another slope. The left side is the
+    whole running plateau, so a short piece across a transition cannot chain two levels
+    together.
     """
 
     def __init__(self, sums: _Sums, starts: NDArray[np.int64], ends: NDArray[np.int64],
@@ -477,28 +482,42 @@ class _Continuity:
         self.min_length = min_length
         self.run = [0.0, 0.0, 0, 1.0]  # sum z, sum i z, samples, largest excess
 
+    @staticmethod
+    def _slope(sz: float, siz: float, n: int, first: int) -> float:
+        """Slope of the least-squares line through n samples from ``first``."""
+        sxx = n * (n * n - 1.0) / 12.0
+        return (siz - (first + 0.5 * (n - 1)) * sz) / sxx if sxx > 0 else 0.0
+
     def _line_at(self, sz: float, siz: float, n: int, first: int, at: float) -> float:
         """Value at ``at`` of the least-squares line through n samples from ``first``."""
         c = first + 0.5 * (n - 1)
-        sxx = n * (n * n - 1.0) / 12.0
-        slope = (siz - c * sz) / sxx if sxx > 0 else 0.0
-        return sz / n + slope * (at - c)
+        return sz / n + self._slope(sz, siz, n, first) * (at - c)
 
     def __call__(self, k: int, run_start: int, start: int) -> bool:
         sz, siz, rn, rex = self.run
         n = self.n[k]
         if n < self.min_length or rn < self.min_length:
             return False
+        excess = max(rex, self.excess[k])
         jump = (self._line_at(sz, siz, rn, run_start, start - 0.5)
                 - self._line_at(self.zs[k], self.izs[k], n, start, start - 0.5))
-        spread = np.sqrt(4.0 / rn + 4.0 / n) * max(rex, self.excess[k])
-        return abs(jump) < CONTINUITY_SIGMAS * spread
+        if abs(jump) >= CONTINUITY_SIGMAS * np.sqrt(4.0 / rn + 4.0 / n) * excess:
+            return False
+        # and without a kink: a ramp that ends on a level meets it, but is not that level
+        kink = (self._slope(sz, siz, rn, run_start) - self._slope(self.zs[k], self.izs[k], n,
+                                                                  start))
+        return abs(kink) < CONTINUITY_SIGMAS * np.sqrt(_SXX_INV(rn) + _SXX_INV(n)) * excess
 
     def join(self, k: int, new: bool = False) -> None:
         """Add segment k to the running plateau (or start a new one with it)."""
         r = [0.0, 0.0, 0, 0.0] if new else self.run
         self.run = [r[0] + self.zs[k], r[1] + self.izs[k], r[2] + self.n[k],
                     max(r[3], self.excess[k])]
+
+
+def _SXX_INV(n: int) -> float:
+    """Variance of a least-squares slope through n unit-noise samples (1 / S_xx)."""
+    return 12.0 / (n * (n * n - 1.0)) if n > 1 else np.inf
 
 
 def _same_label(g1: float, g2: float, merge_g0: float) -> bool:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from analysis.plateaus import (
     KIND_NOT_HALF,
     KIND_QUANTIZED,
+    MERGE_SIGMAS,
     binary_segmentation,
     breaks_from_labels,
     detect_plateaus,
@@ -89,6 +90,33 @@ def test_slow_ramp_is_not_a_plateau():
     g = np.linspace(18.0, 2.5, 2000) + np.random.default_rng(3).normal(0, 0.02, 2000)
     res = detect_plateaus(g, min_length=20)
     assert res.plateaus == [] or all(p.n_samples < 200 for p in res.plateaus)
+
+
+def test_a_level_after_a_ramp_is_found():
+    """A decay that ends on a level (a RESET train: one channel per 30 pulses from 17 G0,
+    then 9 G0 for 260 pulses) at 6 % pulse-to-pulse scatter, on 30 seeds. The ramp's line
+    fit meets the level at their boundary, but with another slope: the level is a plateau
+    of its own, not the end of a ramp (before, on 6 of these seeds both were merged and
+    dropped as one ramp).
+
+    Truth by construction: the level spans pulses 240-499. How far into the ramp it may
+    reach follows from the merge rule (a piece whose mean is within ``MERGE_SIGMAS``
+    noise sigmas of the level joins it): a ramp piece of L pulses next to the level has
+    its mean about s L / 2 above it, so up to L = 2 MERGE_SIGMAS sigma / s pulses."""
+    level, slope, sigma = 9.0, 1.0 / 30, 0.06 * 9.0
+    reach = 2.0 * MERGE_SIGMAS * sigma / slope
+    ramp = 17.0 - np.floor(np.arange(240) / 30.0)
+    missed = []
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        g = np.r_[ramp, np.full(260, level)] * (1.0 + 0.06 * rng.standard_normal(500))
+        res = detect_plateaus(g, min_length=10, merge_g0=0.25)
+        last = res.plateaus[-1] if res.plateaus else None
+        if not (last is not None and last.end_index == 499
+                and 240 - reach <= last.start_index <= 250
+                and abs(last.level_g0 - level) <= 0.2):
+            missed.append(seed)
+    assert missed == []
 
 
 def test_noise_estimate_ignores_steps():
