@@ -7,14 +7,16 @@ chooses the default device (:mod:`sim_backend.device`, which re-exports both).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+#: a column of the device's true state: the array, or a function that builds it
+Truth = NDArray[Any] | Callable[[], NDArray[Any]] | None
 
-@dataclass(frozen=True)
+
 class DriveResult:
     """What the source measures at the end of each step, and the device's true state.
 
@@ -29,16 +31,49 @@ class DriveResult:
     open_transmission : optional, true summed transmission of the open channels (``n`` less
         the per-channel deficits; random once transport is diffusive). ``None`` if unknown.
     temperature : optional, filament temperature in K at the end of each step.
+
+    The true-state columns may be given as functions that build them: they are built on
+    first access and kept. Why: the simulated instrument reads only ``t, v, i,
+    compliance``; the truth is for tests and diagnostics, and writing four more columns
+    per step would be a large part of a long PMU waveform's cost.
     """
 
-    t: NDArray[np.float64]
-    v: NDArray[np.float64]
-    i: NDArray[np.float64]
-    compliance: NDArray[np.bool_]
-    n_channels: NDArray[np.int64]
-    partial: NDArray[np.float64]
-    open_transmission: NDArray[np.float64] | None = None
-    temperature: NDArray[np.float64] | None = None
+    __slots__ = ("t", "v", "i", "compliance", "_truth")
+
+    def __init__(self, t: NDArray[np.float64], v: NDArray[np.float64],
+                 i: NDArray[np.float64], compliance: NDArray[np.bool_], n_channels: Truth,
+                 partial: Truth, open_transmission: Truth = None,
+                 temperature: Truth = None) -> None:
+        self.t, self.v, self.i, self.compliance = t, v, i, compliance
+        self._truth: dict[str, Truth] = {
+            "n_channels": n_channels, "partial": partial,
+            "open_transmission": open_transmission, "temperature": temperature}
+
+    def _column(self, name: str) -> NDArray[Any] | None:
+        col = self._truth[name]
+        if callable(col):
+            col = self._truth[name] = col()
+        return col
+
+    @property
+    def n_channels(self) -> NDArray[np.int64]:
+        col = self._column("n_channels")
+        assert col is not None
+        return col
+
+    @property
+    def partial(self) -> NDArray[np.float64]:
+        col = self._column("partial")
+        assert col is not None
+        return col
+
+    @property
+    def open_transmission(self) -> NDArray[np.float64] | None:
+        return self._column("open_transmission")
+
+    @property
+    def temperature(self) -> NDArray[np.float64] | None:
+        return self._column("temperature")
 
     @property
     def g_true_g0(self) -> NDArray[np.float64]:

@@ -45,7 +45,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 from itertools import accumulate
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -308,24 +310,32 @@ class _Drive:
         return self._result()
 
     def _result(self) -> DriveResult:
+        """The measured columns, and the true state as columns built on first access."""
         dev = self.dev
-        steps = np.array([r[0] for r in self.runs], dtype=np.int64)
-        n, partial, g_open = (np.repeat(np.array([r[c] for r in self.runs], dtype=dt), steps)
-                              for c, dt in ((1, np.int64), (2, float), (3, float)))
+        runs, cols = self.runs, self.cols
         counts = None
-        if any(c[4] is not None for c in self.cols):
+        if any(c[4] is not None for c in cols):
             counts = np.concatenate([np.ones(c[0].size, dtype=np.int64) if c[4] is None
-                                     else c[4] for c in self.cols])
-        v, i, compliance, temp = (
-            (np.concatenate([c[col] for c in self.cols]) if counts is None
-             else np.repeat(np.concatenate([c[col] for c in self.cols]), counts))
-            if self.cols else np.empty(0, dtype=bool if col == 2 else float)
-            for col in range(4))
+                                     else c[4] for c in cols])
+
+        def column(col: int) -> NDArray[Any]:
+            if not cols:
+                return np.empty(0, dtype=bool if col == 2 else float)
+            joined = np.concatenate([c[col] for c in cols])
+            return joined if counts is None else np.repeat(joined, counts)
+
+        def state(c: int, dt: type) -> Callable[[], NDArray[Any]]:
+            return lambda: np.repeat(np.array([r[c] for r in runs], dtype=dt),
+                                     np.array([r[0] for r in runs], dtype=np.int64))
+
         if self.v.size:
             dev.time = float(self.t_end[-1])
-            dev.temperature = float(temp[-1])
-        return DriveResult(t=self.t_end, v=v, i=i, compliance=compliance, n_channels=n,
-                           partial=partial, open_transmission=g_open, temperature=temp)
+            dev.temperature = (float(cols[-1][3][-1]) if counts is None else  # last step's
+                               float(np.concatenate([c[3] for c in cols])[counts > 0][-1]))
+        return DriveResult(t=self.t_end, v=column(0), i=column(1), compliance=column(2),
+                           n_channels=state(1, np.int64), partial=state(2, float),
+                           open_transmission=state(3, float),
+                           temperature=lambda: column(3))
 
     def _commit(self, j: int, sol: CircuitSolution, temp: NDArray[np.float64],
                 counts: NDArray[np.int64] | None = None) -> None:
