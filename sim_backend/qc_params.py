@@ -176,7 +176,7 @@ class QCParams:
     e_remove: float = 1.36
     eps_remove: float = 0.0147
     gamma_remove: float = 0.05
-    r_thermal_reset: float = 1.0e5
+    r_thermal_reset: float = 1.04e5
     m_thermal: float = 10.0
     m_thermal_floor: float = 4.0
     nu_decay: float = 1e-2
@@ -200,8 +200,8 @@ class QCParams:
     nu_supply: float = 110.0
     supply_stages: int = 8
     supply_sites: float = 4.0
-    nu_soft: float = 50.0
-    nu_strip: float = 38.0
+    nu_soft: float = 56.0
+    nu_strip: float = 33.0
     trace_stages: int = 8
 
     nu_disturb: float = 2000.0
