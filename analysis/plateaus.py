@@ -504,9 +504,10 @@ class _Continuity:
         if abs(jump) >= CONTINUITY_SIGMAS * np.sqrt(4.0 / rn + 4.0 / n) * excess:
             return False
         # and without a kink: a ramp that ends on a level meets it, but is not that level
-        kink = (self._slope(sz, siz, rn, run_start) - self._slope(self.zs[k], self.izs[k], n,
-                                                                  start))
-        return abs(kink) < CONTINUITY_SIGMAS * np.sqrt(_SXX_INV(rn) + _SXX_INV(n)) * excess
+        kink = (self._slope(sz, siz, rn, run_start)
+                - self._slope(self.zs[k], self.izs[k], n, start))
+        spread = np.sqrt(_slope_variance(rn) + _slope_variance(n)) * excess
+        return abs(kink) < CONTINUITY_SIGMAS * spread
 
     def join(self, k: int, new: bool = False) -> None:
         """Add segment k to the running plateau (or start a new one with it)."""
@@ -515,7 +516,7 @@ class _Continuity:
                     max(r[3], self.excess[k])]
 
 
-def _SXX_INV(n: int) -> float:
+def _slope_variance(n: int) -> float:
     """Variance of a least-squares slope through n unit-noise samples (1 / S_xx)."""
     return 12.0 / (n * (n * n - 1.0)) if n > 1 else np.inf
 
