@@ -128,6 +128,13 @@ def test_diffusive_channels_above_the_ballistic_limit_are_not_quantized():
     assert 25 + 15 * 0.3 - 1 < t < 25 + 15 * 0.9
 
 
+def _with(like: np.ndarray, value: float, at: int, bad: float) -> np.ndarray:
+    """An array like ``like`` filled with ``value``, holding ``bad`` at ``at``."""
+    out = np.full(like.size, value)
+    out[at] = bad
+    return out
+
+
 def test_inputs_are_checked_before_anything_changes():
     dev = QCDevice(seed=0)
     with pytest.raises(ValueError, match="dt"):
@@ -138,6 +145,14 @@ def test_inputs_are_checked_before_anything_changes():
         dev.drive([1e-3], [np.nan], [1e-3])
     with pytest.raises(ValueError, match="r_source"):
         dev.drive([1e-3], [0.1], [1e-3], r_source=-1.0)
+    # NaN and inf anywhere in a long schedule (the checks are min / max reductions)
+    long = np.full(5000, 1e-4)
+    for dt, v, ilim, name in ((long, _with(long, 0.1, 2500, np.inf), 1e-3, "v_source"),
+                              (_with(long, 1e-4, 4999, np.nan), long, 1e-3, "dt"),
+                              (_with(long, 1e-4, 17, np.inf), long, 1e-3, "dt"),
+                              (long, long, _with(long, 1e-3, 3, np.nan), "i_limit")):
+        with pytest.raises(ValueError, match=name):
+            dev.drive(dt, v, ilim)
     with pytest.raises(ValueError, match="duration"):
         dev.rest(-1.0)
     with pytest.raises(ValueError, match="n_channels"):
