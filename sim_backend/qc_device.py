@@ -207,9 +207,14 @@ class _Clocks:
             self.staged[clock].left -= hazard
 
 
+def _shared(procs: list[Process]) -> list[Process]:
+    """The processes on the shared clock (all but the staged ones)."""
+    return [pr for pr in procs if pr[0] not in _STAGED]
+
+
 def _clocks(procs: list[Process]) -> list[tuple[int, list[Process]]]:
     """The processes by clock: the shared one first, then each staged process alone."""
-    shared = [pr for pr in procs if pr[0] not in _STAGED]
+    shared = _shared(procs)
     return ([(_SHARED, shared)] if shared else []) + [(pr[0], [pr]) for pr in procs
                                                       if pr[0] in _STAGED]
 
@@ -464,7 +469,7 @@ class _Drive:
         self.dts[step] *= max(0.0, 1.0 - frac)
         kind = clock
         if clock == _SHARED:
-            shared = [pr for pr in procs if pr[0] not in _STAGED]
+            shared = _shared(procs)
             cum = list(accumulate(_at(r, at) for _, r in shared))
             pick = bisect_right(cum, dev.rng.random() * cum[-1])
             kind = shared[min(pick, len(shared) - 1)][0]

@@ -155,7 +155,7 @@ class _Segments:
 
     def __init__(self, v: NDArray[np.float64], dts: NDArray[np.float64],
                  elapsed: NDArray[np.float64]) -> None:
-        self.size, self.elapsed = v.size, elapsed
+        self.size = v.size
         new = np.empty(v.size, dtype=bool)
         new[:1] = True
         np.not_equal(v[1:], v[:-1], out=new[1:])
