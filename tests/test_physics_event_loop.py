@@ -1,15 +1,16 @@
 """The device's fast event loop against a plain reference loop kept here.
 
-``QCDevice.drive`` is written for speed: it solves the circuit once per run of identical
-steps, grows and restarts its windows, re-solves the rest of a window from the old roots
-after an event that changed only the open channels (or keeps the operating point when the
-conduction did not change), stops Newton on a convergence bound and skips processes whose
-rate bound cannot fire. None of that may change the physics. The reference
-below is the algorithm of ``docs/simulator-physics.md`` ("Algorithm") written the plain
-way: fixed windows of steps, every step solved on its own by a bracketed Newton iteration
-on the closed-form QPC current of :mod:`sim_backend.qpc` (itself held to the numerical
+``QCDevice.drive`` is written for speed: a compiled loop
+(:func:`sim_backend.qc_kernel.advance`) walks the steps, or runs of identical steps as one
+element each, solves each operating point by Newton steps stopped on a convergence bound,
+and spends each clock's budget element by element; only the run holding an event is
+looked at step by step. None of that may change the physics. The reference below is the
+algorithm of ``docs/simulator-physics.md`` ("Algorithm") written the plain way, in numpy:
+fixed windows of steps, every step solved on its own by a bracketed Newton iteration on
+the closed-form QPC current of :mod:`sim_backend.qpc` (itself held to the numerical
 Landauer integral in ``test_physics_qpc.py``), the rates taken from the device's own rate
-functions (``QCDevice._rates``: one place for the physics), the hazard summed step by step.
+function (:func:`sim_backend.qc_kernel.rates`: one place for the physics) step by step,
+the hazard as a cumulative sum over each window.
 
 Both consume the device's random stream in the same order (the drive's fluctuations, then
 per event of the shared clock the pick and its next budget, per event of a staged process
@@ -23,13 +24,15 @@ far more).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
 from labcore.constants import G0
+from sim_backend import qc_kernel as kernel
 from sim_backend.device_model import DriveResult
-from sim_backend.qc_circuit import CircuitSolution
-from sim_backend.qc_device import _SHARED, _STAGED, _TIP_FIX, QCDevice
+from sim_backend.qc_device import _REBREAK, _REFORM, _SLOT_KINDS, _STAGED_KINDS, _TIP_FIX, QCDevice
 from sim_backend.qc_stimulus import Schedule, concatenate, dc_loop, pulse_train, reads_at
 from sim_backend.qpc import qpc_current_and_conductance
 
@@ -49,6 +52,24 @@ def _root(fun, lo, hi, x):
         if done:
             break
     return x
+
+
+@dataclass
+class _Solution:
+    v_constriction: np.ndarray
+    v_terminal: np.ndarray
+    i: np.ndarray
+    compliance: np.ndarray
+
+
+def _conduction(dev, fl):
+    """Open channels' summed transmission and the partial barrier per step: the state's
+    plus the drive's offsets (the rearranged neck's scales with the root of the count)."""
+    if dev.n > 0:
+        g_open = np.maximum(dev.tau_sum + fl.tip + fl.dg + fl.dg_neck * np.sqrt(dev.n), 0.0)
+    else:
+        g_open = np.maximum(fl.tip, 0.0)
+    return g_open, dev.phi_partial + (fl.dphi_half if dev.half else fl.dphi)
 
 
 def _reference_solve(dev, v, ilim, r_source, g_open, phi):
@@ -78,7 +99,7 @@ def _reference_solve(dev, v, ilim, r_source, g_open, phi):
         x, i = x.copy(), i.copy()
         x[k] = _root(limited, np.minimum(x[k], 0.0), np.maximum(x[k], 0.0), x[k])
         i[k] = target
-    return CircuitSolution(x, x + p.r_series * i, i, clamp)
+    return _Solution(x, x + p.r_series * i, i, clamp)
 
 
 def _reference_drive(dev: QCDevice, s: Schedule, r_source: float = 0.0) -> DriveResult:
@@ -89,25 +110,28 @@ def _reference_drive(dev: QCDevice, s: Schedule, r_source: float = 0.0) -> Drive
     fl = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_peak)
     cols = {name: np.empty(size) for name in ("v", "i", "n", "partial", "g", "temp")}
     comp = np.zeros(size, dtype=bool)
+    pv, slots = kernel.param_vector(dev.params), np.empty(kernel.SLOTS)
     k = 0
     while k < size:
         e = min(size, k + _WINDOW)
-        g_open, phi = dev._conduction(fl[k:e])
+        g_open, phi = _conduction(dev, fl[k:e])
         sol = _reference_solve(dev, v[k:e], ilim[k:e], r_source, g_open, phi)
-        span = float(t_end[e - 1] - (t_end[k - 1] if k else dev.time))
-        procs, temp = dev._rates(sol, span, fl.tip[k:e] if fl.tip.any() else None)
+        # the device's rate functions, step by step
+        state = dev.state_vector()
+        rates, temp = np.empty((e - k, kernel.SLOTS)), np.empty(e - k)
+        for j in range(e - k):
+            temp[j] = kernel.rates(pv, state, float(sol.v_constriction[j]), float(sol.i[j]),
+                                   float(fl.tip[k + j]), slots)
+            rates[j] = slots
         # clocks: the shared one (every process but the staged ones), each staged alone
-        shared = [(kind, np.broadcast_to(r, (e - k,))) for kind, r in procs
-                  if kind not in _STAGED]
-        clocks = ([(_SHARED, shared)] if shared else []) + [
-            (kind, [(kind, np.broadcast_to(r, (e - k,)))]) for kind, r in procs
-            if kind in _STAGED]
-        totals = {c: sum((r for _, r in ps), np.zeros(e - k)) for c, ps in clocks}
+        totals = {kernel.CLOCK_SHARED: rates[:, :kernel.SHARED_SLOTS].sum(axis=1),
+                  kernel.CLOCK_SOFT: rates[:, kernel.SLOT_SOFT],
+                  kernel.CLOCK_STRIP: rates[:, kernel.SLOT_STRIP]}
         hazards = {c: np.cumsum(totals[c] * dts[k:e]) for c in totals}
         # a clock's event: the first step where its hazard reaches its budget
         times = {}
         for c, h in hazards.items():
-            budget = dev.clocks.budget(c)
+            budget = dev.clocks.left[c]
             if h[-1] >= budget:
                 j = int(np.searchsorted(h, budget))
                 # the earliest: first by step, then by the time into that step
@@ -121,24 +145,27 @@ def _reference_drive(dev: QCDevice, s: Schedule, r_source: float = 0.0) -> Drive
         cols["g"][k:k + j] = dev.tau_sum
         if win is None:
             for c, h in hazards.items():
-                dev.clocks.spend(c, float(h[-1]))
+                dev.clocks.left[c] -= h[-1]
             k = e
             continue
         tau = times[win][1]
         for c, h in hazards.items():
             if c != win:
-                dev.clocks.spend(c, (h[j - 1] if j else 0.0) + totals[c][j] * tau)
+                dev.clocks.left[c] -= (h[j - 1] if j else 0.0) + totals[c][j] * tau
         dts[k + j] *= max(0.0, 1.0 - tau / dts[k + j])
-        kind = win
-        if win == _SHARED:
-            at_j = np.array([r[j] for _, r in shared])
+        if win == kernel.CLOCK_SHARED:
+            at_j = rates[j, :kernel.SHARED_SLOTS]
             pick = int(np.searchsorted(np.cumsum(at_j), dev.rng.random() * at_j.sum(),
                                        side="right"))
-            kind = shared[min(pick, len(shared) - 1)][0]
+            kind = _SLOT_KINDS[min(pick, kernel.SHARED_SLOTS - 1)]
+            if kind == _REBREAK and dev.osc_phase == 1:
+                kind = _REFORM
+        else:
+            kind = _STAGED_KINDS[win]
         x_j = float(fl.tip[k + j]) if kind == _TIP_FIX else float(sol.v_constriction[j])
         dev._apply(kind, float(sol.i[j]), x_j)
-        if win == _SHARED:
-            dev.clocks.shared = float(dev.rng.exponential())
+        if win == kernel.CLOCK_SHARED:
+            dev.clocks.draw(dev.rng, kernel.CLOCK_SHARED)
         k += j
     dev.time = float(t_end[-1])
     dev.temperature = float(cols["temp"][-1])

@@ -12,8 +12,8 @@ import pytest
 from scipy.optimize import brentq
 
 from analysis.constants import G0
-from sim_backend.qc_circuit import Constriction, solve_operating_point
 from sim_backend.qc_device import QCDevice
+from sim_backend.qc_kernel import operating_point
 from sim_backend.qc_params import QCParams
 from sim_backend.qpc import (
     landauer_current_numeric,
@@ -84,6 +84,14 @@ def test_half_integer_state_reads_n_plus_half():
     assert res.g_true_g0[0] == pytest.approx(4.5, abs=1e-12)
 
 
+def _solve(v, lim, r, g_open, phi):
+    """The compiled circuit solve of every element: (x, i, clamped) as arrays."""
+    out = [operating_point(float(v[k]), float(lim[k]), r, float(g_open[k]), float(phi[k]),
+                           4.0, 0.5) for k in range(v.size)]
+    x, i, clamp = (np.array(col) for col in zip(*out, strict=True))
+    return x, i, clamp
+
+
 def test_circuit_solution_matches_scipy_root_finder():
     rng = np.random.default_rng(7)
     m = 200
@@ -91,32 +99,44 @@ def test_circuit_solution_matches_scipy_root_finder():
     g_open = rng.uniform(0, 40, m)
     phi = rng.uniform(-1, 1.5, m)
     r = 80.0
-    sol = solve_operating_point(v, np.full(m, np.inf), r, g_open, phi, 4.0, 0.5, 30.0)
+    x, i, clamp = _solve(v, np.full(m, np.inf), r, g_open, phi)
+    assert not clamp.any()
     for k in range(0, m, 7):
-        b = 0.5
-
-        def f(x, k=k, b=b):
-            return x + r * G0 * (g_open[k] * x + float(qpc_current(x, phi[k], 4.0, b)) / G0) - v[k]
+        def f(x, k=k):
+            return x + r * G0 * (g_open[k] * x + float(qpc_current(x, phi[k], 4.0)) / G0) - v[k]
 
         root = brentq(f, min(0.0, v[k]), max(0.0, v[k]), xtol=1e-15)
-        assert sol.v_constriction[k] == pytest.approx(root, rel=1e-9, abs=1e-12)
-    # Kirchhoff: source voltage = drop on the source resistance + terminal voltage
-    r_source = r - 30.0
-    assert v == pytest.approx(sol.v_terminal + r_source * sol.i, rel=1e-9, abs=1e-12)
+        assert x[k] == pytest.approx(root, rel=1e-9, abs=1e-12)
+    # Kirchhoff: the source voltage is the constriction's plus the drop on r
+    assert v == pytest.approx(x + r * i, rel=1e-9, abs=1e-12)
+
+
+def test_circuit_with_an_asymmetric_drop_matches_scipy_root_finder():
+    # beta != 1/2: the negative branch is solved as the positive one with 1 - beta
+    rng = np.random.default_rng(8)
+    for v, g_open, phi in zip(rng.uniform(-3, 3, 30), rng.uniform(0, 20, 30),
+                              rng.uniform(-1, 1.5, 30), strict=True):
+        x, i, _ = operating_point(v, np.inf, 50.0, g_open, phi, 4.0, 0.3)
+
+        def f(x, g_open=g_open, phi=phi, v=v):
+            return x + 50.0 * (g_open * G0 * x + float(qpc_current(x, phi, 4.0, 0.3))) - v
+
+        assert x == pytest.approx(brentq(f, min(0.0, v), max(0.0, v), xtol=1e-15),
+                                  rel=1e-9, abs=1e-12)
 
 
 def test_source_clamp_limits_current_and_lowers_the_voltage():
     v = np.linspace(0.1, 3.0, 50)
     lim = np.full(50, 1e-3)
-    sol = solve_operating_point(v, lim, 30.0, np.full(50, 10.0), np.full(50, 1.0), 4.0, 0.5,
-                                30.0)
-    assert np.all(np.abs(sol.i) <= lim * (1 + 1e-9))
-    assert sol.compliance.any() and not sol.compliance.all()
-    assert np.allclose(sol.i[sol.compliance], 1e-3, rtol=1e-9)
-    c = Constriction(np.full(1, 10.0), np.full(1, 1.0), 4.0, 0.5)
-    i_at_x = c.current(sol.v_constriction[sol.compliance][:1])[0] * G0
-    assert i_at_x == pytest.approx(1e-3, rel=1e-9)
-    assert np.all(sol.v_terminal[sol.compliance] < v[sol.compliance])
+    x, i, clamp = _solve(v, lim, 30.0, np.full(50, 10.0), np.full(50, 1.0))
+    assert np.all(np.abs(i) <= lim * (1 + 1e-9))
+    assert clamp.any() and not clamp.all()
+    assert np.allclose(i[clamp], 1e-3, rtol=1e-9)
+    # the clamped constriction voltage carries the limit through the closed-form current
+    x_c = x[clamp]
+    i_at_x = 10.0 * G0 * x_c + qpc_current(x_c, 1.0, 4.0, 0.5)
+    assert i_at_x == pytest.approx(np.full(x_c.size, 1e-3), rel=1e-9)
+    assert np.all(x_c + 30.0 * i[clamp] < v[clamp])
 
 
 def test_diffusive_channels_above_the_ballistic_limit_are_not_quantized():
