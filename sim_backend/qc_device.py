@@ -73,8 +73,7 @@ _STAGED_CLOCK = {kind: clock for clock, kind in _STAGED_KINDS.items()}
 def _checked_schedule(dt: ArrayLike, v_source: ArrayLike, i_limit: ArrayLike,
                       r_source: float) -> tuple[NDArray[np.float64], NDArray[np.float64],
                                                 NDArray[np.float64]]:
-    """``(v, dt, i_limit)`` as contiguous float arrays of one shape, or a one-line
-    ValueError."""
+    """``(v, dt, i_limit)`` as float arrays of one shape, or a one-line ValueError."""
     v = np.atleast_1d(np.asarray(v_source, dtype=float))
     if v.ndim != 1:
         raise ValueError(f"v_source must be 1-D, got shape {v.shape}")
@@ -91,8 +90,7 @@ def _checked_schedule(dt: ArrayLike, v_source: ArrayLike, i_limit: ArrayLike,
         raise ValueError("i_limit must be > 0 A (np.inf for no limit)")
     if not (np.isfinite(r_source) and r_source >= 0):
         raise ValueError(f"r_source must be a finite resistance >= 0 Ohm, got {r_source!r}")
-    # the compiled loop takes writable contiguous arrays (one compiled signature)
-    return np.array(v, dtype=float), dts, np.array(ilim, dtype=float)
+    return v, dts, ilim
 
 
 def _run_starts(v: NDArray[np.float64], ilim: NDArray[np.float64], changes: NDArray[np.bool_]
@@ -183,10 +181,13 @@ class _Drive:
             return self._result()
         size = self.v.size
         cols = (np.empty(size), np.empty(size), np.empty(size, dtype=bool), np.empty(size))
-        offsets = np.ascontiguousarray(self.fluct.dense().values)
+        # the compiled loop takes writable contiguous arrays (one compiled signature; a
+        # scalar limit arrives broadcast, the caller's arrays may be read-only)
+        v, ilim = (np.require(a, float, ("C", "W")) for a in (self.v, self.ilim))
+        offsets = np.require(self.fluct.dense().values, float, ("C", "W"))
         k = 0
         while k < size:
-            e, tau, clock = self._advance(self.v, self.ilim, self.dts, offsets, k,
+            e, tau, clock = self._advance(v, ilim, self.dts, offsets, k,
                                           float(self.dts[k]), cols)
             self._stretch(e - k)
             if clock < 0:
@@ -281,7 +282,7 @@ class _ByRuns:
         self.starts = starts
         self.ends = np.append(starts[1:], drive.v.size)
         self.v, self.ilim = drive.v[starts], drive.ilim[starts]
-        self.offsets = np.ascontiguousarray(drive.fluct[starts].values)
+        self.offsets = np.require(drive.fluct[starts].values, float, ("C", "W"))
         el = drive.elapsed
         self.length = self.ends - starts
         self.duration = el[self.ends - 1] - np.concatenate(([0.0], el[self.ends[:-1] - 1]))
