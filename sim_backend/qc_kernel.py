@@ -104,8 +104,9 @@ def _softplus(z: float) -> float:
 @njit(cache=True)
 def _current(x: float, g1: float, a: float, a_phi: float, b: float) -> tuple[float, float]:
     """``I / G0`` (V) and ``dI/dx / G0`` of the constriction at ``x >= 0``: ``g1 - 1`` open
-    channels in parallel with the partial QPC channel (barrier ``a_phi / a``, source-side
-    fraction ``b``; :mod:`sim_backend.qc_circuit` derives the closed form)."""
+    channels in parallel with the partial QPC channel of barrier ``phi = a_phi / a`` and
+    source-side fraction ``b``, whose Miranda-Sune current (:func:`sim_backend.qpc.qpc_current`)
+    in G0 units is ``x + ln[(1 + e^{a (phi - b x)}) / (1 + e^{a (phi + (1 - b) x)})] / a``."""
     ax = a * x
     z1 = a_phi - b * ax  # = a (phi - b x)
     z2 = z1 + ax  # = a (phi + (1 - b) x)
