@@ -108,7 +108,7 @@ def _fig5_panels(out: Path, seed: int, dpi: int, log) -> list[Path]:
         path.unlink()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     for ax, (panel, title, presets) in zip(axes.ravel(), FIG5_PANELS, strict=True):
-        for name in presets:
+        for k, name in enumerate(presets):
             instrument = connect(sim=True, seed=seed)  # a fresh device: the pristine state
             try:
                 engine = RunEngine(instrument, metadata={
@@ -124,7 +124,11 @@ def _fig5_panels(out: Path, seed: int, dpi: int, log) -> list[Path]:
             v, i = np.asarray(s["voltage_V"]), np.asarray(s["current_A"])
             g = conductance_g0(v, i, 1e-3)
             label = get_preset(name).title
-            ax.plot(np.asarray(s["pulse_index"]), g, "o-", ms=3, label=label)
+            # the same seed is the same device and noise: trains of one panel share their
+            # first pulses, so the ones listed first are drawn on top (each train's end
+            # stays visible instead of hiding under the longer trains)
+            ax.plot(np.asarray(s["pulse_index"]), g, "o-", ms=3, label=label,
+                    zorder=2 + len(presets) - k)
         ax.set(title=f"Fig. 5{panel}: {title}", xlabel="pulse (0: read before the train)",
                ylabel="read G / G0")
         ax.legend(fontsize=7)
