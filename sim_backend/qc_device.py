@@ -160,7 +160,6 @@ class _Drive:
         self.dev, self.v, self.dts, self.ilim = dev, v, dts, ilim
         self.r_total = dev.params.r_series + r_source
         self.elapsed = np.cumsum(dts)
-        self.t0 = dev.time
         self.t_end = dev.time + self.elapsed
         self.fluct = dev.noise.draw(v, dts, dev.n > 0 and dev.n >= dev.n_peak, self.elapsed)
         self.starts = _run_starts(v, ilim, self.fluct.changes())
