@@ -26,11 +26,13 @@ import errno
 import os
 import resource
 import stat
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import h5py
 from h5py import h5f, h5p
+from h5py._objects import phil
 
 
 class RunFileError(Exception):
@@ -88,15 +90,28 @@ def _hdf5_library() -> ctypes.CDLL | None:
     return ctypes.CDLL(found) if found else None
 
 
+@cache
+def _set_read_attempts() -> Callable[[int, int], int] | None:
+    """``H5Pset_metadata_read_attempts`` of the HDF5 library h5py loaded (typed once)."""
+    lib = _hdf5_library()
+    if lib is None:
+        return None
+    fn = lib.H5Pset_metadata_read_attempts
+    fn.argtypes = [ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
 def _fapl(attempts: int) -> h5p.PropFAID:
     fapl = h5p.create(h5p.FILE_ACCESS)
     fapl.set_libver_bounds(h5f.LIBVER_LATEST, h5f.LIBVER_LATEST)
-    lib = _hdf5_library()
-    if lib is not None:
-        fn = lib.H5Pset_metadata_read_attempts
-        fn.argtypes = [ctypes.c_int64, ctypes.c_uint]
-        fn.restype = ctypes.c_int
-        fn(fapl.id, attempts)
+    set_attempts = _set_read_attempts()
+    if set_attempts is not None:
+        # under h5py's own lock: HDF5 is not thread-safe, and h5py serialises every call
+        # into it with this lock; a call past it while another thread is inside HDF5 (two
+        # analysis workers in one process) corrupted the library's state (segfault)
+        with phil:
+            set_attempts(fapl.id, attempts)
     return fapl
 
 
